@@ -38,14 +38,16 @@
 //! - [`plan`]: hook events -> jobs (pure).
 //! - [`exec`]: executes plans: autoinstall scheduling and summaries.
 //! - [`hook`]: `dkms-hook` events.
+//! - [`doctor`]: finds and repairs what interrupted runs leave behind.
 
 pub mod actions;
 pub mod build;
 pub mod cli;
 pub mod conf;
-pub mod context;
 pub mod config;
+pub mod context;
 pub mod distro;
+pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod hook;
