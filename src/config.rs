@@ -117,7 +117,12 @@ impl Settings {
         };
         let tmp = match raw.get("tmp_location") {
             Some(v) if !v.is_empty() => root.join(v),
-            _ => PathBuf::from(std::env::var("TMPDIR").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/tmp".into())),
+            _ => PathBuf::from(
+                std::env::var("TMPDIR")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "/tmp".into()),
+            ),
         };
         let flag = |k: &str| !get(k).is_empty();
         Settings {
@@ -132,9 +137,18 @@ impl Settings {
             modprobe_on_install: flag("modprobe_on_install"),
             parallel_jobs: get("parallel_jobs"),
             compress_gzip_opts: raw.get("compress_gzip_opts").cloned().unwrap_or_default(),
-            compress_xz_opts: raw.get("compress_xz_opts").cloned().unwrap_or_else(|| "--check=crc32 --lzma2=dict=1MiB".into()),
-            compress_zstd_opts: raw.get("compress_zstd_opts").cloned().unwrap_or_else(|| "-q --rm -T0".into()),
-            build_environment: raw.get("build_environment").filter(|s| !s.is_empty()).map(|s| root.join(s)),
+            compress_xz_opts: raw
+                .get("compress_xz_opts")
+                .cloned()
+                .unwrap_or_else(|| "--check=crc32 --lzma2=dict=1MiB".into()),
+            compress_zstd_opts: raw
+                .get("compress_zstd_opts")
+                .cloned()
+                .unwrap_or_else(|| "-q --rm -T0".into()),
+            build_environment: raw
+                .get("build_environment")
+                .filter(|s| !s.is_empty())
+                .map(|s| root.join(s)),
             post_transaction: get("post_transaction"),
             sign_file: get("sign_file"),
             mok_signing_key: get("mok_signing_key"),
@@ -148,18 +162,28 @@ impl Settings {
 
     /// Number of make jobs: `-j`/parallel_jobs, else the CPU count (never 0).
     pub fn jobs(&self) -> usize {
-        self.parallel_jobs.trim().parse::<usize>().ok().filter(|n| *n > 0).unwrap_or_else(cpu_count)
+        self.parallel_jobs
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or_else(cpu_count)
     }
 }
 
 /// The machine's CPU count (upstream uses `nproc`).
 pub fn cpu_count() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// Expand `${kernelver}`/`$kernelver` and `${arch}`/`$arch` in a signing setting.
 pub fn expand_kernel_vars(s: &str, kernelver: &str, arch: &str) -> String {
-    s.replace("${kernelver}", kernelver).replace("$kernelver", kernelver).replace("${arch}", arch).replace("$arch", arch)
+    s.replace("${kernelver}", kernelver)
+        .replace("$kernelver", kernelver)
+        .replace("${arch}", arch)
+        .replace("$arch", arch)
 }
 
 /// The framework files in upstream's order, as host paths.
@@ -167,8 +191,11 @@ pub fn framework_files(root: &Root) -> Vec<PathBuf> {
     let mut files = vec![root.join("/etc/dkms/framework.conf")];
     let d = root.join("/etc/dkms/framework.conf.d");
     if let Ok(rd) = std::fs::read_dir(&d) {
-        let mut extra: Vec<PathBuf> =
-            rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "conf")).collect();
+        let mut extra: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+            .collect();
         extra.sort();
         files.extend(extra);
     }
@@ -191,9 +218,14 @@ pub fn read_framework(root: &Root) -> BTreeMap<String, String> {
 }
 
 fn read_one(path: &Path, known: &BTreeMap<String, String>, out: &mut BTreeMap<String, String>) {
-    let Ok(bytes) = std::fs::read(path) else { return };
+    let Ok(bytes) = std::fs::read(path) else {
+        return;
+    };
     if bytes.len() > 1 << 20 || bytes.contains(&0) {
-        eprintln!("Warning: ignoring {}: not a text configuration file.", path.display());
+        eprintln!(
+            "Warning: ignoring {}: not a text configuration file.",
+            path.display()
+        );
         return;
     }
     let text = String::from_utf8_lossy(&bytes);
@@ -206,7 +238,12 @@ fn read_one(path: &Path, known: &BTreeMap<String, String>, out: &mut BTreeMap<St
             }
         }
         Err(e) => {
-            eprintln!("Warning: ignoring {} from line {}: {}.", path.display(), e.line, e.reason);
+            eprintln!(
+                "Warning: ignoring {} from line {}: {}.",
+                path.display(),
+                e.line,
+                e.reason
+            );
         }
     }
 }

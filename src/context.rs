@@ -54,12 +54,20 @@ pub struct Ctx {
 impl Ctx {
     /// The dkms tree view.
     pub fn tree(&self) -> Tree {
-        Tree::new(self.settings.root.clone(), self.settings.dkms_tree.clone(), self.settings.source_tree.clone())
+        Tree::new(
+            self.settings.root.clone(),
+            self.settings.dkms_tree.clone(),
+            self.settings.source_tree.clone(),
+        )
     }
 
     /// The kernel `kver` under the install tree (with `--kernelsourcedir` applied).
     pub fn kernel(&self, kver: &str) -> Kernel {
-        Kernel::new(&self.settings.install_tree, kver, self.opts.kernel_source_dir.as_deref())
+        Kernel::new(
+            &self.settings.install_tree,
+            kver,
+            self.opts.kernel_source_dir.as_deref(),
+        )
     }
 
     /// Verbose output requested.
@@ -70,14 +78,22 @@ impl Ctx {
     /// make jobs.
     pub fn jobs(&self) -> usize {
         match &self.opts.jobs {
-            Some(j) => j.trim().parse::<usize>().ok().filter(|n| *n > 0).unwrap_or_else(crate::config::cpu_count),
+            Some(j) => j
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .unwrap_or_else(crate::config::cpu_count),
             None => self.settings.jobs(),
         }
     }
 
     /// The kernel config file used for BUILD_EXCLUSIVE_CONFIG and signing.
     pub fn kernel_config(&self, kernel: &Kernel) -> PathBuf {
-        self.opts.kernel_config.clone().unwrap_or_else(|| kernel.config_path())
+        self.opts
+            .kernel_config
+            .clone()
+            .unwrap_or_else(|| kernel.config_path())
     }
 
     /// The variables upstream has in scope while sourcing dkms.conf.
@@ -117,11 +133,22 @@ impl Ctx {
 
     /// Read and resolve a dkms.conf for m/v on k/a. `main` defaults to the
     /// registered source's dkms.conf (or `-c`).
-    pub fn read_conf(&self, m: &str, v: &str, k: &str, a: &str, main: Option<PathBuf>, strict: bool) -> Result<ModuleConf> {
+    pub fn read_conf(
+        &self,
+        m: &str,
+        v: &str,
+        k: &str,
+        a: &str,
+        main: Option<PathBuf>,
+        strict: bool,
+    ) -> Result<ModuleConf> {
         let main = main
             .or_else(|| self.opts.conf.clone())
             .unwrap_or_else(|| self.tree().source_dir(m, v).join("dkms.conf"));
-        let files = ConfFiles { overrides: self.override_files(m, v, k, a), main: main.clone() };
+        let files = ConfFiles {
+            overrides: self.override_files(m, v, k, a),
+            main: main.clone(),
+        };
         let ctx = self.conf_context(m, v, k, a);
         let opts = ResolveOpts {
             distribution: self.distribution.clone(),

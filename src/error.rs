@@ -27,7 +27,12 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// An error with upstream's exit `code` and message lines.
     pub fn new<S: Into<String>>(code: i32, lines: impl IntoIterator<Item = S>) -> Self {
-        Error { code, lines: lines.into_iter().map(Into::into).collect(), warning: false, silent: false }
+        Error {
+            code,
+            lines: lines.into_iter().map(Into::into).collect(),
+            warning: false,
+            silent: false,
+        }
     }
 
     /// A one-line error.

@@ -45,7 +45,9 @@ pub fn find_module(dir: &Path, name: &str, suffix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let Ok(ft) = e.file_type() else { continue };
             if ft.is_dir() {
@@ -107,20 +109,43 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
     let suffix = kernel.module_suffix();
     for r in conf.modules.iter().filter(|r| r.buildable) {
         if compressed_or_uncompressed(&base_dir.join("module"), &r.dest_name, suffix).is_none() {
-            return Err(Error::msg(6, format!("Missing module {} in {}/module", r.dest_name, base_dir.display())));
+            return Err(Error::msg(
+                6,
+                format!(
+                    "Missing module {} in {}/module",
+                    r.dest_name,
+                    base_dir.display()
+                ),
+            ));
         }
     }
     if tree.is_installed(m, v, k, a) {
-        return Err(Error::msg(5, format!("This module/version combo is already installed for kernel {k} ({a}).")));
+        return Err(Error::msg(
+            5,
+            format!("This module/version combo is already installed for kernel {k} ({a})."),
+        ));
     }
     if ctx.opts.rpm_safe_upgrade {
         force = true;
     }
     let source_dir = tree.source_dir(m, v);
-    if run_script(ctx, "pre_install", &conf.pre_install, &source_dir, None, &[]).is_err() && !force {
+    if run_script(
+        ctx,
+        "pre_install",
+        &conf.pre_install,
+        &source_dir,
+        None,
+        &[],
+    )
+    .is_err()
+        && !force
+    {
         return Err(Error::new(
             101,
-            ["pre_install failed, aborting install.", "You may override by specifying --force."],
+            [
+                "pre_install failed, aborting install.",
+                "You may override by specifying --force.",
+            ],
         ));
     }
 
@@ -153,24 +178,43 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
                 if !original.is_file() {
                     continue;
                 }
-                println!("Found pre-existing {}, archiving for uninstallation", original.display());
+                println!(
+                    "Found pre-existing {}, archiving for uninstallation",
+                    original.display()
+                );
                 mkdirs(&orig_dir)?;
-                let fname = original.file_name().map(|n| n.to_owned()).unwrap_or_default();
+                let fname = original
+                    .file_name()
+                    .map(|n| n.to_owned())
+                    .unwrap_or_default();
                 let dest = orig_dir.join(&fname);
-                std::fs::rename(&original, &dest).map_err(|e| Error::io("Cannot archive", &original, e).with_code(6))?;
+                std::fs::rename(&original, &dest)
+                    .map_err(|e| Error::io("Cannot archive", &original, e).with_code(6))?;
                 let origin = orig_dir.join(format!("{}.origin", fname.to_string_lossy()));
-                let _ = std::fs::write(&origin, format!("{}\n", ctx.settings.root.inside(&original).display()));
+                let _ = std::fs::write(
+                    &origin,
+                    format!("{}\n", ctx.settings.root.inside(&original).display()),
+                );
                 archived.push((dest, original));
                 found = true;
                 break;
             }
             if !found && installed.len() > 1 {
                 println!("Multiple original modules exist, so none will be put back in place during a later uninstall");
-                println!("All instances will be stored for reference purposes in {}/collisions/", orig_dir.display());
+                println!(
+                    "All instances will be stored for reference purposes in {}/collisions/",
+                    orig_dir.display()
+                );
             }
         }
         if installed.len() > 1 {
-            println!("Multiple same named modules! {} named {}.ko{} in {}/", installed.len(), name, suffix, lib_tree.display());
+            println!(
+                "Multiple same named modules! {} named {}.ko{} in {}/",
+                installed.len(),
+                name,
+                suffix,
+                lib_tree.display()
+            );
             for dup in &installed {
                 let rel = dup.strip_prefix(&lib_tree).unwrap_or(dup);
                 let sub = rel.parent().unwrap_or(Path::new(""));
@@ -185,11 +229,20 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
                 }
             }
         }
-        let Some(toinstall) = compressed_or_uncompressed(&base_dir.join("module"), name, suffix) else { continue };
+        let Some(toinstall) = compressed_or_uncompressed(&base_dir.join("module"), name, suffix)
+        else {
+            continue;
+        };
         let dest_dir = join_loc(&lib_tree, &r.dest_location);
         let dest = dest_dir.join(toinstall.file_name().unwrap_or_default());
         println!("Installing {}", dest.display());
-        if let Err(e) = mkdirs(&dest_dir).and_then(|_| place_atomically(&toinstall, &dest, ctx.opts.symlink_modules || ctx.settings.symlink_modules)) {
+        if let Err(e) = mkdirs(&dest_dir).and_then(|_| {
+            place_atomically(
+                &toinstall,
+                &dest,
+                ctx.opts.symlink_modules || ctx.settings.symlink_modules,
+            )
+        }) {
             // Put back what this install moved, leaving the tree as it was.
             for p in &placed {
                 let _ = std::fs::remove_file(p);
@@ -197,7 +250,12 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
             for (from, to) in archived.iter().rev() {
                 let _ = std::fs::rename(from, to);
             }
-            return Err(Error::new(6, [format!("Copying '{}' failed", toinstall.display())].into_iter().chain(e.lines)));
+            return Err(Error::new(
+                6,
+                [format!("Copying '{}' failed", toinstall.display())]
+                    .into_iter()
+                    .chain(e.lines),
+            ));
         }
         placed.push(dest);
         any = true;
@@ -207,7 +265,14 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
     }
     replace_symlink(&format!("{v}/{k}/{a}"), &active)?;
 
-    let _ = run_script(ctx, "post_install", &conf.post_install, &source_dir, None, &[]);
+    let _ = run_script(
+        ctx,
+        "post_install",
+        &conf.post_install,
+        &source_dir,
+        None,
+        &[],
+    );
 
     if depmod.request(ctx, k) != 0 {
         let _ = uninstall(ctx, m, v, k, a, &mut Depmod::Now);
@@ -248,7 +313,10 @@ fn mkdirs(p: &Path) -> Result<()> {
 /// an atomic rename, so `to` is always either the old file or the new one.
 pub fn place_atomically(from: &Path, to: &Path, symlink: bool) -> Result<()> {
     let dir = to.parent().unwrap_or(Path::new("/"));
-    let name = to.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = to
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}.dkms-"))
         .tempfile_in(dir)
@@ -256,27 +324,38 @@ pub fn place_atomically(from: &Path, to: &Path, symlink: bool) -> Result<()> {
     if symlink {
         let tpath = tmp.path().to_path_buf();
         drop(tmp);
-        std::os::unix::fs::symlink(from, &tpath).map_err(|e| Error::io("Cannot link", &tpath, e).with_code(6))?;
+        std::os::unix::fs::symlink(from, &tpath)
+            .map_err(|e| Error::io("Cannot link", &tpath, e).with_code(6))?;
         return std::fs::rename(&tpath, to).map_err(|e| {
             let _ = std::fs::remove_file(&tpath);
             Error::io("Cannot rename onto", to, e).with_code(6)
         });
     }
-    let mut src = std::fs::File::open(from).map_err(|e| Error::io("Cannot read", from, e).with_code(6))?;
+    let mut src =
+        std::fs::File::open(from).map_err(|e| Error::io("Cannot read", from, e).with_code(6))?;
     let mut f = tmp.as_file();
     std::io::copy(&mut src, &mut f).map_err(|e| Error::io("Cannot write", to, e).with_code(6))?;
-    f.sync_all().map_err(|e| Error::io("Cannot write", to, e).with_code(6))?;
+    f.sync_all()
+        .map_err(|e| Error::io("Cannot write", to, e).with_code(6))?;
     use std::os::unix::fs::PermissionsExt;
     let _ = f.set_permissions(std::fs::Permissions::from_mode(0o644));
-    tmp.persist(to).map_err(|e| Error::io("Cannot rename onto", to, e.error).with_code(6))?;
+    tmp.persist(to)
+        .map_err(|e| Error::io("Cannot rename onto", to, e.error).with_code(6))?;
     Ok(())
 }
 
 /// Point symlink `link` at `target`, atomically.
 pub fn replace_symlink(target: &str, link: &Path) -> Result<()> {
-    let tmp = link.with_file_name(format!(".{}.tmp{}", link.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), std::process::id()));
+    let tmp = link.with_file_name(format!(
+        ".{}.tmp{}",
+        link.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
     let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp).map_err(|e| Error::io("Cannot create link", &tmp, e).with_code(6))?;
+    std::os::unix::fs::symlink(target, &tmp)
+        .map_err(|e| Error::io("Cannot create link", &tmp, e).with_code(6))?;
     std::fs::rename(&tmp, link).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::io("Cannot create link", link, e).with_code(6)
@@ -286,11 +365,27 @@ pub fn replace_symlink(target: &str, link: &Path) -> Result<()> {
 /// Upstream's `check_version_sanity`: false (with upstream's message) when
 /// the module must not be installed for this record.
 #[allow(clippy::too_many_arguments)]
-fn version_sane(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, conf: &ModuleConf, r: &ModuleRecord, suffix: &str, force: bool) -> bool {
+fn version_sane(
+    ctx: &Ctx,
+    m: &str,
+    v: &str,
+    k: &str,
+    a: &str,
+    conf: &ModuleConf,
+    r: &ModuleRecord,
+    suffix: &str,
+    force: bool,
+) -> bool {
     if !conf.obsolete_by.is_empty() && !force && obsoleted(k, &conf.obsolete_by) {
         eprintln!();
-        eprintln!("Module has been obsoleted due to being included in kernel {}.", conf.obsolete_by);
-        eprintln!("We will avoid installing for future kernels above {}.", conf.obsolete_by);
+        eprintln!(
+            "Module has been obsoleted due to being included in kernel {}.",
+            conf.obsolete_by
+        );
+        eprintln!(
+            "We will avoid installing for future kernels above {}.",
+            conf.obsolete_by
+        );
         eprintln!("You may override by specifying --force.");
         return false;
     }
@@ -306,7 +401,11 @@ fn version_sane(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, conf: &ModuleConf
         );
         return true;
     }
-    let Some(ours) = compressed_or_uncompressed(&ctx.tree().base_dir(m, v, k, a).join("module"), &r.dest_name, suffix) else {
+    let Some(ours) = compressed_or_uncompressed(
+        &ctx.tree().base_dir(m, v, k, a).join("module"),
+        &r.dest_name,
+        suffix,
+    ) else {
         return true;
     };
     let (kinfo, oinfo) = (info(&found[0]), info(&ours));
@@ -315,16 +414,17 @@ fn version_sane(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, conf: &ModuleConf
             eprintln!();
             eprintln!(
                 "Error! Module version {} for {}.ko{}\nis not newer than what is already found in kernel {k} ({}).\nYou may override by specifying --force.",
-                oinfo.version().unwrap_or(""),
+                oinfo.verinfo().version,
                 r.dest_name,
                 suffix,
-                kinfo.version().unwrap_or("")
+                kinfo.verinfo().version
             );
             false
         }
         VersionCmp::Same if !force => {
             let ver = oinfo.version().unwrap_or("");
-            let has_info = !ver.trim().is_empty() || !oinfo.srcversion().unwrap_or("").trim().is_empty();
+            let has_info =
+                !ver.trim().is_empty() || !oinfo.srcversion().unwrap_or("").trim().is_empty();
             let same_bytes = std::fs::read(&found[0]).ok() == std::fs::read(&ours).ok();
             if has_info || same_bytes {
                 if !ver.is_empty() {
@@ -341,35 +441,45 @@ fn version_sane(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, conf: &ModuleConf
 }
 
 fn obsoleted(kver: &str, obs: &str) -> bool {
-    use crate::version::ver_cmp;
-    use std::cmp::Ordering::*;
-    let o: Vec<&str> = obs.split('-').collect();
-    let my: Vec<&str> = kver.split('-').collect();
-    match ver_cmp(o[0], my[0]) {
-        Equal => match (o.get(1), my.get(1)) {
-            (None, _) => true,
-            (Some(ob), Some(mb)) => ver_cmp(mb, ob) != Less,
-            (Some(_), None) => false,
-        },
-        Less => true,
-        Greater => false,
-    }
+    // Upstream splits with a quoted expansion, so each "array" holds the whole
+    // string with '-' turned into spaces and the ABI branch never applies: the
+    // module is obsolete when this kernel is at or above OBSOLETE_BY.
+    crate::version::ver_cmp(&kver.replace('-', " "), &obs.replace('-', " ")) != std::cmp::Ordering::Less
 }
 
 /// Where an installed record really is: the overridden location or the one
 /// written in dkms.conf, whichever holds a module of the same version as ours.
-fn actual_location(ctx: &Ctx, m: &str, k: &str, a: &str, r: &ModuleRecord, suffix: &str) -> Option<String> {
+fn actual_location(
+    ctx: &Ctx,
+    m: &str,
+    k: &str,
+    a: &str,
+    r: &ModuleRecord,
+    suffix: &str,
+) -> Option<String> {
     let tree = ctx.tree();
-    let owned = compressed_or_uncompressed(&tree.kernel_link(m, k, a).join("module"), &r.dest_name, suffix);
-    let owned_info = owned.as_deref().map(info).unwrap_or(ModInfo { fields: Vec::new() });
+    let owned = compressed_or_uncompressed(
+        &tree.kernel_link(m, k, a).join("module"),
+        &r.dest_name,
+        suffix,
+    );
+    let owned_info = owned
+        .as_deref()
+        .map(info)
+        .unwrap_or(ModInfo { fields: Vec::new() });
     let mut locs = vec![r.dest_location.clone()];
     if r.dest_location_orig != r.dest_location {
         locs.push(r.dest_location_orig.clone());
     }
     let lib_tree = ctx.settings.install_tree.join(k);
     for l in locs {
-        if let Some(inst) = compressed_or_uncompressed(&join_loc(&lib_tree, &l), &r.dest_name, suffix) {
-            if matches!(compare_module_version(&owned_info, &info(&inst)), VersionCmp::Same | VersionCmp::SameVersionOtherSrc) {
+        if let Some(inst) =
+            compressed_or_uncompressed(&join_loc(&lib_tree, &l), &r.dest_name, suffix)
+        {
+            if matches!(
+                compare_module_version(&owned_info, &info(&inst)),
+                VersionCmp::Same | VersionCmp::SameVersionOtherSrc
+            ) {
                 return Some(l);
             }
         }
@@ -378,7 +488,14 @@ fn actual_location(ctx: &Ctx, m: &str, k: &str, a: &str, r: &ModuleRecord, suffi
 }
 
 /// The installed file for a record, if it is where dkms put it (for status).
-pub fn installed_file(ctx: &Ctx, m: &str, k: &str, a: &str, r: &ModuleRecord, suffix: &str) -> Option<PathBuf> {
+pub fn installed_file(
+    ctx: &Ctx,
+    m: &str,
+    k: &str,
+    a: &str,
+    r: &ModuleRecord,
+    suffix: &str,
+) -> Option<PathBuf> {
     let lib_tree = ctx.settings.install_tree.join(k);
     let l = actual_location(ctx, m, k, a, r, suffix).unwrap_or_default();
     compressed_or_uncompressed(&join_loc(&lib_tree, &l), &r.dest_name, suffix)
@@ -407,7 +524,12 @@ pub fn uninstall(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Dep
                     }
                     remove_empty_parents(&dir, &lib_tree);
                 }
-                None => println!("Module {}.ko{} was not found within {}/", name, suffix, lib_tree.display()),
+                None => println!(
+                    "Module {}.ko{} was not found within {}/",
+                    name,
+                    suffix,
+                    lib_tree.display()
+                ),
             }
             restore_originals(ctx, &orig_dir, name, &lib_tree);
         }
@@ -415,7 +537,14 @@ pub fn uninstall(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Dep
     } else {
         println!("This module version was INACTIVE for this kernel.");
     }
-    let _ = run_script(ctx, "post_remove", &conf.post_remove, &tree.source_dir(m, v), None, &[]);
+    let _ = run_script(
+        ctx,
+        "post_remove",
+        &conf.post_remove,
+        &tree.source_dir(m, v),
+        None,
+        &[],
+    );
     depmod.request(ctx, k);
     if was_active && orig_dir.is_dir() {
         println!("Removing original module(s) from DKMS tree for kernel {k} ({a})");
@@ -432,7 +561,9 @@ pub fn uninstall(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Dep
 }
 
 fn restore_originals(ctx: &Ctx, orig_dir: &Path, name: &str, lib_tree: &Path) {
-    let Ok(rd) = std::fs::read_dir(orig_dir) else { return };
+    let Ok(rd) = std::fs::read_dir(orig_dir) else {
+        return;
+    };
     let prefix = format!("{name}.");
     for e in rd.flatten() {
         let fname = e.file_name().to_string_lossy().into_owned();
@@ -456,7 +587,10 @@ fn restore_originals(ctx: &Ctx, orig_dir: &Path, name: &str, lib_tree: &Path) {
                 let _ = std::fs::remove_file(e.path());
             }
         } else {
-            eprintln!("Warning: Bad original location '{loc}' in {}", e.path().display());
+            eprintln!(
+                "Warning: Bad original location '{loc}' in {}",
+                e.path().display()
+            );
         }
     }
 }
@@ -489,7 +623,10 @@ pub fn run_depmod(ctx: &Ctx, k: &str) -> i32 {
         c.push_str(&format!(" -a {}", shell_quote(k)));
         let sysmap = ctx.settings.root.join(format!("/boot/System.map-{k}"));
         if sysmap.is_file() {
-            c.push_str(&format!(" -F {}", shell_quote(&sysmap.display().to_string())));
+            c.push_str(&format!(
+                " -F {}",
+                shell_quote(&sysmap.display().to_string())
+            ));
         }
         let code = runner::invoke(&Step::new(c, "Running depmod"), ctx.verbose());
         cleanup_empty_depmod(ctx, k);
@@ -504,10 +641,20 @@ fn depmod_base(ctx: &Ctx) -> (Option<PathBuf>, Option<tempfile::TempDir>) {
     let s = &ctx.settings;
     let it = &s.install_tree;
     if *it == s.root.join("/lib/modules") {
-        return (if s.root.is_slash() { None } else { Some(s.root.dir().to_path_buf()) }, None);
+        return (
+            if s.root.is_slash() {
+                None
+            } else {
+                Some(s.root.dir().to_path_buf())
+            },
+            None,
+        );
     }
     if it.ends_with("lib/modules") {
-        return (it.parent().and_then(Path::parent).map(Path::to_path_buf), None);
+        return (
+            it.parent().and_then(Path::parent).map(Path::to_path_buf),
+            None,
+        );
     }
     match tempfile::tempdir() {
         Ok(t) => {
@@ -523,7 +670,11 @@ fn depmod_base(ctx: &Ctx) -> (Option<PathBuf>, Option<tempfile::TempDir>) {
 fn cleanup_empty_depmod(ctx: &Ctx, k: &str) {
     let kd = ctx.settings.install_tree.join(k);
     let dep = kd.join("modules.dep");
-    if std::fs::metadata(&dep).map(|m| m.len() == 0).unwrap_or(false) && !kd.join("kernel").exists() {
+    if std::fs::metadata(&dep)
+        .map(|m| m.len() == 0)
+        .unwrap_or(false)
+        && !kd.join("kernel").exists()
+    {
         if let Ok(rd) = std::fs::read_dir(&kd) {
             for e in rd.flatten() {
                 let n = e.file_name().to_string_lossy().into_owned();
@@ -538,7 +689,10 @@ fn cleanup_empty_depmod(ctx: &Ctx, k: &str) {
 
 /// Quote a word for bash.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:+,@".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:+,@".contains(&b))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -554,6 +708,7 @@ mod tests {
     #[case("6.1.0-10-amd64", "6.1.0", true)]
     #[case("6.1.0-10-amd64", "6.2", false)]
     #[case("6.3.0-1-amd64", "6.2", true)]
+    #[case("6.1.0-9-amd64", "6.1.0-10", false)]
     fn obsolete_rule(#[case] k: &str, #[case] obs: &str, #[case] want: bool) {
         assert_eq!(obsoleted(k, obs), want);
     }
@@ -567,7 +722,11 @@ mod tests {
         std::fs::write(&dst, b"old-old").unwrap();
         place_atomically(&src, &dst, false).unwrap();
         assert_eq!(std::fs::read(&dst).unwrap(), b"new");
-        let leftovers: Vec<_> = std::fs::read_dir(d.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with('.')).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .collect();
         assert!(leftovers.is_empty());
     }
 

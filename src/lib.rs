@@ -21,7 +21,6 @@
 //! - [`context`]: one run's observed settings, distribution and options.
 //! - [`version`]: upstream's `VER` ordering and `sort -V`.
 //! - [`modinfo`]: `.modinfo` of a `.ko` read in Rust.
-//! - [`kconfig`]: one value from a kernel config file.
 //! - [`kernel`]: installed kernels, headers, kernel config, module compression.
 //! - [`tree`]: the on-disk state under the dkms tree (added/built/installed/broken).
 //! - [`lock`]: the one flock that serialises writers.
@@ -52,7 +51,6 @@ pub mod error;
 pub mod exec;
 pub mod hook;
 pub mod install;
-pub mod kconfig;
 pub mod kernel;
 pub mod lock;
 pub mod modinfo;

@@ -41,14 +41,20 @@ impl TreeLock {
                 }
                 Err((f, errno)) if errno == nix::errno::Errno::EWOULDBLOCK => {
                     if !waited {
-                        eprintln!("Waiting for another dkms process to finish (lock {})...", path.display());
+                        eprintln!(
+                            "Waiting for another dkms process to finish (lock {})...",
+                            path.display()
+                        );
                         waited = true;
                     }
                     file = f;
                     std::thread::sleep(Duration::from_millis(100));
                 }
                 Err((_, errno)) => {
-                    return Err(Error::msg(1, format!("Cannot lock {}: {errno}", path.display())));
+                    return Err(Error::msg(
+                        1,
+                        format!("Cannot lock {}: {errno}", path.display()),
+                    ));
                 }
             }
         }

@@ -13,7 +13,9 @@ pub struct Root {
 
 impl Default for Root {
     fn default() -> Self {
-        Root { dir: PathBuf::from("/") }
+        Root {
+            dir: PathBuf::from("/"),
+        }
     }
 }
 
@@ -39,7 +41,10 @@ impl Root {
         if self.is_slash() {
             return p.to_path_buf();
         }
-        let rel: PathBuf = p.components().filter(|c| !matches!(c, Component::RootDir | Component::Prefix(_))).collect();
+        let rel: PathBuf = p
+            .components()
+            .filter(|c| !matches!(c, Component::RootDir | Component::Prefix(_)))
+            .collect();
         self.dir.join(rel)
     }
 
@@ -76,7 +81,9 @@ pub fn is_safe_component(name: &str) -> bool {
         && name != "."
         && name != ".."
         && !name.starts_with('-')
-        && !name.chars().any(|c| c == '/' || c.is_whitespace() || c.is_control())
+        && !name
+            .chars()
+            .any(|c| c == '/' || c.is_whitespace() || c.is_control())
 }
 
 #[cfg(test)]

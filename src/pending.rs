@@ -65,17 +65,27 @@ pub struct Queue {
 }
 
 fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn key_name(parts: &[&str]) -> String {
-    parts.iter().map(|p| p.replace(['/', '\0'], "_")).collect::<Vec<_>>().join("@") + ".json"
+    parts
+        .iter()
+        .map(|p| p.replace(['/', '\0'], "_"))
+        .collect::<Vec<_>>()
+        .join("@")
+        + ".json"
 }
 
 impl Queue {
     /// The queue of `dkms_tree`.
     pub fn new(dkms_tree: &Path) -> Queue {
-        Queue { dir: dkms_tree.join(".dkms-hook") }
+        Queue {
+            dir: dkms_tree.join(".dkms-hook"),
+        }
     }
 
     fn pending_dir(&self) -> PathBuf {
@@ -88,7 +98,9 @@ impl Queue {
 
     /// Record (or keep) a deferral. The first `since` is kept.
     pub fn add(&self, mut item: Item) -> std::io::Result<()> {
-        let path = self.pending_dir().join(key_name(&[&item.kernel, &item.arch, &item.module]));
+        let path = self
+            .pending_dir()
+            .join(key_name(&[&item.kernel, &item.arch, &item.module]));
         if let Some(old) = read_json::<Item>(&path) {
             item.since = old.since;
         } else if item.since == 0 {
@@ -99,27 +111,41 @@ impl Queue {
 
     /// Remove a deferral (after the work was done, or its kernel went away).
     pub fn remove(&self, item: &Item) {
-        let _ = std::fs::remove_file(self.pending_dir().join(key_name(&[&item.kernel, &item.arch, &item.module])));
+        let _ = std::fs::remove_file(self.pending_dir().join(key_name(&[
+            &item.kernel,
+            &item.arch,
+            &item.module,
+        ])));
     }
 
     /// Every deferral, sorted by kernel then module.
     pub fn items(&self) -> Vec<Item> {
         let mut v: Vec<Item> = read_all(&self.pending_dir());
-        v.sort_by(|a, b| crate::version::sort_v_cmp(&a.kernel, &b.kernel).then_with(|| a.module.cmp(&b.module)));
+        v.sort_by(|a, b| {
+            crate::version::sort_v_cmp(&a.kernel, &b.kernel).then_with(|| a.module.cmp(&b.module))
+        });
         v
     }
 
     /// Record a failure.
     pub fn fail(&self, mut f: Failure) -> std::io::Result<()> {
         f.when = now();
-        write_json(&self.failed_dir().join(key_name(&[&f.module, &f.version, &f.kernel, &f.arch])), &f)
+        write_json(
+            &self
+                .failed_dir()
+                .join(key_name(&[&f.module, &f.version, &f.kernel, &f.arch])),
+            &f,
+        )
     }
 
     /// Clear failures of m (any version) for k/a.
     pub fn clear_failure(&self, m: &str, k: &str, a: &str) {
         for f in self.failures() {
             if f.module == m && f.kernel == k && f.arch == a {
-                let _ = std::fs::remove_file(self.failed_dir().join(key_name(&[&f.module, &f.version, &f.kernel, &f.arch])));
+                let _ = std::fs::remove_file(
+                    self.failed_dir()
+                        .join(key_name(&[&f.module, &f.version, &f.kernel, &f.arch])),
+                );
             }
         }
     }
@@ -128,7 +154,10 @@ impl Queue {
     pub fn clear_kernel_failures(&self, k: &str) {
         for f in self.failures() {
             if f.kernel == k {
-                let _ = std::fs::remove_file(self.failed_dir().join(key_name(&[&f.module, &f.version, &f.kernel, &f.arch])));
+                let _ = std::fs::remove_file(
+                    self.failed_dir()
+                        .join(key_name(&[&f.module, &f.version, &f.kernel, &f.arch])),
+                );
             }
         }
     }
@@ -136,7 +165,11 @@ impl Queue {
     /// Every recorded failure.
     pub fn failures(&self) -> Vec<Failure> {
         let mut v: Vec<Failure> = read_all(&self.failed_dir());
-        v.sort_by(|a, b| a.module.cmp(&b.module).then_with(|| crate::version::sort_v_cmp(&a.kernel, &b.kernel)));
+        v.sort_by(|a, b| {
+            a.module
+                .cmp(&b.module)
+                .then_with(|| crate::version::sort_v_cmp(&a.kernel, &b.kernel))
+        });
         v
     }
 }
@@ -146,7 +179,9 @@ fn read_json<T: for<'de> Deserialize<'de>>(p: &Path) -> Option<T> {
 }
 
 fn read_all<T: for<'de> Deserialize<'de>>(dir: &Path) -> Vec<T> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     rd.flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
         .filter_map(|e| read_json(&e.path()))
@@ -195,7 +230,16 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let q = Queue::new(d.path());
         for k in ["6.1.0-1-amd64", "6.1.0-2-amd64"] {
-            q.fail(Failure { module: "m".into(), version: "1".into(), kernel: k.into(), arch: "x86_64".into(), code: 10, log: String::new(), when: 0 }).unwrap();
+            q.fail(Failure {
+                module: "m".into(),
+                version: "1".into(),
+                kernel: k.into(),
+                arch: "x86_64".into(),
+                code: 10,
+                log: String::new(),
+                when: 0,
+            })
+            .unwrap();
         }
         q.clear_failure("m", "6.1.0-1-amd64", "x86_64");
         let f = q.failures();

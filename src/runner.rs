@@ -30,7 +30,14 @@ pub struct Step {
 impl Step {
     /// A step with upstream's defaults: background, no log, no cwd.
     pub fn new(cmd: impl Into<String>, description: impl Into<String>) -> Step {
-        Step { cmd: cmd.into(), description: description.into(), log: None, background: true, cwd: None, env: Vec::new() }
+        Step {
+            cmd: cmd.into(),
+            description: description.into(),
+            log: None,
+            background: true,
+            cwd: None,
+            env: Vec::new(),
+        }
     }
 }
 
@@ -50,7 +57,11 @@ pub fn invoke_with(step: &Step, verbose: bool, jobserver: Option<&jobserver::Cli
     }
     let _ = out.flush();
 
-    let dots = if step.background && !verbose { Some(start_dots()) } else { None };
+    let dots = if step.background && !verbose {
+        Some(start_dots())
+    } else {
+        None
+    };
     let status = run(step, jobserver);
     if let Some((tx, handle)) = dots {
         let _ = tx.send(());
@@ -96,7 +107,10 @@ fn run(step: &Step, jobserver: Option<&jobserver::Client>) -> i32 {
     match &step.log {
         Some(log) => {
             let started = Instant::now();
-            append(log, &format!("\n{}\n# command: {}\n", step.description, step.cmd));
+            append(
+                log,
+                &format!("\n{}\n# command: {}\n", step.description, step.cmd),
+            );
             let file = OpenOptions::new().create(true).append(true).open(log);
             match file.and_then(|f| Ok((f.try_clone()?, f))) {
                 Ok((a, b)) => {
@@ -109,7 +123,11 @@ fn run(step: &Step, jobserver: Option<&jobserver::Client>) -> i32 {
             let code = status_code(cmd.status());
             append(
                 log,
-                &format!("\n# exit code: {code}\n# elapsed time: {}\n{}\n", hms(started.elapsed()), "-".repeat(64)),
+                &format!(
+                    "\n# exit code: {code}\n# elapsed time: {}\n{}\n",
+                    hms(started.elapsed()),
+                    "-".repeat(64)
+                ),
             );
             code
         }
@@ -144,22 +162,32 @@ pub fn hms(d: Duration) -> String {
 
 /// The last `n` lines of a log file (for failure reports).
 pub fn tail(path: &Path, n: usize) -> Vec<String> {
-    let text = std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let text = std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].iter().map(|s| s.to_string()).collect()
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// The current time as `date` prints it in the C locale, in UTC
 /// (e.g. `Tue Nov 24 21:09:33 UTC 2026`).
 pub fn date_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     format_date(secs)
 }
 
 /// Format seconds since the epoch like `date -u`.
 pub fn format_date(secs: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let days = (secs / 86400) as i64;
     let rem = secs % 86400;
     // Civil-from-days (Howard Hinnant's algorithm).
@@ -210,6 +238,9 @@ mod tests {
             "-".repeat(64)
         );
         assert_eq!(text, want);
-        assert_eq!(tail(&log, 2), vec!["# elapsed time: 00:00:00".to_string(), "-".repeat(64)]);
+        assert_eq!(
+            tail(&log, 2),
+            vec!["# elapsed time: 00:00:00".to_string(), "-".repeat(64)]
+        );
     }
 }

@@ -27,18 +27,26 @@ pub struct Signer {
 /// signed, printing the same lines. `None` means no signing.
 pub fn prepare(ctx: &Ctx, kernel: &Kernel, arch: &str) -> Option<Signer> {
     let s = &ctx.settings;
-    if matches!(s.try_sign_modules.to_ascii_lowercase().as_str(), "no" | "false" | "0") {
+    if matches!(
+        s.try_sign_modules.to_ascii_lowercase().as_str(),
+        "no" | "false" | "0"
+    ) {
         return None;
     }
     let config = ctx.kernel_config(kernel);
     if !config.is_file() {
-        println!("Kernel config {} not found, modules won't be signed", config.display());
+        println!(
+            "Kernel config {} not found, modules won't be signed",
+            config.display()
+        );
         return None;
     }
-    let hash = match crate::kconfig::config_value_in(&config, "CONFIG_MODULE_SIG_HASH") {
+    let hash = match crate::kernel::config_file_value(&config, "CONFIG_MODULE_SIG_HASH") {
         Some(h) => h,
         None => {
-            println!("The kernel is built without module signing facility, modules won't be signed");
+            println!(
+                "The kernel is built without module signing facility, modules won't be signed"
+            );
             return None;
         }
     };
@@ -49,7 +57,9 @@ pub fn prepare(ctx: &Ctx, kernel: &Kernel, arch: &str) -> Option<Signer> {
         let mut p = PathBuf::new();
         if is_debian_like(&ctx.distribution) && ctx.distribution.starts_with("debian") {
             let short = kver.rsplit_once('.').map(|x| x.0).unwrap_or(kver);
-            p = s.root.join(format!("/usr/lib/linux-kbuild-{short}/scripts/sign-file"));
+            p = s
+                .root
+                .join(format!("/usr/lib/linux-kbuild-{short}/scripts/sign-file"));
         }
         if !p.is_file() {
             p = s.install_tree.join(kver).join("build/scripts/sign-file");
@@ -58,12 +68,20 @@ pub fn prepare(ctx: &Ctx, kernel: &Kernel, arch: &str) -> Option<Signer> {
     };
     println!("Sign command: {}", sign_file.display());
     if !is_executable(&sign_file) {
-        println!("Binary {} not found, modules won't be signed", sign_file.display());
+        println!(
+            "Binary {} not found, modules won't be signed",
+            sign_file.display()
+        );
         return None;
     }
     let (key, cert) = key_paths(ctx, kver, arch);
     match ensure_mok(&key, &cert) {
-        Ok(()) => Some(Signer { sign_file, hash, key, cert }),
+        Ok(()) => Some(Signer {
+            sign_file,
+            hash,
+            key,
+            cert,
+        }),
         Err(msg) => {
             println!("{msg}");
             None
@@ -81,7 +99,10 @@ pub fn key_paths(ctx: &Ctx, kver: &str, arch: &str) -> (PathBuf, PathBuf) {
             s.root.join(expand_kernel_vars(v, kver, arch))
         }
     };
-    (pick(&s.mok_signing_key, "/var/lib/dkms/mok.key"), pick(&s.mok_certificate, "/var/lib/dkms/mok.pub"))
+    (
+        pick(&s.mok_signing_key, "/var/lib/dkms/mok.key"),
+        pick(&s.mok_certificate, "/var/lib/dkms/mok.pub"),
+    )
 }
 
 /// Upstream's `prepare_mok` minus the distribution-specific key locations:
@@ -94,7 +115,10 @@ pub fn ensure_mok(key: &Path, cert: &Path) -> std::result::Result<(), String> {
         generate(key, cert)?;
     }
     if !cert.is_file() {
-        return Err(format!("Certificate file {} not found and can't be generated, modules won't be signed", cert.display()));
+        return Err(format!(
+            "Certificate file {} not found and can't be generated, modules won't be signed",
+            cert.display()
+        ));
     }
     Ok(())
 }
@@ -111,14 +135,33 @@ pub fn generate(key: &Path, cert: &Path) -> std::result::Result<(), String> {
     }
     // Create the key file 0600 before openssl writes into it, so it is never readable by others.
     let _ = std::fs::remove_file(key);
-    if let Ok(f) = std::fs::OpenOptions::new().create_new(true).write(true).open(key) {
+    if let Ok(f) = std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .open(key)
+    {
         let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
     }
     let status = Command::new("openssl")
-        .args(["req", "-new", "-x509", "-nodes", "-days", "36500", "-subj", "/CN=DKMS module signing key"])
+        .args([
+            "req",
+            "-new",
+            "-x509",
+            "-nodes",
+            "-days",
+            "36500",
+            "-subj",
+            "/CN=DKMS module signing key",
+        ])
         .args(["-newkey", "rsa:2048", "-keyout"])
         .arg(key)
-        .args(["-addext", "extendedKeyUsage=codeSigning", "-outform", "DER", "-out"])
+        .args([
+            "-addext",
+            "extendedKeyUsage=codeSigning",
+            "-outform",
+            "DER",
+            "-out",
+        ])
         .arg(cert)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -129,7 +172,10 @@ pub fn generate(key: &Path, cert: &Path) -> std::result::Result<(), String> {
         Ok(_) if std::fs::metadata(key).map(|m| m.len() > 0).unwrap_or(false) => Ok(()),
         Ok(_) => {
             let _ = std::fs::remove_file(key);
-            Err(format!("Key file {} not found and can't be generated, modules won't be signed", key.display()))
+            Err(format!(
+                "Key file {} not found and can't be generated, modules won't be signed",
+                key.display()
+            ))
         }
     }
 }
@@ -138,14 +184,27 @@ impl Signer {
     /// Sign `module` in place; on failure upstream only warns.
     pub fn sign(&self, module: &Path) {
         println!("Signing module {}", module.display());
-        let out = Command::new(&self.sign_file).arg(&self.hash).arg(&self.key).arg(&self.cert).arg(module).output();
+        let out = Command::new(&self.sign_file)
+            .arg(&self.hash)
+            .arg(&self.key)
+            .arg(&self.cert)
+            .arg(module)
+            .output();
         match out {
             Ok(o) if o.status.success() => {}
             Ok(o) => {
-                let text = String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout);
-                eprintln!("Warning: Failed to sign module '{}'!\n{}", module.display(), text.trim_end());
+                let text = String::from_utf8_lossy(&o.stderr).into_owned()
+                    + &String::from_utf8_lossy(&o.stdout);
+                eprintln!(
+                    "Warning: Failed to sign module '{}'!\n{}",
+                    module.display(),
+                    text.trim_end()
+                );
             }
-            Err(e) => eprintln!("Warning: Failed to sign module '{}'!\n{e}", module.display()),
+            Err(e) => eprintln!(
+                "Warning: Failed to sign module '{}'!\n{e}",
+                module.display()
+            ),
         }
     }
 }
@@ -158,5 +217,7 @@ pub fn generate_mok(ctx: &Ctx) -> Result<()> {
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }

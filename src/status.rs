@@ -35,8 +35,13 @@ impl Record {
     /// Upstream's text line.
     pub fn line(&self) -> String {
         let mut s = match self.state.as_str() {
-            "added" | "broken" => return format!("{}/{}: {}", self.module, self.version, self.state),
-            st => format!("{}/{}, {}, {}: {}", self.module, self.version, self.kernel, self.arch, st),
+            "added" | "broken" => {
+                return format!("{}/{}: {}", self.module, self.version, self.state)
+            }
+            st => format!(
+                "{}/{}, {}, {}: {}",
+                self.module, self.version, self.kernel, self.arch, st
+            ),
         };
         if self.original_modules_exist {
             s.push_str(" (Original modules exist)");
@@ -52,7 +57,11 @@ impl Record {
 
 /// Compute the records for the filters (empty = any).
 pub fn records(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str) -> Vec<Record> {
-    ctx.tree().status(m, v, k, a).into_iter().map(|e| extra(ctx, e)).collect()
+    ctx.tree()
+        .status(m, v, k, a)
+        .into_iter()
+        .map(|e| extra(ctx, e))
+        .collect()
 }
 
 fn extra(ctx: &Ctx, e: Entry) -> Record {
@@ -72,7 +81,14 @@ fn extra(ctx: &Ctx, e: Entry) -> Record {
     let tree = ctx.tree();
     let (m, v, k, a) = (&e.module, &e.version, &e.kernel, &e.arch);
     r.original_modules_exist = tree.original_dir(m, k, a).is_dir();
-    let Ok(conf) = ctx.read_conf(m, v, k, a, Some(tree.source_dir(m, v).join("dkms.conf")), false) else {
+    let Ok(conf) = ctx.read_conf(
+        m,
+        v,
+        k,
+        a,
+        Some(tree.source_dir(m, v).join("dkms.conf")),
+        false,
+    ) else {
         return r;
     };
     let suffix = ctx.kernel(k).module_suffix();
@@ -132,16 +148,25 @@ pub fn print(ctx: &Ctx, recs: &[Record], format: &str) -> crate::Result<()> {
         }
         "json" | "yaml" => {
             let q = crate::pending::Queue::new(&ctx.settings.dkms_tree);
-            let doc = Document { modules: recs.to_vec(), pending: q.items(), failed: q.failures() };
+            let doc = Document {
+                modules: recs.to_vec(),
+                pending: q.items(),
+                failed: q.failures(),
+            };
             let text = if format == "json" {
-                serde_json::to_string_pretty(&doc).map_err(|e| crate::Error::msg(1, e.to_string()))? + "\n"
+                serde_json::to_string_pretty(&doc)
+                    .map_err(|e| crate::Error::msg(1, e.to_string()))?
+                    + "\n"
             } else {
                 serde_norway::to_string(&doc).map_err(|e| crate::Error::msg(1, e.to_string()))?
             };
             print!("{text}");
             Ok(())
         }
-        other => Err(crate::Error::msg(2, format!("Unknown output format: {other} (use text, json or yaml)."))),
+        other => Err(crate::Error::msg(
+            2,
+            format!("Unknown output format: {other} (use text, json or yaml)."),
+        )),
     }
 }
 
@@ -154,8 +179,16 @@ mod tests {
         Record {
             module: "hello".into(),
             version: "1.0".into(),
-            kernel: if state == "added" { String::new() } else { "6.1.0-1-amd64".into() },
-            arch: if state == "added" { String::new() } else { "x86_64".into() },
+            kernel: if state == "added" {
+                String::new()
+            } else {
+                "6.1.0-1-amd64".into()
+            },
+            arch: if state == "added" {
+                String::new()
+            } else {
+                "x86_64".into()
+            },
             state: state.into(),
             original_modules_exist: orig,
             built_modules_missing: missing,
@@ -165,9 +198,18 @@ mod tests {
 
     #[rstest]
     #[case(rec("added", false, false, false), "hello/1.0: added")]
-    #[case(rec("built", false, false, false), "hello/1.0, 6.1.0-1-amd64, x86_64: built")]
-    #[case(rec("installed", false, false, false), "hello/1.0, 6.1.0-1-amd64, x86_64: installed")]
-    #[case(rec("installed", true, false, false), "hello/1.0, 6.1.0-1-amd64, x86_64: installed (Original modules exist)")]
+    #[case(
+        rec("built", false, false, false),
+        "hello/1.0, 6.1.0-1-amd64, x86_64: built"
+    )]
+    #[case(
+        rec("installed", false, false, false),
+        "hello/1.0, 6.1.0-1-amd64, x86_64: installed"
+    )]
+    #[case(
+        rec("installed", true, false, false),
+        "hello/1.0, 6.1.0-1-amd64, x86_64: installed (Original modules exist)"
+    )]
     #[case(rec("built", false, true, false), "hello/1.0, 6.1.0-1-amd64, x86_64: built (Built modules are missing in the kernel modules folder)")]
     #[case(rec("installed", true, false, true), "hello/1.0, 6.1.0-1-amd64, x86_64: installed (Original modules exist) (Differences between built and installed modules)")]
     fn status_lines(#[case] r: Record, #[case] want: &str) {

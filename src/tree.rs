@@ -139,7 +139,10 @@ impl Tree {
     /// Upstream `_is_module_installed`: the kernel link resolves to this build.
     pub fn link_points_here(&self, m: &str, v: &str, k: &str, a: &str) -> bool {
         let link = self.kernel_link(m, k, a);
-        match (std::fs::canonicalize(&link), std::fs::canonicalize(self.base_dir(m, v, k, a))) {
+        match (
+            std::fs::canonicalize(&link),
+            std::fs::canonicalize(self.base_dir(m, v, k, a)),
+        ) {
             (Ok(x), Ok(y)) => is_symlink(&link) && x == y,
             _ => false,
         }
@@ -152,7 +155,10 @@ impl Tree {
 
     /// Every module name in the tree (directories not starting with `.`), sorted.
     pub fn modules(&self) -> Vec<String> {
-        let mut out = list_dirs(&self.dkms).into_iter().filter(|n| !n.starts_with('.')).collect::<Vec<_>>();
+        let mut out = list_dirs(&self.dkms)
+            .into_iter()
+            .filter(|n| !n.starts_with('.'))
+            .collect::<Vec<_>>();
         out.sort();
         out
     }
@@ -230,7 +236,11 @@ impl Tree {
                 out.push(entry("", "", State::Added));
             }
             for (kk, aa) in built {
-                let st = if self.link_points_here(&mm, &vv, &kk, &aa) { State::Installed } else { State::Built };
+                let st = if self.link_points_here(&mm, &vv, &kk, &aa) {
+                    State::Installed
+                } else {
+                    State::Built
+                };
                 out.push(entry(&kk, &aa, st));
             }
         }
@@ -260,7 +270,9 @@ impl Tree {
 
 /// True if `p` is a symlink (without following it).
 pub fn is_symlink(p: &Path) -> bool {
-    std::fs::symlink_metadata(p).map(|m| m.file_type().is_symlink()).unwrap_or(false)
+    std::fs::symlink_metadata(p)
+        .map(|m| m.file_type().is_symlink())
+        .unwrap_or(false)
 }
 
 /// Upstream's kernel-dir glob `+([0-9]).*`: one or more digits, then a dot.
@@ -271,7 +283,9 @@ pub fn looks_like_kernel(name: &str) -> bool {
 
 /// Names of the entries in `dir` that are directories (following links).
 pub fn list_dirs(dir: &Path) -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     rd.filter_map(|e| e.ok())
         .filter(|e| e.path().is_dir())
         .filter_map(|e| e.file_name().into_string().ok())
@@ -285,7 +299,11 @@ mod tests {
 
     fn fixture() -> (tempfile::TempDir, Tree) {
         let d = tempfile::tempdir().unwrap();
-        let t = Tree::new(Root::new(d.path()), d.path().join("var/lib/dkms"), d.path().join("usr/src"));
+        let t = Tree::new(
+            Root::new(d.path()),
+            d.path().join("var/lib/dkms"),
+            d.path().join("usr/src"),
+        );
         (d, t)
     }
 
@@ -301,9 +319,17 @@ mod tests {
         add(&t, "hello", "1.0");
         assert!(t.is_added("hello", "1.0"));
         assert_eq!(t.status("", "", "", "")[0].state, State::Added);
-        std::fs::create_dir_all(t.base_dir("hello", "1.0", "6.1.0-1-amd64", "x86_64").join("module")).unwrap();
+        std::fs::create_dir_all(
+            t.base_dir("hello", "1.0", "6.1.0-1-amd64", "x86_64")
+                .join("module"),
+        )
+        .unwrap();
         assert_eq!(t.status("", "", "", "")[0].state, State::Built);
-        symlink("1.0/6.1.0-1-amd64/x86_64", t.kernel_link("hello", "6.1.0-1-amd64", "x86_64")).unwrap();
+        symlink(
+            "1.0/6.1.0-1-amd64/x86_64",
+            t.kernel_link("hello", "6.1.0-1-amd64", "x86_64"),
+        )
+        .unwrap();
         let s = t.status("", "", "", "");
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].state, State::Installed);
@@ -320,7 +346,10 @@ mod tests {
         let (_d, t) = fixture();
         add(&t, "m", "1.9");
         add(&t, "m", "1.10");
-        assert_eq!(t.latest_versions(), vec![("m".to_string(), "1.10".to_string())]);
+        assert_eq!(
+            t.latest_versions(),
+            vec![("m".to_string(), "1.10".to_string())]
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 use dkms_hook::{actions, cli, output};
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::new().filter("DKMS_LOG")).format_timestamp(None).init();
+    env_logger::Builder::from_env(env_logger::Env::new().filter("DKMS_LOG"))
+        .format_timestamp(None)
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let argv0 = std::env::args().next().unwrap_or_else(|| "dkms".into());
     // Files and directories we create are readable by anyone, as upstream's umask 022.
@@ -18,7 +20,11 @@ fn main() {
         Ok(i) => i,
         Err(e) => {
             e.report();
-            if e.code == 2 && e.lines.first().is_some_and(|l| l.starts_with("Unknown option")) {
+            if e.code == 2
+                && e.lines
+                    .first()
+                    .is_some_and(|l| l.starts_with("Unknown option"))
+            {
                 print!("{}", output::usage(&argv0));
             }
             std::process::exit(e.code);

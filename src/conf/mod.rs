@@ -11,8 +11,12 @@
 //!   Error! ...`, exit 8).
 
 pub mod bash_eval;
+mod clang;
+pub mod ere;
+mod load;
 pub mod resolve;
 pub mod static_reader;
+pub mod ver;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -34,22 +38,35 @@ impl RawConf {
 
     /// Element `i` of `name`, or "".
     pub fn get(&self, name: &str, i: usize) -> &str {
-        self.vars.get(name).and_then(|a| a.get(&i)).map(String::as_str).unwrap_or("")
+        self.vars
+            .get(name)
+            .and_then(|a| a.get(&i))
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     /// The set indices of `name` in order (bash's `${!NAME[@]}`).
     pub fn indices(&self, name: &str) -> Vec<usize> {
-        self.vars.get(name).map(|a| a.keys().copied().collect()).unwrap_or_default()
+        self.vars
+            .get(name)
+            .map(|a| a.keys().copied().collect())
+            .unwrap_or_default()
     }
 
     /// All values of `name` in index order (bash's `"${NAME[@]}"`).
     pub fn values(&self, name: &str) -> Vec<String> {
-        self.vars.get(name).map(|a| a.values().cloned().collect()).unwrap_or_default()
+        self.vars
+            .get(name)
+            .map(|a| a.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Set element `i` of `name`.
     pub fn set(&mut self, name: &str, i: usize, value: impl Into<String>) {
-        self.vars.entry(name.to_string()).or_default().insert(i, value.into());
+        self.vars
+            .entry(name.to_string())
+            .or_default()
+            .insert(i, value.into());
     }
 }
 
@@ -185,3 +202,6 @@ pub struct ConfFiles {
     /// `/etc/dkms/<m>.conf` ... (only those that exist), in upstream's order.
     pub overrides: Vec<PathBuf>,
 }
+
+#[cfg(test)]
+mod tests;

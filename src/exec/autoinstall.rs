@@ -53,11 +53,23 @@ fn facts(ctx: &Ctx, k: &str, a: &str) -> Result<Vec<ModuleFacts>> {
     let mut out = Vec::new();
     for (m, v) in tree.latest_versions() {
         if tree.is_installed(&m, &v, k, a) {
-            out.push(ModuleFacts { module: m, version: v, installed: true, autoinstall: true, build_depends: Vec::new() });
+            out.push(ModuleFacts {
+                module: m,
+                version: v,
+                installed: true,
+                autoinstall: true,
+                build_depends: Vec::new(),
+            });
             continue;
         }
         let conf = ctx.read_conf(&m, &v, k, a, None, false)?;
-        out.push(ModuleFacts { module: m, version: v, installed: false, autoinstall: conf.autoinstall, build_depends: conf.build_depends });
+        out.push(ModuleFacts {
+            module: m,
+            version: v,
+            installed: false,
+            autoinstall: conf.autoinstall,
+            build_depends: conf.build_depends,
+        });
     }
     Ok(out)
 }
@@ -65,7 +77,11 @@ fn facts(ctx: &Ctx, k: &str, a: &str) -> Result<Vec<ModuleFacts>> {
 /// Run autoinstall for k/a. `Err` only for conditions upstream dies on
 /// (bad dkms.conf: 8, headers missing while something must be built: 21).
 pub fn autoinstall(ctx: &Ctx, k: &str, a: &str) -> Result<Outcome> {
-    let mut out = Outcome { kernel: k.into(), arch: a.into(), ..Default::default() };
+    let mut out = Outcome {
+        kernel: k.into(),
+        arch: a.into(),
+        ..Default::default()
+    };
     if ctx.settings.root.join("/etc/dkms/no-autoinstall").exists() {
         println!("Automatic installation of modules has been disabled.");
         out.disabled = true;
@@ -75,7 +91,10 @@ pub fn autoinstall(ctx: &Ctx, k: &str, a: &str) -> Result<Outcome> {
     out.already = plan.installed.clone();
     let queue = Queue::new(&ctx.settings.dkms_tree);
     for (m, v, deps) in &plan.deferred {
-        println!("{m}/{v} autoinstall deferred: BUILD_DEPENDS {} not registered with DKMS.", deps.join(" "));
+        println!(
+            "{m}/{v} autoinstall deferred: BUILD_DEPENDS {} not registered with DKMS.",
+            deps.join(" ")
+        );
         let _ = queue.add(Item {
             kernel: k.into(),
             arch: a.into(),
@@ -90,7 +109,11 @@ pub fn autoinstall(ctx: &Ctx, k: &str, a: &str) -> Result<Outcome> {
         return Ok(out);
     }
     let tree = ctx.tree();
-    if plan.to_install.iter().any(|(m, v, _)| !tree.is_built(m, v, k, a)) {
+    if plan
+        .to_install
+        .iter()
+        .any(|(m, v, _)| !tree.is_built(m, v, k, a))
+    {
         build::check_headers(ctx, &ctx.kernel(k))?;
     }
 
@@ -98,7 +121,9 @@ pub fn autoinstall(ctx: &Ctx, k: &str, a: &str) -> Result<Outcome> {
     let mut satisfied: BTreeSet<String> = plan.installed.iter().cloned().collect();
     let mut todo = plan.to_install.clone();
     loop {
-        let (ready, rest): (Vec<_>, Vec<_>) = todo.into_iter().partition(|(_, _, deps)| deps.iter().all(|d| satisfied.contains(d)));
+        let (ready, rest): (Vec<_>, Vec<_>) = todo
+            .into_iter()
+            .partition(|(_, _, deps)| deps.iter().all(|d| satisfied.contains(d)));
         todo = rest;
         if ready.is_empty() {
             break;
@@ -110,7 +135,14 @@ pub fn autoinstall(ctx: &Ctx, k: &str, a: &str) -> Result<Outcome> {
                     satisfied.insert(m.clone());
                     out.installed.push(m.clone());
                     queue.clear_failure(&m, k, a);
-                    queue.remove(&Item { kernel: k.into(), arch: a.into(), reason: Reason::BuildDepends, module: m.clone(), detail: String::new(), since: 0 });
+                    queue.remove(&Item {
+                        kernel: k.into(),
+                        arch: a.into(),
+                        reason: Reason::BuildDepends,
+                        module: m.clone(),
+                        detail: String::new(),
+                        since: 0,
+                    });
                 }
                 Err(e) if e.is_skip() => {
                     e.report();
@@ -127,7 +159,10 @@ pub fn autoinstall(ctx: &Ctx, k: &str, a: &str) -> Result<Outcome> {
                         kernel: k.into(),
                         arch: a.into(),
                         code: e.code,
-                        log: log.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                        log: log
+                            .as_ref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default(),
                         when: 0,
                     });
                     out.failed.push((m.clone(), v.clone(), e.code, log));
@@ -137,7 +172,10 @@ pub fn autoinstall(ctx: &Ctx, k: &str, a: &str) -> Result<Outcome> {
         }
     }
     for (m, v, deps) in todo {
-        let missing: Vec<String> = deps.into_iter().filter(|d| !satisfied.contains(d)).collect();
+        let missing: Vec<String> = deps
+            .into_iter()
+            .filter(|d| !satisfied.contains(d))
+            .collect();
         out.missing_deps.push((m, v, missing));
     }
     if let Depmod::Later(set) = depmod {
@@ -167,19 +205,36 @@ pub fn print_upstream_summary(o: &Outcome) {
     let k = &o.kernel;
     let mut all_installed = o.already.clone();
     all_installed.extend(o.installed.iter().cloned());
-    if !o.installed.is_empty() || !o.skipped.is_empty() || !o.failed.is_empty() || !o.missing_deps.is_empty() {
+    if !o.installed.is_empty()
+        || !o.skipped.is_empty()
+        || !o.failed.is_empty()
+        || !o.missing_deps.is_empty()
+    {
         if !all_installed.is_empty() {
-            println!("Autoinstall on {k} succeeded for module(s) {}.", all_installed.join(" "));
+            println!(
+                "Autoinstall on {k} succeeded for module(s) {}.",
+                all_installed.join(" ")
+            );
         }
         if !o.skipped.is_empty() {
-            println!("Autoinstall on {k} was skipped for module(s) {}.", o.skipped.join(" "));
+            println!(
+                "Autoinstall on {k} was skipped for module(s) {}.",
+                o.skipped.join(" ")
+            );
         }
         if !o.failed.is_empty() {
-            let f: Vec<String> = o.failed.iter().map(|(m, _, c, _)| format!("{m}({c})")).collect();
+            let f: Vec<String> = o
+                .failed
+                .iter()
+                .map(|(m, _, c, _)| format!("{m}({c})"))
+                .collect();
             println!("Autoinstall on {k} failed for module(s) {}.", f.join(" "));
         }
         for (m, v, deps) in &o.missing_deps {
-            println!("{m}/{v} autoinstall failed due to missing dependencies: {}.", deps.join(" "));
+            println!(
+                "{m}/{v} autoinstall failed due to missing dependencies: {}.",
+                deps.join(" ")
+            );
         }
     }
 }
@@ -191,7 +246,10 @@ pub fn dkms_autoinstall(ctx: &Ctx, k: &str, a: &str) -> Result<i32> {
     if o.failed_any() {
         return Err(Error::new(
             11,
-            ["One or more modules failed to install during autoinstall.", "Refer to previous errors for more information."],
+            [
+                "One or more modules failed to install during autoinstall.",
+                "Refer to previous errors for more information.",
+            ],
         ));
     }
     if !o.installed.is_empty() {

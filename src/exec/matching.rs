@@ -20,11 +20,20 @@ pub fn run_match(ctx: &Ctx, inv: &Invocation, k: &str, a: &str) -> Result<i32> {
         ));
     }
     if t == k {
-        return Err(Error::msg(2, "The templatekernel and the specified kernel version are the same."));
+        return Err(Error::msg(
+            2,
+            "The templatekernel and the specified kernel version are the same.",
+        ));
     }
     let tree = ctx.tree();
     if !inv.module.is_empty() && !tree.module_dir(&inv.module).is_dir() {
-        return Err(Error::msg(3, format!("The module: {} is not located in the DKMS tree.", inv.module)));
+        return Err(Error::msg(
+            3,
+            format!(
+                "The module: {} is not located in the DKMS tree.",
+                inv.module
+            ),
+        ));
     }
     let entries: Vec<_> = tree
         .status(&inv.module, "", t, a)
@@ -47,7 +56,15 @@ pub fn run_match(ctx: &Ctx, inv: &Invocation, k: &str, a: &str) -> Result<i32> {
         sub.module = e.module.clone();
         sub.version = e.version.clone();
         if tree.is_broken(&e.module, &e.version) {
-            Error::new(1, [format!("{}/{} is broken!", e.module, e.version), "Missing the source directory or the symbolic link pointing to it.".into(), "Manual intervention is required!".into()]).report();
+            Error::new(
+                1,
+                [
+                    format!("{}/{} is broken!", e.module, e.version),
+                    "Missing the source directory or the symbolic link pointing to it.".into(),
+                    "Manual intervention is required!".into(),
+                ],
+            )
+            .report();
             continue;
         }
         if let Err(err) = crate::actions::maybe_build(ctx, &mut sub, k, a) {
@@ -57,7 +74,9 @@ pub fn run_match(ctx: &Ctx, inv: &Invocation, k: &str, a: &str) -> Result<i32> {
         if tree.is_installed(&e.module, &e.version, k, a) {
             continue;
         }
-        if let Err(err) = crate::install::install(ctx, &e.module, &e.version, k, a, &mut Depmod::Now) {
+        if let Err(err) =
+            crate::install::install(ctx, &e.module, &e.version, k, a, &mut Depmod::Now)
+        {
             err.report();
         }
     }

@@ -1,7 +1,7 @@
 //! Taking every module off a kernel that is being upgraded or removed
 //! (upstream `kernel_preinst` / `kernel_prerm`), with one depmod at the end.
 
-use crate::actions::{maybe_uninstall, maybe_unbuild};
+use crate::actions::{maybe_unbuild, maybe_uninstall};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::install::{run_depmod, Depmod};
@@ -49,15 +49,24 @@ pub fn kernel_prerm(ctx: &Ctx, k: &str, a: &str, preinst: bool) -> Result<Vec<St
     }
     remove_empty_dirs(&ctx.settings.install_tree.join(k));
     if !failed.is_empty() {
-        let what = if preinst { "kernel_preinst" } else { "kernel_prerm" };
-        return Err(Error::msg(14, format!("dkms {what} for kernel {k} ({a}) failed for module(s){failed}.")));
+        let what = if preinst {
+            "kernel_preinst"
+        } else {
+            "kernel_prerm"
+        };
+        return Err(Error::msg(
+            14,
+            format!("dkms {what} for kernel {k} ({a}) failed for module(s){failed}."),
+        ));
     }
     Ok(removed)
 }
 
 /// `find DIR -type d -empty -delete` (depth first), never following links.
 pub fn remove_empty_dirs(dir: &std::path::Path) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
             remove_empty_dirs(&e.path());

@@ -6,8 +6,13 @@ use crate::exec::autoinstall::Outcome;
 
 /// Print the summary for the outcomes of one hook run (one per kernel).
 pub fn print(outcomes: &[Outcome], headers_missing: &[(String, String)]) {
-    let any = outcomes.iter().any(|o| !o.installed.is_empty() || !o.skipped.is_empty() || !o.failed.is_empty() || !o.deferred.is_empty() || !o.missing_deps.is_empty())
-        || !headers_missing.is_empty();
+    let any = outcomes.iter().any(|o| {
+        !o.installed.is_empty()
+            || !o.skipped.is_empty()
+            || !o.failed.is_empty()
+            || !o.deferred.is_empty()
+            || !o.missing_deps.is_empty()
+    }) || !headers_missing.is_empty();
     if !any {
         return;
     }
@@ -17,18 +22,33 @@ pub fn print(outcomes: &[Outcome], headers_missing: &[(String, String)]) {
             println!("  built and installed: {m} for {}", o.kernel);
         }
         for m in &o.skipped {
-            println!("  skipped: {m} for {} (BUILD_EXCLUSIVE does not match this kernel)", o.kernel);
+            println!(
+                "  skipped: {m} for {} (BUILD_EXCLUSIVE does not match this kernel)",
+                o.kernel
+            );
         }
         for (m, v, deps) in &o.deferred {
-            println!("  deferred: {m}/{v} for {} (BUILD_DEPENDS not registered: {})", o.kernel, deps.join(" "));
+            println!(
+                "  deferred: {m}/{v} for {} (BUILD_DEPENDS not registered: {})",
+                o.kernel,
+                deps.join(" ")
+            );
         }
         for (m, v, deps) in &o.missing_deps {
-            println!("  failed: {m}/{v} for {} (dependencies not installed: {})", o.kernel, deps.join(" "));
+            println!(
+                "  failed: {m}/{v} for {} (dependencies not installed: {})",
+                o.kernel,
+                deps.join(" ")
+            );
         }
         for (m, v, code, log) in &o.failed {
             match log {
                 Some(l) => {
-                    println!("  failed: {m}/{v} for {} (exit {code}); log: {}", o.kernel, l.display());
+                    println!(
+                        "  failed: {m}/{v} for {} (exit {code}); log: {}",
+                        o.kernel,
+                        l.display()
+                    );
                     for line in crate::runner::tail(l, crate::build::TAIL_LINES) {
                         println!("      {line}");
                     }
