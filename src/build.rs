@@ -127,7 +127,7 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
     let kernel = ctx.kernel(k);
     check_headers(ctx, &kernel)?;
     let signer = sign::prepare(ctx, &kernel, a);
-    println!();
+    crate::output::line("");
 
     check_build_depends(ctx, m, v, k, a, &conf)?;
 
@@ -485,7 +485,7 @@ pub fn run_script(
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         .unwrap_or(false);
     if !executable {
-        println!();
+        crate::output::line("");
         eprintln!("Warning: The {kind} script is not executable.");
         return Ok(());
     }
@@ -499,7 +499,7 @@ pub fn run_script(
             step.env = env.to_vec();
             let res = runner::invoke(&step, ctx.verbose());
             if res != 0 {
-                println!("Consult {} for more information.", log.display());
+                crate::output::line(&format!("Consult {} for more information.", log.display()));
                 return Err(Error {
                     code: res,
                     lines: Vec::new(),
@@ -510,7 +510,7 @@ pub fn run_script(
             Ok(())
         }
         None => {
-            println!("Running the {kind} script:");
+            crate::output::line(&format!("Running the {kind} script:"));
             let st = Command::new("bash")
                 .arg("-c")
                 .arg(format!("exec {run}"))

@@ -36,3 +36,47 @@ pub fn module_args_usage(action: &str) -> Vec<String> {
         format!("       {action} -m <module> -v <module-version>"),
     ]
 }
+
+use std::cell::RefCell;
+use std::io::Write;
+
+thread_local! {
+    static CAPTURE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Start capturing this thread's progress text (parallel builds print their
+/// output as one block when they finish, so lines never interleave).
+pub fn capture_start() {
+    CAPTURE.with(|c| *c.borrow_mut() = Some(String::new()));
+}
+
+/// Stop capturing and return what was captured.
+pub fn capture_take() -> String {
+    CAPTURE.with(|c| c.borrow_mut().take().unwrap_or_default())
+}
+
+/// True while this thread's output is captured.
+pub fn capturing() -> bool {
+    CAPTURE.with(|c| c.borrow().is_some())
+}
+
+/// Write progress text to stdout, or to the capture buffer.
+pub fn text(s: &str) {
+    let captured = CAPTURE.with(|c| match c.borrow_mut().as_mut() {
+        Some(buf) => {
+            buf.push_str(s);
+            true
+        }
+        None => false,
+    });
+    if !captured {
+        let mut out = std::io::stdout();
+        let _ = out.write_all(s.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+/// [`text`] plus a newline.
+pub fn line(s: &str) {
+    text(&format!("{s}\n"));
+}

@@ -49,15 +49,12 @@ pub fn invoke(step: &Step, verbose: bool) -> i32 {
 
 /// [`invoke`], handing `make` the shared jobserver through MAKEFLAGS.
 pub fn invoke_with(step: &Step, verbose: bool, jobserver: Option<&jobserver::Client>) -> i32 {
-    let mut out = std::io::stdout();
     if verbose {
-        let _ = writeln!(out, "{}", step.cmd);
+        crate::output::line(&step.cmd);
     } else {
-        let _ = write!(out, "{}...", step.description);
+        crate::output::text(&format!("{}...", step.description));
     }
-    let _ = out.flush();
-
-    let dots = if step.background && !verbose {
+    let dots = if step.background && !verbose && !crate::output::capturing() {
         Some(start_dots())
     } else {
         None
@@ -68,16 +65,15 @@ pub fn invoke_with(step: &Step, verbose: bool, jobserver: Option<&jobserver::Cli
         let _ = handle.join();
     }
     if status > 0 {
-        let _ = write!(out, "(bad exit status: {status})");
+        crate::output::text(&format!("(bad exit status: {status})"));
         if !verbose {
-            let _ = writeln!(out, "\nFailed command:\n{}", step.cmd);
+            crate::output::line(&format!("\nFailed command:\n{}", step.cmd));
         } else {
-            let _ = writeln!(out);
+            crate::output::line("");
         }
     } else {
-        let _ = writeln!(out, " done.");
+        crate::output::line(" done.");
     }
-    let _ = out.flush();
     status
 }
 

@@ -35,17 +35,17 @@ pub fn prepare(ctx: &Ctx, kernel: &Kernel, arch: &str) -> Option<Signer> {
     }
     let config = ctx.kernel_config(kernel);
     if !config.is_file() {
-        println!(
+        crate::output::line(&format!(
             "Kernel config {} not found, modules won't be signed",
             config.display()
-        );
+        ));
         return None;
     }
     let hash = match crate::kernel::config_file_value(&config, "CONFIG_MODULE_SIG_HASH") {
         Some(h) => h,
         None => {
-            println!(
-                "The kernel is built without module signing facility, modules won't be signed"
+            crate::output::line(
+                "The kernel is built without module signing facility, modules won't be signed",
             );
             return None;
         }
@@ -66,12 +66,12 @@ pub fn prepare(ctx: &Ctx, kernel: &Kernel, arch: &str) -> Option<Signer> {
         }
         p
     };
-    println!("Sign command: {}", sign_file.display());
+    crate::output::line(&format!("Sign command: {}", sign_file.display()));
     if !is_executable(&sign_file) {
-        println!(
+        crate::output::line(&format!(
             "Binary {} not found, modules won't be signed",
             sign_file.display()
-        );
+        ));
         return None;
     }
     let (key, cert) = key_paths(ctx, kver, arch);
@@ -83,7 +83,7 @@ pub fn prepare(ctx: &Ctx, kernel: &Kernel, arch: &str) -> Option<Signer> {
             cert,
         }),
         Err(msg) => {
-            println!("{msg}");
+            crate::output::line(&msg);
             None
         }
     }
@@ -108,10 +108,12 @@ pub fn key_paths(ctx: &Ctx, kver: &str, arch: &str) -> (PathBuf, PathBuf) {
 /// Upstream's `prepare_mok` minus the distribution-specific key locations:
 /// print the paths, generate a self-signed key pair when missing.
 pub fn ensure_mok(key: &Path, cert: &Path) -> std::result::Result<(), String> {
-    println!("Signing key: {}", key.display());
-    println!("Public certificate (MOK): {}", cert.display());
+    crate::output::line(&format!("Signing key: {}", key.display()));
+    crate::output::line(&format!("Public certificate (MOK): {}", cert.display()));
     if !key.is_file() || !cert.is_file() {
-        println!("Certificate or key are missing, generating self signed certificate for MOK...");
+        crate::output::line(
+            "Certificate or key are missing, generating self signed certificate for MOK...",
+        );
         generate(key, cert)?;
     }
     if !cert.is_file() {
@@ -183,7 +185,7 @@ pub fn generate(key: &Path, cert: &Path) -> std::result::Result<(), String> {
 impl Signer {
     /// Sign `module` in place; on failure upstream only warns.
     pub fn sign(&self, module: &Path) {
-        println!("Signing module {}", module.display());
+        crate::output::line(&format!("Signing module {}", module.display()));
         let out = Command::new(&self.sign_file)
             .arg(&self.hash)
             .arg(&self.key)

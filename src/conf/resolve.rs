@@ -78,7 +78,8 @@ pub fn deprecation_lines(raw: &RawConf, file: &str) -> Vec<String> {
     out
 }
 
-/// The DEST_MODULE_LOCATION upstream installs to on `distribution`.
+/// The DEST_MODULE_LOCATION upstream installs to on `distribution` (when
+/// `ADDON_MODULES_DIR` is not set in the environment; [`resolve`] handles that).
 pub fn override_dest_module_location(distribution: &str, orig: &str) -> String {
     let starts = |prefixes: &[&str]| prefixes.iter().any(|p| distribution.starts_with(p));
     if starts(&["fedora", "rhel", "ovm"]) {
@@ -107,6 +108,11 @@ pub(crate) fn resolve_with(
     let raw = &raw;
     let kernelver = ctx.kernelver.as_str();
     let mut errors: Vec<String> = Vec::new();
+    // Upstream takes ADDON_MODULES_DIR from its environment; when set it
+    // replaces every DEST_MODULE_LOCATION.
+    let addon_modules_dir = std::env::var("ADDON_MODULES_DIR")
+        .ok()
+        .filter(|d| !d.is_empty());
 
     let package_name = raw.scalar("PACKAGE_NAME").to_string();
     let package_version = raw.scalar("PACKAGE_VERSION").to_string();
@@ -165,7 +171,10 @@ pub(crate) fn resolve_with(
                 "dkms.conf: Error! 'DEST_MODULE_NAME' directive ends in '.o' or '.ko' in record #{i}."
             ));
         }
-        let dest_location = override_dest_module_location(&opts.distribution, &dest_location_orig);
+        let dest_location = match &addon_modules_dir {
+            Some(dir) => format!("/{dir}"),
+            None => override_dest_module_location(&opts.distribution, &dest_location_orig),
+        };
         if dest_location_orig.is_empty() {
             errors.push(format!(
                 "dkms.conf: Error! No 'DEST_MODULE_LOCATION' directive specified for record #{i}."

@@ -16,6 +16,9 @@ use super::{NotStatic, RawConf};
 /// Largest array index the reader claims (bash accepts more; nobody needs it).
 const MAX_INDEX: usize = 1_000_000;
 
+/// Deepest nesting of `$(`, `${` and `"` the lenient skipper follows.
+const MAX_NESTING: usize = 100;
+
 /// Variables bash gives a special meaning: assigning them changes how bash
 /// itself behaves, so a file that does is left to bash.
 const SPECIAL_VARS: &[&str] = &[
@@ -83,6 +86,7 @@ pub fn read_static(
         known,
         vars: BTreeMap::new(),
         lenient,
+        nesting: 0,
     };
     p.run().map_err(|f| {
         let (pos, reason) = match f {
@@ -169,6 +173,8 @@ struct Parser<'a> {
     known: &'a BTreeMap<String, String>,
     vars: BTreeMap<String, BTreeMap<usize, String>>,
     lenient: bool,
+    /// Depth of nested quotes/substitutions being skipped (bounded).
+    nesting: usize,
 }
 
 fn is_name_start(c: char) -> bool {
@@ -836,6 +842,21 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// Run a nested skipper, refusing absurd nesting instead of overflowing
+    /// the stack.
+    fn nested(&mut self, f: fn(&mut Self) -> Result<(), Fail>) -> Result<(), Fail> {
+        if self.nesting >= MAX_NESTING {
+            return Err(Fail::Broken(
+                self.pos,
+                "quotes and substitutions nested too deeply".into(),
+            ));
+        }
+        self.nesting += 1;
+        let r = f(self);
+        self.nesting -= 1;
+        r
+    }
+
     fn skip_single(&mut self) -> Result<(), Fail> {
         let open = self.pos;
         self.pos += 1;
@@ -849,6 +870,10 @@ impl<'a> Parser<'a> {
     }
 
     fn skip_double(&mut self) -> Result<(), Fail> {
+        self.nested(Self::skip_double_inner)
+    }
+
+    fn skip_double_inner(&mut self) -> Result<(), Fail> {
         let open = self.pos;
         self.pos += 1;
         while let Some(c) = self.peek() {
@@ -891,6 +916,10 @@ impl<'a> Parser<'a> {
 
     /// Skip to the `)` matching an already consumed `(`.
     fn skip_parens(&mut self) -> Result<(), Fail> {
+        self.nested(Self::skip_parens_inner)
+    }
+
+    fn skip_parens_inner(&mut self) -> Result<(), Fail> {
         let open = self.pos;
         let mut depth = 1;
         while let Some(c) = self.peek() {
@@ -918,6 +947,10 @@ impl<'a> Parser<'a> {
 
     /// Skip to the `}` matching an already consumed `${`.
     fn skip_braces(&mut self) -> Result<(), Fail> {
+        self.nested(Self::skip_braces_inner)
+    }
+
+    fn skip_braces_inner(&mut self) -> Result<(), Fail> {
         let open = self.pos;
         let mut depth = 1;
         while let Some(c) = self.peek() {

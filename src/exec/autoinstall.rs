@@ -2,14 +2,13 @@
 //! module, in BUILD_DEPENDS order, with upstream's messages, one depmod at
 //! the end, and failures and deferrals recorded in the pending queue.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crate::build::{self, Jobs};
+use crate::build;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::install::{self, run_depmod, Depmod};
-use crate::pending::{Failure, Item, Queue, Reason};
+use crate::exec::scheduler::{self, KernelWork};
+use crate::pending::{Item, Queue, Reason};
 use crate::plan::{plan_autoinstall, ModuleFacts};
 
 /// What happened to each module.
@@ -77,127 +76,77 @@ fn facts(ctx: &Ctx, k: &str, a: &str) -> Result<Vec<ModuleFacts>> {
 /// Run autoinstall for k/a. `Err` only for conditions upstream dies on
 /// (bad dkms.conf: 8, headers missing while something must be built: 21).
 pub fn autoinstall(ctx: &Ctx, k: &str, a: &str) -> Result<Outcome> {
-    let mut out = Outcome {
-        kernel: k.into(),
-        arch: a.into(),
-        ..Default::default()
-    };
-    if ctx.settings.root.join("/etc/dkms/no-autoinstall").exists() {
-        println!("Automatic installation of modules has been disabled.");
-        out.disabled = true;
-        return Ok(out);
-    }
-    let plan = plan_autoinstall(&facts(ctx, k, a)?);
-    out.already = plan.installed.clone();
-    let queue = Queue::new(&ctx.settings.dkms_tree);
-    for (m, v, deps) in &plan.deferred {
-        println!(
-            "{m}/{v} autoinstall deferred: BUILD_DEPENDS {} not registered with DKMS.",
-            deps.join(" ")
-        );
-        let _ = queue.add(Item {
-            kernel: k.into(),
-            arch: a.into(),
-            reason: Reason::BuildDepends,
-            module: m.clone(),
-            detail: deps.join(" "),
-            since: 0,
-        });
-    }
-    out.deferred = plan.deferred.clone();
-    if plan.to_install.is_empty() {
-        return Ok(out);
-    }
-    let tree = ctx.tree();
-    if plan
-        .to_install
-        .iter()
-        .any(|(m, v, _)| !tree.is_built(m, v, k, a))
-    {
-        build::check_headers(ctx, &ctx.kernel(k))?;
-    }
-
-    let mut depmod = Depmod::Later(BTreeSet::new());
-    let mut satisfied: BTreeSet<String> = plan.installed.iter().cloned().collect();
-    let mut todo = plan.to_install.clone();
-    loop {
-        let (ready, rest): (Vec<_>, Vec<_>) = todo
-            .into_iter()
-            .partition(|(_, _, deps)| deps.iter().all(|d| satisfied.contains(d)));
-        todo = rest;
-        if ready.is_empty() {
-            break;
-        }
-        for (m, v, _) in ready {
-            println!("Autoinstall of module {m}/{v} for kernel {k} ({a})");
-            match install_one(ctx, &m, &v, k, a, &mut depmod) {
-                Ok(()) => {
-                    satisfied.insert(m.clone());
-                    out.installed.push(m.clone());
-                    queue.clear_failure(&m, k, a);
-                    queue.remove(&Item {
-                        kernel: k.into(),
-                        arch: a.into(),
-                        reason: Reason::BuildDepends,
-                        module: m.clone(),
-                        detail: String::new(),
-                        since: 0,
-                    });
-                }
-                Err(e) if e.is_skip() => {
-                    e.report();
-                    satisfied.insert(m.clone());
-                    out.skipped.push(m.clone());
-                }
-                Err(e) => {
-                    e.report();
-                    let log = build::build_dir(ctx, &m, &v, k, a).join("make.log");
-                    let log = log.is_file().then_some(log);
-                    let _ = queue.fail(Failure {
-                        module: m.clone(),
-                        version: v.clone(),
-                        kernel: k.into(),
-                        arch: a.into(),
-                        code: e.code,
-                        log: log
-                            .as_ref()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default(),
-                        when: 0,
-                    });
-                    out.failed.push((m.clone(), v.clone(), e.code, log));
-                }
-            }
-            println!();
-        }
-    }
-    for (m, v, deps) in todo {
-        let missing: Vec<String> = deps
-            .into_iter()
-            .filter(|d| !satisfied.contains(d))
-            .collect();
-        out.missing_deps.push((m, v, missing));
-    }
-    if let Depmod::Later(set) = depmod {
-        for kk in set {
-            run_depmod(ctx, &kk);
-        }
-    }
-    Ok(out)
+    let mut v = autoinstall_kernels(ctx, &[(k.to_string(), a.to_string())])?;
+    Ok(v.pop().unwrap_or_default())
 }
 
-/// Install one module for autoinstall (upstream `install_module` →
-/// `maybe_install_module`), with depmod deferred.
-fn install_one(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmod) -> Result<()> {
-    let tree = ctx.tree();
-    if tree.is_installed(m, v, k, a) {
-        println!("Module {m}/{v} already installed on kernel {k} ({a}), skip. You may override by specifying --force.");
-        return Ok(());
+/// Autoinstall for several kernels as one DAG under one jobserver.
+pub fn autoinstall_kernels(ctx: &Ctx, kernels: &[(String, String)]) -> Result<Vec<Outcome>> {
+    let mut outcomes = Vec::new();
+    let mut work = Vec::new();
+    let disabled = ctx.settings.root.join("/etc/dkms/no-autoinstall").exists();
+    let queue = Queue::new(&ctx.settings.dkms_tree);
+    for (k, a) in kernels {
+        let mut out = Outcome {
+            kernel: k.clone(),
+            arch: a.clone(),
+            ..Default::default()
+        };
+        if disabled {
+            println!("Automatic installation of modules has been disabled.");
+            out.disabled = true;
+            outcomes.push(out);
+            continue;
+        }
+        let plan = plan_autoinstall(&facts(ctx, k, a)?);
+        out.already = plan.installed.clone();
+        for (m, v, deps) in &plan.deferred {
+            println!(
+                "{m}/{v} autoinstall deferred: BUILD_DEPENDS {} not registered with DKMS.",
+                deps.join(" ")
+            );
+            let _ = queue.add(Item {
+                kernel: k.clone(),
+                arch: a.clone(),
+                reason: Reason::BuildDepends,
+                module: m.clone(),
+                detail: deps.join(" "),
+                since: 0,
+            });
+        }
+        out.deferred = plan.deferred.clone();
+        let tree = ctx.tree();
+        if plan
+            .to_install
+            .iter()
+            .any(|(m, v, _)| !tree.is_built(m, v, k, a))
+        {
+            build::check_headers(ctx, &ctx.kernel(k))?;
+        }
+        if !plan.to_install.is_empty() {
+            work.push((
+                outcomes.len(),
+                KernelWork {
+                    kernel: k.clone(),
+                    arch: a.clone(),
+                    installed: plan.installed.clone(),
+                    todo: plan.to_install.clone(),
+                },
+            ));
+        }
+        outcomes.push(out);
     }
-    if !tree.is_built(m, v, k, a) {
-        build::build(ctx, m, v, k, a, Jobs::Fixed(ctx.jobs()))?;
+    if work.is_empty() {
+        return Ok(outcomes);
     }
-    install::install(ctx, m, v, k, a, depmod)
+    let idx: Vec<usize> = work.iter().map(|(i, _)| *i).collect();
+    let kw: Vec<KernelWork> = work.into_iter().map(|(_, w)| w).collect();
+    let sub: Vec<Outcome> = idx.iter().map(|i| outcomes[*i].clone()).collect();
+    let done = scheduler::run(ctx, &kw, sub);
+    for (i, o) in idx.into_iter().zip(done) {
+        outcomes[i] = o;
+    }
+    Ok(outcomes)
 }
 
 /// Upstream's closing lines for an autoinstall outcome.

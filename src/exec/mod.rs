@@ -5,4 +5,5 @@
 pub mod autoinstall;
 pub mod matching;
 pub mod removal;
+pub mod scheduler;
 pub mod summary;

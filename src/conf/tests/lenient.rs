@@ -55,3 +55,11 @@ fn broken_quotes_still_fail(#[case] text: &str) {
         "{text:?}"
     );
 }
+
+#[test]
+fn absurd_nesting_is_an_error_not_a_crash() {
+    let text = "echo \"$(".repeat(200_000);
+    assert!(read_static(&text, &BTreeMap::new(), true).is_err());
+    let text = format!("{}\nb=2", "x=$(".repeat(50) + &")".repeat(50));
+    assert_eq!(read(&text), pairs(&[("b", "2")]));
+}
