@@ -575,6 +575,7 @@ pub fn remove(ctx: &Ctx, m: &str, v: &str, pairs: &[(String, String)]) -> Result
         .count();
     if remaining == 0 {
         println!("Deleting module {m}/{v} completely from the DKMS tree.");
+        crate::fault::point("remove:before-delete");
         std::fs::remove_dir_all(&vd).map_err(|e| Error::io("Cannot remove", &vd, e))?;
     }
     let md = tree.module_dir(m);

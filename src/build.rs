@@ -134,6 +134,7 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
     let bdir = build_dir(ctx, m, v, k, a);
     let log = bdir.join("make.log");
     prepare_build_dir(&source_dir, &bdir)?;
+    crate::fault::point("build:after-copy");
     runner::append(
         &log,
         &format!(
@@ -241,6 +242,7 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
         }
     }
 
+    crate::fault::point("build:after-make");
     let suffix = kernel.module_suffix();
     let kdir = tree.version_dir(m, v).join(k);
     std::fs::create_dir_all(&kdir)
@@ -273,6 +275,7 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
         compress_into(ctx, &built, suffix, &out)?;
     }
     set_mode_755(&tmp_base);
+    crate::fault::point("build:before-rename");
     // Move into place: a previous build (--force) is swapped out only now.
     let old = if base_dir.exists() {
         let old = kdir.join(format!(".old_{a}_{}", std::process::id()));
@@ -294,6 +297,7 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
         let _ = std::fs::remove_dir_all(o);
     }
 
+    crate::fault::point("build:after-rename");
     run_script(
         ctx,
         "post_build",

@@ -208,6 +208,7 @@ pub fn prune(ctx: &Ctx, dry_run: bool) -> Vec<String> {
             continue;
         }
         println!("dkms-hook: kernel {k} is no longer installed; removing its module builds.");
+        crate::fault::point("prune:before-remove");
         if let Err(e) = kernel_prerm(ctx, k, &arch, false) {
             e.report();
         }

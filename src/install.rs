@@ -196,6 +196,7 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
                     format!("{}\n", ctx.settings.root.inside(&original).display()),
                 );
                 archived.push((dest, original));
+                crate::fault::point("install:after-archive");
                 found = true;
                 break;
             }
@@ -258,11 +259,13 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
             ));
         }
         placed.push(dest);
+        crate::fault::point("install:after-place");
         any = true;
     }
     if !conf.modules.is_empty() && !any {
         return Err(Error::msg(6, "Installation aborted."));
     }
+    crate::fault::point("install:before-link");
     replace_symlink(&format!("{v}/{k}/{a}"), &active)?;
 
     let _ = run_script(
@@ -274,6 +277,7 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
         &[],
     );
 
+    crate::fault::point("install:before-depmod");
     if depmod.request(ctx, k) != 0 {
         let _ = uninstall(ctx, m, v, k, a, &mut Depmod::Now);
         return Err(Error::new(
@@ -339,6 +343,7 @@ pub fn place_atomically(from: &Path, to: &Path, symlink: bool) -> Result<()> {
         .map_err(|e| Error::io("Cannot write", to, e).with_code(6))?;
     use std::os::unix::fs::PermissionsExt;
     let _ = f.set_permissions(std::fs::Permissions::from_mode(0o644));
+    crate::fault::point("install:before-rename");
     tmp.persist(to)
         .map_err(|e| Error::io("Cannot rename onto", to, e.error).with_code(6))?;
     Ok(())
@@ -444,7 +449,8 @@ fn obsoleted(kver: &str, obs: &str) -> bool {
     // Upstream splits with a quoted expansion, so each "array" holds the whole
     // string with '-' turned into spaces and the ABI branch never applies: the
     // module is obsolete when this kernel is at or above OBSOLETE_BY.
-    crate::version::ver_cmp(&kver.replace('-', " "), &obs.replace('-', " ")) != std::cmp::Ordering::Less
+    crate::version::ver_cmp(&kver.replace('-', " "), &obs.replace('-', " "))
+        != std::cmp::Ordering::Less
 }
 
 /// Where an installed record really is: the overridden location or the one
@@ -523,6 +529,7 @@ pub fn uninstall(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Dep
                         let _ = std::fs::remove_file(dir.join(f));
                     }
                     remove_empty_parents(&dir, &lib_tree);
+                    crate::fault::point("uninstall:after-delete");
                 }
                 None => println!(
                     "Module {}.ko{} was not found within {}/",
@@ -533,6 +540,7 @@ pub fn uninstall(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Dep
             }
             restore_originals(ctx, &orig_dir, name, &lib_tree);
         }
+        crate::fault::point("uninstall:before-unlink");
         let _ = std::fs::remove_file(tree.kernel_link(m, k, a));
     } else {
         println!("This module version was INACTIVE for this kernel.");

@@ -36,6 +36,7 @@
 //! - [`pending`]: the deferred-work queue under the dkms tree.
 //! - [`plan`]: hook events -> jobs (pure).
 //! - [`exec`]: executes plans: autoinstall scheduling and summaries.
+//! - [`fault`]: named crash points for the fault-injection tests (feature `fault-injection`).
 //! - [`hook`]: `dkms-hook` events.
 //! - [`doctor`]: finds and repairs what interrupted runs leave behind.
 
@@ -49,6 +50,7 @@ pub mod distro;
 pub mod doctor;
 pub mod error;
 pub mod exec;
+pub mod fault;
 pub mod hook;
 pub mod install;
 pub mod kernel;

@@ -194,6 +194,7 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     serde_json::to_writer_pretty(&mut tmp, value)?;
     tmp.as_file().sync_all()?;
+    crate::fault::point("pending:before-persist");
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
