@@ -71,14 +71,21 @@ pub fn mktarball(
         for (k, a) in pairs {
             for (what, s) in [("kernel version", k), ("arch", a)] {
                 if !is_safe_component(s) {
-                    return Err(Error::msg(2, format!("Invalid {what} '{}'.", s.escape_default())));
+                    return Err(Error::msg(
+                        2,
+                        format!("Invalid {what} '{}'.", s.escape_default()),
+                    ));
                 }
             }
             let built = tree.base_dir(m, v, k, a);
             if !built.is_dir() {
                 return Err(Error::new(
                     6,
-                    [format!("No modules built for {k} ({a})."), "Modules must already be in the built state before using mktarball.".to_string()],
+                    [
+                        format!("No modules built for {k} ({a})."),
+                        "Modules must already be in the built state before using mktarball."
+                            .to_string(),
+                    ],
                 ));
             }
             println!("Marking modules for {k} ({a}) for archiving...");
@@ -100,7 +107,11 @@ pub fn mktarball(
         fs::create_dir(&bin).map_err(|e| Error::io("Cannot create", &bin, e))?;
         write_new(&bin.join("PACKAGE_NAME"), format!("{m}\n").as_bytes())?;
         write_new(&bin.join("PACKAGE_VERSION"), format!("{v}\n").as_bytes())?;
-        let conf = ctx.opts.conf.clone().unwrap_or_else(|| tree.source_dir(m, v).join("dkms.conf"));
+        let conf = ctx
+            .opts
+            .conf
+            .clone()
+            .unwrap_or_else(|| tree.source_dir(m, v).join("dkms.conf"));
         // Upstream ignores a failure to copy dkms.conf here.
         let _ = fs::copy(&conf, bin.join("dkms.conf"));
     } else {
@@ -112,12 +123,21 @@ pub fn mktarball(
     if kernel_list.chars().count() + 1 > MAX_KERNEL_LIST {
         kernel_list = "manykernels".to_string();
     }
-    let (dest_dir, name) = tarball_destination(&tree.version_dir(m, v), m, v, &kernel_list, archive);
+    let (dest_dir, name) =
+        tarball_destination(&tree.version_dir(m, v), m, v, &kernel_list, archive);
     println!();
-    println!("Tarball location: {}/{}", String::from_utf8_lossy(&dest_dir), String::from_utf8_lossy(&name));
+    println!(
+        "Tarball location: {}/{}",
+        String::from_utf8_lossy(&dest_dir),
+        String::from_utf8_lossy(&name)
+    );
 
     let shown = String::from_utf8_lossy(&dest_dir).into_owned();
-    let dir = if dest_dir.is_empty() { PathBuf::from("/") } else { PathBuf::from(OsString::from_vec(dest_dir)) };
+    let dir = if dest_dir.is_empty() {
+        PathBuf::from("/")
+    } else {
+        PathBuf::from(OsString::from_vec(dest_dir))
+    };
     let denied = || Error::msg(9, format!("Missing write permissions for {shown}."));
     if !dir.is_dir() && fs::create_dir_all(&dir).is_err() {
         return Err(denied());
@@ -145,7 +165,13 @@ pub fn mktarball(
 /// Where mktarball writes: `(directory, file name)` as raw bytes, with
 /// upstream's quirks kept (the default directory ends in `/`, so the printed
 /// location has `//`; `--archive` splits at its last `/`).
-fn tarball_destination(version_dir: &Path, m: &str, v: &str, kernels: &str, archive: Option<&Path>) -> (Vec<u8>, Vec<u8>) {
+fn tarball_destination(
+    version_dir: &Path,
+    m: &str,
+    v: &str,
+    kernels: &str,
+    archive: Option<&Path>,
+) -> (Vec<u8>, Vec<u8>) {
     let mut dir = version_dir.join("tarball").into_os_string().into_vec();
     dir.push(b'/');
     let mut name = format!("{m}-{v}-{kernels}.dkms.tar.gz").into_bytes();
@@ -191,12 +217,18 @@ impl Layout {
 /// registers the module (`add`).
 pub fn ldtarball(ctx: &Ctx, archive: &Path) -> Result<(String, String, bool)> {
     if fs::metadata(archive).is_err() {
-        return Err(Error::msg(2, format!("{} does not exist.", archive.display())));
+        return Err(Error::msg(
+            2,
+            format!("{} does not exist.", archive.display()),
+        ));
     }
     if archive.as_os_str().as_bytes().ends_with(b".rpm") {
         return Err(Error::new(
             9,
-            [format!("Unable to install {} using rpm.", archive.display()), "Check to ensure that your system can install .rpm files.".to_string()],
+            [
+                format!("Unable to install {} using rpm.", archive.display()),
+                "Check to ensure that your system can install .rpm files.".to_string(),
+            ],
         ));
     }
 
@@ -209,7 +241,10 @@ pub fn ldtarball(ctx: &Ctx, archive: &Path) -> Result<(String, String, bool)> {
     check_entries(&entries).map_err(|why| unsafe_archive(archive, &why))?;
 
     let root = scratch.path().join("tree");
-    fs::DirBuilder::new().mode(0o700).create(&root).map_err(|e| Error::io("Cannot create", &root, e))?;
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&root)
+        .map_err(|e| Error::io("Cannot create", &root, e))?;
     extract(&copy, &root, archive)?;
     check_extracted(&root, &root).map_err(|why| unsafe_archive(archive, &why))?;
 
@@ -246,11 +281,16 @@ pub fn ldtarball(ctx: &Ctx, archive: &Path) -> Result<(String, String, bool)> {
                 let source_dir = tree.version_dir(&m, &v).join("source");
                 println!("Creating {}", source_dir.display());
                 if is_symlink(&source_dir) {
-                    fs::remove_file(&source_dir).map_err(|e| Error::io("Cannot remove", &source_dir, e))?;
+                    fs::remove_file(&source_dir)
+                        .map_err(|e| Error::io("Cannot remove", &source_dir, e))?;
                 }
-                fs::create_dir_all(&source_dir).map_err(|e| Error::io("Cannot create", &source_dir, e))?;
+                fs::create_dir_all(&source_dir)
+                    .map_err(|e| Error::io("Cannot create", &source_dir, e))?;
                 println!("Copying dkms.conf to {} ...", source_dir.display());
-                copy_file(&root.join(layout.dir()).join("dkms.conf"), &source_dir.join("dkms.conf"))?;
+                copy_file(
+                    &root.join(layout.dir()).join("dkms.conf"),
+                    &source_dir.join("dkms.conf"),
+                )?;
             }
         }
     }
@@ -274,7 +314,10 @@ pub fn ldtarball(ctx: &Ctx, archive: &Path) -> Result<(String, String, bool)> {
 /// Upstream's loop over `dkms_source_tree` then `dkms_binaries_only`: the
 /// first holding a dkms.conf with a name and version wins.
 fn pick_conf(ctx: &Ctx, root: &Path, archive: &Path) -> Result<(Layout, String, String)> {
-    let (k, a) = (crate::kernel::running_kernel(), crate::kernel::machine_arch());
+    let (k, a) = (
+        crate::kernel::running_kernel(),
+        crate::kernel::machine_arch(),
+    );
     for layout in [Layout::Source, Layout::BinariesOnly] {
         let dir = root.join(layout.dir());
         let conf = dir.join("dkms.conf");
@@ -289,13 +332,22 @@ fn pick_conf(ctx: &Ctx, root: &Path, archive: &Path) -> Result<(Layout, String, 
         }
         check_conf_names(&c.package_name, &c.package_version, archive)?;
         if ctx.tree().is_added(&c.package_name, &c.package_version) && !ctx.opts.force {
-            return Err(Error::new(8, [format!("{}/{} is already added!", c.package_name, c.package_version), "Aborting.".to_string()]));
+            return Err(Error::new(
+                8,
+                [
+                    format!("{}/{} is already added!", c.package_name, c.package_version),
+                    "Aborting.".to_string(),
+                ],
+            ));
         }
         return Ok((layout, c.package_name, c.package_version));
     }
     Err(Error::new(
         7,
-        ["No valid dkms.conf in dkms_source_tree or dkms_binaries_only.".to_string(), format!("{} is not a valid DKMS tarball.", archive.display())],
+        [
+            "No valid dkms.conf in dkms_source_tree or dkms_binaries_only.".to_string(),
+            format!("{} is not a valid DKMS tarball.", archive.display()),
+        ],
     ))
 }
 
@@ -314,11 +366,17 @@ fn prebuilt_dirs(main_tree: &Path) -> std::result::Result<Vec<(String, String, P
                 continue;
             }
             let (Some(ks), Some(as_)) = (k.to_str(), a.to_str()) else {
-                return Err(format!("the kernel/arch directory {} has an invalid name", show(Path::new(&k).join(&a).as_os_str().as_bytes())));
+                return Err(format!(
+                    "the kernel/arch directory {} has an invalid name",
+                    show(Path::new(&k).join(&a).as_os_str().as_bytes())
+                ));
             };
             for s in [ks, as_] {
                 if !is_safe_component(s) {
-                    return Err(format!("the kernel/arch directory name {} is not allowed", show(s.as_bytes())));
+                    return Err(format!(
+                        "the kernel/arch directory name {} is not allowed",
+                        show(s.as_bytes())
+                    ));
                 }
             }
             out.push((ks.to_string(), as_.to_string(), adir));
@@ -331,19 +389,34 @@ fn prebuilt_dirs(main_tree: &Path) -> std::result::Result<Vec<(String, String, P
 /// dkms.conf and copy it to `<source_tree>/<PACKAGE_NAME>-<PACKAGE_VERSION>`.
 fn add_source_tree(ctx: &Ctx, dir: &Path, archive: &Path) -> Result<(String, String)> {
     if !is_real_file(&dir.join("dkms.conf")) {
-        return Err(Error::msg(9, format!("{} must contain a dkms.conf file!", dir.display())));
+        return Err(Error::msg(
+            9,
+            format!("{} must contain a dkms.conf file!", dir.display()),
+        ));
     }
     crate::actions::check_root()?;
-    let (k, a) = (crate::kernel::running_kernel(), crate::kernel::machine_arch());
+    let (k, a) = (
+        crate::kernel::running_kernel(),
+        crate::kernel::machine_arch(),
+    );
     let c = ctx.read_conf("", "", &k, &a, Some(dir.join("dkms.conf")), false)?;
     if c.package_name.is_empty() || c.package_version.is_empty() {
-        return Err(Error::msg(10, "Malformed dkms.conf file. Cannot load source tree."));
+        return Err(Error::msg(
+            10,
+            "Malformed dkms.conf file. Cannot load source tree.",
+        ));
     }
     let (m, v) = (c.package_name, c.package_version);
     check_conf_names(&m, &v, archive)?;
     let dest = ctx.tree().source_tree_dir(&m, &v);
     if is_symlink(&dest) {
-        return Err(Error::msg(9, format!("{} is a symbolic link; refusing to copy the source into it.", dest.display())));
+        return Err(Error::msg(
+            9,
+            format!(
+                "{} is a symbolic link; refusing to copy the source into it.",
+                dest.display()
+            ),
+        ));
     }
     if ctx.opts.force && dest.is_dir() {
         eprintln!();
@@ -383,14 +456,25 @@ fn find_conf(root: &Path) -> Option<PathBuf> {
         if names.iter().any(|n| n == "dkms.conf") && is_real_file(&dir.join("dkms.conf")) {
             return Some(dir.join("dkms.conf"));
         }
-        queue.extend(names.into_iter().map(|n| dir.join(n)).filter(|p| is_real_dir(p)));
+        queue.extend(
+            names
+                .into_iter()
+                .map(|n| dir.join(n))
+                .filter(|p| is_real_dir(p)),
+        );
     }
     None
 }
 
 /// The exit-9 error for a hostile or malformed archive.
 fn unsafe_archive(archive: &Path, why: &str) -> Error {
-    Error::new(9, [format!("{} is not a safe DKMS tarball: {why}.", archive.display()), "Nothing was loaded.".to_string()])
+    Error::new(
+        9,
+        [
+            format!("{} is not a safe DKMS tarball: {why}.", archive.display()),
+            "Nothing was loaded.".to_string(),
+        ],
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -412,7 +496,15 @@ struct Entry {
 /// read it is upstream's "no dkms.conf" error, after tar's own message.
 fn list_archive(archive: &Path) -> Result<Vec<Entry>> {
     let out = Command::new("tar")
-        .args(["--list", "--verbose", "--numeric-owner", "--full-time", "--quoting-style=c", "--absolute-names", "-f"])
+        .args([
+            "--list",
+            "--verbose",
+            "--numeric-owner",
+            "--full-time",
+            "--quoting-style=c",
+            "--absolute-names",
+            "-f",
+        ])
         .arg(archive)
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
@@ -426,7 +518,12 @@ fn list_archive(archive: &Path) -> Result<Vec<Entry>> {
     for line in out.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         match parse_line(line) {
             Some(e) => entries.push(e),
-            None => return Err(unsafe_archive(archive, &format!("tar listed an entry this tool cannot read: {}", show(line)))),
+            None => {
+                return Err(unsafe_archive(
+                    archive,
+                    &format!("tar listed an entry this tool cannot read: {}", show(line)),
+                ))
+            }
         }
     }
     Ok(entries)
@@ -495,7 +592,10 @@ fn components(name: &[u8]) -> std::result::Result<Vec<&[u8]>, &'static str> {
     if name.starts_with(b"/") {
         return Err("is an absolute path");
     }
-    let parts: Vec<&[u8]> = name.split(|&b| b == b'/').filter(|p| !p.is_empty() && *p != b".").collect();
+    let parts: Vec<&[u8]> = name
+        .split(|&b| b == b'/')
+        .filter(|p| !p.is_empty() && *p != b".")
+        .collect();
     if parts.iter().any(|p| *p == b"..") {
         return Err("contains a '..' component");
     }
@@ -533,11 +633,17 @@ fn check_entries(entries: &[Entry]) -> std::result::Result<(), String> {
             b'-' | b'C' | b'd' => {}
             b'l' => {
                 if e.target.starts_with(b"/") {
-                    return Err(what(&format!("is a symbolic link to the absolute path {}", show(&e.target))));
+                    return Err(what(&format!(
+                        "is a symbolic link to the absolute path {}",
+                        show(&e.target)
+                    )));
                 }
                 let base = &parts[..parts.len().saturating_sub(1)];
                 if parts.is_empty() || !lexically_inside(base, &e.target) {
-                    return Err(what(&format!("is a symbolic link pointing outside the archive ({})", show(&e.target))));
+                    return Err(what(&format!(
+                        "is a symbolic link pointing outside the archive ({})",
+                        show(&e.target)
+                    )));
                 }
                 links.insert(parts.clone());
             }
@@ -546,7 +652,12 @@ fn check_entries(entries: &[Entry]) -> std::result::Result<(), String> {
             b'b' => return Err(what("is a block device")),
             b'p' => return Err(what("is a fifo")),
             b's' => return Err(what("is a socket")),
-            other => return Err(what(&format!("has the unsupported type '{}'", char::from(other).escape_default()))),
+            other => {
+                return Err(what(&format!(
+                    "has the unsupported type '{}'",
+                    char::from(other).escape_default()
+                )))
+            }
         }
         if parts.is_empty() && e.kind != b'd' {
             return Err(what("replaces the archive root"));
@@ -556,10 +667,17 @@ fn check_entries(entries: &[Entry]) -> std::result::Result<(), String> {
     for e in entries {
         let parts = components(&e.name).map_err(|w| format!("entry {} {w}", show(&e.name)))?;
         if let Some(i) = (1..parts.len()).find(|&i| links.contains(&parts[..i])) {
-            return Err(format!("entry {} lies beneath the symbolic link {}", show(&e.name), show(&parts[..i].join(&b'/'))));
+            return Err(format!(
+                "entry {} lies beneath the symbolic link {}",
+                show(&e.name),
+                show(&parts[..i].join(&b'/'))
+            ));
         }
         if links.contains(&parts) && seen.get(&parts).copied().unwrap_or(0) > 1 {
-            return Err(format!("entry {} is a symbolic link and appears more than once", show(&e.name)));
+            return Err(format!(
+                "entry {} is a symbolic link and appears more than once",
+                show(&e.name)
+            ));
         }
     }
     Ok(())
@@ -569,7 +687,13 @@ fn check_entries(entries: &[Entry]) -> std::result::Result<(), String> {
 /// owners or special permission bits and never replacing `root` itself.
 fn extract(copy: &Path, root: &Path, archive: &Path) -> Result<()> {
     let ok = Command::new("tar")
-        .args(["-x", "--no-same-owner", "--no-same-permissions", "--no-overwrite-dir", "-f"])
+        .args([
+            "-x",
+            "--no-same-owner",
+            "--no-same-permissions",
+            "--no-overwrite-dir",
+            "-f",
+        ])
         .arg(copy)
         .arg("-C")
         .arg(root)
@@ -579,7 +703,10 @@ fn extract(copy: &Path, root: &Path, archive: &Path) -> Result<()> {
         .map(|s| s.success())
         .unwrap_or(false);
     if !ok {
-        return Err(Error::msg(9, format!("Unable to extract {}.", archive.display())));
+        return Err(Error::msg(
+            9,
+            format!("Unable to extract {}.", archive.display()),
+        ));
     }
     Ok(())
 }
@@ -590,17 +717,25 @@ fn check_extracted(confine: &Path, dir: &Path) -> std::result::Result<(), String
     for name in sorted_names(dir) {
         let p = dir.join(&name);
         let rel = || show(p.strip_prefix(confine).unwrap_or(&p).as_os_str().as_bytes());
-        let meta = fs::symlink_metadata(&p).map_err(|e| format!("cannot inspect {}: {e}", rel()))?;
+        let meta =
+            fs::symlink_metadata(&p).map_err(|e| format!("cannot inspect {}: {e}", rel()))?;
         let ft = meta.file_type();
         if ft.is_dir() {
             check_extracted(confine, &p)?;
         } else if ft.is_symlink() {
             if !link_stays_inside(confine, &p) {
                 let target = fs::read_link(&p).unwrap_or_default();
-                return Err(format!("entry {} is a symbolic link pointing outside its directory ({})", rel(), show(target.as_os_str().as_bytes())));
+                return Err(format!(
+                    "entry {} is a symbolic link pointing outside its directory ({})",
+                    rel(),
+                    show(target.as_os_str().as_bytes())
+                ));
             }
         } else if !ft.is_file() {
-            return Err(format!("entry {} is not a regular file, directory or symbolic link", rel()));
+            return Err(format!(
+                "entry {} is not a regular file, directory or symbolic link",
+                rel()
+            ));
         }
     }
     Ok(())
@@ -628,12 +763,19 @@ fn steps(p: &Path) -> Vec<Step> {
 /// following links met on the way, and say whether it never leaves
 /// `confine`. Dangling tails are resolved lexically.
 fn link_stays_inside(confine: &Path, link: &Path) -> bool {
-    let Ok(rel) = link.strip_prefix(confine) else { return false };
+    let Ok(rel) = link.strip_prefix(confine) else {
+        return false;
+    };
     let mut at: Vec<OsString> = match rel.parent() {
-        Some(parent) => parent.components().map(|c| c.as_os_str().to_os_string()).collect(),
+        Some(parent) => parent
+            .components()
+            .map(|c| c.as_os_str().to_os_string())
+            .collect(),
         None => Vec::new(),
     };
-    let Ok(target) = fs::read_link(link) else { return false };
+    let Ok(target) = fs::read_link(link) else {
+        return false;
+    };
     let mut todo: VecDeque<Step> = steps(&target).into();
     let mut hops = 1;
     while let Some(step) = todo.pop_front() {
@@ -649,7 +791,9 @@ fn link_stays_inside(confine: &Path, link: &Path) -> bool {
                 let here: PathBuf = confine.join(at.iter().collect::<PathBuf>());
                 if is_symlink(&here) {
                     hops += 1;
-                    let Ok(next) = fs::read_link(&here) else { return false };
+                    let Ok(next) = fs::read_link(&here) else {
+                        return false;
+                    };
                     if hops > MAX_LINK_HOPS {
                         return false;
                     }
@@ -674,7 +818,9 @@ fn link_stays_inside(confine: &Path, link: &Path) -> bool {
 /// link cannot redirect the copy. Modes keep the owner/group/other read and
 /// execute bits and the owner's write bit only.
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    let mode = fs::symlink_metadata(from).map(|m| m.permissions().mode()).unwrap_or(0o755);
+    let mode = fs::symlink_metadata(from)
+        .map(|m| m.permissions().mode())
+        .unwrap_or(0o755);
     ensure_real_dir(to, (mode & 0o755) | 0o700)?;
     let rd = fs::read_dir(from).map_err(|e| Error::io("Cannot read", from, e))?;
     let mut names: Vec<OsString> = rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
@@ -688,7 +834,8 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         } else if ft.is_symlink() {
             let target = fs::read_link(&src).map_err(|e| Error::io("Cannot read", &src, e))?;
             remove_any(&dst)?;
-            std::os::unix::fs::symlink(&target, &dst).map_err(|e| Error::io("Cannot create symlink", &dst, e))?;
+            std::os::unix::fs::symlink(&target, &dst)
+                .map_err(|e| Error::io("Cannot create symlink", &dst, e))?;
         } else if ft.is_file() {
             copy_file(&src, &dst)?;
         }
@@ -701,7 +848,9 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 fn copy_file(src: &Path, dst: &Path) -> Result<()> {
     use std::os::fd::AsRawFd;
     let mut input = fs::File::open(src).map_err(|e| Error::io("Cannot read", src, e))?;
-    let meta = input.metadata().map_err(|e| Error::io("Cannot read", src, e))?;
+    let meta = input
+        .metadata()
+        .map_err(|e| Error::io("Cannot read", src, e))?;
     let mode = meta.permissions().mode() & 0o755;
     remove_any(dst)?;
     let mut output = fs::OpenOptions::new()
@@ -712,7 +861,9 @@ fn copy_file(src: &Path, dst: &Path) -> Result<()> {
         .open(dst)
         .map_err(|e| Error::io("Cannot create", dst, e))?;
     io::copy(&mut input, &mut output).map_err(|e| Error::io("Cannot write", dst, e))?;
-    output.set_permissions(fs::Permissions::from_mode(mode)).map_err(|e| Error::io("Cannot set mode of", dst, e))?;
+    output
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io("Cannot set mode of", dst, e))?;
     use std::os::unix::fs::MetadataExt;
     let atime = nix::sys::time::TimeSpec::new(meta.atime(), meta.atime_nsec());
     let mtime = nix::sys::time::TimeSpec::new(meta.mtime(), meta.mtime_nsec());
@@ -732,7 +883,10 @@ fn ensure_real_dir(p: &Path, mode: u32) -> Result<()> {
         Ok(_) => remove_any(p)?,
         Err(_) => {}
     }
-    fs::DirBuilder::new().mode(mode).create(p).map_err(|e| Error::io("Cannot create", p, e))
+    fs::DirBuilder::new()
+        .mode(mode)
+        .create(p)
+        .map_err(|e| Error::io("Cannot create", p, e))
 }
 
 /// Remove whatever is at `p` (a directory recursively, a link itself), if anything.
@@ -761,12 +915,15 @@ impl Scratch {
         let dir = tempfile::Builder::new()
             .prefix("dkms.")
             .tempdir_in(&ctx.settings.tmp_location)
-            .map_err(|_| Error::msg(1, "Unable to make temporary directory"))?;
+            .map_err(|_| Error::msg(1, "Unable to make temporary directory."))?;
         Ok(Scratch { dir: Some(dir) })
     }
 
     fn path(&self) -> &Path {
-        self.dir.as_ref().map(|d| d.path()).unwrap_or(Path::new("/nonexistent"))
+        self.dir
+            .as_ref()
+            .map(|d| d.path())
+            .unwrap_or(Path::new("/nonexistent"))
     }
 }
 
@@ -791,7 +948,9 @@ fn make_removable(dir: &Path) {
 
 /// Entry names of `dir` in byte order (empty if unreadable).
 fn sorted_names(dir: &Path) -> Vec<OsString> {
-    let mut names: Vec<OsString> = fs::read_dir(dir).map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect()).unwrap_or_default();
+    let mut names: Vec<OsString> = fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
     names.sort();
     names
 }
@@ -801,7 +960,9 @@ fn is_real_dir(p: &Path) -> bool {
 }
 
 fn is_real_file(p: &Path) -> bool {
-    fs::symlink_metadata(p).map(|m| m.is_file()).unwrap_or(false)
+    fs::symlink_metadata(p)
+        .map(|m| m.is_file())
+        .unwrap_or(false)
 }
 
 /// A name from an archive, quoted and escaped for a message.
@@ -815,7 +976,11 @@ mod tests {
     use rstest::rstest;
 
     fn entry(kind: u8, name: &str, target: &str) -> Entry {
-        Entry { kind, name: name.as_bytes().to_vec(), target: target.as_bytes().to_vec() }
+        Entry {
+            kind,
+            name: name.as_bytes().to_vec(),
+            target: target.as_bytes().to_vec(),
+        }
     }
 
     #[rstest]
@@ -824,13 +989,21 @@ mod tests {
     #[case(br#"hrw-r--r-- 0/0 0 2024-01-01 00:00:00 "hard" link to "/etc/passwd""#.as_slice(), b'h', "hard", "/etc/passwd")]
     #[case(br#"crw-r--r-- 0/0 1,3 1970-01-01 00:00:00 "dev""#.as_slice(), b'c', "dev", "")]
     #[case(br#"-rw-r--r-- 0/0 1 1970-01-01 00:00:00 "\303\251t\303\251""#.as_slice(), b'-', "\u{e9}t\u{e9}", "")]
-    fn parses_tar_listing(#[case] line: &[u8], #[case] kind: u8, #[case] name: &str, #[case] target: &str) {
+    fn parses_tar_listing(
+        #[case] line: &[u8],
+        #[case] kind: u8,
+        #[case] name: &str,
+        #[case] target: &str,
+    ) {
         assert_eq!(parse_line(line), Some(entry(kind, name, target)));
     }
 
     #[test]
     fn unparseable_lines_are_refused() {
-        assert_eq!(parse_line(b"-rw-r--r-- 0/0 1 1970-01-01 00:00:00 noquote"), None);
+        assert_eq!(
+            parse_line(b"-rw-r--r-- 0/0 1 1970-01-01 00:00:00 noquote"),
+            None
+        );
         assert_eq!(parse_line(br#"lrw 0/0 0 x "l" pointing "t""#), None);
         assert_eq!(parse_line(br#"- "unterminated"#), None);
     }
@@ -884,7 +1057,11 @@ mod tests {
     #[test]
     fn copy_replaces_planted_links_instead_of_following_them() {
         let d = tempfile::tempdir().unwrap();
-        let (src, dst, outside) = (d.path().join("src"), d.path().join("dst"), d.path().join("outside"));
+        let (src, dst, outside) = (
+            d.path().join("src"),
+            d.path().join("dst"),
+            d.path().join("outside"),
+        );
         fs::create_dir_all(src.join("sub")).unwrap();
         fs::create_dir_all(&outside).unwrap();
         fs::write(src.join("sub/f"), "new").unwrap();
@@ -897,7 +1074,10 @@ mod tests {
         assert!(sorted_names(&outside).is_empty());
         assert!(is_real_dir(&dst.join("sub")));
         assert_eq!(fs::read_to_string(dst.join("g")).unwrap(), "new");
-        assert_eq!(fs::read_link(dst.join("l")).unwrap(), PathBuf::from("sub/f"));
+        assert_eq!(
+            fs::read_link(dst.join("l")).unwrap(),
+            PathBuf::from("sub/f")
+        );
     }
 
     #[rstest]
@@ -905,8 +1085,21 @@ mod tests {
     #[case(Some("out.tgz"), "/t/m/1.0/tarball/", "out.tgz")]
     #[case(Some("/srv/a/out.tgz"), "/srv/a", "out.tgz")]
     #[case(Some("/out.tgz"), "", "out.tgz")]
-    fn destination_follows_upstream(#[case] archive: Option<&str>, #[case] dir: &str, #[case] name: &str) {
-        let (d, n) = tarball_destination(Path::new("/t/m/1.0"), "m", "1.0", "kernel6.1-x86_64", archive.map(Path::new));
-        assert_eq!((String::from_utf8(d).unwrap(), String::from_utf8(n).unwrap()), (dir.to_string(), name.to_string()));
+    fn destination_follows_upstream(
+        #[case] archive: Option<&str>,
+        #[case] dir: &str,
+        #[case] name: &str,
+    ) {
+        let (d, n) = tarball_destination(
+            Path::new("/t/m/1.0"),
+            "m",
+            "1.0",
+            "kernel6.1-x86_64",
+            archive.map(Path::new),
+        );
+        assert_eq!(
+            (String::from_utf8(d).unwrap(), String::from_utf8(n).unwrap()),
+            (dir.to_string(), name.to_string())
+        );
     }
 }
