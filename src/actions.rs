@@ -118,7 +118,7 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
     let action = inv.action.clone();
     match action.as_str() {
         "remove" | "unbuild" | "uninstall" => {
-            check_module_args(inv)?;
+            check_module_args(inv, &inv.action)?;
             check_names(&inv.module, &inv.version)?;
             module_is_broken_and_die(ctx, &inv.module, &inv.version)?;
             if !ctx.tree().is_added(&inv.module, &inv.version) {
@@ -218,7 +218,7 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
             crate::exec::matching::run_match(ctx, inv, &pairs[0].0, &pairs[0].1)
         }
         "mktarball" => {
-            check_module_args(inv)?;
+            check_module_args(inv, &inv.action)?;
             check_names(&inv.module, &inv.version)?;
             module_is_broken_and_die(ctx, &inv.module, &inv.version)?;
             if !ctx.tree().is_added(&inv.module, &inv.version) {
@@ -275,12 +275,12 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
 }
 
 /// upstream's `check_module_args`.
-pub fn check_module_args(inv: &Invocation) -> Result<()> {
+pub fn check_module_args(inv: &Invocation, action: &str) -> Result<()> {
     if !inv.module.is_empty() && !inv.version.is_empty() {
         return Ok(());
     }
     let mut lines = vec!["Arguments <module> and <module-version> are not specified.".to_string()];
-    lines.extend(module_args_usage(&inv.action));
+    lines.extend(module_args_usage(action));
     Err(Error::new(1, lines))
 }
 
@@ -352,7 +352,7 @@ pub fn add_module(ctx: &Ctx, inv: &mut Invocation) -> Result<()> {
             inv.version = v;
         }
     }
-    check_module_args(inv)?;
+    check_module_args(inv, "add")?;
     let (m, v) = (inv.module.clone(), inv.version.clone());
     check_names(&m, &v)?;
     let tree = ctx.tree();

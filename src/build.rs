@@ -325,7 +325,18 @@ fn fail<S: Into<String>>(code: i32, lines: impl IntoIterator<Item = S>) -> Error
 
 /// The "last lines of make.log" block appended to a build failure.
 pub fn tail_block(log: &Path) -> Vec<String> {
-    let lines = runner::tail(log, TAIL_LINES);
+    // Skip make.log's closing frame (exit code, elapsed time, dashes) so the
+    // lines shown are the compiler's.
+    let mut lines = runner::tail(log, TAIL_LINES + 5);
+    while lines.last().is_some_and(|l| {
+        l.is_empty()
+            || l.starts_with("# exit code:")
+            || l.starts_with("# elapsed time:")
+            || l.chars().all(|c| c == '-')
+    }) {
+        lines.pop();
+    }
+    let lines: Vec<String> = lines[lines.len().saturating_sub(TAIL_LINES)..].to_vec();
     if lines.is_empty() {
         return Vec::new();
     }

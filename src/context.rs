@@ -142,9 +142,18 @@ impl Ctx {
         main: Option<PathBuf>,
         strict: bool,
     ) -> Result<ModuleConf> {
-        let main = main
-            .or_else(|| self.opts.conf.clone())
-            .unwrap_or_else(|| self.tree().source_dir(m, v).join("dkms.conf"));
+        // Messages name the file as upstream does (through the `source`
+        // link); reading goes through the link resolved under the root.
+        let (main, shown) = match main.or_else(|| self.opts.conf.clone()) {
+            Some(p) => (p.clone(), p),
+            None => {
+                let tree = self.tree();
+                (
+                    tree.source_dir(m, v).join("dkms.conf"),
+                    tree.source_link(m, v).join("dkms.conf"),
+                )
+            }
+        };
         let files = ConfFiles {
             overrides: self.override_files(m, v, k, a),
             main: main.clone(),
@@ -154,7 +163,7 @@ impl Ctx {
             distribution: self.distribution.clone(),
             strict,
             directives: self.opts.directives.clone(),
-            conf_path: main.display().to_string(),
+            conf_path: shown.display().to_string(),
         };
         let conf = load(&files, &ctx, &opts)?;
         if strict {

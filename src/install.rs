@@ -539,6 +539,9 @@ pub fn uninstall(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Dep
                 ),
             }
             restore_originals(ctx, &orig_dir, name, &lib_tree);
+            if let Some(kdir) = orig_dir.parent() {
+                crate::exec::removal::remove_empty_dirs(kdir);
+            }
         }
         crate::fault::point("uninstall:before-unlink");
         let _ = std::fs::remove_file(tree.kernel_link(m, k, a));

@@ -3,6 +3,9 @@
 
 use std::collections::BTreeSet;
 
+/// A module version and the BUILD_DEPENDS it waits for.
+pub type Waiting = (String, String, Vec<String>);
+
 /// What autoinstall knows about one module (its newest registered version)
 /// for the target kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,9 +28,9 @@ pub struct AutoPlan {
     /// Modules already installed (they satisfy dependencies).
     pub installed: Vec<String>,
     /// m/v to install, each with the dependencies it still waits for.
-    pub to_install: Vec<(String, String, Vec<String>)>,
+    pub to_install: Vec<Waiting>,
     /// m/v deferred because a dependency is not registered with DKMS at all.
-    pub deferred: Vec<(String, String, Vec<String>)>,
+    pub deferred: Vec<Waiting>,
 }
 
 /// Decide which modules autoinstall handles: the newest version of each
@@ -59,43 +62,6 @@ pub fn plan_autoinstall(facts: &[ModuleFacts]) -> AutoPlan {
         plan.deferred.extend(defer);
     }
     plan
-}
-
-/// Order in which `to_install` can run given what is already satisfied:
-/// rounds of modules whose dependencies are all done (upstream's loop).
-/// Returns the rounds and the entries that can never run (cycles or
-/// dependencies that will not be installed).
-pub fn rounds(
-    to_install: &[(String, String, Vec<String>)],
-    satisfied: &BTreeSet<String>,
-) -> (
-    Vec<Vec<(String, String)>>,
-    Vec<(String, String, Vec<String>)>,
-) {
-    let mut done = satisfied.clone();
-    let mut left: Vec<(String, String, Vec<String>)> = to_install.to_vec();
-    let mut out = Vec::new();
-    loop {
-        let (ready, rest): (Vec<_>, Vec<_>) = left
-            .into_iter()
-            .partition(|(_, _, deps)| deps.iter().all(|d| done.contains(d)));
-        left = rest;
-        if ready.is_empty() {
-            break;
-        }
-        for (m, _, _) in &ready {
-            done.insert(m.clone());
-        }
-        out.push(ready.into_iter().map(|(m, v, _)| (m, v)).collect());
-    }
-    let stuck = left
-        .into_iter()
-        .map(|(m, v, deps)| {
-            let missing = deps.into_iter().filter(|d| !done.contains(d)).collect();
-            (m, v, missing)
-        })
-        .collect();
-    (out, stuck)
 }
 
 #[cfg(test)]
@@ -141,26 +107,6 @@ mod tests {
             vec!["a", "b"]
         );
         assert_eq!(p.to_install.len(), 1);
-    }
-
-    #[test]
-    fn rounds_follow_dependencies() {
-        let todo = vec![
-            ("top".to_string(), "1".to_string(), vec!["mid".to_string()]),
-            ("mid".to_string(), "1".to_string(), vec!["base".to_string()]),
-            ("base".to_string(), "1".to_string(), vec![]),
-            ("x".to_string(), "1".to_string(), vec!["y".to_string()]),
-        ];
-        let (r, stuck) = rounds(&todo, &BTreeSet::new());
-        let names: Vec<Vec<&str>> = r
-            .iter()
-            .map(|x| x.iter().map(|(m, _)| m.as_str()).collect())
-            .collect();
-        assert_eq!(names, vec![vec!["base"], vec!["mid"], vec!["top"]]);
-        assert_eq!(
-            stuck,
-            vec![("x".to_string(), "1".to_string(), vec!["y".to_string()])]
-        );
     }
 }
 

@@ -39,7 +39,7 @@ pub fn load(files: &ConfFiles, ctx: &ConfContext, opts: &ResolveOpts) -> Result<
             4,
             [
                 "Could not locate dkms.conf file.".to_string(),
-                format!("File: {} does not exist.", main.display()),
+                format!("File: {} does not exist.", opts.conf_path),
             ],
         ));
     }

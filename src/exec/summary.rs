@@ -49,8 +49,8 @@ pub fn print(outcomes: &[Outcome], headers_missing: &[(String, String)]) {
                         o.kernel,
                         l.display()
                     );
-                    for line in crate::runner::tail(l, crate::build::TAIL_LINES) {
-                        println!("      {line}");
+                    for line in crate::build::tail_block(l).into_iter().skip(1) {
+                        println!("    {line}");
                     }
                 }
                 None => println!("  failed: {m}/{v} for {} (exit {code})", o.kernel),
