@@ -118,18 +118,7 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
     let action = inv.action.clone();
     match action.as_str() {
         "remove" | "unbuild" | "uninstall" => {
-            check_module_args(inv, &inv.action)?;
-            check_names(&inv.module, &inv.version)?;
-            module_is_broken_and_die(ctx, &inv.module, &inv.version)?;
-            if !ctx.tree().is_added(&inv.module, &inv.version) {
-                return Err(Error::msg(
-                    3,
-                    format!(
-                        "The module/version combo: {}/{} is not located in the DKMS tree.",
-                        inv.module, inv.version
-                    ),
-                ));
-            }
+            registered_or_die(ctx, inv)?;
             if action == "uninstall" {
                 check_root()?;
             } else {
@@ -218,18 +207,7 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
             crate::exec::matching::run_match(ctx, inv, &pairs[0].0, &pairs[0].1)
         }
         "mktarball" => {
-            check_module_args(inv, &inv.action)?;
-            check_names(&inv.module, &inv.version)?;
-            module_is_broken_and_die(ctx, &inv.module, &inv.version)?;
-            if !ctx.tree().is_added(&inv.module, &inv.version) {
-                return Err(Error::msg(
-                    3,
-                    format!(
-                        "The module/version combo: {}/{} is not located in the DKMS tree.",
-                        inv.module, inv.version
-                    ),
-                ));
-            }
+            registered_or_die(ctx, inv)?;
             let _lock = TreeLock::acquire(&ctx.settings.dkms_tree)?;
             crate::tarball::mktarball(
                 ctx,
@@ -293,6 +271,24 @@ pub fn check_names(m: &str, v: &str) -> Result<()> {
                 [format!("Invalid {what} name '{}'.", s.escape_default()), "Names must not be empty, contain '/', whitespace or control characters, be '.' or '..', or start with '-'.".to_string()],
             ));
         }
+    }
+    Ok(())
+}
+
+/// The checks upstream makes before acting on a registered module: both
+/// names given and safe, not broken, added.
+fn registered_or_die(ctx: &Ctx, inv: &Invocation) -> Result<()> {
+    check_module_args(inv, &inv.action)?;
+    check_names(&inv.module, &inv.version)?;
+    module_is_broken_and_die(ctx, &inv.module, &inv.version)?;
+    if !ctx.tree().is_added(&inv.module, &inv.version) {
+        return Err(Error::msg(
+            3,
+            format!(
+                "The module/version combo: {}/{} is not located in the DKMS tree.",
+                inv.module, inv.version
+            ),
+        ));
     }
     Ok(())
 }

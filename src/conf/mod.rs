@@ -16,7 +16,6 @@ pub mod ere;
 mod load;
 pub mod resolve;
 pub mod static_reader;
-pub mod ver;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -17,8 +17,8 @@
 use super::bash_eval::DIRECTIVES;
 use super::clang::kernel_uses_clang;
 use super::ere::{ere_match, ere_no_match};
-use super::ver::ver_key;
 use super::{ConfContext, ModuleConf, ModuleRecord, RawConf, Reader};
+use crate::version::ver_key;
 
 pub use super::load::load;
 
