@@ -144,7 +144,10 @@ fn missing_conf_is_exit_4() {
         main: "/nonexistent/dkms.conf".into(),
         overrides: vec![],
     };
-    let err = load(&files, &ctx(), &opts(true)).unwrap_err();
+    // The message names the file as the caller shows it (conf_path).
+    let mut o = opts(true);
+    o.conf_path = "/nonexistent/dkms.conf".into();
+    let err = load(&files, &ctx(), &o).unwrap_err();
     assert_eq!(err.code, 4);
     assert_eq!(
         err.lines,
