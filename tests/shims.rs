@@ -470,7 +470,7 @@ fn rpm_modules_triggers_pick_kernels_and_prune() {
 // systemd unit
 
 #[test]
-fn boot_unit_is_a_bounded_oneshot_before_module_loading() {
+fn boot_unit_is_a_bounded_oneshot_before_the_network() {
     let text = read(&repo("hooks/dkms-hook.service"));
     let keys: Vec<(&str, &str)> = text
         .lines()
@@ -489,15 +489,14 @@ fn boot_unit_is_a_bounded_oneshot_before_module_loading() {
     assert_eq!(get("WantedBy"), ["multi-user.target"]);
     assert_eq!(get("Documentation"), ["man:dkms-hook(8)"]);
     assert_eq!(get("ConditionPathExists"), ["/var/lib/dkms"]);
-    assert!(get("Before").iter().any(|v| v
-        .split_whitespace()
-        .any(|u| u == "systemd-modules-load.service")));
-    assert!(get("After")
+    // Upstream's ordering: default dependencies, before the network and the
+    // graphical session; never before systemd-modules-load (a cycle with
+    // ZFS-style setups whose file systems need modules).
+    assert!(get("Before")
         .iter()
-        .any(|v| v.split_whitespace().any(|u| u == "local-fs.target")));
-    // systemd-modules-load runs before sysinit.target: with default
-    // dependencies (After=sysinit.target) the unit would be in a cycle.
-    assert_eq!(get("DefaultDependencies"), ["no"]);
+        .any(|v| v.split_whitespace().any(|u| u == "network-pre.target")));
+    assert!(!text.contains("Before=systemd-modules-load"));
+    assert!(get("DefaultDependencies").is_empty());
     let timeout = get("TimeoutStartSec");
     assert_eq!(timeout.len(), 1);
     assert!(

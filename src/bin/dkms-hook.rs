@@ -56,15 +56,15 @@ enum Command {
         #[arg(long, conflicts_with = "kernels")]
         all_kernels: bool,
     },
-    /// Remove builds and kernel-K-A links of kernels that are no longer installed (no /lib/modules/K/kernel and no /boot/vmlinuz-K).
+    /// Remove builds and kernel-K-A links of kernels that are no longer installed (no /lib/modules/K/kernel and no /boot/vmlinuz-K). Run by kernel-prerm, apt-post-invoke and the boot unit, or by hand.
     Prune {
         /// Only print what would be removed.
         #[arg(long)]
         dry_run: bool,
     },
-    /// List deferred work (kernels waiting for headers, modules waiting for dependencies) and recorded failures.
+    /// List deferred work (kernels waiting for headers, modules waiting for dependencies) and recorded failures. Run by hand; never takes the lock.
     Pending,
-    /// Report and repair what interrupted runs leave behind; show Secure Boot and signing-key state.
+    /// Report and repair what interrupted runs leave behind; show Secure Boot and signing-key state. Run by hand (e.g. after a crash or power cut).
     Doctor {
         /// Only report, change nothing.
         #[arg(long)]
