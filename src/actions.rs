@@ -124,7 +124,7 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
             } else {
                 check_rw_dkms_tree(ctx)?;
             }
-            let _lock = TreeLock::acquire(&ctx.settings.dkms_tree)?;
+            let _lock = lock(ctx)?;
             let (m, v) = (inv.module.clone(), inv.version.clone());
             match action.as_str() {
                 "uninstall" => {
@@ -159,7 +159,7 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
             } else {
                 check_rw_dkms_tree(ctx)?;
             }
-            let _lock = TreeLock::acquire(&ctx.settings.dkms_tree)?;
+            let _lock = lock(ctx)?;
             if action == "add" {
                 add_module(ctx, inv)?;
                 return Ok(0);
@@ -187,12 +187,12 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
         "autoinstall" => {
             have_one_kernel(inv)?;
             check_root()?;
-            let _lock = TreeLock::acquire(&ctx.settings.dkms_tree)?;
+            let _lock = lock(ctx)?;
             crate::exec::autoinstall::dkms_autoinstall(ctx, &pairs[0].0, &pairs[0].1)
         }
         "kernel_preinst" | "kernel_prerm" | "kernel_postinst" => {
             check_root()?;
-            let _lock = TreeLock::acquire(&ctx.settings.dkms_tree)?;
+            let _lock = lock(ctx)?;
             let (k, a) = &pairs[0];
             match action.as_str() {
                 "kernel_postinst" => crate::exec::autoinstall::dkms_autoinstall(ctx, k, a),
@@ -203,12 +203,12 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
         "match" => {
             check_root()?;
             have_one_kernel(inv)?;
-            let _lock = TreeLock::acquire(&ctx.settings.dkms_tree)?;
+            let _lock = lock(ctx)?;
             crate::exec::matching::run_match(ctx, inv, &pairs[0].0, &pairs[0].1)
         }
         "mktarball" => {
             registered_or_die(ctx, inv)?;
-            let _lock = TreeLock::acquire(&ctx.settings.dkms_tree)?;
+            let _lock = lock(ctx)?;
             crate::tarball::mktarball(
                 ctx,
                 &inv.module,
@@ -227,7 +227,7 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
                     "You must be root to use this command with the --force option.",
                 ));
             }
-            let _lock = TreeLock::acquire(&ctx.settings.dkms_tree)?;
+            let _lock = lock(ctx)?;
             let Some(archive) = inv.archive.clone() else {
                 return Err(Error::msg(2, " does not exist."));
             };
@@ -250,6 +250,14 @@ fn dispatch(ctx: &Ctx, inv: &mut Invocation) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// Take the tree lock for a writer and finish what an interrupted run left
+/// (a depmod that did not happen).
+pub fn lock(ctx: &Ctx) -> Result<TreeLock> {
+    let l = TreeLock::acquire(&ctx.settings.dkms_tree)?;
+    install::flush_pending_depmod(ctx);
+    Ok(l)
 }
 
 /// upstream's `check_module_args`.

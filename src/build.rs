@@ -22,6 +22,25 @@ pub fn build_dir(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str) -> PathBuf {
     ctx.tree().version_dir(m, v).join(format!("build-{k}-{a}"))
 }
 
+/// Remove what an interrupted build of m/v for k/a can leave behind: the
+/// per-kernel build directory and unpublished `.tmp_<arch>_*` results.
+/// Only called with the tree lock held, so nothing else is using them.
+pub fn clean_stale(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str) {
+    let _ = std::fs::remove_dir_all(build_dir(ctx, m, v, k, a));
+    let kdir = ctx.tree().version_dir(m, v).join(k);
+    if let Ok(rd) = std::fs::read_dir(&kdir) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(&format!(".tmp_{a}_")) || n.starts_with(&format!(".old_{a}_")) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    if crate::tree::list_dirs(&kdir).is_empty() {
+        let _ = std::fs::remove_dir(&kdir);
+    }
+}
+
 /// Upstream's `prepare_kernel`: the headers must be there (exit 21).
 pub fn check_headers(ctx: &Ctx, kernel: &Kernel) -> Result<()> {
     if kernel.has_headers() {
@@ -131,8 +150,10 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
 
     check_build_depends(ctx, m, v, k, a, &conf)?;
 
+    clean_stale(ctx, m, v, k, a);
     let bdir = build_dir(ctx, m, v, k, a);
     let log = bdir.join("make.log");
+    crate::source_check::check_source_tree(&source_dir)?;
     prepare_build_dir(&source_dir, &bdir)?;
     crate::fault::point("build:after-copy");
     runner::append(
@@ -183,6 +204,7 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
         }
     }
 
+    crate::privilege::hand_over(ctx, &bdir, &log)?;
     run_script(
         ctx,
         "pre_build",
@@ -204,7 +226,7 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
             (cmd, env.clone())
         }
     };
-    let mut step = Step::new(make.clone(), "Building module(s)");
+    let mut step = Step::new(crate::privilege::wrap(ctx, &make)?, "Building module(s)");
     step.log = Some(log.clone());
     step.cwd = Some(bdir.clone());
     step.env.append(&mut make_env);
@@ -224,6 +246,7 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
         return Err(e);
     }
 
+    crate::privilege::take_back(ctx, &bdir, &log)?;
     for r in conf.modules.iter().filter(|r| r.buildable) {
         let f = bdir.join(format!("{}{}.ko", r.built_location, r.built_name));
         if !f.exists() {
@@ -275,39 +298,45 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
         compress_into(ctx, &built, suffix, &out)?;
     }
     set_mode_755(&tmp_base);
+    // The log travels with the build, so a published build always has it.
+    let _ = std::fs::rename(&log, tmp_base.join("log/make.log"));
+    let log = base_dir.join("log/make.log");
     crate::fault::point("build:before-rename");
-    // Move into place: a previous build (--force) is swapped out only now.
-    let old = if base_dir.exists() {
-        let old = kdir.join(format!(".old_{a}_{}", std::process::id()));
-        std::fs::rename(&base_dir, &old)
-            .map_err(|e| Error::io("do_build: cannot move old build", &base_dir, e).with_code(7))?;
-        Some(old)
-    } else {
-        None
-    };
+    // Publish atomically: a first build by rename, a rebuild (--force) by
+    // exchanging the two directories, so there is never a moment without one.
     let kept = tmp.keep();
-    if let Err(e) = std::fs::rename(&kept, &base_dir) {
-        if let Some(o) = &old {
-            let _ = std::fs::rename(o, &base_dir);
-        }
+    let published = if base_dir.exists() {
+        nix::fcntl::renameat2(
+            None,
+            &kept,
+            None,
+            &base_dir,
+            nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+        )
+        .map_err(std::io::Error::from)
+    } else {
+        std::fs::rename(&kept, &base_dir)
+    };
+    if let Err(e) = published {
         let _ = std::fs::remove_dir_all(&kept);
         return Err(Error::msg(7, format!("do_build: final mv failed ({e})")));
     }
-    if let Some(o) = old {
-        let _ = std::fs::remove_dir_all(o);
-    }
+    // After an exchange `kept` holds the previous build.
+    let _ = std::fs::remove_dir_all(&kept);
 
     crate::fault::point("build:after-rename");
-    run_script(
+    crate::privilege::hand_over(ctx, &bdir, &log)?;
+    // POST_BUILD runs in the build directory, as upstream's does.
+    let post = run_script(
         ctx,
         "post_build",
         &retarget(&conf.post_build, &shared, &own),
         &bdir,
         Some(&log),
         &env,
-    )?;
-    let _ = std::fs::rename(&log, base_dir.join("log/make.log"));
+    );
     let _ = std::fs::remove_dir_all(&bdir);
+    post?;
 
     if conf.build_depends_rebuild && !ctx.opts.force {
         for bd in &conf.build_depends {
@@ -507,7 +536,7 @@ pub fn run_script(
     match log {
         Some(log) => {
             let mut step = Step::new(
-                format!("cd {}/ && {run}", dir.display()),
+                crate::privilege::wrap(ctx, &format!("cd {}/ && {run}", dir.display()))?,
                 format!("Running the {kind} script"),
             );
             step.log = Some(log.to_path_buf());

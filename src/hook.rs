@@ -13,7 +13,6 @@ use crate::error::Result;
 use crate::exec::autoinstall::{autoinstall, print_upstream_summary, Outcome};
 use crate::exec::removal::kernel_prerm;
 use crate::kernel::{headers_package, machine_arch};
-use crate::lock::TreeLock;
 use crate::pending::{Item, Queue, Reason};
 use crate::plan::{plan_event, prune_kernels, Event, HookJob, KernelFacts};
 
@@ -74,7 +73,7 @@ fn warn_only(ctx: &Ctx) -> bool {
 }
 
 fn run(ctx: &Ctx, event: &Event) -> Result<i32> {
-    let _lock = TreeLock::acquire(&ctx.settings.dkms_tree)?;
+    let _lock = crate::actions::lock(ctx)?;
     let pending = pending_kernels(ctx);
     let facts = |k: &str| kernel_facts(ctx, k);
     let jobs = plan_event(event, &facts, &pending);

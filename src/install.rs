@@ -94,6 +94,8 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
     let orig_dir = tree.original_dir(m, k, a);
     let active = tree.kernel_link(m, k, a);
     let mut force = ctx.opts.force;
+    // Leftovers of an interrupted build of this module (we hold the lock).
+    crate::build::clean_stale(ctx, m, v, k, a);
 
     if !lib_tree.exists() {
         return Err(Error::new(
@@ -150,6 +152,9 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
     }
 
     let mut placed: Vec<PathBuf> = Vec::new();
+    // (backup copy, original path): originals are copied first and removed
+    // only after our modules are in place, so a crash never leaves the
+    // kernel without either.
     let mut archived: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut any = false;
     for r in conf.modules.iter().filter(|r| r.buildable) {
@@ -157,7 +162,17 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
             continue;
         }
         let name = &r.dest_name;
-        let installed = find_module(&lib_tree, name, suffix);
+        let Some(toinstall) = compressed_or_uncompressed(&base_dir.join("module"), name, suffix)
+        else {
+            continue;
+        };
+        // A file identical to ours is ours, left by an interrupted install.
+        let ours = std::fs::read(&toinstall).ok();
+        let is_ours = |p: &Path| ours.is_some() && std::fs::read(p).ok() == ours;
+        let installed: Vec<PathBuf> = find_module(&lib_tree, name, suffix)
+            .into_iter()
+            .filter(|p| !is_ours(p))
+            .collect();
         let active_exists = crate::tree::is_symlink(&active);
         if active_exists && compressed_or_uncompressed(&orig_dir, name, suffix).is_some() {
             println!("An original module was already stored during a previous install");
@@ -169,6 +184,7 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
             ]
             .into_iter()
             .flatten()
+            .filter(|p| !is_ours(p))
             .collect();
             if installed.len() == 1 {
                 candidates.push(installed[0].clone());
@@ -187,15 +203,15 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
                     .file_name()
                     .map(|n| n.to_owned())
                     .unwrap_or_default();
-                let dest = orig_dir.join(&fname);
-                std::fs::rename(&original, &dest)
-                    .map_err(|e| Error::io("Cannot archive", &original, e).with_code(6))?;
+                let backup = orig_dir.join(&fname);
+                remove_stale_temps(&orig_dir, name);
+                place_atomically(&original, &backup, false)?;
                 let origin = orig_dir.join(format!("{}.origin", fname.to_string_lossy()));
                 let _ = std::fs::write(
                     &origin,
                     format!("{}\n", ctx.settings.root.inside(&original).display()),
                 );
-                archived.push((dest, original));
+                archived.push((backup, original));
                 crate::fault::point("install:after-archive");
                 found = true;
                 break;
@@ -230,26 +246,33 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
                 }
             }
         }
-        let Some(toinstall) = compressed_or_uncompressed(&base_dir.join("module"), name, suffix)
-        else {
-            continue;
-        };
         let dest_dir = join_loc(&lib_tree, &r.dest_location);
         let dest = dest_dir.join(toinstall.file_name().unwrap_or_default());
         println!("Installing {}", dest.display());
+        mark_depmod_pending(ctx, k);
         if let Err(e) = mkdirs(&dest_dir).and_then(|_| {
+            remove_stale_temps(&dest_dir, name);
             place_atomically(
                 &toinstall,
                 &dest,
                 ctx.opts.symlink_modules || ctx.settings.symlink_modules,
             )
         }) {
-            // Put back what this install moved, leaving the tree as it was.
+            // Undo this install: our files out, originals back where we
+            // replaced them, backups made by this run dropped.
             for p in &placed {
-                let _ = std::fs::remove_file(p);
+                match archived.iter().find(|(_, orig)| orig == p) {
+                    Some((backup, _)) => {
+                        let _ = place_atomically(backup, p, false);
+                    }
+                    None => {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
             }
-            for (from, to) in archived.iter().rev() {
-                let _ = std::fs::rename(from, to);
+            for (backup, _) in &archived {
+                let _ = std::fs::remove_file(backup);
+                let _ = std::fs::remove_file(with_suffix(backup, ".origin"));
             }
             return Err(Error::new(
                 6,
@@ -261,6 +284,12 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
         placed.push(dest);
         crate::fault::point("install:after-place");
         any = true;
+    }
+    // Our modules are in place: now the originals may leave theirs.
+    for (_, original) in &archived {
+        if !placed.contains(original) {
+            let _ = std::fs::remove_file(original);
+        }
     }
     if !conf.modules.is_empty() && !any {
         return Err(Error::msg(6, "Installation aborted."));
@@ -311,6 +340,63 @@ fn join_loc(lib_tree: &Path, loc: &str) -> PathBuf {
 
 fn mkdirs(p: &Path) -> Result<()> {
     std::fs::create_dir_all(p).map_err(|e| Error::io("Cannot create", p, e).with_code(6))
+}
+
+/// `p` with `suffix` appended to its file name.
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Remove temporary files an interrupted placement of `name` left in `dir`
+/// (`.<name>.ko*.dkms-*`); only called with the tree lock held.
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.ko");
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with(&prefix) && n.contains(".dkms-") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// The marker that says depmod still has to run for kernel `k`: written
+/// before the module tree changes, removed after depmod succeeded, so an
+/// interrupted run's depmod happens on the next run.
+fn depmod_marker(ctx: &Ctx, k: &str) -> PathBuf {
+    ctx.settings
+        .dkms_tree
+        .join(".dkms-hook/depmod-pending")
+        .join(k)
+}
+
+fn mark_depmod_pending(ctx: &Ctx, k: &str) {
+    let p = depmod_marker(ctx, k);
+    if let Some(d) = p.parent() {
+        let _ = std::fs::create_dir_all(d);
+    }
+    let _ = std::fs::write(&p, b"");
+}
+
+/// Run depmod for every kernel an interrupted run left marked. Called after
+/// taking the tree lock.
+pub fn flush_pending_depmod(ctx: &Ctx) {
+    let dir = ctx.settings.dkms_tree.join(".dkms-hook/depmod-pending");
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let k = e.file_name().to_string_lossy().into_owned();
+        if ctx.settings.install_tree.join(&k).is_dir() {
+            run_depmod(ctx, &k);
+        } else {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Copy `from` to `to` through a temporary file in the same directory and
@@ -395,7 +481,18 @@ fn version_sane(
         return false;
     }
     let lib_tree = ctx.settings.install_tree.join(k);
-    let found = find_module(&lib_tree, &r.dest_name, suffix);
+    let ours_bytes = compressed_or_uncompressed(
+        &ctx.tree().base_dir(m, v, k, a).join("module"),
+        &r.dest_name,
+        suffix,
+    )
+    .and_then(|p| std::fs::read(p).ok());
+    // A copy of our own module (left by an interrupted install) is not a
+    // competing module.
+    let found: Vec<PathBuf> = find_module(&lib_tree, &r.dest_name, suffix)
+        .into_iter()
+        .filter(|p| ours_bytes.is_none() || std::fs::read(p).ok() != ours_bytes)
+        .collect();
     if found.is_empty() || ctx.opts.force_version_override {
         return true;
     }
@@ -519,14 +616,22 @@ pub fn uninstall(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Dep
     let was_active = tree.link_points_here(m, v, k, a);
     if was_active {
         println!("Before uninstall, this module version was ACTIVE on this kernel.");
+        mark_depmod_pending(ctx, k);
         for r in &conf.modules {
             let name = &r.dest_name;
-            match actual_location(ctx, m, k, a, r, suffix) {
+            let location = actual_location(ctx, m, k, a, r, suffix);
+            // Originals go back first (an original at our own path replaces
+            // ours atomically), so the kernel always has one of the two.
+            let mut said = Vec::new();
+            let restored = restore_originals(ctx, &orig_dir, name, &lib_tree, &mut said);
+            match location {
                 Some(l) => {
                     let dir = join_loc(&lib_tree, &l);
                     println!("Deleting {}/{}.ko{}", dir.display(), name, suffix);
                     for f in [format!("{name}.ko"), format!("{name}.ko{suffix}")] {
-                        let _ = std::fs::remove_file(dir.join(f));
+                        if !restored.contains(&dir.join(&f)) {
+                            let _ = std::fs::remove_file(dir.join(f));
+                        }
                     }
                     remove_empty_parents(&dir, &lib_tree);
                     crate::fault::point("uninstall:after-delete");
@@ -538,7 +643,9 @@ pub fn uninstall(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Dep
                     lib_tree.display()
                 ),
             }
-            restore_originals(ctx, &orig_dir, name, &lib_tree);
+            for line in said {
+                println!("{line}");
+            }
             if let Some(kdir) = orig_dir.parent() {
                 crate::exec::removal::remove_empty_dirs(kdir);
             }
@@ -571,9 +678,19 @@ pub fn uninstall(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Dep
     Ok(())
 }
 
-fn restore_originals(ctx: &Ctx, orig_dir: &Path, name: &str, lib_tree: &Path) {
+/// Put archived originals of `name` back; returns the restored paths. The
+/// "Restoring" lines go to `said`, so the caller prints them in upstream's
+/// order (after "Deleting").
+fn restore_originals(
+    ctx: &Ctx,
+    orig_dir: &Path,
+    name: &str,
+    lib_tree: &Path,
+    said: &mut Vec<String>,
+) -> Vec<PathBuf> {
+    let mut restored = Vec::new();
     let Ok(rd) = std::fs::read_dir(orig_dir) else {
-        return;
+        return restored;
     };
     let prefix = format!("{name}.");
     for e in rd.flatten() {
@@ -590,12 +707,13 @@ fn restore_originals(ctx: &Ctx, orig_dir: &Path, name: &str, lib_tree: &Path) {
         let host = ctx.settings.root.join(&loc);
         let inside_tree = host.starts_with(lib_tree) && !loc.contains("/../");
         if inside_tree {
-            println!("Restoring archived original module {loc}");
+            said.push(format!("Restoring archived original module {loc}"));
             if let Some(p) = host.parent() {
                 let _ = std::fs::create_dir_all(p);
             }
             if std::fs::rename(&module, &host).is_ok() {
                 let _ = std::fs::remove_file(e.path());
+                restored.push(host);
             }
         } else {
             eprintln!(
@@ -604,6 +722,7 @@ fn restore_originals(ctx: &Ctx, orig_dir: &Path, name: &str, lib_tree: &Path) {
             );
         }
     }
+    restored
 }
 
 fn remove_empty_parents(dir: &Path, stop: &Path) {
@@ -622,6 +741,14 @@ fn remove_empty_parents(dir: &Path, stop: &Path) {
 /// prints `Running depmod... done.`; skipped for `--no-depmod` or when the
 /// kernel has no modules.dep; runs `depmod -b ROOT` under `--root`.
 pub fn run_depmod(ctx: &Ctx, k: &str) -> i32 {
+    let code = depmod_now(ctx, k);
+    if code == 0 {
+        let _ = std::fs::remove_file(depmod_marker(ctx, k));
+    }
+    code
+}
+
+fn depmod_now(ctx: &Ctx, k: &str) -> i32 {
     let it = &ctx.settings.install_tree;
     let cmd = if ctx.opts.no_depmod || !it.join(k).join("modules.dep").is_file() {
         "true".to_string()

@@ -139,7 +139,7 @@ fn main() {
             hook::handle(&ctx, &Event::Autoinstall(ks))
         }
         Command::Prune { dry_run } => {
-            let _lock = match dkms_hook::lock::TreeLock::acquire(&ctx.settings.dkms_tree) {
+            let _lock = match actions::lock(&ctx) {
                 Ok(l) => l,
                 Err(e) => {
                     e.report();
@@ -157,7 +157,7 @@ fn main() {
             if check {
                 doctor::report(&ctx, false)
             } else {
-                match dkms_hook::lock::TreeLock::acquire(&ctx.settings.dkms_tree) {
+                match actions::lock(&ctx) {
                     Ok(_l) => doctor::report(&ctx, true),
                     Err(e) => {
                         e.report();
