@@ -424,26 +424,7 @@ fn prepare_build_dir(source: &Path, bdir: &Path) -> Result<()> {
     if let Some(p) = bdir.parent() {
         std::fs::create_dir_all(p).map_err(|e| Error::io("Cannot create", p, e))?;
     }
-    // cp -a keeps symlinks as symlinks and preserves modes and times.
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg("--reflink=auto")
-        .arg(format!("{}/.", source.display()))
-        .arg(bdir)
-        .status();
-    let ok = match st {
-        Ok(s) if s.success() => true,
-        _ => {
-            let _ = std::fs::create_dir_all(bdir);
-            Command::new("cp")
-                .arg("-a")
-                .arg(format!("{}/.", source.display()))
-                .arg(bdir)
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        }
-    };
+    let ok = crate::copytree::copy_tree(source, bdir).is_ok();
     if ok {
         Ok(())
     } else {

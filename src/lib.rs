@@ -26,8 +26,11 @@
 //! - [`lock`]: the one flock that serialises writers.
 //! - [`runner`]: running shell commands with make.log framing and progress dots.
 //! - [`build`]: per-kernel build directory, patches, scripts, make, make.log.
+//! - [`copytree`]: `cp -a` of a source tree without a process.
 //! - [`install`]: version check, original-module backup, atomic placement, depmod.
 //! - [`sign`]: MOK key generation and `sign-file`.
+//! - [`source_check`]: refuses source trees whose links lead outside them.
+//! - [`privilege`]: `build_user=`: build steps as an unprivileged user without network.
 //! - [`tarball`]: `mktarball` / `ldtarball`.
 //! - [`status`]: status entries and their text/JSON/YAML renderings.
 //! - [`output`]: upstream's user-visible strings.
@@ -46,6 +49,7 @@ pub mod cli;
 pub mod conf;
 pub mod config;
 pub mod context;
+pub mod copytree;
 pub mod distro;
 pub mod doctor;
 pub mod error;
@@ -60,8 +64,10 @@ pub mod output;
 pub mod paths;
 pub mod pending;
 pub mod plan;
+pub mod privilege;
 pub mod runner;
 pub mod sign;
+pub mod source_check;
 pub mod status;
 pub mod tarball;
 pub mod tree;

@@ -88,9 +88,36 @@ fn start_dots() -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
     (tx, handle)
 }
 
+/// The words of `cmd` when it is a plain command line that bash would only
+/// split on spaces (no quoting, expansion, redirection or operators), so it
+/// can be run without starting a shell.
+pub fn plain_words(cmd: &str) -> Option<Vec<&str>> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./=:+,@-".contains(c) || c == ' ';
+    if cmd.trim().is_empty() || !cmd.chars().all(plain) {
+        return None;
+    }
+    let words: Vec<&str> = cmd.split(' ').filter(|w| !w.is_empty()).collect();
+    // An assignment prefix (`A=b cmd`) needs the shell.
+    if words[0].contains('=') {
+        return None;
+    }
+    Some(words)
+}
+
 fn run(step: &Step, jobserver: Option<&jobserver::Client>) -> i32 {
-    let mut cmd = Command::new("bash");
-    cmd.arg("-c").arg(&step.cmd).stdin(Stdio::null());
+    let mut cmd = match plain_words(&step.cmd) {
+        Some(words) => {
+            let mut c = Command::new(words[0]);
+            c.args(&words[1..]);
+            c
+        }
+        None => {
+            let mut c = Command::new("bash");
+            c.arg("-c").arg(&step.cmd);
+            c
+        }
+    };
+    cmd.stdin(Stdio::null());
     if let Some(js) = jobserver {
         js.configure_make(&mut cmd);
     }
@@ -218,6 +245,17 @@ mod tests {
     #[case(1_795_554_573, "Tue Nov 24 21:09:33 UTC 2026")]
     fn dates(#[case] secs: u64, #[case] want: &str) {
         assert_eq!(format_date(secs), want);
+    }
+
+    #[rstest]
+    #[case("make -j2 KERNELRELEASE=6.1 -C /k M=/b", Some(vec!["make", "-j2", "KERNELRELEASE=6.1", "-C", "/k", "M=/b"]))]
+    #[case("make -C $kernel_source_dir", None)]
+    #[case("cd /x && make", None)]
+    #[case("CC=clang make", None)]
+    #[case("make 'a b'", None)]
+    #[case("", None)]
+    fn plain_commands_skip_the_shell(#[case] cmd: &str, #[case] want: Option<Vec<&str>>) {
+        assert_eq!(plain_words(cmd), want);
     }
 
     #[test]

@@ -20,6 +20,17 @@ pub const MAX_CONF_BYTES: u64 = 1 << 20;
 /// How long bash may take to source a dkms.conf and its override files.
 pub const BASH_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The time limit for bash: `DKMS_CONF_TIMEOUT` seconds when set to a
+/// positive number (tests use a short one), else [`BASH_TIMEOUT`].
+pub fn bash_timeout() -> Duration {
+    std::env::var("DKMS_CONF_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(BASH_TIMEOUT)
+}
+
 /// Read, resolve and validate `files` for `ctx`.
 ///
 /// - `files.main` unreadable: exit 4, `Could not locate dkms.conf file.`
@@ -54,7 +65,7 @@ pub fn load(files: &ConfFiles, ctx: &ConfContext, opts: &ResolveOpts) -> Result<
     let (mut snaps, reader) = match read_all_static(&paths, &texts, ctx) {
         Some(snaps) => (snaps, Reader::Static),
         None => (
-            eval_bash_snapshots(&paths, ctx, &[], BASH_TIMEOUT)?,
+            eval_bash_snapshots(&paths, ctx, &[], bash_timeout())?,
             Reader::Bash,
         ),
     };

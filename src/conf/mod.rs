@@ -203,4 +203,6 @@ pub struct ConfFiles {
 }
 
 #[cfg(test)]
+mod fuzz_regressions;
+#[cfg(test)]
 mod tests;

@@ -156,6 +156,11 @@ pub(crate) fn resolve_with(
         if !built_location.is_empty() && !built_location.ends_with('/') {
             built_location.push('/');
         }
+        // Upstream appends the location to the build directory as text, so a
+        // leading `/` still means "inside the build directory"; keep it so.
+        if built_location.starts_with('/') {
+            built_location = built_location.trim_start_matches('/').to_string();
+        }
         if built_name.is_empty() {
             errors.push(format!(
                 "dkms.conf: Error! No 'BUILT_MODULE_NAME' directive specified for record #{i}."
@@ -190,6 +195,14 @@ pub(crate) fn resolve_with(
                 "'/kernel', '/updates', or '/extra' in record #{i}."
             ));
         }
+        errors.extend(escape_errors(
+            i,
+            &built_name,
+            &built_location,
+            &dest_name,
+            &dest_location_orig,
+            &dest_location,
+        ));
         modules.push(ModuleRecord {
             built_name,
             built_location,
@@ -326,6 +339,52 @@ pub(crate) fn resolve_with(
     })
 }
 
+/// True when `p` has a `..` path component (`..`, `../x`, `x/..`, `a/../b`).
+fn has_dotdot(p: &str) -> bool {
+    p.split('/').any(|c| c == "..")
+}
+
+/// Beyond upstream (which only checks DEST_MODULE_LOCATION's prefix): module
+/// names and locations must not lead out of the build directory or the
+/// kernel's module directory. A `..` component is refused everywhere; a name
+/// must not start with `/` (it would replace the directory it is joined to).
+fn escape_errors(
+    i: usize,
+    built_name: &str,
+    built_location: &str,
+    dest_name: &str,
+    dest_location_orig: &str,
+    dest_location: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (directive, value) in [
+        ("BUILT_MODULE_NAME", built_name),
+        ("DEST_MODULE_NAME", dest_name),
+    ] {
+        if has_dotdot(value) || value.starts_with('/') {
+            out.push(format!(
+                "dkms.conf: Error! Directive '{directive}' contains a '..' path component or starts with '/' in record #{i}."
+            ));
+        }
+    }
+    for (directive, value) in [
+        ("BUILT_MODULE_LOCATION", built_location),
+        ("DEST_MODULE_LOCATION", dest_location_orig),
+    ] {
+        if has_dotdot(value) {
+            out.push(format!(
+                "dkms.conf: Error! Directive '{directive}' contains a '..' path component in record #{i}."
+            ));
+        }
+    }
+    if dest_location != dest_location_orig && has_dotdot(dest_location) {
+        out.push(format!(
+            "dkms.conf: Error! The module location '{dest_location}' (ADDON_MODULES_DIR) contains a '..' path component in record #{i}."
+        ));
+    }
+    out
+}
+
 /// STRIP[i]: `Some(false)` for n..., `Some(true)` for y..., None otherwise.
 fn strip_value(v: &str) -> Option<bool> {
     match v.chars().next() {
@@ -402,4 +461,71 @@ fn config_enabled(config: &str, name: &str) -> bool {
 /// True when `name` is one of upstream's dkms.conf directives.
 pub fn is_directive(name: &str) -> bool {
     DIRECTIVES.contains(&name)
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    fn raw_of(pairs: &[(&str, &str)]) -> RawConf {
+        let mut r = RawConf::default();
+        r.set("PACKAGE_NAME", 0, "m");
+        r.set("PACKAGE_VERSION", 0, "1.0");
+        r.set("BUILT_MODULE_NAME", 0, "hello");
+        r.set("DEST_MODULE_LOCATION", 0, "/updates");
+        for (k, v) in pairs {
+            r.set(k, 0, *v);
+        }
+        r
+    }
+
+    fn run(pairs: &[(&str, &str)], distribution: &str) -> Result<ModuleConf, Vec<String>> {
+        let opts = ResolveOpts {
+            distribution: distribution.into(),
+            strict: true,
+            directives: vec![],
+            conf_path: "dkms.conf".into(),
+        };
+        resolve(&raw_of(pairs), &ConfContext::default(), &opts)
+    }
+
+    #[rstest]
+    #[case("DEST_MODULE_LOCATION", "/kernel/../../../../tmp/x", "dkms.conf: Error! Directive 'DEST_MODULE_LOCATION' contains a '..' path component in record #0.")]
+    #[case("DEST_MODULE_LOCATION", "/updates/..", "dkms.conf: Error! Directive 'DEST_MODULE_LOCATION' contains a '..' path component in record #0.")]
+    #[case("BUILT_MODULE_LOCATION", "../../etc", "dkms.conf: Error! Directive 'BUILT_MODULE_LOCATION' contains a '..' path component in record #0.")]
+    #[case("BUILT_MODULE_LOCATION", "src/../../x/", "dkms.conf: Error! Directive 'BUILT_MODULE_LOCATION' contains a '..' path component in record #0.")]
+    #[case("BUILT_MODULE_NAME", "../../../etc/x", "dkms.conf: Error! Directive 'BUILT_MODULE_NAME' contains a '..' path component or starts with '/' in record #0.")]
+    #[case("BUILT_MODULE_NAME", "/etc/x", "dkms.conf: Error! Directive 'BUILT_MODULE_NAME' contains a '..' path component or starts with '/' in record #0.")]
+    #[case("DEST_MODULE_NAME", "../x", "dkms.conf: Error! Directive 'DEST_MODULE_NAME' contains a '..' path component or starts with '/' in record #0.")]
+    fn escapes_are_refused(#[case] name: &str, #[case] value: &str, #[case] want: &str) {
+        for distro in ["debian", "other"] {
+            let errs = run(&[(name, value)], distro).expect_err(value);
+            assert!(errs.iter().any(|e| e == want), "{distro}: {errs:?}");
+        }
+    }
+
+    #[rstest]
+    #[case("BUILT_MODULE_LOCATION", "/src", "src/")]
+    #[case("BUILT_MODULE_LOCATION", "./bundle/fs/nfsd/", "./bundle/fs/nfsd/")]
+    #[case("BUILT_MODULE_LOCATION", "//", "")]
+    #[case("BUILT_MODULE_LOCATION", "a..b", "a..b/")]
+    fn locations_stay_relative(#[case] name: &str, #[case] value: &str, #[case] want: &str) {
+        let conf = run(&[(name, value)], "other").expect("accepted");
+        assert_eq!(conf.modules[0].built_location, want);
+    }
+
+    #[test]
+    fn dotted_names_that_are_not_components_are_fine() {
+        let conf = run(
+            &[
+                ("BUILT_MODULE_NAME", "a..b"),
+                ("DEST_MODULE_LOCATION", "/kernel/x..y"),
+            ],
+            "other",
+        )
+        .expect("accepted");
+        assert_eq!(conf.modules[0].dest_location, "/kernel/x..y");
+    }
 }

@@ -551,11 +551,20 @@ impl<'a> Parser<'a> {
                 name
             }
             Some('(') => return self.code("a `$(...)` substitution"),
+            Some('[') => return self.code("a `$[...]` arithmetic expansion"),
+            // bash removes `\<newline>` before expanding: `$\<nl>x` is `$x`.
+            Some('\\') if self.peek_at(2) == Some('\n') => {
+                return self.code("a line continuation inside a `$` expansion")
+            }
             Some(c) if is_name_start(c) => {
                 self.pos += 1;
                 let start = self.pos;
                 while self.peek().is_some_and(is_name_char) {
                     self.pos += 1;
+                }
+                // `$ab\<nl>cd` is `$abcd` in bash.
+                if self.peek() == Some('\\') && self.peek_at(1) == Some('\n') {
+                    return self.code("a line continuation inside a `$` expansion");
                 }
                 self.s[start..self.pos].iter().collect()
             }

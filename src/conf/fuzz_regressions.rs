@@ -1,0 +1,108 @@
+//! Every input the fuzz targets in `fuzz/` ever flagged, kept as unit tests.
+//!
+//! Each case is checked the way the `differential` target checks it: when the
+//! static reader claims the text, bash must leave the same directive values;
+//! and neither the strict nor the lenient reader may panic. Cases also state
+//! what the reader must do now (claim or refuse), so a regression shows.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use rstest::rstest;
+
+use super::bash_eval::{eval_bash, DIRECTIVES};
+use super::static_reader::read_static;
+use super::{ConfContext, RawConf};
+
+/// The context the fuzz targets read with.
+fn ctx() -> ConfContext {
+    ConfContext {
+        kernelver: "6.1.0-13-amd64".into(),
+        arch: "x86_64".into(),
+        kernel_source_dir: "/nonexistent/lib/modules/6.1.0-13-amd64/build".into(),
+        dkms_tree: "/var/lib/dkms".into(),
+        source_tree: "/usr/src".into(),
+        install_tree: "/lib/modules".into(),
+        module: "foo".into(),
+        module_version: "1.0".into(),
+        kernel_config: "/nonexistent/lib/modules/6.1.0-13-amd64/build/.config".into(),
+        tmp_location: "/tmp".into(),
+    }
+}
+
+fn known() -> BTreeMap<String, String> {
+    ctx()
+        .pairs()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn directives_only(raw: &RawConf) -> RawConf {
+    let mut out = RawConf::default();
+    for (k, v) in &raw.vars {
+        if DIRECTIVES.contains(&k.as_str()) {
+            out.vars.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+fn bash(text: &str) -> RawConf {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    eval_bash(
+        &[f.path().to_path_buf()],
+        &ctx(),
+        &[],
+        Duration::from_secs(20),
+    )
+    .unwrap()
+}
+
+/// What the static reader must do with a case today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// Hand the file to bash.
+    Refuse,
+    /// Claim it (and agree with bash).
+    Claim,
+}
+
+#[rstest]
+// differential, run 1: bash drops `\<newline>` before expanding, so
+// `$\<nl>erHA` is `$erHA` (empty); the reader took `$` literally.
+#[case::dollar_line_continuation("MAKE=H=1EM$\\\nerHA KMAKE=H=1EM$=kernmlverH ", Want::Refuse)]
+#[case::dollar_continuation_quoted("MAKE=\"a$\\\nkernelver\"\n", Want::Refuse)]
+#[case::name_continuation("MAKE=$kern\\\nelver\n", Want::Refuse)]
+#[case::plain_continuation_still_claimed("MAKE=a\\\nb$kernelver\n", Want::Claim)]
+// differential, run 2: `$[...]` is bash's old arithmetic expansion, also
+// inside double quotes; the reader kept `$[10]` literally.
+#[case::dollar_bracket_quoted(
+    "MAKE=\"a=(b\\d$[10]=\u{fffd}\u{fffd}\\\\c\\$\u{b3};\"\n",
+    Want::Refuse
+)]
+#[case::dollar_bracket_plain("MAKE=x$[1+1]\n", Want::Refuse)]
+#[case::dollar_bracket_in_array("MAKE=(\"$[2]\")\n", Want::Refuse)]
+#[case::bracket_after_literal_dollar("MAKE=\"$ [1]\"\n", Want::Claim)]
+fn fuzz_finding(#[case] text: &str, #[case] want: Want) {
+    let _ = read_static(text, &known(), true);
+    let got = read_static(text, &known(), false);
+    assert_eq!(
+        if got.is_ok() {
+            Want::Claim
+        } else {
+            Want::Refuse
+        },
+        want,
+        "{text:?}: {got:?}"
+    );
+    if let Ok(st) = got {
+        assert_eq!(
+            directives_only(&st),
+            bash(text),
+            "static vs bash on {text:?}"
+        );
+    }
+}
