@@ -440,7 +440,7 @@ fn prepare_build_dir(source: &Path, bdir: &Path) -> Result<()> {
 /// CONFIG_CC_VERSION_TEXT when that compiler exists, clang/ld.lld for clang kernels.
 fn compiler_env(ctx: &Ctx, kernel: &Kernel) -> Vec<(String, String)> {
     let cfg = ctx.kernel_config(kernel);
-    let mut env = Vec::new();
+    let mut env = crate::forced::build_environment(ctx.settings.build_environment.as_deref());
     if let Some(text) = crate::kernel::config_file_value(&cfg, "CONFIG_CC_VERSION_TEXT") {
         if let Some(cc) = text.split_whitespace().next() {
             if in_path(cc) {

@@ -94,6 +94,18 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
     let orig_dir = tree.original_dir(m, k, a);
     let active = tree.kernel_link(m, k, a);
     let mut force = ctx.opts.force;
+    let mut version_override = ctx.opts.force_version_override;
+    match crate::forced::forced(ctx, m) {
+        crate::forced::Forced::Force => {
+            force = true;
+            println!("Forcing installation of {m}");
+        }
+        crate::forced::Forced::VersionOverride => {
+            version_override = true;
+            println!("Forcing version override of {m}");
+        }
+        crate::forced::Forced::No => {}
+    }
     // Leftovers of an interrupted build of this module (we hold the lock).
     crate::build::clean_stale(ctx, m, v, k, a);
 
@@ -158,7 +170,7 @@ pub fn install(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmo
     let mut archived: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut any = false;
     for r in conf.modules.iter().filter(|r| r.buildable) {
-        if !version_sane(ctx, m, v, k, a, &conf, r, suffix, force) {
+        if !version_sane(ctx, m, v, k, a, &conf, r, suffix, force, version_override) {
             continue;
         }
         let name = &r.dest_name;
@@ -466,6 +478,7 @@ fn version_sane(
     r: &ModuleRecord,
     suffix: &str,
     force: bool,
+    version_override: bool,
 ) -> bool {
     if !conf.obsolete_by.is_empty() && !force && obsoleted(k, &conf.obsolete_by) {
         eprintln!();
@@ -493,7 +506,7 @@ fn version_sane(
         .into_iter()
         .filter(|p| ours_bytes.is_none() || std::fs::read(p).ok() != ours_bytes)
         .collect();
-    if found.is_empty() || ctx.opts.force_version_override {
+    if found.is_empty() || version_override {
         return true;
     }
     if found.len() > 1 {

@@ -29,6 +29,7 @@
 //! - [`copytree`]: `cp -a` of a source tree without a process.
 //! - [`install`]: version check, original-module backup, atomic placement, depmod.
 //! - [`sign`]: MOK key generation and `sign-file`.
+//! - [`forced`]: `modules_to_force_install` lists and the `build_environment` file.
 //! - [`source_check`]: refuses source trees whose links lead outside them.
 //! - [`privilege`]: `build_user=`: build steps as an unprivileged user without network.
 //! - [`tarball`]: `mktarball` / `ldtarball`.
@@ -55,6 +56,7 @@ pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod fault;
+pub mod forced;
 pub mod hook;
 pub mod install;
 pub mod kernel;
