@@ -5,8 +5,6 @@
 /// release this tool is a drop-in for (scripts compare it).
 pub const RELEASE: &str = "dkms-3.4.3";
 
-/// This implementation's own version, shown by `dkms-hook --version`.
-pub const IMPLEMENTATION: &str = concat!("dkms-hook ", env!("CARGO_PKG_VERSION"));
 
 /// Upstream's usage text (`dkms --help`), with `$0` filled in.
 pub fn usage(argv0: &str) -> String {

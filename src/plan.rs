@@ -226,11 +226,17 @@ pub fn plan_event(
     }
 }
 
-/// Kernels whose builds prune removes: built for, but no longer installed.
+/// Kernels whose builds prune removes: built for, but neither the image
+/// (`/lib/modules/K/kernel`, `/boot/vmlinuz-K`) nor the headers are installed
+/// any more. Headers alone keep a kernel: chroots and image builders install
+/// the headers of the kernels they build for without the image.
 pub fn prune_kernels(built: &[String], kernel: &dyn Fn(&str) -> KernelFacts) -> Vec<String> {
     let mut out: Vec<String> = built
         .iter()
-        .filter(|k| !kernel(k).installed)
+        .filter(|k| {
+            let f = kernel(k);
+            !f.installed && !f.headers
+        })
         .cloned()
         .collect();
     out.sort_by(|a, b| crate::version::sort_v_cmp(a, b));
@@ -269,15 +275,14 @@ mod event_tests {
     }
 
     #[test]
-    fn prune_spares_installed_kernels() {
-        let built = vec![
-            "6.1-hi".to_string(),
-            "6.2-h".to_string(),
-            "6.3-gone".to_string(),
-        ];
+    fn prune_spares_installed_kernels_and_kernels_with_headers() {
+        let built: Vec<String> = ["6.1-hi", "6.2-h", "6.3-gone", "6.4-d"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(
             prune_kernels(&built, &facts),
-            vec!["6.2-h".to_string(), "6.3-gone".to_string()]
+            vec!["6.3-gone".to_string(), "6.4-d".to_string()]
         );
     }
 }

@@ -372,9 +372,10 @@ fn prune_removes_what_belongs_to_a_vanished_kernel_only(#[case] whole_dir: bool)
         );
     }
 
-    // K1's image package goes away without its prerm running (and, in
-    // the second case, someone deletes all of lib/modules/K1 as well).
+    // K1's image and headers packages go away without the prerm running
+    // (and, in the second case, someone deletes all of lib/modules/K1).
     root.remove_kernel_image(K1);
+    root.remove_headers(K1);
     if whole_dir {
         fs::remove_dir_all(root.path(&format!("/lib/modules/{K1}"))).expect("rm -r");
     }
@@ -435,6 +436,21 @@ fn prune_drops_pending_work_of_a_kernel_that_never_got_headers() {
     root.hook(&["prune"]).assert_ok();
     assert_nothing_pending_for(&root, K3);
     assert_installed(&root, "hello", K2);
+}
+
+#[test]
+fn prune_keeps_a_kernel_whose_headers_are_installed() {
+    // A chroot or image build has the headers of the kernels it builds
+    // for, but no image: those builds must survive every apt run.
+    let root = setup(&[K1], &["hello"]);
+    postinst(&root, K1).assert_ok();
+    root.remove_kernel_image(K1);
+    let before = root.snapshot();
+    let out = root.hook(&["prune"]);
+    out.assert_ok();
+    assert!(!out.stdout.contains(K1), "{out}");
+    root.assert_unchanged(&before, &[LOCK]);
+    assert_installed(&root, "hello", K1);
 }
 
 #[test]

@@ -8,11 +8,11 @@ use clap::{Parser, Subcommand};
 use dkms_hook::cli::Invocation;
 use dkms_hook::config::TreeOverrides;
 use dkms_hook::plan::Event;
-use dkms_hook::{actions, doctor, hook, output};
+use dkms_hook::{actions, doctor, hook};
 
 /// Make out-of-tree kernel modules follow the kernel: package-manager hooks for DKMS.
 #[derive(Parser, Debug)]
-#[command(name = "dkms-hook", version = output::IMPLEMENTATION, about, long_about = None)]
+#[command(name = "dkms-hook", version = env!("CARGO_PKG_VERSION"), about, long_about = None)]
 struct Cli {
     /// Treat DIR as the root of the system: every path the tool reads or writes resolves under it (also DKMS_ROOT).
     #[arg(long, global = true, value_name = "DIR")]
