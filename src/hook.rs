@@ -10,7 +10,7 @@
 
 use crate::context::Ctx;
 use crate::error::Result;
-use crate::exec::autoinstall::{autoinstall, print_upstream_summary, Outcome};
+use crate::exec::autoinstall::{autoinstall_kernels, print_upstream_summary, Outcome};
 use crate::exec::removal::kernel_prerm;
 use crate::kernel::{headers_package, machine_arch};
 use crate::pending::{Item, Queue, Reason};
@@ -83,22 +83,17 @@ fn run(ctx: &Ctx, event: &Event) -> Result<i32> {
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut deferred: Vec<(String, String)> = Vec::new();
     let mut failed = false;
+    let kernels: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| match j {
+            HookJob::Autoinstall(k) => Some(k.clone()),
+            _ => None,
+        })
+        .collect();
     for job in jobs {
         match job {
-            HookJob::Autoinstall(k) => {
-                let o = autoinstall(ctx, &k, &arch);
-                queue.remove(&headers_item(&k, &arch, ""));
-                match o {
-                    Ok(o) => {
-                        print_upstream_summary(&o);
-                        failed |= o.failed_any();
-                        outcomes.push(o);
-                    }
-                    Err(e) => {
-                        e.report();
-                        failed = true;
-                    }
-                }
+            HookJob::Autoinstall(_) => {
+                // Every kernel of this event runs as one DAG (below).
             }
             HookJob::DeferHeaders(k) => {
                 if let Some(pkg) = defer_headers(ctx, &k, &arch) {
@@ -118,6 +113,26 @@ fn run(ctx: &Ctx, event: &Event) -> Result<i32> {
             }
             HookJob::Prune => {
                 prune(ctx, false);
+            }
+        }
+    }
+    if !kernels.is_empty() {
+        let pairs: Vec<(String, String)> =
+            kernels.iter().map(|k| (k.clone(), arch.clone())).collect();
+        for k in &kernels {
+            queue.remove(&headers_item(k, &arch, ""));
+        }
+        match autoinstall_kernels(ctx, &pairs) {
+            Ok(done) => {
+                for o in done {
+                    print_upstream_summary(&o);
+                    failed |= o.failed_any();
+                    outcomes.push(o);
+                }
+            }
+            Err(e) => {
+                e.report();
+                failed = true;
             }
         }
     }

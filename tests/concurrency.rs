@@ -75,7 +75,9 @@ fn prepare() -> TestRoot {
     root.dkms(&["install", "third/1.0", "-k", K1, "-k", K2, "-k", K3])
         .assert_ok();
     root.dkms(&["install", "hello/1.0", "-k", K3]).assert_ok();
+    // Image and headers gone: prune removes K3's builds.
     root.remove_kernel_image(K3);
+    root.remove_headers(K3);
     root.hook(&["kernel-postinst", K4, &format!("/boot/vmlinuz-{K4}")])
         .assert_ok();
     root

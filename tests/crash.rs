@@ -149,7 +149,9 @@ impl Scenario {
                 root.add_source("hello-1.0");
                 root.dkms(&["install", "hello/1.0", "-k", K1, "-k", K3])
                     .assert_ok();
+                // Image and headers gone: prune removes K3's builds.
                 root.remove_kernel_image(K3);
+                root.remove_headers(K3);
                 root
             }
             Scenario::Pending => {

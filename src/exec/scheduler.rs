@@ -41,6 +41,62 @@ struct Node {
     v: String,
     deps: Vec<String>,
     st: St,
+    /// Expected cost, to start the longest builds first.
+    cost: u64,
+}
+
+/// A build's expected cost in milliseconds: the longest earlier build of
+/// this module version (make.log's elapsed times, derived data already in the
+/// tree), else a guess from the size of its C sources plus a bonus for a
+/// `configure` script (a serial PRE_BUILD step).
+pub fn estimate(ctx: &Ctx, m: &str, v: &str) -> u64 {
+    let tree = ctx.tree();
+    let history = tree
+        .built_kernels(m, v)
+        .into_iter()
+        .filter_map(|(k, a)| {
+            std::fs::read_to_string(tree.base_dir(m, v, &k, &a).join("log/make.log")).ok()
+        })
+        .map(|log| log_seconds(&log) * 1000)
+        .max();
+    if let Some(ms) = history.filter(|ms| *ms > 0) {
+        return ms;
+    }
+    let src = tree.source_dir(m, v);
+    let bonus = if src.join("configure").is_file() {
+        20_000
+    } else {
+        0
+    };
+    source_bytes(&src, 4) / 20 + bonus
+}
+
+/// Sum of the `# elapsed time: HH:MM:SS` lines of a make.log, in seconds.
+fn log_seconds(log: &str) -> u64 {
+    log.lines()
+        .filter_map(|l| l.strip_prefix("# elapsed time: "))
+        .map(|t| {
+            t.split(':')
+                .filter_map(|x| x.trim().parse::<u64>().ok())
+                .fold(0, |acc, x| acc * 60 + x)
+        })
+        .sum()
+}
+
+fn source_bytes(dir: &std::path::Path, depth: u32) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut total = 0;
+    for e in rd.flatten() {
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() && depth > 0 {
+            total += source_bytes(&e.path(), depth - 1);
+        } else if ft.is_file() && e.file_name().to_string_lossy().ends_with(".c") {
+            total += e.metadata().map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    total
 }
 
 /// Run the work of every kernel as one DAG; fills and returns the outcomes
@@ -66,6 +122,7 @@ pub fn run(ctx: &Ctx, work: &[KernelWork], mut outcomes: Vec<Outcome>) -> Vec<Ou
                 v: v.clone(),
                 deps: deps.clone(),
                 st: St::Waiting,
+                cost: estimate(ctx, m, v),
             });
         }
     }
@@ -77,11 +134,14 @@ pub fn run(ctx: &Ctx, work: &[KernelWork], mut outcomes: Vec<Outcome>) -> Vec<Ou
         .iter()
         .map(|_| Depmod::Later(BTreeSet::new()))
         .collect();
+    // Longest builds start first, so a long one never ends up alone at the end.
+    let mut order: Vec<usize> = (0..nodes.len()).collect();
+    order.sort_by(|a, b| nodes[*b].cost.cmp(&nodes[*a].cost));
     let (tx, rx) = mpsc::channel::<(usize, Result<()>, String)>();
     let mut running = 0usize;
     std::thread::scope(|scope| loop {
         // Dispatch every ready node, at most `jobs` threads at a time.
-        for i in 0..nodes.len() {
+        for i in order.iter().copied() {
             if running >= jobs {
                 break;
             }
@@ -284,4 +344,15 @@ fn run_serial(ctx: &Ctx, work: &[KernelWork], mut outcomes: Vec<Outcome>) -> Vec
     }
     finish_depmod(ctx, depmod);
     outcomes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_seconds;
+
+    #[test]
+    fn elapsed_times_add_up() {
+        let log = "x\n# elapsed time: 00:00:07\n---\n# elapsed time: 00:01:02\n";
+        assert_eq!(log_seconds(log), 69);
+    }
 }
