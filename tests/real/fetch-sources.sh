@@ -10,7 +10,7 @@
 # Prints the usr/src/<name>-<version> directories it found, one per line.
 set -euo pipefail
 
-PACKAGES=(v4l2loopback-dkms tp-smapi-dkms iptables-netflow-dkms acpi-call-dkms)
+PACKAGES=(v4l2loopback-dkms tp-smapi-dkms iptables-netflow-dkms acpi-call-dkms vpoll-dkms xtables-addons-dkms)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
