@@ -88,6 +88,12 @@ fn setup_kernels(ctx: &Ctx, inv: &mut Invocation) -> Result<()> {
             return Err(Error::msg(16, format!("Empty arch[{i}]")));
         }
     }
+    for k in &inv.kernels {
+        check_component("kernel version", k)?;
+    }
+    for a in &inv.arches {
+        check_component("arch", a)?;
+    }
     Ok(())
 }
 
@@ -270,17 +276,25 @@ pub fn check_module_args(inv: &Invocation, action: &str) -> Result<()> {
     Err(Error::new(1, lines))
 }
 
+/// Refuse a name that becomes a path component (module, version, kernel,
+/// arch) when it could escape the trees.
+pub fn check_component(what: &str, s: &str) -> Result<()> {
+    if is_safe_component(s) {
+        return Ok(());
+    }
+    Err(Error::new(
+        2,
+        [
+            format!("Invalid {what} '{}'.", s.escape_default()),
+            "Names must not be empty, contain '/', whitespace or control characters, be '.' or '..', or start with '-'.".to_string(),
+        ],
+    ))
+}
+
 /// Refuse module and version names that could escape the trees.
 pub fn check_names(m: &str, v: &str) -> Result<()> {
-    for (what, s) in [("module", m), ("module version", v)] {
-        if !is_safe_component(s) {
-            return Err(Error::new(
-                2,
-                [format!("Invalid {what} name '{}'.", s.escape_default()), "Names must not be empty, contain '/', whitespace or control characters, be '.' or '..', or start with '-'.".to_string()],
-            ));
-        }
-    }
-    Ok(())
+    check_component("module name", m)?;
+    check_component("module version name", v)
 }
 
 /// The checks upstream makes before acting on a registered module: both

@@ -155,6 +155,7 @@ pub fn build(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, jobs: Jobs<'_>) -> R
     let log = bdir.join("make.log");
     crate::source_check::check_source_tree(&source_dir)?;
     prepare_build_dir(&source_dir, &bdir)?;
+    crate::source_check::confine_build_copy(&source_dir, &bdir)?;
     crate::fault::point("build:after-copy");
     runner::append(
         &log,

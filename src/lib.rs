@@ -30,7 +30,7 @@
 //! - [`install`]: version check, original-module backup, atomic placement, depmod.
 //! - [`sign`]: MOK key generation and `sign-file`.
 //! - [`forced`]: `modules_to_force_install` lists and the `build_environment` file.
-//! - [`source_check`]: refuses source trees whose links lead outside them.
+//! - [`source_check`]: keeps a build from writing through links that lead outside it.
 //! - [`privilege`]: `build_user=`: build steps as an unprivileged user without network.
 //! - [`tarball`]: `mktarball` / `ldtarball`.
 //! - [`status`]: status entries and their text/JSON/YAML renderings.

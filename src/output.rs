@@ -5,7 +5,6 @@
 /// release this tool is a drop-in for (scripts compare it).
 pub const RELEASE: &str = "dkms-3.4.3";
 
-
 /// Upstream's usage text (`dkms --help`), with `$0` filled in.
 pub fn usage(argv0: &str) -> String {
     format!(

@@ -14,11 +14,12 @@
 //! the user's group and sticky, so the build can create and replace its own
 //! files but cannot replace root's `make.log` (for instance by a symlink that
 //! root would then append to). After make, with all build processes gone,
-//! the directory is checked again ([`crate::source_check`]: no link leading
-//! outside, no device nodes) and no file may belong to anyone but the build
-//! user (a hard link to a foreign file); then it is taken back to root before
-//! the modules are stripped, signed and moved into the dkms tree. POST_BUILD
-//! gets the directory back after the results were moved.
+//! the directory is checked again (links leading outside it are removed,
+//! see [`crate::source_check`]; a device node, fifo or socket, or a file of
+//! another owner, e.g. a hard link to a foreign file, refuses the results);
+//! then it is taken back to root before the modules are stripped, signed and
+//! moved into the dkms tree. POST_BUILD gets the directory back after the
+//! results were moved.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -121,7 +122,12 @@ pub fn take_back(ctx: &Ctx, dir: &Path, log: &Path) -> Result<()> {
     let Some(u) = build_user(ctx)? else {
         return Ok(());
     };
-    crate::source_check::check_tree(dir, "build directory")?;
+    for link in crate::source_check::remove_escaping_links(dir)? {
+        log::debug!(
+            "removed {} left by the build: it leads outside",
+            link.display()
+        );
+    }
     walk(dir, &mut |p, meta| {
         if p != log && meta.uid() != u.uid.as_raw() {
             return Err(Error::new(

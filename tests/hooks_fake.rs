@@ -1046,3 +1046,22 @@ fn headers_configured_before_the_image_still_end_installed() {
     assert_installed(&root, "hello", K1);
     assert!(pending(&root).stdout.contains("Nothing is pending."));
 }
+
+#[test]
+fn hostile_kernel_version_is_refused_by_every_event() {
+    let root = setup(&[K1], &["hello"]);
+    let before = root.snapshot();
+    for args in [
+        vec!["kernel-postinst", "../../x", "/boot/vmlinuz-x"],
+        vec!["kernel-prerm", "..", "/boot/vmlinuz-x"],
+        vec!["header-postinst", "a/b"],
+        vec!["kernel-install", "add", "../x", "/boot/entry"],
+        vec!["autoinstall", "--kernel=../x"],
+    ] {
+        let out = root.hook(&args);
+        out.assert_code(2);
+        out.assert_stderr_contains("Error! Invalid kernel version '");
+    }
+    root.assert_unchanged(&before, &[LOCK]);
+    assert!(pending(&root).stdout.contains("Nothing is pending."));
+}

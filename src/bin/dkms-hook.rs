@@ -104,6 +104,13 @@ fn main() {
             );
         }
     };
+    // Kernel versions name directories: refuse any that could escape them.
+    for k in event_kernels(&cli.event) {
+        if let Err(e) = actions::check_component("kernel version", k) {
+            e.report();
+            std::process::exit(2);
+        }
+    }
     let running = dkms_hook::kernel::running_kernel();
     let code = match cli.event {
         Command::KernelPostinst { kver, .. } => hook::handle(&ctx, &Event::KernelPostinst(kver)),
@@ -168,4 +175,17 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The kernel versions an event names on its command line.
+fn event_kernels(event: &Command) -> Vec<&str> {
+    match event {
+        Command::KernelPostinst { kver, .. }
+        | Command::KernelPreinst { kver, .. }
+        | Command::KernelPrerm { kver, .. }
+        | Command::HeaderPostinst { kver }
+        | Command::KernelInstall { kver, .. } => vec![kver.as_str()],
+        Command::Autoinstall { kernels, .. } => kernels.iter().map(String::as_str).collect(),
+        _ => Vec::new(),
+    }
 }

@@ -86,6 +86,32 @@ enum Want {
 #[case::dollar_bracket_plain("MAKE=x$[1+1]\n", Want::Refuse)]
 #[case::dollar_bracket_in_array("MAKE=(\"$[2]\")\n", Want::Refuse)]
 #[case::bracket_after_literal_dollar("MAKE=\"$ [1]\"\n", Want::Claim)]
+// differential, run 3: `export NAME[N]=v` is "not a valid identifier" in
+// bash (nothing is assigned); the reader assigned the element.
+#[case::export_element("export\t\tM\t\tMAKE[10]=\n", Want::Refuse)]
+#[case::export_element_value("export MAKE[1]=x\n", Want::Refuse)]
+#[case::export_scalar_still_claimed("export M MAKE=x\n", Want::Claim)]
+// differential, run 4: a line continuation right after an array's `)`
+// glues the next line to the same word in bash (the whole thing becomes an
+// odd scalar); the reader ended the statement there.
+#[case::continuation_after_array(
+    "BUILT_MODULE_NAME=(a 'b c' \"le\" $%ernelveAr)\\\nTCH[2]=x.patch\n",
+    Want::Refuse
+)]
+#[case::continuation_after_array_then_blank("BUILT_MODULE_NAME=(a b)\\\n MAKE=x\n", Want::Claim)]
+#[case::continuation_after_array_then_eof("BUILT_MODULE_NAME=(a b)\\\n", Want::Claim)]
+// differential, run 5: bash uses \x01 and \x7f as internal quoting marks
+// and mangles them in some quoted contexts (it dropped a `\<DEL>` here and
+// doubles \x01 in `("x\<\x01>y")`); the reader kept them literally.
+#[case::backslash_del_in_double_quotes("MAKE=\"b\\\\c\\$d\\`e\\\u{7f}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}H\\z\\; \"\n", Want::Refuse)]
+#[case::ctlesc_in_array("MAKE=(\"x\\\u{1}y\")\n", Want::Refuse)]
+#[case::del_plain("MAKE=x\u{7f}y\n", Want::Refuse)]
+// differential, run 6: `export` expands all its arguments before assigning
+// (`export H=x V=1 MAKE=$H` gives MAKE the old H); the reader assigned left
+// to right as for plain assignments.
+#[case::export_expands_first("MAKE=\"ma\"\nexport H=\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\\\n  V=1 MAKE=$H\n", Want::Refuse)]
+#[case::export_sees_old_value("H=old\nexport H=new MAKE=$H\n", Want::Claim)]
+#[case::plain_assignments_left_to_right("H=old\nH=new MAKE=$H\n", Want::Claim)]
 fn fuzz_finding(#[case] text: &str, #[case] want: Want) {
     let _ = read_static(text, &known(), true);
     let got = read_static(text, &known(), false);

@@ -80,6 +80,16 @@ pub fn read_static(
     known: &BTreeMap<String, String>,
     lenient: bool,
 ) -> Result<RawConf, NotStatic> {
+    // bash marks quoting internally with \x01 and \x7f and mangles them in
+    // some quoted contexts; leave any file holding them to bash itself.
+    if !lenient {
+        if let Some(at) = text.find(['\u{1}', '\u{7f}']) {
+            return Err(NotStatic {
+                line: 1 + text[..at].matches('\n').count(),
+                reason: "a \\x01 or \\x7f character (bash's internal quoting marks)".into(),
+            });
+        }
+    }
     let mut p = Parser {
         s: text.chars().collect(),
         pos: 0,
@@ -296,7 +306,17 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 None | Some('\n') => return Ok(assigns),
                 Some(c) if is_blank(c) => {}
-                Some('\\') if self.peek_at(1) == Some('\n') => {}
+                // After `NAME=(...)` a continuation glues what follows to the
+                // same word (`A=(x)\<nl>B=1` is one odd word in bash).
+                Some('\\') if self.peek_at(1) == Some('\n') => {
+                    let mut q = self.pos;
+                    while self.s.get(q) == Some(&'\\') && self.s.get(q + 1) == Some(&'\n') {
+                        q += 2;
+                    }
+                    if !matches!(self.s.get(q), None | Some('\n') | Some(' ') | Some('\t')) {
+                        return self.code("a line continuation right after `)`");
+                    }
+                }
                 Some(';') => return self.semicolon(assigns),
                 Some(c) if is_operator(c) => return self.code(format!("operator `{c}`")),
                 Some(c) => return self.code(format!("unexpected `{c}`")),
@@ -356,6 +376,11 @@ impl<'a> Parser<'a> {
             };
             self.pos += 1;
             indexed = true;
+            // bash's `export` refuses `NAME[N]=` ("not a valid identifier").
+            if export {
+                self.pos = start;
+                return self.code("an array element after `export`");
+            }
         }
         match self.peek() {
             Some('=') => {}
@@ -636,6 +661,35 @@ impl<'a> Parser<'a> {
     /// Perform a statement's assignments left to right (each sees the ones
     /// before it), or none of them when an expansion is not claimable.
     fn apply(&mut self, assigns: Vec<Assign>) -> Result<(), Fail> {
+        // `export` is a command: bash expands all its arguments before it
+        // assigns any (`export A=1 B=$A` gives B the old A).
+        if assigns.iter().any(|a| {
+            matches!(
+                a,
+                Assign::Scalar {
+                    ctx: Ctx::Export,
+                    ..
+                }
+            )
+        }) {
+            let mut values = Vec::with_capacity(assigns.len());
+            for a in &assigns {
+                if let Assign::Scalar {
+                    name,
+                    index,
+                    word,
+                    ctx,
+                } = a
+                {
+                    values.push((name, *index, self.expand(word, *ctx)?.unwrap_or_default()));
+                }
+            }
+            for (name, index, v) in values {
+                self.seed(name);
+                self.vars.entry(name.clone()).or_default().insert(index, v);
+            }
+            return Ok(());
+        }
         if assigns.len() == 1 {
             return assigns.into_iter().try_for_each(|a| self.apply_one(a));
         }
