@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use dkms_hook::conf::bash_eval::{eval_bash, DIRECTIVES};
+use dkms_hook::conf::bash_eval::eval_bash;
 use dkms_hook::conf::static_reader::read_static;
 use dkms_hook::conf::{ConfContext, RawConf};
 
@@ -27,36 +27,15 @@ const MAX_INPUT: usize = 4096;
 const MAX_BASH: usize = 250;
 
 fn ctx() -> ConfContext {
-    ConfContext {
-        kernelver: "6.1.0-13-amd64".into(),
-        arch: "x86_64".into(),
-        kernel_source_dir: "/nonexistent/lib/modules/6.1.0-13-amd64/build".into(),
-        dkms_tree: "/var/lib/dkms".into(),
-        source_tree: "/usr/src".into(),
-        install_tree: "/lib/modules".into(),
-        module: "foo".into(),
-        module_version: "1.0".into(),
-        kernel_config: "/nonexistent/lib/modules/6.1.0-13-amd64/build/.config".into(),
-        tmp_location: "/tmp".into(),
-    }
+    ConfContext::sample()
 }
 
 fn known() -> BTreeMap<String, String> {
-    ctx()
-        .pairs()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    ctx().known()
 }
 
 fn directives_only(raw: &RawConf) -> RawConf {
-    let mut out = RawConf::default();
-    for (k, v) in &raw.vars {
-        if DIRECTIVES.contains(&k.as_str()) {
-            out.vars.insert(k.clone(), v.clone());
-        }
-    }
-    out
+    raw.directives_only()
 }
 
 /// xorshift64: reproducible without a crate.

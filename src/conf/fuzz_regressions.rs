@@ -11,42 +11,21 @@ use std::time::Duration;
 
 use rstest::rstest;
 
-use super::bash_eval::{eval_bash, DIRECTIVES};
+use super::bash_eval::eval_bash;
 use super::static_reader::read_static;
 use super::{ConfContext, RawConf};
 
 /// The context the fuzz targets read with.
 fn ctx() -> ConfContext {
-    ConfContext {
-        kernelver: "6.1.0-13-amd64".into(),
-        arch: "x86_64".into(),
-        kernel_source_dir: "/nonexistent/lib/modules/6.1.0-13-amd64/build".into(),
-        dkms_tree: "/var/lib/dkms".into(),
-        source_tree: "/usr/src".into(),
-        install_tree: "/lib/modules".into(),
-        module: "foo".into(),
-        module_version: "1.0".into(),
-        kernel_config: "/nonexistent/lib/modules/6.1.0-13-amd64/build/.config".into(),
-        tmp_location: "/tmp".into(),
-    }
+    ConfContext::sample()
 }
 
 fn known() -> BTreeMap<String, String> {
-    ctx()
-        .pairs()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    ctx().known()
 }
 
 fn directives_only(raw: &RawConf) -> RawConf {
-    let mut out = RawConf::default();
-    for (k, v) in &raw.vars {
-        if DIRECTIVES.contains(&k.as_str()) {
-            out.vars.insert(k.clone(), v.clone());
-        }
-    }
-    out
+    raw.directives_only()
 }
 
 fn bash(text: &str) -> RawConf {

@@ -30,6 +30,18 @@ pub struct RawConf {
 }
 
 impl RawConf {
+    /// Only the dkms.conf directives (what the bash evaluator reports), so a
+    /// static read can be compared with a bash one.
+    pub fn directives_only(&self) -> RawConf {
+        let vars = self
+            .vars
+            .iter()
+            .filter(|(k, _)| bash_eval::DIRECTIVES.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        RawConf { vars }
+    }
+
     /// Element 0 of `name`, or "" (bash's `$NAME`).
     pub fn scalar(&self, name: &str) -> &str {
         self.get(name, 0)
@@ -96,6 +108,31 @@ pub struct ConfContext {
 }
 
 impl ConfContext {
+    /// A fixed context (paths need not exist) shared by the reader tests,
+    /// the fuzz targets and the fuzz smoke test, so they agree on one.
+    pub fn sample() -> ConfContext {
+        ConfContext {
+            kernelver: "6.1.0-13-amd64".into(),
+            arch: "x86_64".into(),
+            kernel_source_dir: "/nonexistent/lib/modules/6.1.0-13-amd64/build".into(),
+            dkms_tree: "/var/lib/dkms".into(),
+            source_tree: "/usr/src".into(),
+            install_tree: "/lib/modules".into(),
+            module: "foo".into(),
+            module_version: "1.0".into(),
+            kernel_config: "/nonexistent/lib/modules/6.1.0-13-amd64/build/.config".into(),
+            tmp_location: "/tmp".into(),
+        }
+    }
+
+    /// The variables as the static reader's `known` map.
+    pub fn known(&self) -> BTreeMap<String, String> {
+        self.pairs()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     /// The variables as (name, value) pairs, in upstream's list order.
     pub fn pairs(&self) -> [(&'static str, &str); 10] {
         [

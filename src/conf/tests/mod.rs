@@ -13,42 +13,21 @@ mod resolving;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::bash_eval::DIRECTIVES;
 use super::{ConfContext, RawConf};
 
 /// The context every test reads with (paths need not exist).
 pub(super) fn ctx() -> ConfContext {
-    ConfContext {
-        kernelver: "6.1.0-13-amd64".into(),
-        arch: "x86_64".into(),
-        kernel_source_dir: "/nonexistent/lib/modules/6.1.0-13-amd64/build".into(),
-        dkms_tree: "/var/lib/dkms".into(),
-        source_tree: "/usr/src".into(),
-        install_tree: "/lib/modules".into(),
-        module: "foo".into(),
-        module_version: "1.0".into(),
-        kernel_config: "/nonexistent/lib/modules/6.1.0-13-amd64/build/.config".into(),
-        tmp_location: "/tmp".into(),
-    }
+    ConfContext::sample()
 }
 
 /// `ctx()`'s variables as the static reader's `known`.
 pub(super) fn known(c: &ConfContext) -> BTreeMap<String, String> {
-    c.pairs()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    c.known()
 }
 
 /// Only the dkms.conf directives of `raw` (what bash reports).
 pub(super) fn directives_only(raw: &RawConf) -> RawConf {
-    let mut out = RawConf::default();
-    for (k, v) in &raw.vars {
-        if DIRECTIVES.contains(&k.as_str()) {
-            out.vars.insert(k.clone(), v.clone());
-        }
-    }
-    out
+    raw.directives_only()
 }
 
 /// A fixture under tests/fixtures/conf.
