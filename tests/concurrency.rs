@@ -188,23 +188,6 @@ fn leftovers(root: &TestRoot) -> Vec<PathBuf> {
     out
 }
 
-fn diff(want: &BTreeMap<PathBuf, String>, got: &BTreeMap<PathBuf, String>) -> Vec<String> {
-    let mut out = Vec::new();
-    for (p, v) in want {
-        match got.get(p) {
-            None => out.push(format!("missing {} ({v})", p.display())),
-            Some(g) if g != v => out.push(format!("differs {}: want {v}, got {g}", p.display())),
-            Some(_) => {}
-        }
-    }
-    for (p, v) in got {
-        if !want.contains_key(p) {
-            out.push(format!("extra {} ({v})", p.display()));
-        }
-    }
-    out
-}
-
 /// A spawned child with its output being collected.
 struct Running {
     command: String,
@@ -317,7 +300,7 @@ fn eight_mixed_invocations_at_once_end_like_a_serial_run() {
         let outs: Vec<Output> = running.into_iter().map(|r| r.wait(deadline)).collect();
         round_times.push(start.elapsed());
         check_outputs(&outs, round);
-        let d = diff(&want, &state(&root));
+        let d = diff_states(&want, &state(&root));
         assert!(
             d.is_empty(),
             "round {round}: the concurrent run ends differently from the serial run:\n{}\n\

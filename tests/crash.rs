@@ -263,24 +263,6 @@ fn all_ko_hashes(s: &State) -> BTreeSet<String> {
         .collect()
 }
 
-/// Human-readable differences between two states.
-fn diff_states(want: &State, got: &State) -> Vec<String> {
-    let mut out = Vec::new();
-    for (p, v) in want {
-        match got.get(p) {
-            None => out.push(format!("missing {} ({v})", p.display())),
-            Some(g) if g != v => out.push(format!("differs {}: want {v}, got {g}", p.display())),
-            Some(_) => {}
-        }
-    }
-    for (p, v) in got {
-        if !want.contains_key(p) {
-            out.push(format!("extra {} ({v})", p.display()));
-        }
-    }
-    out
-}
-
 /// What an interrupted run can leave behind (topmost paths only):
 /// per-kernel build directories, temporary and swapped-out build results,
 /// temporary kernel links and queue entries in the dkms tree; temporary

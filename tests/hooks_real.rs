@@ -11,71 +11,12 @@
 mod real_common;
 
 use std::fs;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use real_common::{headers_dir, require_real_kernels, vermagic, Run, TestRoot, ARCH};
 
-/// How long one `dkms-hook` call may take (real builds, two kernels).
-const HOOK_TIMEOUT: Duration = Duration::from_secs(900);
-
-/// Run `dkms-hook --root <root> <args...>` with a clean environment.
+/// Run `dkms-hook --root <root> <args...>` (the shared real-tier runner).
 fn hook(root: &TestRoot, args: &[&str]) -> Run {
-    let logs = tempfile::Builder::new()
-        .prefix("dkms-hook-run-")
-        .tempdir()
-        .expect("tempdir");
-    let out_path = logs.path().join("stdout");
-    let err_path = logs.path().join("stderr");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dkms-hook"));
-    cmd.arg("--root")
-        .arg(root.path())
-        .args(args)
-        .current_dir(root.path())
-        .env("LC_ALL", "C")
-        .env_remove("LANG")
-        .env_remove("DKMS_ROOT")
-        .env_remove("DKMS_LOG")
-        .env_remove("TMPDIR")
-        .env_remove("MAKEFLAGS")
-        .env_remove("MFLAGS")
-        .env_remove("MAKELEVEL")
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).expect("stdout file"))
-        .stderr(fs::File::create(&err_path).expect("stderr file"));
-    let shown = format!(
-        "dkms-hook --root {} {}",
-        root.path().display(),
-        args.join(" ")
-    );
-    let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait for dkms-hook") {
-            break st;
-        }
-        if start.elapsed() > HOOK_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{shown}: no exit after {HOOK_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let run = Run {
-        cmd: shown,
-        code: status.code().unwrap_or(-1),
-        stdout: fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
-    };
-    eprintln!(
-        "{} -> exit {} in {:.1} s",
-        run.cmd,
-        run.code,
-        start.elapsed().as_secs_f64()
-    );
-    run
+    root.hook(args)
 }
 
 /// `/boot/vmlinuz-K`, the IMAGE argument `/etc/kernel/*.d` scripts get.

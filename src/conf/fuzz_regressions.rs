@@ -6,13 +6,11 @@
 //! what the reader must do now (claim or refuse), so a regression shows.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::time::Duration;
 
 use rstest::rstest;
 
-use super::bash_eval::eval_bash;
 use super::static_reader::read_static;
+use super::tests::bash;
 use super::{ConfContext, RawConf};
 
 /// The context the fuzz targets read with.
@@ -26,18 +24,6 @@ fn known() -> BTreeMap<String, String> {
 
 fn directives_only(raw: &RawConf) -> RawConf {
     raw.directives_only()
-}
-
-fn bash(text: &str) -> RawConf {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(text.as_bytes()).unwrap();
-    eval_bash(
-        &[f.path().to_path_buf()],
-        &ctx(),
-        &[],
-        Duration::from_secs(20),
-    )
-    .unwrap()
 }
 
 /// What the static reader must do with a case today.

@@ -822,3 +822,26 @@ impl TestRoot {
             .collect()
     }
 }
+
+/// Differences between two path -> description maps, one line each:
+/// `missing`, `differs` or `extra` (used to compare a run's final state with
+/// a reference run's).
+pub fn diff_states(
+    want: &BTreeMap<PathBuf, String>,
+    got: &BTreeMap<PathBuf, String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (p, v) in want {
+        match got.get(p) {
+            None => out.push(format!("missing {} ({v})", p.display())),
+            Some(g) if g != v => out.push(format!("differs {}: want {v}, got {g}", p.display())),
+            Some(_) => {}
+        }
+    }
+    for (p, v) in got {
+        if !want.contains_key(p) {
+            out.push(format!("extra {} ({v})", p.display()));
+        }
+    }
+    out
+}

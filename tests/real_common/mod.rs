@@ -270,26 +270,50 @@ impl TestRoot {
 
     /// Run `dkms --root <root> <args...>`.
     pub fn dkms(&self, args: &[&str]) -> Run {
+        self.run(env!("CARGO_BIN_EXE_dkms"), "dkms", args)
+    }
+
+    /// Run `dkms-hook --root <root> <args...>`.
+    #[allow(dead_code)]
+    pub fn hook(&self, args: &[&str]) -> Run {
+        self.run(env!("CARGO_BIN_EXE_dkms-hook"), "dkms-hook", args)
+    }
+
+    /// Run `bin --root <root> <args...>` with a clean environment (no
+    /// DKMS_*, make job variables, locale or TMPDIR from the caller) and a
+    /// time limit, collecting its output.
+    fn run(&self, bin: &str, name: &str, args: &[&str]) -> Run {
         let log_dir = self.dir.path().join(".run");
         fs::create_dir_all(&log_dir).expect("create run log dir");
         let out_path = log_dir.join("stdout");
         let err_path = log_dir.join("stderr");
         let out = fs::File::create(&out_path).expect("stdout file");
         let err = fs::File::create(&err_path).expect("stderr file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dkms"));
+        let mut cmd = Command::new(bin);
         cmd.arg("--root").arg(&self.path).args(args);
-        cmd.env_remove("DKMS_ROOT")
-            .env("LC_ALL", "C")
+        for v in [
+            "DKMS_ROOT",
+            "DKMS_LOG",
+            "LANG",
+            "TMPDIR",
+            "MAKEFLAGS",
+            "MFLAGS",
+            "MAKELEVEL",
+        ] {
+            cmd.env_remove(v);
+        }
+        cmd.env("LC_ALL", "C")
+            .current_dir(&self.path)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
-        let shown = format!("dkms --root {} {}", self.path.display(), args.join(" "));
+        let shown = format!("{name} --root {} {}", self.path.display(), args.join(" "));
         let start = Instant::now();
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
         let status = loop {
-            if let Some(st) = child.try_wait().expect("wait for dkms") {
+            if let Some(st) = child.try_wait().expect("wait for the child") {
                 break st;
             }
             if start.elapsed() > DKMS_TIMEOUT {

@@ -6,22 +6,11 @@ use std::time::Duration;
 
 use rstest::rstest;
 
+use super::bash;
 use super::{ctx, directives_only, fixture, known};
 use crate::conf::bash_eval::eval_bash;
 use crate::conf::static_reader::read_static;
 use crate::conf::RawConf;
-
-fn bash(text: &str) -> RawConf {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(text.as_bytes()).unwrap();
-    eval_bash(
-        &[f.path().to_path_buf()],
-        &ctx(),
-        &[],
-        Duration::from_secs(20),
-    )
-    .unwrap()
-}
 
 fn assert_agree(text: &str) {
     let st = read_static(text, &known(&ctx()), false)

@@ -47,3 +47,18 @@ pub(super) fn raw(entries: &[(&str, &[(usize, &str)])]) -> RawConf {
     }
     r
 }
+
+/// `text` evaluated by the bash evaluator in `ctx()` (shared by the
+/// agreement tests and the fuzz regressions).
+pub(in crate::conf) fn bash(text: &str) -> RawConf {
+    use std::io::Write;
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    super::bash_eval::eval_bash(
+        &[f.path().to_path_buf()],
+        &ctx(),
+        &[],
+        std::time::Duration::from_secs(20),
+    )
+    .unwrap()
+}
