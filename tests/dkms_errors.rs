@@ -460,7 +460,7 @@ fn install_onto_a_kernel_without_module_directory_is_exit_6() {
         err_text(&root, &out),
         format!(
             "\nError! The directory /lib/modules/{kver} doesn't exist.\n\
-             You cannot install a module onto a non-existant kernel.\n"
+             You cannot install a module onto a non-existent kernel.\n"
         ),
         "{out}"
     );
@@ -481,7 +481,7 @@ fn install_onto_a_kernel_without_module_directory_is_exit_6() {
         6,
         &format!(
             "\nError! The directory /lib/modules/{kver} doesn't exist.\n\
-             You cannot install a module onto a non-existant kernel.\n"
+             You cannot install a module onto a non-existent kernel.\n"
         ),
     );
 }
@@ -495,8 +495,8 @@ fn missing_headers_is_exit_21() {
     let want = format!(
         "\nError! Your kernel headers for kernel {K1} cannot be found at \
          /lib/modules/{K1}/build or /lib/modules/{K1}/source.\n\
-         Please install the linux-headers-{K1} package or use the --kernelsourcedir option \
-         to tell DKMS where it's located.\n"
+         Please install your distribution's kernel headers package matching {K1}, or use the \
+         --kernelsourcedir option to tell DKMS where it's located.\n"
     );
     for action in ["build", "install"] {
         fails_cleanly(&root, &[action, "hello/1.0", "-k", K1], 21, &want);
@@ -569,14 +569,24 @@ fn log_text_of(log: &str) -> String {
 }
 
 #[test]
-fn failed_build_report_shows_the_compiler_error() {
+fn failed_build_report_is_upstreams_and_the_log_it_names_has_the_error() {
     let root = root_with(&["broken-1.0"]);
     let out = root.dkms(&["build", "broken/1.0", "-k", K1]);
     out.assert_code(10);
-    let err = err_text(&root, &out);
+    // dkms prints upstream's two lines, no make.log tail (that is dkms-hook's).
+    let log = "/var/lib/dkms/broken/1.0/build/make.log";
+    assert_eq!(
+        out.stderr,
+        format!(
+            "\nError! Bad return status for module build on kernel: {K1} ({ARCH})\nConsult {} for more information.\n",
+            root.path(log).display()
+        ),
+        "{out}"
+    );
+    let text = log_text_of(&root.read(log));
     assert!(
-        err.contains(GCC_ERROR),
-        "stderr lacks gcc's error line\n{out}"
+        text.contains(GCC_ERROR),
+        "make.log lacks gcc's error line:\n{text}"
     );
 }
 

@@ -48,13 +48,13 @@ fn autoinstall_installs_autoinstall_modules_in_dependency_order_and_reports_like
         lines.contains(&format!("Autoinstall on {K1} was skipped for module(s) excl.").as_str()),
         "{out}"
     );
-    // One depmod for the whole run.
+    // Like upstream, depmod runs after each install.
     assert_eq!(
         lines
             .iter()
             .filter(|l| l.starts_with("Running depmod"))
             .count(),
-        1,
+        2,
         "{out}"
     );
     let st = status(&root);

@@ -15,9 +15,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use dkms_hook::conf::bash_eval::eval_bash;
-use dkms_hook::conf::static_reader::read_static;
-use dkms_hook::conf::{ConfContext, RawConf};
+use dkms_hook::observe::conf::bash_eval::eval_bash;
+use dkms_hook::observe::conf::static_reader::read_static;
+use dkms_hook::observe::conf::{ConfContext, RawConf};
 
 /// Generated inputs per run.
 const CASES: usize = 2000;

@@ -126,7 +126,7 @@ fn framework_conf_documents_every_allowed_variable() {
     let conf = fs::read_to_string(pkg_common::repo().join("debian/framework.conf"))
         .unwrap_or_else(|e| panic!("read debian/framework.conf: {e}"));
     let lines: Vec<&str> = conf.lines().collect();
-    for var in dkms_hook::config::ALLOWED {
+    for var in dkms_hook::observe::settings::ALLOWED {
         let at = lines
             .iter()
             .position(|l| l.starts_with(&format!("#{var}=")))

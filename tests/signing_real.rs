@@ -209,24 +209,41 @@ fn doctor_reports_the_signing_key_and_how_to_enrol_it() {
     .expect("write stub");
     std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 
-    let with_stub = doctor(&format!("{}:{host_path}", stub_dir.path().display()));
-    assert!(
-        with_stub.contains("secure boot: SecureBoot enabled"),
-        "{with_stub}"
-    );
-    assert!(
-        with_stub.contains(
-            "module signing key: not enrolled. Enrol it with: mokutil --import /var/lib/dkms/mok.pub"
-        ),
-        "{with_stub}"
-    );
-    assert!(!with_stub.contains("PRIVATE KEY"), "{with_stub}");
+    let with_stub = format!("{}:{host_path}", stub_dir.path().display());
 
-    // Without mokutil the report still names the key.
+    // No EFI firmware: Secure Boot cannot be on; no enrolment advice.
+    let no_efi = doctor(&with_stub);
+    assert!(
+        no_efi.contains("secure boot: not available (no EFI firmware)"),
+        "{no_efi}"
+    );
+    assert!(!no_efi.contains("mokutil --import"), "{no_efi}");
+
+    // EFI with Secure Boot off: no advice either.
+    let var = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e98c6b8a0b8c";
+    let efivar = root.join(var);
+    std::fs::create_dir_all(efivar.parent().expect("parent")).expect("mkdir efivars");
+    std::fs::write(&efivar, [6, 0, 0, 0, 0]).expect("write efivar");
+    let off = doctor(&with_stub);
+    assert!(off.contains("secure boot: disabled"), "{off}");
+    assert!(!off.contains("mokutil --import"), "{off}");
+
+    // Secure Boot on, key not enrolled: say how to enrol it.
+    std::fs::write(&efivar, [6, 0, 0, 0, 1]).expect("write efivar");
+    let on = doctor(&with_stub);
+    assert!(on.contains("secure boot: enabled"), "{on}");
+    assert!(
+        on.contains("module signing key: not enrolled")
+            && on.contains("Enrol it with: mokutil --import /var/lib/dkms/mok.pub"),
+        "{on}"
+    );
+    assert!(!on.contains("PRIVATE KEY"), "{on}");
+
+    // Without mokutil the advice still names the key.
     let bare_dir = tempfile::tempdir().expect("tempdir");
     let without = doctor(&bare_dir.path().display().to_string());
     assert!(
-        without.contains("mokutil not installed") && without.contains("mok.pub"),
+        without.contains("mokutil is missing") && without.contains("mok.pub"),
         "{without}"
     );
 }

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 
-use dkms_hook::conf::bash_eval::eval_bash;
-use dkms_hook::conf::static_reader::read_static;
-use dkms_hook::conf::{ConfContext, RawConf};
+use dkms_hook::observe::conf::bash_eval::eval_bash;
+use dkms_hook::observe::conf::static_reader::read_static;
+use dkms_hook::observe::conf::{ConfContext, RawConf};
 use libfuzzer_sys::fuzz_target;
 
 /// Inputs above this are not worth a bash start.

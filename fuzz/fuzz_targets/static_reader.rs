@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use dkms_hook::conf::static_reader::read_static;
+use dkms_hook::observe::conf::static_reader::read_static;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

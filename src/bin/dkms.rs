@@ -1,59 +1,60 @@
 //! `dkms`: the drop-in command line. Parses upstream's argument forms and
-//! hands the action to the library; prints errors the way upstream does and
-//! exits with upstream's codes.
+//! runs the request through the engine; exits with upstream's codes.
 
-use dkms_hook::{actions, cli, output};
+use std::process::ExitCode;
 
-fn main() {
-    env_logger::Builder::from_env(env_logger::Env::new().filter("DKMS_LOG"))
-        .format_timestamp(None)
-        .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let argv0 = std::env::args().next().unwrap_or_else(|| "dkms".into());
+use dkms_hook::report::{text, Console, Say, Style};
+use dkms_hook::{cli, engine, exec};
+
+fn main() -> ExitCode {
     // Files and directories we create are readable by anyone, as upstream's umask 022.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     // upstream unsets these so they cannot leak into module builds.
     for v in ["CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS"] {
         std::env::remove_var(v);
     }
-    let mut inv = match cli::parse(&args) {
-        Ok(i) => i,
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let argv0 = std::env::args().next().unwrap_or_else(|| "dkms".into());
+    let mut say = Console::new(Style::Upstream);
+    let parsed = match cli::dkms::parse(&args) {
+        Ok(p) => p,
         Err(e) => {
-            e.report();
-            if e.code == 2
-                && e.lines
+            say.error(&e);
+            if e.code() == 2
+                && e.lines()
                     .first()
                     .is_some_and(|l| l.starts_with("Unknown option"))
             {
-                print!("{}", output::usage(&argv0));
+                say.out(&text::usage(&argv0));
             }
-            std::process::exit(e.code);
+            return code(e.code());
         }
     };
-    if inv.show_version {
-        println!("{}", output::RELEASE);
-        return;
+    init_log(parsed.debug);
+    if parsed.show_version {
+        say.line(text::RELEASE);
+        return ExitCode::SUCCESS;
     }
-    if inv.show_help {
-        print!("{}", output::usage(&argv0));
-        return;
+    if parsed.show_help {
+        say.out(&text::usage(&argv0));
+        return ExitCode::SUCCESS;
     }
-    if inv.quiet {
-        silence();
+    if parsed.request.quiet {
+        say.quiet();
     }
-    for w in &inv.warnings {
-        eprintln!("{w}");
-    }
-    let code = actions::run(&mut inv);
-    std::process::exit(code);
+    exec::children::handle_signals();
+    code(engine::run(&parsed.request, &mut say))
 }
 
-/// `-q`: upstream redirects stdout and stderr to /dev/null.
-fn silence() {
-    use std::os::fd::AsRawFd;
-    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
-        let fd = null.as_raw_fd();
-        let _ = nix::unistd::dup2(fd, 1);
-        let _ = nix::unistd::dup2(fd, 2);
+/// Diagnostics: `DKMS_LOG` (e.g. `debug`), or debug with `--debug`.
+fn init_log(debug: bool) {
+    let mut b = env_logger::Builder::from_env(env_logger::Env::new().filter("DKMS_LOG"));
+    if debug {
+        b.filter_level(log::LevelFilter::Debug);
     }
+    b.format_timestamp(None).init();
+}
+
+fn code(c: i32) -> ExitCode {
+    ExitCode::from((c & 0xff) as u8)
 }

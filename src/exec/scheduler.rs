@@ -1,358 +1,331 @@
-//! The autoinstall DAG: (module, kernel) nodes with BUILD_DEPENDS edges,
-//! built in parallel under one GNU make jobserver sized to `parallel_jobs`
-//! (no `-j` stacking: each build holds one token for its make and make
-//! takes the rest from the shared pool), installed one at a time in
-//! dependency order by the coordinating thread, one depmod per kernel.
+//! Parallel builds for the hooks: every autoinstall step of a hook plan is
+//! a node; a node's build starts as soon as the installs it depends on are
+//! done, its kernel is prepared, no build of the same module version runs
+//! (they share `<m>/<v>/build`), and a slot of the one GNU make jobserver
+//! sized to `parallel_jobs` is free (no `-j` stacking: each build holds one
+//! token for its make, make takes the rest from the shared pool). Longest
+//! builds start first. Each build writes into its own buffer; the executor
+//! replays them and installs in plan order, so output never interleaves and
+//! is the same from run to run.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::mpsc;
+use std::thread::Scope;
+use std::time::{Duration, Instant};
 
-use crate::build::{self, Jobs};
-use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::exec::autoinstall::Outcome;
-use crate::install::{self, run_depmod, Depmod};
-use crate::output;
-use crate::pending::{Failure, Item, Queue, Reason};
+use crate::exec::build::{self, BuildInput, Jobs};
+use crate::exec::{install, Ctx, Locked};
+use crate::observe::{ConfKey, World};
+use crate::plan::{Job, Mvka, Plan};
+use crate::report::progress::{Event as Progress, Progress as Live};
+use crate::report::{Buffer, Say, Style};
 
-/// One kernel's share of the work.
-#[derive(Debug, Clone)]
-pub struct KernelWork {
-    /// Kernel.
-    pub kernel: String,
-    /// Arch.
-    pub arch: String,
-    /// Modules already installed (they satisfy dependencies).
-    pub installed: Vec<String>,
-    /// (module, version, BUILD_DEPENDS) to build and install.
-    pub todo: Vec<(String, String, Vec<String>)>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum St {
-    Waiting,
-    Running,
-    Done,
-}
+/// How often the coordinator says what is still building.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
 
 struct Node {
-    w: usize,
-    m: String,
-    v: String,
-    deps: Vec<String>,
-    st: St,
-    /// Expected cost, to start the longest builds first.
+    step: usize,
+    at: Mvka,
+    conf: ConfKey,
     cost: u64,
+    state: State,
 }
 
-/// A build's expected cost in milliseconds: the longest earlier build of
-/// this module version (make.log's elapsed times, derived data already in the
-/// tree), else a guess from the size of its C sources plus a bonus for a
-/// `configure` script (a serial PRE_BUILD step).
-pub fn estimate(ctx: &Ctx, m: &str, v: &str) -> u64 {
-    let tree = ctx.tree();
-    let history = tree
-        .built_kernels(m, v)
-        .into_iter()
-        .filter_map(|(k, a)| {
-            std::fs::read_to_string(tree.base_dir(m, v, &k, &a).join("log/make.log")).ok()
+#[derive(Debug)]
+enum State {
+    Waiting,
+    Running(Instant),
+    Done(Result<()>, Buffer),
+    Taken,
+}
+
+type Finished = (usize, Result<()>, Buffer);
+
+/// The parallel builds of one run.
+pub struct Scheduler<'s, 'w> {
+    scope: &'s Scope<'s, 'w>,
+    world: &'w World,
+    lock: Option<&'w Locked>,
+    client: Option<jobserver::Client>,
+    slots: usize,
+    nodes: Vec<Node>,
+    tx: mpsc::Sender<Finished>,
+    rx: mpsc::Receiver<Finished>,
+    live: Live,
+}
+
+impl<'s, 'w> Scheduler<'s, 'w> {
+    /// A scheduler for the parallel steps of `plan`, or `None` when it has none.
+    pub fn new(
+        scope: &'s Scope<'s, 'w>,
+        world: &'w World,
+        lock: Option<&'w Locked>,
+        plan: &Plan,
+    ) -> Option<Scheduler<'s, 'w>> {
+        let nodes: Vec<Node> = plan
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.parallel)
+            .filter_map(|(i, s)| match &s.job {
+                Job::AutoInstall { at, conf, .. } => Some(Node {
+                    step: i,
+                    at: at.clone(),
+                    conf: conf.clone(),
+                    cost: world
+                        .costs
+                        .get(&(at.m.clone(), at.v.clone()))
+                        .copied()
+                        .unwrap_or(0),
+                    state: State::Waiting,
+                }),
+                _ => None,
+            })
+            .collect();
+        if nodes.is_empty() {
+            return None;
+        }
+        let slots = world.host.jobs().max(1);
+        let (tx, rx) = mpsc::channel();
+        Some(Scheduler {
+            scope,
+            world,
+            lock,
+            client: jobserver::Client::new(slots).ok(),
+            slots,
+            nodes,
+            tx,
+            rx,
+            live: Live::new(),
         })
-        .map(|log| log_seconds(&log) * 1000)
-        .max();
-    if let Some(ms) = history.filter(|ms| *ms > 0) {
-        return ms;
     }
-    let src = tree.source_dir(m, v);
-    let bonus = if src.join("configure").is_file() {
-        20_000
-    } else {
-        0
-    };
-    source_bytes(&src, 4) / 20 + bonus
-}
 
-/// Sum of the `# elapsed time: HH:MM:SS` lines of a make.log, in seconds.
-fn log_seconds(log: &str) -> u64 {
-    log.lines()
-        .filter_map(|l| l.strip_prefix("# elapsed time: "))
-        .map(|t| {
-            t.split(':')
-                .filter_map(|x| x.trim().parse::<u64>().ok())
-                .fold(0, |acc, x| acc * 60 + x)
-        })
-        .sum()
-}
+    fn running(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n.state, State::Running(_)))
+            .count()
+    }
 
-fn source_bytes(dir: &std::path::Path, depth: u32) -> u64 {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    let mut total = 0;
-    for e in rd.flatten() {
-        let Ok(ft) = e.file_type() else { continue };
-        if ft.is_dir() && depth > 0 {
-            total += source_bytes(&e.path(), depth - 1);
-        } else if ft.is_file() && e.file_name().to_string_lossy().ends_with(".c") {
-            total += e.metadata().map(|m| m.len()).unwrap_or(0);
+    /// Start every build that may start now; take in the finished ones.
+    pub fn pump(&mut self, cx: &mut Ctx, plan: &Plan, say: &mut dyn Say) {
+        while let Ok(f) = self.rx.try_recv() {
+            self.finished(f, say);
+        }
+        self.dispatch(cx, plan, say);
+    }
+
+    fn finished(&mut self, (i, res, buf): Finished, say: &mut dyn Say) {
+        if let Some(n) = self.nodes.iter_mut().find(|n| n.step == i) {
+            if let State::Running(t) = n.state {
+                self.live.emit(
+                    say,
+                    Progress::Finished(&n.at, t.elapsed(), res.as_ref().err()),
+                );
+            }
+            n.state = State::Done(res, buf);
         }
     }
-    total
-}
 
-/// Run the work of every kernel as one DAG; fills and returns the outcomes
-/// (one per kernel, in the order given).
-pub fn run(ctx: &Ctx, work: &[KernelWork], mut outcomes: Vec<Outcome>) -> Vec<Outcome> {
-    let jobs = ctx.jobs().max(1);
-    let client = match jobserver::Client::new(jobs) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!(
-                "Warning: cannot create a make jobserver ({e}); building one module at a time."
-            );
-            return run_serial(ctx, work, outcomes);
-        }
-    };
-    let queue = Queue::new(&ctx.settings.dkms_tree);
-    let mut nodes: Vec<Node> = Vec::new();
-    for (w, kw) in work.iter().enumerate() {
-        for (m, v, deps) in &kw.todo {
-            nodes.push(Node {
-                w,
-                m: m.clone(),
-                v: v.clone(),
-                deps: deps.clone(),
-                st: St::Waiting,
-                cost: estimate(ctx, m, v),
-            });
-        }
-    }
-    let mut satisfied: Vec<BTreeSet<String>> = work
-        .iter()
-        .map(|kw| kw.installed.iter().cloned().collect())
-        .collect();
-    let mut depmod: Vec<Depmod> = work
-        .iter()
-        .map(|_| Depmod::Later(BTreeSet::new()))
-        .collect();
-    // Longest builds start first, so a long one never ends up alone at the end.
-    let mut order: Vec<usize> = (0..nodes.len()).collect();
-    order.sort_by(|a, b| nodes[*b].cost.cmp(&nodes[*a].cost));
-    let (tx, rx) = mpsc::channel::<(usize, Result<()>, String)>();
-    let mut running = 0usize;
-    std::thread::scope(|scope| loop {
-        // Dispatch every ready node, at most `jobs` threads at a time.
-        for i in order.iter().copied() {
-            if running >= jobs {
+    fn dispatch(&mut self, cx: &mut Ctx, plan: &Plan, say: &mut dyn Say) {
+        let mut order: Vec<usize> = (0..self.nodes.len()).collect();
+        order.sort_by(|a, b| self.nodes[*b].cost.cmp(&self.nodes[*a].cost).then(a.cmp(b)));
+        for idx in order {
+            if self.running() >= self.slots {
                 break;
             }
-            let n = &nodes[i];
-            if n.st != St::Waiting || !n.deps.iter().all(|d| satisfied[n.w].contains(d)) {
+            let n = &self.nodes[idx];
+            if !matches!(n.state, State::Waiting) {
                 continue;
             }
-            nodes[i].st = St::Running;
-            running += 1;
-            let (m, v, k, a) = (
-                nodes[i].m.clone(),
-                nodes[i].v.clone(),
-                work[nodes[i].w].kernel.clone(),
-                work[nodes[i].w].arch.clone(),
-            );
-            let tx = tx.clone();
-            let client = &client;
-            scope.spawn(move || {
-                output::capture_start();
-                let res = if ctx.tree().is_built(&m, &v, &k, &a) {
-                    Ok(())
-                } else {
-                    match client.acquire() {
-                        Ok(_token) => {
-                            build::build(ctx, &m, &v, &k, &a, Jobs::Server(client)).map(|_| ())
-                        }
-                        Err(e) => Err(Error::msg(1, format!("Cannot take a jobserver token: {e}"))),
-                    }
-                };
-                let text = output::capture_take();
-                let _ = tx.send((i, res, text));
-            });
-        }
-        if running == 0 {
-            break;
-        }
-        let Ok((i, res, text)) = rx.recv() else { break };
-        running -= 1;
-        nodes[i].st = St::Done;
-        let (w, m, v) = (nodes[i].w, nodes[i].m.clone(), nodes[i].v.clone());
-        let (k, a) = (work[w].kernel.clone(), work[w].arch.clone());
-        println!("Autoinstall of module {m}/{v} for kernel {k} ({a})");
-        print!("{text}");
-        let res = res.and_then(|()| install_built(ctx, &m, &v, &k, &a, &mut depmod[w]));
-        record(
-            ctx,
-            &queue,
-            &mut outcomes[w],
-            &mut satisfied[w],
-            &m,
-            &v,
-            &k,
-            &a,
-            res,
-        );
-        println!();
-    });
-    for (w, n) in nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.st == St::Waiting)
-    {
-        let _ = w;
-        let missing: Vec<String> = n
-            .deps
-            .iter()
-            .filter(|d| !satisfied[n.w].contains(*d))
-            .cloned()
-            .collect();
-        outcomes[n.w]
-            .missing_deps
-            .push((n.m.clone(), n.v.clone(), missing));
-    }
-    finish_depmod(ctx, depmod);
-    outcomes
-}
-
-fn install_built(ctx: &Ctx, m: &str, v: &str, k: &str, a: &str, depmod: &mut Depmod) -> Result<()> {
-    if ctx.tree().is_installed(m, v, k, a) {
-        println!("Module {m}/{v} already installed on kernel {k} ({a}), skip. You may override by specifying --force.");
-        return Ok(());
-    }
-    install::install(ctx, m, v, k, a, depmod)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn record(
-    ctx: &Ctx,
-    queue: &Queue,
-    out: &mut Outcome,
-    satisfied: &mut BTreeSet<String>,
-    m: &str,
-    v: &str,
-    k: &str,
-    a: &str,
-    res: Result<()>,
-) {
-    match res {
-        Ok(()) => {
-            satisfied.insert(m.to_string());
-            out.installed.push(m.to_string());
-            queue.clear_failure(m, k, a);
-            queue.remove(&Item {
-                kernel: k.into(),
-                arch: a.into(),
-                reason: Reason::BuildDepends,
-                module: m.into(),
-                detail: String::new(),
-                since: 0,
-            });
-        }
-        Err(e) if e.is_skip() => {
-            e.report();
-            satisfied.insert(m.to_string());
-            out.skipped.push(m.to_string());
-        }
-        Err(e) => {
-            e.report();
-            let log = build::build_dir(ctx, m, v, k, a).join("make.log");
-            let log = log.is_file().then_some(log);
-            let _ = queue.fail(Failure {
-                module: m.into(),
-                version: v.into(),
-                kernel: k.into(),
-                arch: a.into(),
-                code: e.code,
-                log: log
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                when: 0,
-            });
-            out.failed.push((m.to_string(), v.to_string(), e.code, log));
-        }
-    }
-}
-
-fn finish_depmod(ctx: &Ctx, depmod: Vec<Depmod>) {
-    let mut kernels: BTreeMap<String, ()> = BTreeMap::new();
-    for d in depmod {
-        if let Depmod::Later(set) = d {
-            for k in set {
-                kernels.insert(k, ());
+            let st = &plan.steps[n.step];
+            if st.after.iter().any(|j| !cx.outcomes[*j].succeeded())
+                || st.deps.iter().any(|j| !cx.outcomes[*j].resolved())
+            {
+                continue;
             }
+            let busy: BTreeSet<(String, String)> = self
+                .nodes
+                .iter()
+                .filter(|x| matches!(x.state, State::Running(_)))
+                .map(|x| (x.at.m.clone(), x.at.v.clone()))
+                .collect();
+            if busy.contains(&(n.at.m.clone(), n.at.v.clone())) {
+                continue;
+            }
+            let world = self.world;
+            let at = n.at.clone();
+            if cx.ledger.is_built(world, &at.m, &at.v, &at.k, &at.a)
+                || cx.ledger.is_installed(world, &at.m, &at.v, &at.k, &at.a)
+            {
+                self.nodes[idx].state = State::Done(Ok(()), Buffer::new(Style::Hook));
+                continue;
+            }
+            let Some(signer) = cx.ledger.prepared_signer(&at.k, &at.a).cloned() else {
+                continue;
+            };
+            let missing: Vec<String> = match world.conf(&n.conf).map(|r| &r.result) {
+                Some(Ok(c)) => c
+                    .build_depends
+                    .iter()
+                    .filter(|d| {
+                        cx.ledger
+                            .installed_version(world, d, &at.k, &at.a)
+                            .is_none()
+                    })
+                    .cloned()
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let step = n.step;
+            let key = n.conf.clone();
+            let lock = self.lock;
+            let client = self.client.clone();
+            let tx = self.tx.clone();
+            self.live.emit(say, Progress::Started(&at));
+            self.nodes[idx].state = State::Running(Instant::now());
+            self.scope.spawn(move || {
+                let mut buf = Buffer::new(Style::Hook);
+                let res = build_one(
+                    world,
+                    lock,
+                    &at,
+                    &key,
+                    signer,
+                    missing,
+                    client.as_ref(),
+                    &mut buf,
+                );
+                let _ = tx.send((step, res, buf));
+            });
         }
     }
-    for k in kernels.keys() {
-        run_depmod(ctx, k);
-    }
-}
 
-/// Upstream's order exactly, one module at a time (fallback when no
-/// jobserver can be made).
-fn run_serial(ctx: &Ctx, work: &[KernelWork], mut outcomes: Vec<Outcome>) -> Vec<Outcome> {
-    let queue = Queue::new(&ctx.settings.dkms_tree);
-    let mut depmod: Vec<Depmod> = Vec::new();
-    for (w, kw) in work.iter().enumerate() {
-        let (k, a) = (&kw.kernel, &kw.arch);
-        let mut d = Depmod::Later(BTreeSet::new());
-        let mut satisfied: BTreeSet<String> = kw.installed.iter().cloned().collect();
-        let mut todo = kw.todo.clone();
+    /// The step `i`'s module: wait for its build (starting others and
+    /// saying what still runs meanwhile), show its output, then install it.
+    pub fn finish(&mut self, cx: &mut Ctx, plan: &Plan, i: usize, say: &mut dyn Say) -> Result<()> {
+        let Some(idx) = self.nodes.iter().position(|n| n.step == i) else {
+            return Err(Error::msg("internal error: no such build"));
+        };
+        let mut last_beat = Instant::now();
         loop {
-            let (ready, rest): (Vec<_>, Vec<_>) = todo
-                .into_iter()
-                .partition(|(_, _, deps)| deps.iter().all(|x| satisfied.contains(x)));
-            todo = rest;
-            if ready.is_empty() {
+            self.pump(cx, plan, say);
+            if matches!(self.nodes[idx].state, State::Done(..)) {
                 break;
             }
-            for (m, v, _) in ready {
-                println!("Autoinstall of module {m}/{v} for kernel {k} ({a})");
-                let res = if ctx.tree().is_built(&m, &v, k, a) {
-                    Ok(())
-                } else {
-                    build::build(ctx, &m, &v, k, a, Jobs::Fixed(ctx.jobs())).map(|_| ())
-                };
-                let res = res.and_then(|()| install_built(ctx, &m, &v, k, a, &mut d));
-                record(
-                    ctx,
-                    &queue,
-                    &mut outcomes[w],
-                    &mut satisfied,
-                    &m,
-                    &v,
-                    k,
-                    a,
-                    res,
-                );
-                println!();
+            if matches!(self.nodes[idx].state, State::Waiting) && self.running() == 0 {
+                // Nothing runs and it cannot start: its kernel was never
+                // prepared (an earlier failure). Build it here.
+                let (at, key) = (self.nodes[idx].at.clone(), self.nodes[idx].conf.clone());
+                self.nodes[idx].state = State::Taken;
+                return run_install(cx, say, &at, &key, plan, i);
+            }
+            if let Ok(f) = self.rx.recv_timeout(Duration::from_millis(500)) {
+                self.finished(f, say);
+            }
+            if last_beat.elapsed() >= HEARTBEAT {
+                let names: Vec<&Mvka> = self
+                    .nodes
+                    .iter()
+                    .filter(|n| matches!(n.state, State::Running(_)))
+                    .map(|n| &n.at)
+                    .collect();
+                self.live.emit(say, Progress::Heartbeat(&names));
+                last_beat = Instant::now();
             }
         }
-        for (m, v, deps) in todo {
-            let missing = deps
-                .into_iter()
-                .filter(|x| !satisfied.contains(x))
-                .collect();
-            outcomes[w].missing_deps.push((m, v, missing));
-        }
-        depmod.push(d);
+        let state = std::mem::replace(&mut self.nodes[idx].state, State::Taken);
+        let State::Done(res, mut buf) = state else {
+            return Err(Error::msg("internal error: build not done"));
+        };
+        buf.replay(say);
+        res?;
+        let at = self.nodes[idx].at.clone();
+        cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, true);
+        let key = self.nodes[idx].conf.clone();
+        run_install(cx, say, &at, &key, plan, i)
     }
-    finish_depmod(ctx, depmod);
-    outcomes
+
+    /// Stop starting builds (running ones finish; the scope waits for them).
+    pub fn abandon(&mut self) {
+        for n in &mut self.nodes {
+            if matches!(n.state, State::Waiting) {
+                n.state = State::Taken;
+            }
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::log_seconds;
+fn run_install(
+    cx: &mut Ctx,
+    say: &mut dyn Say,
+    at: &Mvka,
+    key: &ConfKey,
+    plan: &Plan,
+    i: usize,
+) -> Result<()> {
+    let depmod = match &plan.steps[i].job {
+        Job::AutoInstall { depmod, .. } => *depmod,
+        _ => crate::plan::Depmod::Later,
+    };
+    install::maybe_install(cx, say, at, key, depmod)
+}
 
-    #[test]
-    fn elapsed_times_add_up() {
-        let log = "x\n# elapsed time: 00:00:07\n---\n# elapsed time: 00:01:02\n";
-        assert_eq!(log_seconds(log), 69);
+/// One build in a worker thread, its output in `buf`.
+#[allow(clippy::too_many_arguments)]
+fn build_one(
+    world: &World,
+    lock: Option<&Locked>,
+    at: &Mvka,
+    key: &ConfKey,
+    signer: Option<crate::exec::sign::Signer>,
+    missing_deps: Vec<String>,
+    client: Option<&jobserver::Client>,
+    buf: &mut Buffer,
+) -> Result<()> {
+    let lock = lock.ok_or_else(|| Error::msg("internal error: building without the lock"))?;
+    let read = world
+        .conf(key)
+        .ok_or_else(|| Error::msg("internal error: dkms.conf not observed"))?;
+    if !read.bash_stderr.is_empty() {
+        buf.emit(crate::report::Stream::Err, &read.bash_stderr);
+    }
+    for l in &read.directive_lines {
+        buf.line(l);
+    }
+    let conf = match &read.result {
+        Ok(c) => {
+            for d in &c.deprecations {
+                buf.eline(d);
+            }
+            c
+        }
+        Err(e) => {
+            for l in &e.lines {
+                buf.eline(l);
+            }
+            return Err(e.error.clone());
+        }
+    };
+    build::checks_before_prepare(world, at, conf)?;
+    let input = BuildInput {
+        world,
+        lock,
+        at: at.clone(),
+        conf,
+        kernel: build::kernel(world, &at.k)?,
+        signer,
+        missing_deps,
+        style: Style::Hook,
+    };
+    match client {
+        Some(c) => {
+            let _token = c
+                .acquire()
+                .map_err(|e| Error::msg(format!("Cannot take a jobserver token: {e}")))?;
+            build::after_prepare(&input, buf, Jobs::Server(c))
+        }
+        None => build::after_prepare(&input, buf, Jobs::Fixed(Some(world.host.jobs()))),
     }
 }

@@ -1,63 +1,170 @@
-//! The closing summary of a hook run: what was built and installed, what
-//! was skipped and why, what was deferred and why, and what failed, with the
-//! make.log path and its last lines.
+//! The closing steps of an autoinstall and of a kernel removal: upstream's
+//! closing lines and exit statuses (11, 14) from what the run's steps did;
+//! in hook runs, the records of deferrals and failures and the results for
+//! the hook summary.
 
-use crate::exec::autoinstall::Outcome;
+use crate::error::{Error, Result};
+use crate::exec::ledger::HookResult;
+use crate::exec::{queue, Ctx, Outcome};
+use crate::plan::{AutoSummary, RemovalSummary};
+use crate::report::{Say, Style};
 
-/// Print the summary for the outcomes of one hook run (one per kernel).
-pub fn print(outcomes: &[Outcome], headers_missing: &[(String, String)]) {
-    let any = outcomes.iter().any(|o| {
-        !o.installed.is_empty()
-            || !o.skipped.is_empty()
-            || !o.failed.is_empty()
-            || !o.deferred.is_empty()
-            || !o.missing_deps.is_empty()
-    }) || !headers_missing.is_empty();
-    if !any {
-        return;
+/// After an autoinstall of one kernel (upstream's closing lines).
+pub fn autoinstall(cx: &mut Ctx, say: &mut dyn Say, s: &AutoSummary, _step: usize) -> Result<()> {
+    if s.modules.is_empty() {
+        return Ok(());
     }
-    println!("dkms-hook summary:");
-    for o in outcomes {
-        for m in &o.installed {
-            println!("  built and installed: {m} for {}", o.kernel);
-        }
-        for m in &o.skipped {
-            println!(
-                "  skipped: {m} for {} (BUILD_EXCLUSIVE does not match this kernel)",
-                o.kernel
-            );
-        }
-        for (m, v, deps) in &o.deferred {
-            println!(
-                "  deferred: {m}/{v} for {} (BUILD_DEPENDS not registered: {})",
-                o.kernel,
-                deps.join(" ")
-            );
-        }
-        for (m, v, deps) in &o.missing_deps {
-            println!(
-                "  failed: {m}/{v} for {} (dependencies not installed: {})",
-                o.kernel,
-                deps.join(" ")
-            );
-        }
-        for (m, v, code, log) in &o.failed {
-            match log {
-                Some(l) => {
-                    println!(
-                        "  failed: {m}/{v} for {} (exit {code}); log: {}",
-                        o.kernel,
-                        l.display()
-                    );
-                    for line in crate::build::tail_block(l).into_iter().skip(1) {
-                        println!("    {line}");
-                    }
-                }
-                None => println!("  failed: {m}/{v} for {} (exit {code})", o.kernel),
-            }
+    let mut installed: Vec<String> = s.already.clone();
+    let mut skipped = Vec::new();
+    let mut failed = Vec::new();
+    let mut waiting = Vec::new();
+    // In the order they were tried (upstream appends as it goes).
+    let mut tried: Vec<&crate::plan::AutoModule> = s.modules.iter().collect();
+    tried.sort_by_key(|m| m.step.unwrap_or(usize::MAX));
+    for m in tried {
+        match m.step.map(|i| cx.outcomes[i]) {
+            Some(Outcome::Ok) => installed.push(m.m.clone()),
+            Some(Outcome::Excluded) => skipped.push(m.m.clone()),
+            Some(Outcome::Failed(code)) => failed.push((m, code)),
+            _ => waiting.push(m),
         }
     }
-    for (k, pkg) in headers_missing {
-        println!("  deferred: every module for {k} (headers missing: install {pkg})");
+    let k = &s.k;
+    if !installed.is_empty() {
+        say.line(&format!(
+            "Autoinstall on {k} succeeded for module(s) {}.",
+            installed.join(" ")
+        ));
     }
+    if !skipped.is_empty() {
+        say.line(&format!(
+            "Autoinstall on {k} was skipped for module(s) {}.",
+            skipped.join(" ")
+        ));
+    }
+    if !failed.is_empty() {
+        let f: Vec<String> = failed
+            .iter()
+            .map(|(m, c)| format!("{}({c})", m.m))
+            .collect();
+        say.line(&format!(
+            "Autoinstall on {k} failed for module(s) {}.",
+            f.join(" ")
+        ));
+    }
+    let done: Vec<&String> = installed.iter().chain(skipped.iter()).collect();
+    let mut unresolved = Vec::new();
+    let mut deferred = Vec::new();
+    for m in &waiting {
+        let left: Vec<&String> = m.deps.iter().filter(|d| !done.contains(d)).collect();
+        let (real, unknown): (Vec<&String>, Vec<&String>) =
+            left.into_iter().partition(|d| s.known.contains(d));
+        if !real.is_empty() {
+            let list: String = real.iter().map(|d| format!(" {d}")).collect();
+            say.line(&format!(
+                "{}/{} autoinstall failed due to missing dependencies:{list}.",
+                m.m, m.v
+            ));
+            unresolved.push((*m, real));
+        } else {
+            let list: String = unknown.iter().map(|d| format!(" {d}")).collect();
+            say.line(&format!(
+                "{}/{} autoinstall deferred: BUILD_DEPENDS not registered with DKMS:{list}.",
+                m.m, m.v
+            ));
+            deferred.push((*m, unknown));
+        }
+    }
+    if !deferred.is_empty() {
+        let names: Vec<String> = deferred
+            .iter()
+            .map(|(m, _)| format!("{}/{}", m.m, m.v))
+            .collect();
+        say.line(&format!(
+            "Autoinstall on {k} deferred module(s) {} due to BUILD_DEPENDS not yet registered with DKMS.",
+            names.join(" ")
+        ));
+        say.line("These may be provided externally or by a package not yet configured; autoinstall will retry on the next trigger.");
+    }
+    if cx.style == Style::Hook {
+        let a = s.a.clone();
+        for m in installed.iter().filter(|m| !s.already.contains(m)) {
+            cx.ledger
+                .results
+                .push((k.clone(), m.clone(), String::new(), HookResult::Installed));
+            queue::clear_module(cx, k, &a, m);
+        }
+        for m in &skipped {
+            cx.ledger
+                .results
+                .push((k.clone(), m.clone(), String::new(), HookResult::Excluded));
+        }
+        for (m, code) in &failed {
+            let log = queue::record_failure(cx, k, &a, &m.m, &m.v, *code);
+            cx.ledger.results.push((
+                k.clone(),
+                m.m.clone(),
+                m.v.clone(),
+                HookResult::Failed(*code, log),
+            ));
+            cx.ledger.hook_failed = true;
+        }
+        for (m, deps) in &unresolved {
+            cx.ledger.results.push((
+                k.clone(),
+                m.m.clone(),
+                m.v.clone(),
+                HookResult::MissingDeps(deps.iter().map(|d| d.to_string()).collect()),
+            ));
+            cx.ledger.hook_failed = true;
+        }
+        for (m, deps) in &deferred {
+            let deps: Vec<String> = deps.iter().map(|d| d.to_string()).collect();
+            let _ = queue::defer_module(cx, k, &a, &m.m, &deps);
+            cx.ledger.results.push((
+                k.clone(),
+                m.m.clone(),
+                m.v.clone(),
+                HookResult::Deferred(deps),
+            ));
+        }
+        return Ok(());
+    }
+    if !failed.is_empty() || !unresolved.is_empty() {
+        return Err(Error::autoinstall_failed([
+            "One or more modules failed to install during autoinstall.",
+            "Refer to previous errors for more information.",
+        ]));
+    }
+    Ok(())
+}
+
+/// After kernel_preinst/prerm: empty directories of the kernel's module
+/// tree go; exit 14 naming the modules that failed.
+pub fn removal(cx: &mut Ctx, _say: &mut dyn Say, r: &RemovalSummary) -> Result<()> {
+    let l = &cx.world.host.layout;
+    let kd = l.lib_tree(&r.k);
+    if kd.is_dir() && cx.locked().is_ok() {
+        crate::fs::remove_empty_dirs(&l.install, &kd);
+    }
+    let failed: String = r
+        .modules
+        .iter()
+        .filter_map(|(mv, step)| match cx.outcomes[*step] {
+            Outcome::Failed(c) => Some(format!(" {mv}({c})")),
+            _ => None,
+        })
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let what = if r.preinst {
+        "kernel_preinst"
+    } else {
+        "kernel_prerm"
+    };
+    Err(Error::kernel_hook([format!(
+        "dkms {what} for kernel {} ({}) failed for module(s){failed}.",
+        r.k, r.a
+    )]))
 }

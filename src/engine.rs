@@ -1,0 +1,122 @@
+//! The one path every entry point takes: observe the machine, take the
+//! lock when the request writes (and only then observe the trees, so a run
+//! that waited for another decides from what that one left), observe what
+//! the request needs, plan, execute. Returns the exit status; the hooks'
+//! exit policy is applied in `plan::hook` (what fails) and here (errors
+//! before planning never fail a package operation that must not fail).
+
+use crate::error::{Error, Result};
+use crate::exec::{self, Locked};
+use crate::layout::is_safe_component;
+use crate::observe::{Host, World};
+use crate::plan::{self, Command, Event, Request};
+use crate::report::{text, Say, Style};
+
+/// Whether the request may change the trees (and so takes the lock).
+fn writes(req: &Request) -> bool {
+    match &req.command {
+        Command::Dkms(a) => {
+            a.action != "status" && !a.action.is_empty() && plan::request::is_action(&a.action)
+        }
+        Command::Hook(e) => e.writes(),
+    }
+}
+
+/// Run `req`, printing through `say`; returns the exit status.
+pub fn run(req: &Request, say: &mut dyn Say) -> i32 {
+    for w in &req.warnings {
+        say.eline(w);
+    }
+    // A kernel name that could escape the trees or reach a shell is bad
+    // input for every event, including the ones that never fail.
+    if let Command::Hook(ev) = &req.command {
+        for k in ev.named_kernels() {
+            if !is_safe_component(k) {
+                let e = Error::usage(text::invalid_name("kernel version", k));
+                say.error(&e);
+                return e.code();
+            }
+        }
+    }
+    match run_inner(req, say) {
+        Ok(code) => code,
+        Err(e) => {
+            say.error(&e);
+            match &req.command {
+                Command::Hook(ev) if !ev.may_fail() => {
+                    say.warning(&[text::HOOK_ERROR_IGNORED.to_string()]);
+                    0
+                }
+                _ => e.code(),
+            }
+        }
+    }
+}
+
+fn run_inner(req: &Request, say: &mut dyn Say) -> Result<i32> {
+    let host = Host::observe(req.root.clone(), &req.trees, req.opts.clone())?;
+    for w in &host.settings.warnings {
+        say.warning(std::slice::from_ref(w));
+    }
+    if host.jobs_clamped() && say.style() == Style::Hook {
+        say.warning(&[format!(
+            "parallel_jobs is larger than {}; using {}.",
+            crate::observe::host::MAX_JOBS,
+            crate::observe::host::MAX_JOBS
+        )]);
+    }
+    let lock = if writes(req) {
+        take_lock(&host, say)?
+    } else {
+        None
+    };
+    let mut host = host;
+    if lock.is_some() {
+        // Taking the lock creates the dkms tree when it was missing.
+        host.dkms_tree_writable =
+            nix::unistd::access(&host.layout.dkms, nix::unistd::AccessFlags::W_OK).is_ok();
+    }
+    let mut world = World::observe(host);
+    if lock.is_some() {
+        exec::depmod::flush_markers(&world, say);
+    }
+    for _ in 0..4 {
+        let needs = plan::needs(req, &world);
+        if needs.is_empty() {
+            break;
+        }
+        world.fill(&needs);
+    }
+    let plan = plan::plan(req, &world);
+    log::debug!("plan: {:#?}", plan.jobs());
+    Ok(exec::execute(&plan, &world, lock.as_ref(), say))
+}
+
+/// Take the writers' lock. Without write access to the dkms tree (a
+/// non-root `dkms build` on /var/lib/dkms) the run goes on unlocked: the
+/// plan then fails with upstream's own check, before any write.
+fn take_lock(host: &Host, say: &mut dyn Say) -> Result<Option<Locked>> {
+    let path = host.layout.lock_file();
+    let res = Locked::acquire(&path, &mut |p| {
+        say.eline(&format!(
+            "Waiting for another dkms process to finish (lock {})...",
+            p.display()
+        ));
+    });
+    match res {
+        Ok(a) => Ok(Some(a.lock)),
+        Err(e) if !host.is_root => {
+            log::debug!("running without the lock: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The hook event a request carries, if any.
+pub fn event(req: &Request) -> Option<&Event> {
+    match &req.command {
+        Command::Hook(e) => Some(e),
+        _ => None,
+    }
+}

@@ -1,0 +1,671 @@
+//! Building one module version for one kernel: upstream's `do_build`, in
+//! upstream's build directory `<dkms_tree>/<m>/<v>/build` (the scheduler
+//! never runs two builds of one module version at once), with the result
+//! published atomically only when everything succeeded, so a failed
+//! rebuild never takes away the build that worked.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{Error, Result};
+use crate::exec::runner::{self, Output, Step};
+use crate::exec::sign::Signer;
+use crate::exec::{privilege, source_check, Ctx, Locked};
+use crate::layout::{Layout, OLD_BUILD, TMP_BUILD};
+use crate::observe::conf::ModuleConf;
+use crate::observe::kernel::{config_file_value, KernelFacts};
+use crate::observe::{ConfKey, World};
+use crate::plan::Mvka;
+use crate::report::{text, Say, Style};
+
+/// How a build gets its make parallelism.
+#[derive(Clone, Copy)]
+pub enum Jobs<'a> {
+    /// `make -jN` (upstream's `dkms build`); `None` for a bare `-j`.
+    Fixed(Option<usize>),
+    /// A shared GNU make jobserver: make gets its slots through MAKEFLAGS.
+    Server(&'a jobserver::Client),
+}
+
+/// Upstream's `prepare_kernel_and_signing` for k/a: headers (exit 21), the
+/// signing preamble, an empty line; once per kernel in a context.
+pub fn prepare_kernel(cx: &mut Ctx, say: &mut dyn Say, k: &str, a: &str) -> Result<()> {
+    if cx.ledger.prepared_signer(k, a).is_some() {
+        return Ok(());
+    }
+    let world = cx.world;
+    let facts = kernel(world, k)?;
+    check_headers(world, facts)?;
+    let signer = crate::exec::sign::prepare(&world.host, say, facts, a);
+    cx.ledger.prepared.insert((k.into(), a.into()), signer);
+    say.blank();
+    Ok(())
+}
+
+/// The observed facts of kernel `k`.
+pub fn kernel<'w>(world: &'w World, k: &str) -> Result<&'w KernelFacts> {
+    world.kernel(k).ok_or_else(|| {
+        Error::msg(format!(
+            "Kernel {k} was not observed before planning (internal error)."
+        ))
+    })
+}
+
+/// Upstream's `prepare_kernel`: the headers must be there (exit 21).
+pub fn check_headers(world: &World, kernel: &KernelFacts) -> Result<()> {
+    if kernel.headers {
+        return Ok(());
+    }
+    let it = world.host.layout.root.inside(&world.host.layout.install);
+    Err(Error::no_headers(text::no_headers(
+        &it.display().to_string(),
+        kernel.version(),
+    )))
+}
+
+/// What one build needs, decided before it starts.
+pub struct BuildInput<'a> {
+    /// The observation.
+    pub world: &'a World,
+    /// The lock.
+    pub lock: &'a Locked,
+    /// What to build.
+    pub at: Mvka,
+    /// Its dkms.conf.
+    pub conf: &'a ModuleConf,
+    /// The kernel.
+    pub kernel: &'a KernelFacts,
+    /// How to sign, when signing.
+    pub signer: Option<Signer>,
+    /// BUILD_DEPENDS not installed for the kernel.
+    pub missing_deps: Vec<String>,
+    /// Whose output.
+    pub style: Style,
+}
+
+/// Upstream's `do_build` as `dkms` runs it (one at a time).
+pub fn build(cx: &mut Ctx, say: &mut dyn Say, at: &Mvka, key: &ConfKey) -> Result<()> {
+    let lock = cx.locked()?;
+    let conf = cx.conf(say, key)?;
+    let world = cx.world;
+    checks_before_prepare(world, at, conf)?;
+    prepare_kernel(cx, say, &at.k, &at.a)?;
+    let signer = cx.ledger.prepared_signer(&at.k, &at.a).cloned().flatten();
+    let missing_deps = conf
+        .build_depends
+        .iter()
+        .filter(|d| {
+            cx.ledger
+                .installed_version(world, d, &at.k, &at.a)
+                .is_none()
+        })
+        .cloned()
+        .collect();
+    let input = BuildInput {
+        world,
+        lock,
+        at: at.clone(),
+        conf,
+        kernel: kernel(world, &at.k)?,
+        signer,
+        missing_deps,
+        style: cx.style,
+    };
+    let res = after_prepare(&input, say, Jobs::Fixed(upstream_jobs(world)));
+    if res.is_ok() {
+        cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, true);
+    }
+    res
+}
+
+/// A build directory left by a build that was killed after it published
+/// its result (it has files but no make.log: the log went with the
+/// result). Nothing else leaves one like that: a failed build keeps its
+/// make.log there for the user to read; `add` leaves it empty.
+pub fn clean_leftover(world: &World, m: &str, v: &str) {
+    let l = &world.host.layout;
+    let bdir = l.build_dir(m, v);
+    if !crate::fs::list_names(&bdir).is_empty() && !bdir.join("make.log").exists() {
+        let _ = crate::fs::remove_all(&l.dkms, &bdir);
+    }
+}
+
+/// upstream's `-j$parallel_jobs` (a bare `-j` for 0).
+pub fn upstream_jobs(world: &World) -> Option<usize> {
+    let raw = world
+        .host
+        .opts
+        .jobs
+        .clone()
+        .unwrap_or_else(|| world.host.settings.parallel_jobs.clone());
+    match raw.trim().parse::<usize>() {
+        Ok(0) => None,
+        Ok(_) => Some(world.host.jobs()),
+        Err(_) => Some(crate::observe::settings::cpu_count().min(crate::observe::host::MAX_JOBS)),
+    }
+}
+
+/// The checks `do_build` makes before preparing the kernel: the build must
+/// not exist (3), BUILD_EXCLUSIVE (77), a source to build (8).
+pub fn checks_before_prepare(world: &World, at: &Mvka, conf: &ModuleConf) -> Result<()> {
+    let l = &world.host.layout;
+    let base_dir = l.base_dir(&at.m, &at.v, &at.k, &at.a);
+    if at.k.is_empty() || at.a.is_empty() {
+        return Err(Error::empty_kernel(["do_build: Empty $kernelver or $arch"]));
+    }
+    if base_dir.is_dir() && !base_dir.join("module").is_dir() {
+        return Err(Error::state([
+            format!("This module/version has already been built on: {}", at.k),
+            format!(
+                "Directory {} already exists. Use the dkms remove function before trying to build again.",
+                base_dir.display()
+            ),
+        ]));
+    }
+    if conf.build_exclude {
+        return Err(Error::build_exclusive([
+            format!("The {}/dkms.conf", base_dir.display()),
+            format!(
+                "for module {}/{} includes BUILD_EXCLUSIVE directives",
+                at.m, at.v
+            ),
+            "which do not match this kernel/arch/config for any modules.".to_string(),
+            "This indicates that it should not be built.".to_string(),
+        ]));
+    }
+    let entries = world
+        .tree
+        .version(&at.m, &at.v)
+        .map(|s| s.source_entries)
+        .unwrap_or_else(|| {
+            std::fs::read_dir(l.source_tree_dir(&at.m, &at.v))
+                .map(|r| r.count())
+                .unwrap_or(0)
+        });
+    if entries < 2 {
+        return Err(Error::bad_conf([
+            format!(
+                "The directory {} does not appear to have module source located within it.",
+                l.source_link(&at.m, &at.v).display()
+            ),
+            "Build halted.".to_string(),
+        ]));
+    }
+    Ok(())
+}
+
+/// The source directory of m/v (the registered one, else the source tree's).
+fn source_dir(l: &Layout, world: &World, m: &str, v: &str) -> PathBuf {
+    world
+        .tree
+        .version(m, v)
+        .filter(|s| s.added)
+        .map(|s| s.source_dir.clone())
+        .unwrap_or_else(|| l.source_tree_dir(m, v))
+}
+
+/// The rest of `do_build`, from the BUILD_DEPENDS check on.
+pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> Result<()> {
+    let (world, at, conf) = (input.world, &input.at, input.conf);
+    let (m, v, k, a) = (at.m.as_str(), at.v.as_str(), at.k.as_str(), at.a.as_str());
+    let l = &world.host.layout;
+    let settings = &world.host.settings;
+    let verbose = world.host.verbose();
+    let base = &l.dkms;
+    let _: &Locked = input.lock;
+
+    if !input.missing_deps.is_empty() {
+        let list: String = input.missing_deps.iter().map(|d| format!(" {d}")).collect();
+        if world.host.opts.force {
+            say.warning(&[format!(
+                "Trying to build module {m}/{v} for kernel {k} ({a}) despite of missing BUILD_DEPENDS:{list}."
+            )]);
+        } else {
+            return Err(Error::build_depends([
+                format!("Aborting build of module {m}/{v} for kernel {k} ({a}) due to missing BUILD_DEPENDS:{list}."),
+                "You may override by specifying --force.".to_string(),
+            ]));
+        }
+    }
+
+    // Unpublished results of a killed build of this kernel (we hold the lock).
+    let kdir = l.kernel_dir(m, v, k);
+    for n in crate::fs::list_names(&kdir) {
+        if n.starts_with(&format!("{TMP_BUILD}{a}_")) || n.starts_with(&format!("{OLD_BUILD}{a}_"))
+        {
+            let _ = crate::fs::remove_all(base, &kdir.join(n));
+        }
+    }
+    let env = compiler_env(world, input.kernel);
+    let source = source_dir(l, world, m, v);
+    let bdir = l.build_dir(m, v);
+    let log = bdir.join("make.log");
+    crate::fs::remove_all(base, &bdir).map_err(|e| Error::io("Cannot remove", &bdir, e))?;
+    source_check::check_source_tree(&source)?;
+    crate::fs::copy_tree(&source, base, &bdir).map_err(|e| {
+        let _ = crate::fs::remove_all(base, &bdir);
+        Error::io(&format!("Cannot copy {} to", source.display()), &bdir, e)
+    })?;
+    source_check::confine_build_copy(&source, &bdir)?;
+    overlay_patches(world, m, &bdir)?;
+    crate::fault::point("build:after-copy");
+    runner::log_append(
+        &log,
+        &format!(
+            "DKMS ({}) make.log for {m}/{v} for kernel {k} ({a})\n{}\n",
+            text::RELEASE,
+            runner::date_now()
+        ),
+    );
+
+    for p in &conf.patches {
+        if format!("patches/{p}").contains("/../") {
+            return Err(Error::not_allowed([format!(
+                "Patch {p} as specified in dkms.conf contains '..' path component."
+            )]));
+        }
+        if !bdir.join("patches").join(p).exists() {
+            return Err(Error::not_allowed([
+                format!("Patch {p} as specified in dkms.conf cannot be"),
+                format!("found in {}/patches/.", bdir.display()),
+            ]));
+        }
+        let mut step = Step::new(
+            format!("patch -p1 < ./patches/{p}"),
+            format!("Applying patch {p}"),
+        );
+        step.output = Output::Log(log.clone());
+        step.cwd = Some(bdir.clone());
+        step.dots = dots(m);
+        if runner::invoke(say, &step, verbose, None) != 0 {
+            return Err(Error::install_failed([
+                format!("Application of patch {p} failed."),
+                format!("Consult {} for more information.", log.display()),
+            ]));
+        }
+    }
+
+    privilege::hand_over(settings, &bdir, &log)?;
+    run_script(
+        world,
+        say,
+        "pre_build",
+        &conf.pre_build,
+        &bdir,
+        Some(&log),
+        &env,
+        m,
+    )?;
+
+    let make = match jobs {
+        Jobs::Fixed(n) => make_command(&conf.make_command, n, k),
+        // Upstream's -jN is dropped: the jobserver in MAKEFLAGS decides.
+        Jobs::Server(_) => match conf.make_command.strip_prefix("make") {
+            Some(rest) => format!("make KERNELRELEASE={k}{rest}"),
+            None => conf.make_command.clone(),
+        },
+    };
+    let mut step = Step::new(privilege::wrap(settings, &make)?, "Building module(s)");
+    step.output = Output::Log(log.clone());
+    step.cwd = Some(bdir.clone());
+    step.env = env.clone();
+    step.dots = dots(m);
+    let client = match jobs {
+        Jobs::Server(c) => Some(c),
+        Jobs::Fixed(_) => None,
+    };
+    if runner::invoke(say, &step, verbose, client) != 0 {
+        let mut e = Error::build_failed([
+            format!("Bad return status for module build on kernel: {k} ({a})"),
+            format!("Consult {} for more information.", log.display()),
+        ]);
+        if input.style == Style::Hook {
+            e = e.with_lines(crate::report::summary::tail_block(&log));
+        }
+        return Err(e);
+    }
+
+    privilege::take_back(settings, &bdir, &log)?;
+    for r in conf.modules.iter().filter(|r| r.buildable) {
+        let f = bdir.join(format!("{}{}.ko", r.built_location, r.built_name));
+        if !f.exists() {
+            return Err(Error::built_missing([
+                format!(
+                    "Build of {}{}.ko failed for: {k} ({a})",
+                    r.built_location, r.built_name
+                ),
+                "Make sure the name and location of the generated module are correct,".to_string(),
+                format!("or consult {} for more information.", log.display()),
+            ]));
+        }
+    }
+
+    crate::fault::point("build:after-make");
+    let suffix = input.kernel.suffix;
+    crate::fs::create_dir_all(base, &kdir, 0o755)
+        .map_err(|e| Error::io("Cannot create", &kdir, e).into_kind(Error::BuiltModuleMissing))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("{TMP_BUILD}{a}_"))
+        .tempdir_in(&kdir)
+        .map_err(|e| Error::io("Unable to make temporary directory in", &kdir, e))?;
+    let tmp_base = tmp.path().to_path_buf();
+    for sub in ["log", "module"] {
+        let d = tmp_base.join(sub);
+        crate::fs::create_dir_all(base, &d, 0o755)
+            .map_err(|e| Error::io("Cannot create", &d, e).into_kind(Error::BuiltModuleMissing))?;
+    }
+    let symvers = bdir.join("Module.symvers");
+    if symvers.is_file() {
+        copy(base, &symvers, &tmp_base.join("module/Module.symvers"))?;
+    }
+    for r in conf.modules.iter().filter(|r| r.buildable) {
+        let built = bdir.join(format!("{}{}.ko", r.built_location, r.built_name));
+        if r.strip {
+            let strip = if env.iter().any(|(k, v)| k == "CC" && v == "clang") {
+                "llvm-strip"
+            } else {
+                "strip"
+            };
+            let _ = Command::new(strip)
+                .arg("-g")
+                .arg(&built)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+        if let Some(s) = &input.signer {
+            s.sign(say, &built);
+        }
+        let out = tmp_base
+            .join("module")
+            .join(format!("{}.ko{}", r.dest_name, suffix));
+        compress_into(world, base, &built, suffix, &out)?;
+    }
+    set_mode(&tmp_base, 0o755);
+    // The log travels with the build, so a published build always has one
+    // (and a build directory without a make.log is a finished one).
+    let _ = crate::fs::rename(base, &log, &tmp_base.join("log/make.log"));
+    crate::fault::point("build:before-rename");
+    // Publish atomically: a first build by rename, a rebuild by exchanging
+    // the two directories, so there is never a moment without one.
+    let base_dir = l.base_dir(m, v, k, a);
+    let kept = tmp.keep();
+    let published = if base_dir.exists() {
+        crate::fs::exchange(base, &kept, &base_dir)
+    } else {
+        crate::fs::rename(base, &kept, &base_dir)
+    };
+    if let Err(e) = published {
+        let _ = crate::fs::remove_all(base, &kept);
+        return Err(Error::built_missing([format!(
+            "do_build: final mv failed ({})",
+            crate::error::os_error(&e)
+        )]));
+    }
+    // After an exchange `kept` holds the previous build.
+    let _ = crate::fs::remove_all(base, &kept);
+    crate::fault::point("build:after-rename");
+
+    let log = base_dir.join("log/make.log");
+    privilege::hand_over(settings, &bdir, &log)?;
+    // POST_BUILD's output goes on in the build's log.
+    let post = run_script(
+        world,
+        say,
+        "post_build",
+        &conf.post_build,
+        &bdir,
+        Some(&log),
+        &env,
+        m,
+    );
+    post?;
+    let _ = crate::fs::remove_all(base, &bdir);
+
+    if conf.build_depends_rebuild && !world.host.opts.force {
+        for bd in &conf.build_depends {
+            if let Some(dv) = installed_dep_version(world, bd, k, a) {
+                let f = base_dir.join(format!(".dep_{bd}"));
+                let _ = crate::fs::write_atomic(base, &f, format!("{dv}\n").as_bytes(), 0o644);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The newest installed version of `dep` for k/a as the disk says now (a
+/// dependency installed earlier in this run counts: the build just used it).
+fn installed_dep_version(world: &World, dep: &str, k: &str, a: &str) -> Option<String> {
+    let l = &world.host.layout;
+    let link = l.kernel_link(dep, k, a);
+    let target = std::fs::read_link(&link).ok()?;
+    let v = target.to_string_lossy().split('/').next()?.to_string();
+    l.base_dir(dep, &v, k, a)
+        .join("module")
+        .is_dir()
+        .then_some(v)
+}
+
+/// Upstream prints no progress dots for its own test packages (`dkms*_test`).
+fn dots(m: &str) -> bool {
+    !(m.starts_with("dkms") && m.ends_with("_test"))
+}
+
+/// Upstream's overlay of `/etc/dkms/<module>/patches/` onto the build's
+/// `patches/`.
+fn overlay_patches(world: &World, m: &str, bdir: &Path) -> Result<()> {
+    let dir = world
+        .host
+        .layout
+        .root
+        .join(format!("/etc/dkms/{m}/patches"));
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let base = &world.host.layout.dkms;
+    crate::fs::copy_tree(&dir, base, &bdir.join("patches")).map_err(|e| {
+        Error::io(
+            &format!("Cannot copy {} to", dir.display()),
+            &bdir.join("patches"),
+            e,
+        )
+    })
+}
+
+/// Upstream's make command: a command starting with `make` gets
+/// `-j<jobs> KERNELRELEASE=<kver>` inserted after it.
+pub fn make_command(conf_make: &str, jobs: Option<usize>, kver: &str) -> String {
+    match conf_make.strip_prefix("make") {
+        Some(rest) => {
+            let j = jobs
+                .map(|n| format!("-j{n}"))
+                .unwrap_or_else(|| "-j".into());
+            format!("make {j} KERNELRELEASE={kver}{rest}")
+        }
+        None => conf_make.to_string(),
+    }
+}
+
+/// Upstream's compiler selection: CC (and KERNEL_CC) from
+/// CONFIG_CC_VERSION_TEXT when that compiler exists, clang/ld.lld for clang
+/// kernels; then the `build_environment` file's variables.
+fn compiler_env(world: &World, kernel: &KernelFacts) -> Vec<(String, String)> {
+    let cfg = &kernel.config;
+    let mut env = Vec::new();
+    if let Some(text) = config_file_value(cfg, "CONFIG_CC_VERSION_TEXT") {
+        if let Some(cc) = text.split_whitespace().next() {
+            if runner::in_path(cc) {
+                env.push(("CC".to_string(), cc.to_string()));
+                env.push(("KERNEL_CC".to_string(), cc.to_string()));
+            }
+        }
+    }
+    if config_file_value(cfg, "CONFIG_CC_IS_CLANG").as_deref() == Some("y")
+        && runner::in_path("clang")
+    {
+        env.push(("CC".into(), "clang".into()));
+        env.push(("KERNEL_CC".into(), "clang".into()));
+    }
+    if config_file_value(cfg, "CONFIG_LD_IS_LLD").as_deref() == Some("y")
+        && runner::in_path("ld.lld")
+    {
+        env.push(("LD".into(), "ld.lld".into()));
+        env.push(("KERNEL_LD".into(), "ld.lld".into()));
+    }
+    env.extend(crate::observe::forced::build_environment(
+        world.host.settings.build_environment.as_deref(),
+    ));
+    env
+}
+
+/// Upstream's `run_build_script`: PRE_/POST_BUILD run in the build
+/// directory, the others in the source (`<dkms_tree>/<m>/<v>/source`);
+/// `/etc/dkms/<module>/<script>` overrides the module's own. A script that
+/// is not executable is only warned about. With a log the output goes
+/// there and a failure ends the action with the script's status.
+#[allow(clippy::too_many_arguments)]
+pub fn run_script(
+    world: &World,
+    say: &mut dyn Say,
+    kind: &str,
+    script: &str,
+    run_dir: &Path,
+    log: Option<&Path>,
+    env: &[(String, String)],
+    module: &str,
+) -> Result<()> {
+    if script.is_empty() {
+        return Ok(());
+    }
+    let first = script.split_whitespace().next().unwrap_or("");
+    let etc = world.host.layout.root.join(format!("/etc/dkms/{module}"));
+    let (dir, prog_dir) = if is_executable(&etc.join(first)) {
+        (etc.clone(), etc)
+    } else {
+        (run_dir.to_path_buf(), run_dir.to_path_buf())
+    };
+    let run = format!("{}/{}", prog_dir.display(), script);
+    if !is_executable(&prog_dir.join(first)) {
+        say.blank();
+        say.warning(&[format!("The {kind} script is not executable.")]);
+        return Ok(());
+    }
+    let settings = &world.host.settings;
+    let verbose = world.host.verbose();
+    match log {
+        Some(log) => {
+            let mut step = Step::new(
+                privilege::wrap(settings, &format!("cd {}/ && {run}", dir.display()))?,
+                format!("Running the {kind} script"),
+            );
+            step.output = Output::Log(log.to_path_buf());
+            step.env = env.to_vec();
+            step.cwd = Some(dir.clone());
+            step.dots = dots(module);
+            let res = runner::invoke(say, &step, verbose, None);
+            if res != 0 {
+                say.line(&format!("Consult {} for more information.", log.display()));
+                return Err(Error::script_status(res));
+            }
+            Ok(())
+        }
+        None => {
+            say.line(&format!("Running the {kind} script:"));
+            // `( cd "$run_dir/"; exec $run )`: split on blanks, no shell.
+            let argv: Vec<String> = run.split_whitespace().map(str::to_string).collect();
+            let code = runner::exec_words(say, &argv, &dir, env);
+            if code == 0 {
+                Ok(())
+            } else {
+                Err(Error::script_status(code))
+            }
+        }
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+fn copy(base: &Path, from: &Path, to: &Path) -> Result<()> {
+    crate::fs::place_atomically(base, from, to, false)
+        .map_err(|e| Error::io("Cannot copy to", to, e).into_kind(Error::BuiltModuleMissing))
+}
+
+/// Copy `built` to `out`, compressed like the kernel's modules (`suffix`);
+/// upstream falls back to the uncompressed module when compression fails.
+fn compress_into(world: &World, base: &Path, built: &Path, suffix: &str, out: &Path) -> Result<()> {
+    let s = &world.host.settings;
+    let (prog, opts) = match suffix {
+        ".gz" => ("gzip", s.compress_gzip_opts.as_str()),
+        ".xz" => ("xz", s.compress_xz_opts.as_str()),
+        ".zst" => ("zstd", s.compress_zstd_opts.as_str()),
+        _ => return copy(base, built, out),
+    };
+    let opts: Vec<&str> = opts.split_whitespace().filter(|o| *o != "--rm").collect();
+    let file = crate::fs::create_file(base, out, true)
+        .map_err(|e| Error::io("Cannot create", out, e).into_kind(Error::BuiltModuleMissing))?;
+    let st = Command::new(prog)
+        .args(&opts)
+        .arg("-c")
+        .arg(built)
+        .stdout(file)
+        .stderr(std::process::Stdio::null())
+        .status();
+    match st {
+        Ok(s) if s.success() => Ok(()),
+        _ => {
+            let _ = crate::fs::remove_file(base, out);
+            let plain = out.with_file_name(
+                out.file_name()
+                    .and_then(|n| n.to_str())
+                    .map(|n| n.trim_end_matches(suffix).to_string())
+                    .unwrap_or_default(),
+            );
+            copy(base, built, &plain)
+        }
+    }
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(
+        "make -C /k M=/t/m/1/build",
+        "make -j4 KERNELRELEASE=6.1 -C /k M=/t/m/1/build"
+    )]
+    #[case("make", "make -j4 KERNELRELEASE=6.1")]
+    #[case("./build.sh", "./build.sh")]
+    #[case("makefoo x", "make -j4 KERNELRELEASE=6.1foo x")]
+    fn make_insertion(#[case] conf: &str, #[case] want: &str) {
+        assert_eq!(make_command(conf, Some(4), "6.1"), want);
+    }
+
+    #[test]
+    fn bare_j_for_zero_jobs() {
+        assert_eq!(
+            make_command("make all", None, "6.1"),
+            "make -j KERNELRELEASE=6.1 all"
+        );
+    }
+
+    #[rstest]
+    #[case("dkms_test", false)]
+    #[case("dkms_noisy_test", false)]
+    #[case("hello", true)]
+    #[case("dkms", true)]
+    fn upstream_test_packages_get_no_dots(#[case] m: &str, #[case] want: bool) {
+        assert_eq!(dots(m), want);
+    }
+}

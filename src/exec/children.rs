@@ -1,0 +1,76 @@
+//! The processes we start (make, scripts, depmod), so that a SIGINT,
+//! SIGTERM or SIGHUP to us takes them down too: each runs in its own
+//! process group, and on such a signal every group gets SIGTERM (SIGKILL
+//! after 5 s); we exit only when they are gone, so the tree lock is never
+//! released while a build still writes.
+
+use std::collections::BTreeSet;
+use std::process::{Child, Command};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+static RUNNING: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+/// Spawn `cmd` (already in its own process group) and remember it.
+pub fn spawn(cmd: &mut Command) -> std::io::Result<Child> {
+    // Hold the registry while spawning so a signal handled meanwhile sees
+    // the child once it exists.
+    let mut set = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    let child = cmd.spawn()?;
+    set.insert(child.id());
+    Ok(child)
+}
+
+/// A child was waited for.
+pub fn reaped(pid: u32) {
+    RUNNING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&pid);
+}
+
+fn running() -> Vec<u32> {
+    RUNNING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .copied()
+        .collect()
+}
+
+/// Take every process group we started down: SIGTERM, then SIGKILL to the
+/// ones still there after `grace`.
+pub fn terminate_all(grace: Duration) {
+    for pid in running() {
+        let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGTERM);
+    }
+    let start = Instant::now();
+    while !running().is_empty() && start.elapsed() < grace {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for pid in running() {
+        let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    }
+    let start = Instant::now();
+    while !running().is_empty() && start.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Install the handlers: on SIGINT, SIGTERM or SIGHUP, take the children
+/// down and exit with 128 + the signal number.
+pub fn handle_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            terminate_all(Duration::from_secs(5));
+            std::process::exit(128 + sig);
+        }
+    });
+}

@@ -1,0 +1,193 @@
+//! depmod, when upstream runs it (after each install or uninstall: `dkms`)
+//! or once per kernel at the end of a run (the hooks, kernel_prerm), and
+//! framework.conf's `post_transaction`. A marker under the dkms tree says a
+//! kernel's depmod is still due: written before the module tree changes,
+//! removed after depmod succeeded, so an interrupted run's depmod happens on
+//! the next run.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::exec::runner::{self, shell_quote, Output, Step};
+use crate::exec::Ctx;
+use crate::layout::is_safe_component;
+use crate::observe::World;
+use crate::plan::Depmod;
+use crate::report::Say;
+
+fn marker(world: &World, k: &str) -> PathBuf {
+    world.host.layout.depmod_pending_dir().join(k)
+}
+
+/// Record that kernel `k`'s depmod is due (before its module tree changes).
+pub fn mark_pending(world: &World, k: &str) {
+    let l = &world.host.layout;
+    let d = l.depmod_pending_dir();
+    if crate::fs::create_dir_all(&l.dkms, &d, 0o755).is_ok() {
+        let _ = crate::fs::write_atomic(&l.dkms, &marker(world, k), b"", 0o644);
+    }
+}
+
+/// depmod for `k` now (`Depmod::Now`: printed as upstream does), or later
+/// (recorded; [`flush`] runs it). Returns depmod's status (0 when put off).
+pub fn request(cx: &mut Ctx, say: &mut dyn Say, k: &str, when: Depmod) -> i32 {
+    match when {
+        Depmod::Now => run(cx.world, say, k),
+        Depmod::Later => {
+            cx.ledger.depmod_later.insert(k.to_string());
+            0
+        }
+    }
+}
+
+/// Run every depmod that was put off, once per kernel.
+pub fn flush(cx: &mut Ctx, say: &mut dyn Say) -> crate::error::Result<()> {
+    let kernels = std::mem::take(&mut cx.ledger.depmod_later);
+    let mut failed = Vec::new();
+    for k in kernels {
+        if run(cx.world, say, &k) != 0 {
+            failed.push(k);
+        }
+    }
+    if failed.is_empty() {
+        return Ok(());
+    }
+    if cx.style == crate::report::Style::Hook {
+        cx.ledger.hook_failed = true;
+    }
+    Err(Error::install_failed([format!(
+        "depmod failed for kernel(s) {}: the modules are in place, but modprobe will not find them until depmod succeeds (it is tried again on the next run).",
+        failed.join(" ")
+    )]))
+}
+
+/// Run depmod for every kernel a killed run left marked. Called right
+/// after taking the lock; names read from disk are checked first.
+pub fn flush_markers(world: &World, say: &mut dyn Say) {
+    let l = &world.host.layout;
+    let dir = l.depmod_pending_dir();
+    for k in crate::fs::list_names(&dir) {
+        if !is_safe_component(&k) {
+            continue;
+        }
+        if l.lib_tree(&k).is_dir() {
+            let mut quiet = crate::report::Buffer::new(say.style());
+            run(world, &mut quiet, &k);
+        } else {
+            let _ = crate::fs::remove_file(&l.dkms, &dir.join(&k));
+        }
+    }
+}
+
+/// Upstream's `do_depmod` inside `invoke_command "do_depmod K" "Running
+/// depmod"`: prints `Running depmod... done.`; nothing is run for
+/// `--no-depmod` or when the kernel has no modules.dep; runs `depmod -b
+/// ROOT` under `--root`.
+pub fn run(world: &World, say: &mut dyn Say, k: &str) -> i32 {
+    let l = &world.host.layout;
+    let verbose = world.host.verbose();
+    let mut step = Step::new("true", "Running depmod");
+    step.shown = Some(format!("do_depmod {k}"));
+    step.output = Output::Discard;
+    let modules_dep = l.lib_tree(k).join("modules.dep");
+    let code = if world.host.opts.no_depmod {
+        runner::invoke(say, &step, verbose, None)
+    } else if !modules_dep.is_file() {
+        step.cmd = format!(
+            "echo {}",
+            shell_quote(&format!(
+                "Skipping depmod because '{}' is missing.",
+                modules_dep.display()
+            ))
+        );
+        runner::invoke(say, &step, verbose, None)
+    } else {
+        let (base, _keep) = depmod_base(world);
+        let mut c = String::from("depmod");
+        if let Some(b) = &base {
+            c.push_str(&format!(" -b {}", shell_quote(&b.display().to_string())));
+        }
+        c.push_str(&format!(" -a {}", shell_quote(k)));
+        if let Some(map) = world.kernel(k).and_then(|f| f.system_map.clone()) {
+            c.push_str(&format!(" -F {}", shell_quote(&map.display().to_string())));
+        }
+        step.cmd = c;
+        let code = runner::invoke(say, &step, verbose, None);
+        cleanup_empty(world, k);
+        code
+    };
+    if code == 0 {
+        let _ = crate::fs::remove_file(&l.dkms, &marker(world, k));
+    }
+    code
+}
+
+/// The `depmod -b` base directory for the install tree, and a temporary
+/// directory to keep alive when one had to be made.
+fn depmod_base(world: &World) -> (Option<PathBuf>, Option<tempfile::TempDir>) {
+    let l = &world.host.layout;
+    let it = &l.install;
+    if *it == l.root.join("/lib/modules") {
+        return (
+            if l.root.is_slash() {
+                None
+            } else {
+                Some(l.root.dir().to_path_buf())
+            },
+            None,
+        );
+    }
+    if it.ends_with("lib/modules") {
+        return (
+            it.parent().and_then(Path::parent).map(Path::to_path_buf),
+            None,
+        );
+    }
+    match tempfile::tempdir() {
+        Ok(t) => {
+            let lib = t.path().join("lib");
+            let _ = std::fs::create_dir_all(&lib);
+            let _ = std::os::unix::fs::symlink(it, lib.join("modules"));
+            (Some(t.path().to_path_buf()), Some(t))
+        }
+        Err(_) => (None, None),
+    }
+}
+
+/// Upstream: an empty modules.dep for a kernel that has no modules of its
+/// own any more means the last module went; its depmod files go too.
+fn cleanup_empty(world: &World, k: &str) {
+    let l = &world.host.layout;
+    let kd = l.lib_tree(k);
+    let dep = kd.join("modules.dep");
+    if std::fs::metadata(&dep)
+        .map(|m| m.len() == 0)
+        .unwrap_or(false)
+        && !kd.join("kernel").exists()
+    {
+        for n in crate::fs::list_names(&kd) {
+            if n.starts_with("modules.") {
+                let _ = crate::fs::remove_file(&l.install, &kd.join(n));
+            }
+        }
+        let _ = crate::fs::rmdir(&l.install, &kd);
+    }
+}
+
+/// framework.conf's `post_transaction` command, its output in
+/// `<dkms_tree>/post_transaction.log` (emptied first).
+pub fn post_transaction(cx: &mut Ctx, say: &mut dyn Say) -> crate::error::Result<()> {
+    let world = cx.world;
+    let cmd = &world.host.settings.post_transaction;
+    if cmd.is_empty() {
+        return Ok(());
+    }
+    cx.locked()?;
+    let l = &world.host.layout;
+    let log = l.post_transaction_log();
+    let _ = crate::fs::create_file(&l.dkms, &log, true);
+    let mut step = Step::new(cmd.clone(), "Executing post-transaction command");
+    step.output = Output::Log(log);
+    runner::invoke(say, &step, world.host.verbose(), None);
+    Ok(())
+}

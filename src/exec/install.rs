@@ -1,0 +1,486 @@
+//! Installing a built module into the kernel's module tree (upstream's
+//! `do_install`). Files appear in the install tree only by an atomic
+//! rename; an original module is copied into the dkms tree before ours
+//! replaces it and removed only after ours is in place; a failed install
+//! puts back whatever it moved away.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{Error, Result};
+use crate::exec::build::{self, run_script};
+use crate::exec::depmod;
+use crate::exec::{Ctx, Locked};
+use crate::layout::{ORIGIN, PLACING};
+use crate::observe::conf::{ModuleConf, ModuleRecord};
+use crate::observe::files::{compressed_or_uncompressed, find_module, info, join_loc};
+use crate::observe::forced::{forced, Forced};
+use crate::observe::modinfo::{compare_module_version, VersionCmp};
+use crate::observe::{ConfKey, World};
+use crate::plan::{Depmod, Mvka};
+use crate::report::Say;
+
+/// `maybe_install_module` as autoinstall runs it: say so when installed,
+/// else install (building first when needed).
+pub fn maybe_install(
+    cx: &mut Ctx,
+    say: &mut dyn Say,
+    at: &Mvka,
+    key: &ConfKey,
+    depmod: Depmod,
+) -> Result<()> {
+    if cx.ledger.is_installed(cx.world, &at.m, &at.v, &at.k, &at.a) {
+        say.line(&crate::report::text::already_installed(
+            &at.m, &at.v, &at.k, &at.a,
+        ));
+        return Ok(());
+    }
+    install(cx, say, at, key, depmod)
+}
+
+/// Upstream's `do_install` of m/v into k/a (building first when not built).
+pub fn install(
+    cx: &mut Ctx,
+    say: &mut dyn Say,
+    at: &Mvka,
+    key: &ConfKey,
+    depmod: Depmod,
+) -> Result<()> {
+    if at.k.is_empty() || at.a.is_empty() {
+        return Err(Error::empty_kernel([
+            "do_install: Empty $kernelver or $arch",
+        ]));
+    }
+    if !cx.ledger.is_built(cx.world, &at.m, &at.v, &at.k, &at.a) {
+        build::build(cx, say, at, key)?;
+    }
+    let lock = cx.locked()?;
+    let world = cx.world;
+    build::clean_leftover(world, &at.m, &at.v);
+    let mut force = world.host.opts.force;
+    let mut version_override = world.host.opts.force_version_override;
+    match forced(&world.host.force_words, &at.m) {
+        Forced::Force => {
+            force = true;
+            say.line(&format!("Forcing installation of {}", at.m));
+        }
+        Forced::VersionOverride => {
+            version_override = true;
+            say.line(&format!("Forcing version override of {}", at.m));
+        }
+        Forced::No => {}
+    }
+    let l = &world.host.layout;
+    let lib_tree = l.lib_tree(&at.k);
+    if !lib_tree.exists() {
+        return Err(Error::install_failed([
+            format!("The directory {} doesn't exist.", lib_tree.display()),
+            "You cannot install a module onto a non-existent kernel.".to_string(),
+        ]));
+    }
+    let conf = cx.conf(say, key)?;
+    let suffix = build::kernel(world, &at.k)?.suffix;
+    let base_dir = l.base_dir(&at.m, &at.v, &at.k, &at.a);
+    for r in conf.modules.iter().filter(|r| r.buildable) {
+        if compressed_or_uncompressed(&base_dir.join("module"), &r.dest_name, suffix).is_none() {
+            return Err(Error::install_failed([format!(
+                "Missing module {} in {}/module",
+                r.dest_name,
+                base_dir.display()
+            )]));
+        }
+    }
+    if cx.ledger.is_installed(world, &at.m, &at.v, &at.k, &at.a) {
+        return Err(Error::not_allowed([format!(
+            "This module/version combo is already installed for kernel {} ({}).",
+            at.k, at.a
+        )]));
+    }
+    if world.host.opts.rpm_safe_upgrade {
+        force = true;
+    }
+    let source = world.host.layout.source_link(&at.m, &at.v);
+    if run_script(
+        world,
+        say,
+        "pre_install",
+        &conf.pre_install,
+        &source,
+        None,
+        &[],
+        &at.m,
+    )
+    .is_err()
+        && !force
+    {
+        return Err(Error::pre_install([
+            "pre_install failed, aborting install.",
+            "You may override by specifying --force.",
+        ]));
+    }
+    place_modules(
+        world,
+        lock,
+        say,
+        at,
+        conf,
+        suffix,
+        force,
+        version_override,
+        cx.ledger.has_link(world, &at.m, &at.k, &at.a),
+    )?;
+    crate::fault::point("install:before-link");
+    let target = PathBuf::from(format!("{}/{}/{}", at.v, at.k, at.a));
+    crate::fs::replace_symlink(&l.dkms, &target, &l.kernel_link(&at.m, &at.k, &at.a)).map_err(
+        |e| {
+            Error::io("Cannot create link", &l.kernel_link(&at.m, &at.k, &at.a), e)
+                .into_kind(Error::InstallFailed)
+        },
+    )?;
+    cx.ledger.set_linked(&at.m, &at.k, &at.a, Some(&at.v));
+    let _ = run_script(
+        world,
+        say,
+        "post_install",
+        &conf.post_install,
+        &source,
+        None,
+        &[],
+        &at.m,
+    );
+    crate::fault::point("install:before-depmod");
+    if depmod::request(cx, say, &at.k, depmod) != 0 {
+        let _ = crate::exec::uninstall::uninstall(cx, say, at, key, Depmod::Now);
+        return Err(Error::install_failed([
+            "Problems with depmod detected.  Automatically uninstalling this module.",
+            "Install Failed (depmod problems).  Module rolled back to built state.",
+        ]));
+    }
+    if (world.host.opts.modprobe_on_install || world.host.settings.modprobe_on_install)
+        && world.host.layout.root.is_slash()
+        && at.k == world.host.running_kernel
+    {
+        let _ = Command::new("bash")
+            .arg("-c")
+            .arg("find /sys/devices -name modalias -print0 | xargs -0 cat | sort -u | xargs modprobe -a -b -q; [ -f /lib/systemd/system/systemd-modules-load.service ] && systemctl restart systemd-modules-load.service")
+            .status();
+    }
+    Ok(())
+}
+
+/// The per-record part of `do_install`: version check, archiving the
+/// original, collisions, placement. Undone completely on failure.
+#[allow(clippy::too_many_arguments)]
+fn place_modules(
+    world: &World,
+    _lock: &Locked,
+    say: &mut dyn Say,
+    at: &Mvka,
+    conf: &ModuleConf,
+    suffix: &str,
+    force: bool,
+    version_override: bool,
+    active_exists: bool,
+) -> Result<()> {
+    let l = &world.host.layout;
+    let (dkms, install) = (&l.dkms, &l.install);
+    let lib_tree = l.lib_tree(&at.k);
+    let orig_dir = l.original_dir(&at.m, &at.k, &at.a);
+    let base_dir = l.base_dir(&at.m, &at.v, &at.k, &at.a);
+    let mut placed: Vec<PathBuf> = Vec::new();
+    // (backup copy, original path): originals are copied first and removed
+    // only after our modules are in place, so a crash never leaves the
+    // kernel without either.
+    let mut archived: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut any = false;
+    for r in conf.modules.iter().filter(|r| r.buildable) {
+        if !version_sane(world, say, at, conf, r, suffix, force, version_override) {
+            continue;
+        }
+        let name = &r.dest_name;
+        let Some(toinstall) = compressed_or_uncompressed(&base_dir.join("module"), name, suffix)
+        else {
+            continue;
+        };
+        // A file identical to ours is ours, left by an interrupted install.
+        let ours = std::fs::read(&toinstall).ok();
+        let is_ours = |p: &Path| ours.is_some() && std::fs::read(p).ok() == ours;
+        let installed: Vec<PathBuf> = find_module(&lib_tree, name, suffix)
+            .into_iter()
+            .filter(|p| !is_ours(p))
+            .collect();
+        if active_exists && compressed_or_uncompressed(&orig_dir, name, suffix).is_some() {
+            say.line("An original module was already stored during a previous install");
+        } else if !active_exists {
+            let mut candidates: Vec<PathBuf> = [
+                compressed_or_uncompressed(&lib_tree.join("extra"), name, suffix),
+                compressed_or_uncompressed(&lib_tree.join("updates"), name, suffix),
+                compressed_or_uncompressed(&join_loc(&lib_tree, &r.dest_location), name, suffix),
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|p| !is_ours(p))
+            .collect();
+            if installed.len() == 1 {
+                candidates.push(installed[0].clone());
+            }
+            let mut found = false;
+            for original in candidates {
+                if !original.is_file() {
+                    continue;
+                }
+                say.line(&format!(
+                    "Found pre-existing {}, archiving for uninstallation",
+                    original.display()
+                ));
+                mkdirs(dkms, &orig_dir)?;
+                let fname = original
+                    .file_name()
+                    .map(|n| n.to_owned())
+                    .unwrap_or_default();
+                let backup = orig_dir.join(&fname);
+                remove_stale_temps(dkms, &orig_dir, name);
+                crate::fs::place_atomically(dkms, &original, &backup, false).map_err(|e| {
+                    Error::io("Cannot archive to", &backup, e).into_kind(Error::InstallFailed)
+                })?;
+                let origin = orig_dir.join(format!("{}{ORIGIN}", fname.to_string_lossy()));
+                crate::fs::write_atomic(
+                    dkms,
+                    &origin,
+                    format!("{}\n", l.root.inside(&original).display()).as_bytes(),
+                    0o644,
+                )
+                .map_err(|e| {
+                    Error::io("Cannot write", &origin, e).into_kind(Error::InstallFailed)
+                })?;
+                archived.push((backup, original));
+                crate::fault::point("install:after-archive");
+                found = true;
+                break;
+            }
+            if !found && installed.len() > 1 {
+                say.line("Multiple original modules exist, so none will be put back in place during a later uninstall");
+                say.line(&format!(
+                    "All instances will be stored for reference purposes in {}/collisions/",
+                    orig_dir.display()
+                ));
+            }
+        }
+        if installed.len() > 1 {
+            say.line(&format!(
+                "Multiple same named modules! {} named {}.ko{} in {}/",
+                installed.len(),
+                name,
+                suffix,
+                lib_tree.display()
+            ));
+            for dup in &installed {
+                let rel = dup.strip_prefix(&lib_tree).unwrap_or(dup);
+                let sub = rel.parent().unwrap_or(Path::new(""));
+                let cdir = orig_dir.join("collisions").join(sub);
+                mkdirs(dkms, &cdir)?;
+                if let Some(fname) = dup.file_name() {
+                    crate::fs::move_verified(install, dup, dkms, &cdir.join(fname)).map_err(
+                        |e| Error::io("Cannot move", dup, e).into_kind(Error::InstallFailed),
+                    )?;
+                    let _ = crate::fs::write_atomic(
+                        dkms,
+                        &cdir.join(format!("{}{ORIGIN}", fname.to_string_lossy())),
+                        format!("{}\n", l.root.inside(dup).display()).as_bytes(),
+                        0o644,
+                    );
+                }
+            }
+        }
+        let dest_dir = join_loc(&lib_tree, &r.dest_location);
+        let dest = dest_dir.join(toinstall.file_name().unwrap_or_default());
+        say.line(&format!("Installing {}", dest.display()));
+        depmod::mark_pending(world, &at.k);
+        let symlink = world.host.opts.symlink_modules || world.host.settings.symlink_modules;
+        let placed_now = mkdirs(install, &dest_dir).and_then(|()| {
+            remove_stale_temps(install, &dest_dir, name);
+            crate::fs::place_atomically(install, &toinstall, &dest, symlink)
+                .map_err(|e| Error::io("Cannot place", &dest, e))
+        });
+        if let Err(e) = placed_now {
+            // Undo this install: our files out, originals back where we
+            // replaced them, backups made by this run dropped.
+            for p in &placed {
+                match archived.iter().find(|(_, orig)| orig == p) {
+                    Some((backup, _)) => {
+                        let _ = crate::fs::place_atomically(install, backup, p, false);
+                    }
+                    None => {
+                        let _ = crate::fs::remove_file(install, p);
+                    }
+                }
+            }
+            for (backup, _) in &archived {
+                let _ = crate::fs::remove_file(dkms, backup);
+                let _ = crate::fs::remove_file(dkms, &with_suffix(backup, ORIGIN));
+            }
+            return Err(Error::install_failed(
+                [format!("Copying '{}' failed", toinstall.display())]
+                    .into_iter()
+                    .chain(e.lines().iter().cloned()),
+            ));
+        }
+        placed.push(dest);
+        crate::fault::point("install:after-place");
+        any = true;
+    }
+    // Our modules are in place: now the originals may leave theirs.
+    for (_, original) in &archived {
+        if !placed.contains(original) {
+            let _ = crate::fs::remove_file(install, original);
+        }
+    }
+    if !conf.modules.is_empty() && !any {
+        return Err(Error::install_failed(["Installation aborted."]));
+    }
+    Ok(())
+}
+
+fn mkdirs(base: &Path, p: &Path) -> Result<()> {
+    crate::fs::create_dir_all(base, p, 0o755)
+        .map_err(|e| Error::io("Cannot create", p, e).into_kind(Error::InstallFailed))
+}
+
+/// `p` with `suffix` appended to its file name.
+pub fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Remove temporary files an interrupted placement of `name` left in `dir`
+/// (`.<name>.ko*.dkms-*`); only called with the tree lock held.
+fn remove_stale_temps(base: &Path, dir: &Path, name: &str) {
+    let prefix = format!(".{name}.ko");
+    for n in crate::fs::list_names(dir) {
+        if n.starts_with(&prefix) && n.contains(PLACING) {
+            let _ = crate::fs::remove_file(base, &dir.join(n));
+        }
+    }
+}
+
+/// Upstream's `check_version_sanity`: false (with upstream's message) when
+/// the module must not be installed for this record.
+#[allow(clippy::too_many_arguments)]
+fn version_sane(
+    world: &World,
+    say: &mut dyn Say,
+    at: &Mvka,
+    conf: &ModuleConf,
+    r: &ModuleRecord,
+    suffix: &str,
+    force: bool,
+    version_override: bool,
+) -> bool {
+    let k = &at.k;
+    if !conf.obsolete_by.is_empty() && !force && obsoleted(k, &conf.obsolete_by) {
+        say.eline("");
+        say.eline(&format!(
+            "Module has been obsoleted due to being included in kernel {}.",
+            conf.obsolete_by
+        ));
+        say.eline(&format!(
+            "We will avoid installing for future kernels above {}.",
+            conf.obsolete_by
+        ));
+        say.eline("You may override by specifying --force.");
+        return false;
+    }
+    let l = &world.host.layout;
+    let lib_tree = l.lib_tree(k);
+    let mine = compressed_or_uncompressed(
+        &l.base_dir(&at.m, &at.v, k, &at.a).join("module"),
+        &r.dest_name,
+        suffix,
+    );
+    let ours_bytes = mine.as_ref().and_then(|p| std::fs::read(p).ok());
+    // A copy of our own module (left by an interrupted install) is not a
+    // competing module.
+    let found: Vec<PathBuf> = find_module(&lib_tree, &r.dest_name, suffix)
+        .into_iter()
+        .filter(|p| ours_bytes.is_none() || std::fs::read(p).ok() != ours_bytes)
+        .collect();
+    if found.is_empty() || version_override {
+        return true;
+    }
+    if found.len() > 1 {
+        say.warning(&[format!(
+            "Cannot do version sanity checking because multiple {}.ko{} modules were found in kernel {k}.",
+            r.dest_name, suffix
+        )]);
+        return true;
+    }
+    let Some(ours) = mine else {
+        return true;
+    };
+    let (kinfo, oinfo) = (info(&found[0]), info(&ours));
+    match compare_module_version(&kinfo, &oinfo) {
+        VersionCmp::Newer if !force => {
+            say.error(&Error::denied([
+                format!(
+                    "Module version {} for {}.ko{}",
+                    oinfo.verinfo().version,
+                    r.dest_name,
+                    suffix
+                ),
+                format!(
+                    "is not newer than what is already found in kernel {k} ({}).",
+                    kinfo.verinfo().version
+                ),
+                "You may override by specifying --force.".to_string(),
+            ]));
+            false
+        }
+        VersionCmp::Same if !force => {
+            let ver = oinfo.version().unwrap_or("");
+            let has_info =
+                !ver.trim().is_empty() || !oinfo.srcversion().unwrap_or("").trim().is_empty();
+            let same_bytes = std::fs::read(&found[0]).ok() == std::fs::read(&ours).ok();
+            if has_info || same_bytes {
+                if !ver.is_empty() {
+                    say.eline(&format!(
+                        "Module {} already installed at version {ver}, override by specifying --force",
+                        found[0].display()
+                    ));
+                } else {
+                    say.eline(&format!(
+                        "Module {} already installed (unversioned module), override by specifying --force",
+                        found[0].display()
+                    ));
+                }
+                return false;
+            }
+            true
+        }
+        _ => true,
+    }
+}
+
+/// OBSOLETE_BY as upstream compares it.
+fn obsoleted(kver: &str, obs: &str) -> bool {
+    // Upstream splits with a quoted expansion, so each "array" holds the whole
+    // string with '-' turned into spaces and the ABI branch never applies: the
+    // module is obsolete when this kernel is at or above OBSOLETE_BY.
+    crate::observe::version::ver_cmp(&kver.replace('-', " "), &obs.replace('-', " "))
+        != std::cmp::Ordering::Less
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("6.1.0-10-amd64", "6.1.0", true)]
+    #[case("6.1.0-10-amd64", "6.2", false)]
+    #[case("6.3.0-1-amd64", "6.2", true)]
+    #[case("6.1.0-9-amd64", "6.1.0-10", false)]
+    fn obsolete_rule(#[case] k: &str, #[case] obs: &str, #[case] want: bool) {
+        assert_eq!(obsoleted(k, obs), want);
+    }
+}

@@ -1,0 +1,103 @@
+//! BUILD_DEPENDS_REBUILD (upstream's `check_and_rebuild_dependent_modules`,
+//! run after every install): a module built for the kernel whose
+//! BUILD_DEPENDS now have another installed version than it was built
+//! against (its `.dep_<module>` records) is uninstalled, rebuilt and
+//! installed again, with upstream's messages.
+
+use crate::error::Result;
+use crate::exec::{build, install, uninstall, Ctx};
+use crate::observe::ConfKey;
+use crate::plan::{Depmod, Mvka};
+use crate::report::Say;
+
+/// Rebuilds nested deeper than this are not attempted (upstream recurses
+/// through `do_install`; a dependency chain is never this deep).
+const MAX_DEPTH: usize = 4;
+
+/// Upstream's `check_dependencies_updated`: true when some dependency's
+/// installed version differs from the one recorded at build time (or
+/// nothing was recorded).
+fn deps_updated(cx: &Ctx, at: &Mvka, deps: &[String]) -> bool {
+    let world = cx.world;
+    let recorded = world
+        .tree
+        .version(&at.m, &at.v)
+        .and_then(|s| s.deps.get(&(at.k.clone(), at.a.clone())));
+    for bd in deps {
+        let Some(now) = cx.ledger.installed_version(world, bd, &at.k, &at.a) else {
+            continue;
+        };
+        match recorded.and_then(|r| r.get(bd)) {
+            Some(old) if *old == now => {}
+            _ => return true,
+        }
+    }
+    false
+}
+
+/// Rebuild the candidates whose dependencies changed.
+pub fn rebuild_dependents(
+    cx: &mut Ctx,
+    say: &mut dyn Say,
+    k: &str,
+    a: &str,
+    candidates: &[(String, String, ConfKey)],
+) -> Result<()> {
+    if cx.ledger.rebuild_depth >= MAX_DEPTH {
+        return Ok(());
+    }
+    let world = cx.world;
+    let mut todo: Vec<(Mvka, ConfKey, Vec<String>)> = Vec::new();
+    for (m, v, key) in candidates {
+        let at = Mvka::new(m, v, k, a);
+        if !cx.ledger.is_built(world, m, v, k, a) {
+            continue;
+        }
+        let Some(Ok(conf)) = world.conf(key).map(|r| &r.result) else {
+            continue;
+        };
+        if deps_updated(cx, &at, &conf.build_depends) {
+            todo.push((at, key.clone(), conf.build_depends.clone()));
+        }
+    }
+    let mut rebuilt: Vec<String> = Vec::new();
+    let mut progress = true;
+    while progress && !todo.is_empty() {
+        progress = false;
+        let mut next = Vec::new();
+        for (at, key, deps) in std::mem::take(&mut todo) {
+            // Upstream rebuilds a module as soon as one of its
+            // dependencies is not among those rebuilt in this pass.
+            if deps.iter().all(|d| rebuilt.contains(d)) {
+                next.push((at, key, deps));
+                continue;
+            }
+            say.blank();
+            say.line(&format!(
+                "Rebuilding module {}/{} due to updated dependencies",
+                at.m, at.v
+            ));
+            say.blank();
+            let ukey = world.conf_key(&at.m, &at.v, k, a, false);
+            if cx.ledger.is_installed(world, &at.m, &at.v, k, a) {
+                uninstall::uninstall(cx, say, &at, &ukey, Depmod::Now)?;
+            }
+            uninstall::unbuild(cx, &at)?;
+            cx.ledger.rebuild_depth += 1;
+            let res = build::build(cx, say, &at, &key)
+                .and_then(|()| install::install(cx, say, &at, &key, Depmod::Now));
+            cx.ledger.rebuild_depth -= 1;
+            res?;
+            rebuilt.push(at.m.clone());
+            progress = true;
+        }
+        todo = next;
+    }
+    if !todo.is_empty() {
+        say.line("Warning: The following modules could not be rebuilt due to dependency cycles:");
+        for (at, _, _) in &todo {
+            say.line(&format!("  {}/{}", at.m, at.v));
+        }
+    }
+    Ok(())
+}

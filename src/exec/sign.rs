@@ -1,0 +1,273 @@
+//! Module signing as upstream's `prepare_signing` / `prepare_mok` decide
+//! it: policy (`try_sign_modules`), chroots, the kernel's signing facility,
+//! the `sign-file` program, the MOK key pair (shim's on Ubuntu, created
+//! like upstream when missing), and signing one module.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{Error, Result};
+use crate::exec::Ctx;
+use crate::observe::kernel::{config_file_value, KernelFacts};
+use crate::observe::settings::expand_kernel_vars;
+use crate::observe::Host;
+use crate::report::Say;
+
+/// What signing a module for one kernel needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    /// The `sign-file` program.
+    pub sign_file: PathBuf,
+    /// CONFIG_MODULE_SIG_HASH (e.g. sha256).
+    pub hash: String,
+    /// Private key (or a `pkcs11:` URI).
+    pub key: PathBuf,
+    /// DER certificate.
+    pub cert: PathBuf,
+}
+
+/// Ubuntu's shim MOK pair, used when no key is configured.
+const UBUNTU_KEY: &str = "/var/lib/shim-signed/mok/MOK.priv";
+const UBUNTU_CERT: &str = "/var/lib/shim-signed/mok/MOK.der";
+
+/// Upstream's `prepare_signing` for `kernel`, printing the same lines.
+/// `None` means modules are not signed.
+pub fn prepare(host: &Host, say: &mut dyn Say, kernel: &KernelFacts, arch: &str) -> Option<Signer> {
+    let s = &host.settings;
+    let policy = s.try_sign_modules.as_str();
+    if policy == "false" {
+        say.line("Module signing is disabled by policy, modules won't be signed");
+        return None;
+    }
+    if policy != "true" && host.in_chroot {
+        say.line("Running in chroot, modules won't be signed");
+        return None;
+    }
+    let config = &kernel.config;
+    if !config.is_file() {
+        say.line(&format!(
+            "Kernel config {} not found, modules won't be signed",
+            config.display()
+        ));
+        return None;
+    }
+    let Some(hash) = config_file_value(config, "CONFIG_MODULE_SIG_HASH") else {
+        say.line("The kernel is built without module signing facility, modules won't be signed");
+        return None;
+    };
+    let kver = kernel.version();
+    let root = &host.layout.root;
+    let sign_file = if !s.sign_file.is_empty() {
+        root.join(expand_kernel_vars(&s.sign_file, kver, arch))
+    } else {
+        let d = &host.distribution;
+        let mut p = PathBuf::new();
+        if d.starts_with("debian") {
+            let short = kver.rsplit_once('.').map(|x| x.0).unwrap_or(kver);
+            p = root.join(format!("/usr/lib/linux-kbuild-{short}/scripts/sign-file"));
+        } else if d.starts_with("ubuntu") {
+            p = which("kmodsign").unwrap_or_else(|| {
+                root.join(format!("/usr/src/linux-headers-{kver}/scripts/sign-file"))
+            });
+        } else if d.starts_with("gentoo") {
+            p = root.join(format!("/usr/src/linux-{kver}/scripts/sign-file"));
+        }
+        if !p.is_file() {
+            p = host
+                .layout
+                .install
+                .join(kver)
+                .join("build/scripts/sign-file");
+        }
+        p
+    };
+    say.line(&format!("Sign command: {}", sign_file.display()));
+    if !is_executable(&sign_file) {
+        say.line(&format!(
+            "Binary {} not found, modules won't be signed",
+            sign_file.display()
+        ));
+        return None;
+    }
+    let (key, cert) = prepare_mok(host, say, kver, arch)?;
+    Some(Signer {
+        sign_file,
+        hash,
+        key,
+        cert,
+    })
+}
+
+/// The configured key and certificate, or the distribution's default pair.
+pub fn key_paths(host: &Host, kver: &str, arch: &str) -> (PathBuf, PathBuf, bool) {
+    let s = &host.settings;
+    let root = &host.layout.root;
+    let ubuntu = host.distribution.starts_with("ubuntu") && s.mok_signing_key.is_empty();
+    let pick = |v: &str, default: &str, ubuntu_default: &str| {
+        if !v.is_empty() {
+            root.join(expand_kernel_vars(v, kver, arch))
+        } else if ubuntu {
+            root.join(ubuntu_default)
+        } else {
+            root.join(default)
+        }
+    };
+    (
+        pick(&s.mok_signing_key, "/var/lib/dkms/mok.key", UBUNTU_KEY),
+        pick(&s.mok_certificate, "/var/lib/dkms/mok.pub", UBUNTU_CERT),
+        ubuntu,
+    )
+}
+
+/// Upstream's `prepare_mok`: on Ubuntu shim's pair, made by
+/// `update-secureboot-policy --new-key` when missing; elsewhere the
+/// configured pair, or a self-signed one created under `/var/lib/dkms`.
+pub fn prepare_mok(
+    host: &Host,
+    say: &mut dyn Say,
+    kver: &str,
+    arch: &str,
+) -> Option<(PathBuf, PathBuf)> {
+    let (key, cert, ubuntu) = key_paths(host, kver, arch);
+    if ubuntu && (!key.is_file() || !cert.is_file()) {
+        let Some(usp) = which("update-secureboot-policy") else {
+            say.line("Binary update-secureboot-policy not found, modules won't be signed");
+            return None;
+        };
+        if cert.is_file() {
+            let _ = std::fs::remove_file(&cert);
+        }
+        say.line(
+            "Certificate or key are missing, generating them using update-secureboot-policy...",
+        );
+        let _ = Command::new(&usp)
+            .arg("--new-key")
+            .env("SHIM_NOTRIGGER", "y")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = Command::new(&usp).arg("--enroll-key").status();
+    }
+    say.line(&format!("Signing key: {}", key.display()));
+    say.line(&format!("Public certificate (MOK): {}", cert.display()));
+    let pkcs11 = key.to_string_lossy().starts_with("pkcs11:");
+    if !pkcs11 && (!key.is_file() || !cert.is_file()) {
+        say.line("Certificate or key are missing, generating self signed certificate for MOK...");
+        if let Err(msg) = generate(&key, &cert) {
+            say.line(&msg);
+            return None;
+        }
+    }
+    if !cert.is_file() {
+        say.line(&format!(
+            "Certificate file {} not found and can't be generated, modules won't be signed",
+            cert.display()
+        ));
+        return None;
+    }
+    Some((key, cert))
+}
+
+/// Create a 2048-bit RSA key (mode 0600) and a DER certificate with the
+/// codeSigning extended key usage, valid for 100 years, as upstream does.
+pub fn generate(key: &Path, cert: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if !crate::exec::runner::in_path("openssl") {
+        return Err("openssl not found, can't generate key and certificate.".into());
+    }
+    for dir in [key.parent(), cert.parent()].into_iter().flatten() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    // The key file is created 0600 before openssl writes into it, so it is
+    // never readable by others; never through a symlink.
+    let _ = std::fs::remove_file(key);
+    let _ = std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(key);
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-x509",
+            "-nodes",
+            "-days",
+            "36500",
+            "-subj",
+            "/CN=DKMS module signing key",
+        ])
+        .args(["-newkey", "rsa:2048", "-keyout"])
+        .arg(key)
+        .args([
+            "-addext",
+            "extendedKeyUsage=codeSigning",
+            "-outform",
+            "DER",
+            "-out",
+        ])
+        .arg(cert)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    let _ = std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600));
+    match status {
+        Err(_) => Err("openssl not found, can't generate key and certificate.".into()),
+        Ok(_) if std::fs::metadata(key).map(|m| m.len() > 0).unwrap_or(false) => Ok(()),
+        Ok(_) => {
+            let _ = std::fs::remove_file(key);
+            Err(format!(
+                "Key file {} not found and can't be generated, modules won't be signed",
+                key.display()
+            ))
+        }
+    }
+}
+
+impl Signer {
+    /// Sign `module` in place; on failure upstream only warns.
+    pub fn sign(&self, say: &mut dyn Say, module: &Path) {
+        say.line(&format!("Signing module {}", module.display()));
+        let out = Command::new(&self.sign_file)
+            .arg(&self.hash)
+            .arg(&self.key)
+            .arg(&self.cert)
+            .arg(module)
+            .output();
+        let failure = match out {
+            Ok(o) if o.status.success() => return,
+            Ok(o) => {
+                let mut text = String::from_utf8_lossy(&o.stdout).into_owned();
+                text.push_str(&String::from_utf8_lossy(&o.stderr));
+                text.trim_end().to_string()
+            }
+            Err(e) => e.to_string(),
+        };
+        say.warning(&[
+            format!("Failed to sign module '{}'!", module.display()),
+            failure,
+        ]);
+    }
+}
+
+/// `dkms generate_mok`: create the key pair if missing, printing upstream's lines.
+pub fn generate_mok(cx: &mut Ctx, say: &mut dyn Say) -> Result<()> {
+    cx.locked()?;
+    prepare_mok(&cx.world.host, say, "", "").ok_or_else(|| Error::msg("").shown())?;
+    Ok(())
+}
+
+fn which(prog: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}

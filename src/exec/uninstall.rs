@@ -1,0 +1,295 @@
+//! Taking a module off a kernel (upstream's `do_uninstall`), deleting a
+//! build (`do_unbuild`), and `remove`'s first and last steps. Archived
+//! originals go back before ours go (so the kernel always has one of the
+//! two), by a move that works across filesystems and is verified before
+//! the archive is deleted; when putting one back fails, nothing is removed
+//! and the error says where the original still is.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{os_error, Error, Result};
+use crate::exec::build::run_script;
+use crate::exec::{depmod, Ctx};
+use crate::layout::{looks_like_kernel, NOT_KERNELS, ORIGIN, TMP_BUILD};
+use crate::observe::files::{actual_location, join_loc};
+use crate::observe::ConfKey;
+use crate::plan::{Depmod, Mvka};
+use crate::report::{text, Say, Stream};
+
+/// Upstream's `do_uninstall` of m/v from k/a.
+pub fn uninstall(
+    cx: &mut Ctx,
+    say: &mut dyn Say,
+    at: &Mvka,
+    key: &ConfKey,
+    depmod: Depmod,
+) -> Result<()> {
+    let lock = cx.locked()?;
+    let (m, v, k, a) = (at.m.as_str(), at.v.as_str(), at.k.as_str(), at.a.as_str());
+    say.line(&format!("Module {m}/{v} for kernel {k} ({a}):"));
+    let conf = cx.conf(say, key)?;
+    let world = cx.world;
+    let l = &world.host.layout;
+    let (dkms, install) = (&l.dkms, &l.install);
+    let suffix = world.kernel(k).map(|f| f.suffix).unwrap_or("");
+    let lib_tree = l.lib_tree(k);
+    let orig_dir = l.original_dir(m, k, a);
+    let was_active = cx.ledger.linked(world, m, k, a).as_deref() == Some(v);
+    let _ = lock;
+    // An original that could not be put back is never deleted.
+    let mut kept = false;
+    if was_active {
+        say.line("Before uninstall, this module version was ACTIVE on this kernel.");
+        depmod::mark_pending(world, k);
+        let owned = l.base_dir(m, v, k, a).join("module");
+        for r in &conf.modules {
+            let name = &r.dest_name;
+            let location = actual_location(&owned, &lib_tree, r, suffix);
+            // Originals go back first (one at our own path replaces ours
+            // atomically), so the kernel always has one of the two.
+            let mut said = Vec::new();
+            let restored = restore_originals(cx, &orig_dir, name, &lib_tree, &mut said)?;
+            kept |= said.iter().any(|(s, _)| *s == Stream::Err);
+            match location {
+                Some(loc) => {
+                    let dir = join_loc(&lib_tree, &loc);
+                    say.line(&format!("Deleting {}/{}.ko{}", dir.display(), name, suffix));
+                    for f in [format!("{name}.ko"), format!("{name}.ko{suffix}")] {
+                        if !restored.contains(&dir.join(&f)) {
+                            crate::fs::remove_file(install, &dir.join(&f))
+                                .map_err(|e| Error::io("Cannot remove", &dir.join(&f), e))?;
+                        }
+                    }
+                    crate::fs::remove_empty_parents(install, &dir, &lib_tree);
+                    crate::fault::point("uninstall:after-delete");
+                }
+                None => say.line(&format!(
+                    "Module {}.ko{} was not found within {}/",
+                    name,
+                    suffix,
+                    lib_tree.display()
+                )),
+            }
+            for (stream, line) in said {
+                say.emit(stream, &format!("{line}\n"));
+            }
+            if let Some(kdir) = orig_dir.parent() {
+                crate::fs::remove_empty_dirs(dkms, kdir);
+            }
+        }
+        crate::fault::point("uninstall:before-unlink");
+        let link = l.kernel_link(m, k, a);
+        crate::fs::remove_file(dkms, &link).map_err(|e| Error::io("Cannot remove", &link, e))?;
+        cx.ledger.set_linked(m, k, a, None);
+    } else {
+        say.line("This module version was INACTIVE for this kernel.");
+    }
+    let source = l.source_link(m, v);
+    let _ = run_script(
+        world,
+        say,
+        "post_remove",
+        &conf.post_remove,
+        &source,
+        None,
+        &[],
+        m,
+    );
+    depmod::request(cx, say, k, depmod);
+    if was_active && orig_dir.is_dir() && kept {
+        say.warning(&[format!(
+            "Original module(s) that could not be put back are kept in {}.",
+            orig_dir.display()
+        )]);
+    } else if was_active && orig_dir.is_dir() {
+        say.line(&format!(
+            "Removing original module(s) from DKMS tree for kernel {k} ({a})"
+        ));
+        let _ = crate::fs::remove_all(dkms, &orig_dir);
+        if let Some(kd) = orig_dir.parent() {
+            let _ = crate::fs::rmdir(dkms, kd);
+        }
+    }
+    let od = l.originals_dir(m);
+    if crate::fs::list_dirs(&od).is_empty() {
+        let _ = crate::fs::remove_all(dkms, &od);
+    }
+    Ok(())
+}
+
+/// Put archived originals of `name` back; returns the restored paths. The
+/// "Restoring" lines go to `said`, so the caller prints them in upstream's
+/// order (after "Deleting"). An origin outside the kernel's tree is only
+/// warned about; a move that fails is an error and the archive stays.
+fn restore_originals(
+    cx: &Ctx,
+    orig_dir: &Path,
+    name: &str,
+    lib_tree: &Path,
+    said: &mut Vec<(Stream, String)>,
+) -> Result<Vec<PathBuf>> {
+    let l = &cx.world.host.layout;
+    let mut restored = Vec::new();
+    let prefix = format!("{name}.");
+    for fname in crate::fs::list_names(orig_dir) {
+        if !(fname.starts_with(&prefix) && fname.ends_with(ORIGIN)) {
+            continue;
+        }
+        let origin = orig_dir.join(&fname);
+        let module = orig_dir.join(fname.trim_end_matches(ORIGIN));
+        if !module.is_file() {
+            continue;
+        }
+        let loc = crate::fs::read_regular_text(&origin, 4096).unwrap_or_default();
+        let loc = loc.lines().next().unwrap_or("").to_string();
+        let host = l.root.join(&loc);
+        let inside_tree = host.starts_with(lib_tree)
+            && !loc.contains("/../")
+            && !loc.ends_with("/..")
+            && host != lib_tree;
+        if !inside_tree {
+            said.push((
+                Stream::Err,
+                format!(
+                    "Warning: Bad original location '{loc}' in {}",
+                    origin.display()
+                ),
+            ));
+            continue;
+        }
+        said.push((
+            Stream::Out,
+            format!("Restoring archived original module {loc}"),
+        ));
+        if let Some(p) = host.parent() {
+            crate::fs::create_dir_all(&l.install, p, 0o755)
+                .map_err(|e| Error::io("Cannot create", p, e))?;
+        }
+        crate::fs::move_verified(&l.dkms, &module, &l.install, &host).map_err(|e| {
+            Error::denied([
+                format!(
+                    "Cannot restore the archived original module {} to {}: {}.",
+                    module.display(),
+                    host.display(),
+                    os_error(&e)
+                ),
+                format!(
+                    "It stays archived in {}; nothing was removed.",
+                    orig_dir.display()
+                ),
+            ])
+        })?;
+        let _ = crate::fs::remove_file(&l.dkms, &origin);
+        restored.push(host);
+    }
+    Ok(restored)
+}
+
+/// Upstream's `do_unbuild`: delete `<v>/<k>/<a>` and `<v>/<k>` when no other
+/// arch is left under it.
+pub fn unbuild(cx: &mut Ctx, at: &Mvka) -> Result<()> {
+    cx.locked()?;
+    let l = &cx.world.host.layout;
+    let base = l.base_dir(&at.m, &at.v, &at.k, &at.a);
+    crate::fs::remove_all(&l.dkms, &base).map_err(|e| Error::io("Cannot remove", &base, e))?;
+    let kd = l.kernel_dir(&at.m, &at.v, &at.k);
+    if crate::fs::list_dirs(&kd).is_empty() {
+        let _ = crate::fs::remove_all(&l.dkms, &kd);
+    }
+    cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, false);
+    Ok(())
+}
+
+/// `remove`'s first step: temporary build results of m/v and empty kernel
+/// directories go.
+pub fn clean_version(cx: &mut Ctx, m: &str, v: &str) -> Result<()> {
+    cx.locked()?;
+    let l = &cx.world.host.layout;
+    let vd = l.version_dir(m, v);
+    for k in crate::fs::list_dirs(&vd) {
+        let kd = vd.join(&k);
+        for n in crate::fs::list_names(&kd) {
+            if n.starts_with(TMP_BUILD) {
+                let _ = crate::fs::remove_all(&l.dkms, &kd.join(n));
+            }
+        }
+        let _ = crate::fs::rmdir(&l.dkms, &kd);
+    }
+    Ok(())
+}
+
+/// `remove`'s last step: when no kernel is left under m/v, delete it
+/// ("completely"), then the module directory when it is empty.
+pub fn delete_version(cx: &mut Ctx, say: &mut dyn Say, m: &str, v: &str) -> Result<()> {
+    cx.locked()?;
+    let l = &cx.world.host.layout;
+    let vd = l.version_dir(m, v);
+    let remaining = crate::fs::list_dirs(&vd)
+        .into_iter()
+        .filter(|d| !NOT_KERNELS.contains(&d.as_str()) && !is_old_build_dir(d))
+        .count();
+    if remaining == 0 {
+        say.line(&format!(
+            "Deleting module {m}/{v} completely from the DKMS tree."
+        ));
+        crate::fault::point("remove:before-delete");
+        crate::fs::remove_all(&l.dkms, &vd).map_err(|e| Error::io("Cannot remove", &vd, e))?;
+        drop_records_of(cx, m, v);
+    }
+    let md = l.module_dir(m);
+    if crate::fs::list_names(&md).is_empty() {
+        let _ = crate::fs::rmdir(&l.dkms, &md);
+    }
+    Ok(())
+}
+
+/// A per-kernel build directory an earlier version of this tool made
+/// (`build-<k>-<a>`); not a kernel.
+fn is_old_build_dir(d: &str) -> bool {
+    d.strip_prefix("build-").is_some_and(looks_like_kernel)
+}
+
+/// The failure and deferral records of a module version that is gone.
+fn drop_records_of(cx: &Ctx, m: &str, v: &str) {
+    let l = &cx.world.host.layout;
+    for f in &cx.world.records.failures {
+        if f.module == m && f.version == v {
+            let _ = crate::fs::remove_file(&l.dkms, &crate::observe::pending::failure_file(l, f));
+        }
+    }
+    if cx.world.tree.versions(m).len() <= 1 {
+        for i in &cx.world.records.items {
+            if i.module == m {
+                let _ = crate::fs::remove_file(&l.dkms, &crate::observe::pending::item_file(l, i));
+            }
+        }
+    }
+}
+
+/// kernel_prerm/preinst for one module: upstream's `unbuild_module` in a
+/// subshell with depmod put off, after its line on stderr.
+pub fn remove_from_kernel(cx: &mut Ctx, say: &mut dyn Say, at: &Mvka, key: &ConfKey) -> Result<()> {
+    say.eline(&format!(
+        "dkms: removing module {}/{} for kernel {} ({})",
+        at.m, at.v, at.k, at.a
+    ));
+    if cx.ledger.is_installed(cx.world, &at.m, &at.v, &at.k, &at.a) {
+        uninstall(cx, say, at, key, Depmod::Later)?;
+    } else {
+        let world = cx.world;
+        let skey = world.source_conf_key(&at.m, &at.v, &at.k, &at.a, false);
+        let excluded = world
+            .conf(&skey)
+            .and_then(|r| r.result.as_ref().ok())
+            .is_some_and(|c| c.has_build_exclusive);
+        if !excluded {
+            say.line(&text::not_installed(&at.m, &at.v, &at.k, &at.a));
+        }
+    }
+    if cx.ledger.is_built(cx.world, &at.m, &at.v, &at.k, &at.a) {
+        unbuild(cx, at)
+    } else {
+        say.line(&text::not_built(&at.m, &at.v, &at.k, &at.a));
+        Ok(())
+    }
+}

@@ -1,0 +1,116 @@
+//! Reading configuration, records and directory listings without being
+//! blocked or flooded: only regular files are read (a FIFO would hang every
+//! run, `/dev/zero` would fill memory), opened without blocking, up to a cap.
+
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Read `path` if it is a regular file of at most `cap` bytes. A FIFO,
+/// socket or device is refused at once (never blocks), as is a larger file.
+pub fn read_regular(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_nonblock())
+        .open(path)?;
+    let meta = f.metadata()?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        let what = if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_char_device() || ft.is_block_device() {
+            "a device"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is {what}, not a regular file", path.display()),
+        ));
+    }
+    if meta.len() > cap {
+        return Err(too_large(path, cap));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    f.take(cap + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > cap {
+        return Err(too_large(path, cap));
+    }
+    Ok(data)
+}
+
+/// [`read_regular`] as text (invalid UTF-8 replaced).
+pub fn read_regular_text(path: &Path, cap: u64) -> io::Result<String> {
+    read_regular(path, cap).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+fn too_large(path: &Path, cap: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{} is larger than {cap} bytes", path.display()),
+    )
+}
+
+fn libc_nonblock() -> i32 {
+    rustix::fs::OFlags::NONBLOCK.bits() as i32
+}
+
+/// True if `p` is a symlink (without following it).
+pub fn is_symlink(p: &Path) -> bool {
+    std::fs::symlink_metadata(p)
+        .map(|m| m.file_type().is_symlink())
+        .unwrap_or(false)
+}
+
+/// True if `p` is a directory and not a symlink.
+pub fn is_dir(p: &Path) -> bool {
+    std::fs::symlink_metadata(p)
+        .map(|m| m.file_type().is_dir())
+        .unwrap_or(false)
+}
+
+/// Names of the entries in `dir` that are directories (links to directories
+/// count, as upstream's globs see them). Names that are not UTF-8 are skipped.
+pub fn list_dirs(dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect()
+}
+
+/// Names of every entry in `dir` (UTF-8 only), sorted.
+pub fn list_names(dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    v.sort();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_fifos_and_big_files_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let e = read_regular(&fifo, 100).unwrap_err();
+        assert!(e.to_string().contains("FIFO"), "{e}");
+        let big = d.path().join("big");
+        std::fs::write(&big, vec![b'x'; 101]).unwrap();
+        assert!(read_regular(&big, 100).is_err());
+        assert_eq!(read_regular(&big, 101).unwrap().len(), 101);
+        assert!(read_regular(Path::new("/dev/zero"), 100).is_err());
+    }
+}

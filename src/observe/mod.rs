@@ -1,0 +1,301 @@
+//! Observe: everything a run decides from, read once into plain values
+//! ([`World`]) before anything is planned. Nothing here writes; nothing here
+//! prints (what upstream would print while reading is carried as data).
+//!
+//! - [`host`]: uname, os-release, framework.conf, force lists.
+//! - [`tree`]: the registered modules and their states.
+//! - [`kernel`]: installed kernels, headers, config, module compression.
+//! - [`conf`]: dkms.conf (static reader, bash evaluator, resolution).
+//! - [`pending`]: the deferred-work queue and failure records.
+//! - [`files`]: where an installed module really is, byte comparisons.
+//! - [`status`]: the facts behind each `dkms status` line.
+//! - [`modinfo`], [`version`], [`distro`], [`settings`], [`forced`]: helpers.
+
+pub mod conf;
+pub mod distro;
+pub mod files;
+pub mod forced;
+pub mod history;
+pub mod host;
+pub mod kernel;
+pub mod modinfo;
+pub mod pending;
+pub mod settings;
+pub mod status;
+pub mod tree;
+pub mod version;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub use host::{Host, Options};
+
+use conf::resolve::ResolveOpts;
+use conf::{ConfContext, ConfFiles, ConfRead};
+use kernel::{Kernel, KernelFacts};
+use pending::Records;
+use tree::TreeState;
+
+/// A module version on a kernel and arch.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Mvka {
+    /// Module.
+    pub m: String,
+    /// Version.
+    pub v: String,
+    /// Kernel.
+    pub k: String,
+    /// Arch.
+    pub a: String,
+}
+
+impl Mvka {
+    /// m/v on k/a.
+    pub fn new(m: &str, v: &str, k: &str, a: &str) -> Mvka {
+        Mvka {
+            m: m.into(),
+            v: v.into(),
+            k: k.into(),
+            a: a.into(),
+        }
+    }
+}
+
+/// Which dkms.conf, read for which module, kernel and arch.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ConfKey {
+    /// The dkms.conf itself (host path).
+    pub path: PathBuf,
+    /// The path upstream names in messages (through the `source` link).
+    pub shown: PathBuf,
+    /// `$module` while reading.
+    pub module: String,
+    /// `$module_version` while reading.
+    pub version: String,
+    /// `$kernelver`.
+    pub kernel: String,
+    /// `$arch`.
+    pub arch: String,
+    /// Upstream's `read_conf_strict` (add/build/install) rather than `read_conf`.
+    pub strict: bool,
+}
+
+/// What a request needs observed beyond the host and the tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// Kernels whose facts are needed.
+    pub kernels: Vec<String>,
+    /// dkms.conf reads.
+    pub confs: Vec<ConfKey>,
+    /// Module versions whose build costs (for scheduling) are needed.
+    pub costs: Vec<(String, String)>,
+}
+
+impl Needs {
+    /// Nothing more to observe.
+    pub fn is_empty(&self) -> bool {
+        self.kernels.is_empty() && self.confs.is_empty() && self.costs.is_empty()
+    }
+}
+
+/// Everything one run knows.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// The machine: trees, settings, distribution, uname.
+    pub host: Host,
+    /// The dkms tree.
+    pub tree: TreeState,
+    /// The pending queue and failure records.
+    pub records: Records,
+    /// Facts of the kernels the request concerns.
+    pub kernels: BTreeMap<String, KernelFacts>,
+    /// dkms.conf reads.
+    pub confs: BTreeMap<ConfKey, ConfRead>,
+    /// Expected build costs of module versions, in milliseconds.
+    pub costs: BTreeMap<(String, String), u64>,
+}
+
+impl World {
+    /// Read the tree and the queue of `host`.
+    pub fn observe(host: Host) -> World {
+        let tree = TreeState::read(&host.layout);
+        let records = Records::read(&host.layout);
+        World {
+            host,
+            tree,
+            records,
+            kernels: BTreeMap::new(),
+            confs: BTreeMap::new(),
+            costs: BTreeMap::new(),
+        }
+    }
+
+    /// Observe what `needs` asks for (kernels and dkms.conf reads).
+    pub fn fill(&mut self, needs: &Needs) {
+        for k in &needs.kernels {
+            if !self.kernels.contains_key(k) {
+                let f = self.kernel_facts(k);
+                self.kernels.insert(k.clone(), f);
+            }
+        }
+        for (m, v) in &needs.costs {
+            let c = history::estimate(&self.host.layout, &self.tree, m, v);
+            self.costs.insert((m.clone(), v.clone()), c);
+        }
+        for key in &needs.confs {
+            if self.confs.contains_key(key) {
+                continue;
+            }
+            let read = self.read_conf(key);
+            self.confs.insert(key.clone(), read);
+        }
+    }
+
+    /// The facts of kernel `k` (observed now when not observed yet: only the
+    /// filling of a World calls this).
+    fn kernel_facts(&self, k: &str) -> KernelFacts {
+        let h = &self.host;
+        let kernel = Kernel::rooted(
+            &h.layout.root,
+            &h.layout.install,
+            k,
+            h.opts.kernel_source_dir.as_deref(),
+        );
+        KernelFacts::observe(kernel, &h.layout.root, h.opts.kernel_config.as_deref())
+    }
+
+    /// The facts of kernel `k`, when observed.
+    pub fn kernel(&self, k: &str) -> Option<&KernelFacts> {
+        self.kernels.get(k)
+    }
+
+    /// A dkms.conf read, when observed.
+    pub fn conf(&self, key: &ConfKey) -> Option<&ConfRead> {
+        self.confs.get(key)
+    }
+
+    /// The key for m/v's registered dkms.conf (or `-c`) on k/a.
+    pub fn conf_key(&self, m: &str, v: &str, k: &str, a: &str, strict: bool) -> ConfKey {
+        let l = &self.host.layout;
+        let (path, shown) = match &self.host.opts.conf {
+            Some(c) => (c.clone(), c.clone()),
+            None => {
+                let src = self
+                    .tree
+                    .version(m, v)
+                    .filter(|s| s.added)
+                    .map(|s| s.source_dir.clone())
+                    .unwrap_or_else(|| l.source_tree_dir(m, v));
+                (src.join("dkms.conf"), l.source_link(m, v).join("dkms.conf"))
+            }
+        };
+        ConfKey {
+            path,
+            shown,
+            module: m.into(),
+            version: v.into(),
+            kernel: k.into(),
+            arch: a.into(),
+            strict,
+        }
+    }
+
+    /// The registered source's dkms.conf named explicitly, as upstream reads
+    /// it in status, autoinstall and maybe_uninstall (never `-c`).
+    pub fn source_conf_key(&self, m: &str, v: &str, k: &str, a: &str, strict: bool) -> ConfKey {
+        let l = &self.host.layout;
+        let shown = l.source_link(m, v).join("dkms.conf");
+        let path = self
+            .tree
+            .version(m, v)
+            .map(|s| s.source_dir.join("dkms.conf"))
+            .unwrap_or_else(|| shown.clone());
+        ConfKey {
+            path,
+            shown,
+            module: m.into(),
+            version: v.into(),
+            kernel: k.into(),
+            arch: a.into(),
+            strict,
+        }
+    }
+
+    /// The key for the dkms.conf at `path` itself (add, a source directory
+    /// given on the command line), named as given.
+    pub fn conf_key_at(
+        &self,
+        path: PathBuf,
+        m: &str,
+        v: &str,
+        k: &str,
+        a: &str,
+        strict: bool,
+    ) -> ConfKey {
+        ConfKey {
+            shown: path.clone(),
+            path,
+            module: m.into(),
+            version: v.into(),
+            kernel: k.into(),
+            arch: a.into(),
+            strict,
+        }
+    }
+
+    /// Read one dkms.conf with its override files now. Planning and
+    /// executing use the reads made when the World was filled; only a
+    /// dkms.conf that did not exist then (one unpacked from an archive
+    /// during the run) is read through this.
+    pub fn read_conf_now(&self, key: &ConfKey) -> ConfRead {
+        self.read_conf(key)
+    }
+
+    /// Read one dkms.conf with its override files.
+    fn read_conf(&self, key: &ConfKey) -> ConfRead {
+        let h = &self.host;
+        let files = ConfFiles {
+            overrides: h.override_files(&key.module, &key.version, &key.kernel, &key.arch),
+            main: key.path.clone(),
+        };
+        let ctx = self.conf_context(key);
+        let opts = ResolveOpts {
+            distribution: h.distribution.clone(),
+            strict: key.strict,
+            directives: h.opts.directives.clone(),
+            conf_path: key.shown.display().to_string(),
+        };
+        conf::resolve::load(&files, &ctx, &opts)
+    }
+
+    /// The variables upstream has in scope while sourcing a dkms.conf.
+    fn conf_context(&self, key: &ConfKey) -> ConfContext {
+        let h = &self.host;
+        let kernel = match self.kernels.get(&key.kernel) {
+            Some(f) => f.kernel.clone(),
+            None => Kernel::rooted(
+                &h.layout.root,
+                &h.layout.install,
+                &key.kernel,
+                h.opts.kernel_source_dir.as_deref(),
+            ),
+        };
+        let config = h
+            .opts
+            .kernel_config
+            .clone()
+            .unwrap_or_else(|| kernel.config_path());
+        ConfContext {
+            kernelver: key.kernel.clone(),
+            arch: key.arch.clone(),
+            kernel_source_dir: kernel.source_dir.display().to_string(),
+            dkms_tree: h.layout.dkms.display().to_string(),
+            source_tree: h.layout.source.display().to_string(),
+            install_tree: h.layout.install.display().to_string(),
+            module: key.module.clone(),
+            module_version: key.version.clone(),
+            kernel_config: config.display().to_string(),
+            tmp_location: h.settings.tmp_location.display().to_string(),
+        }
+    }
+}

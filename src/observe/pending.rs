@@ -1,0 +1,196 @@
+//! The deferred-work queue and the failure records, as read: kernels
+//! skipped because their headers were not installed yet, modules deferred
+//! for missing BUILD_DEPENDS, and recorded build failures. Kept under
+//! `<dkms_tree>/.dkms-hook/` as one small JSON file per entry (written by
+//! `exec::queue`). A record that cannot be read, or that names a kernel,
+//! arch or module the command line would refuse, is not trusted: it is
+//! listed in [`Records::corrupt`] for `doctor` and skipped.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::layout::{is_safe_component, Layout};
+use crate::observe::version::sort_v_cmp;
+
+/// Largest record read (a real one is a few hundred bytes).
+const MAX_RECORD: u64 = 64 * 1024;
+
+/// Why work waits.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// The kernel's headers are not installed.
+    HeadersMissing,
+    /// A BUILD_DEPENDS module is not available for the kernel.
+    BuildDepends,
+}
+
+/// One deferred piece of work.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Item {
+    /// Kernel version.
+    pub kernel: String,
+    /// Arch.
+    pub arch: String,
+    /// Why it waits.
+    pub reason: Reason,
+    /// The module (for BUILD_DEPENDS deferrals), or empty for the whole kernel.
+    #[serde(default)]
+    pub module: String,
+    /// Human-readable detail (headers package to install, missing dependencies).
+    #[serde(default)]
+    pub detail: String,
+    /// Seconds since the epoch when first recorded.
+    #[serde(default)]
+    pub since: u64,
+}
+
+/// A recorded build/install failure (cleared by the next success).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Failure {
+    /// Module.
+    pub module: String,
+    /// Version.
+    pub version: String,
+    /// Kernel.
+    pub kernel: String,
+    /// Arch.
+    pub arch: String,
+    /// Exit code of the failed step.
+    pub code: i32,
+    /// make.log path when there is one.
+    #[serde(default)]
+    pub log: String,
+    /// Seconds since the epoch.
+    #[serde(default)]
+    pub when: u64,
+}
+
+/// Everything in the queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Records {
+    /// Deferrals, sorted by kernel then module.
+    pub items: Vec<Item>,
+    /// Failures, sorted by module then kernel.
+    pub failures: Vec<Failure>,
+    /// Records that could not be read or name unsafe things.
+    pub corrupt: Vec<PathBuf>,
+}
+
+impl Records {
+    /// Read the queue of `layout`'s dkms tree.
+    pub fn read(layout: &Layout) -> Records {
+        let mut r = Records::default();
+        for (path, item) in read_all::<Item>(&layout.pending_dir(), &mut r.corrupt) {
+            let ok = is_safe_component(&item.kernel)
+                && is_safe_component(&item.arch)
+                && (item.module.is_empty() || is_safe_component(&item.module));
+            if ok {
+                r.items.push(item);
+            } else {
+                r.corrupt.push(path);
+            }
+        }
+        for (path, f) in read_all::<Failure>(&layout.failed_dir(), &mut r.corrupt) {
+            let ok = [&f.kernel, &f.arch, &f.module, &f.version]
+                .iter()
+                .all(|s| is_safe_component(s));
+            if ok {
+                r.failures.push(f);
+            } else {
+                r.corrupt.push(path);
+            }
+        }
+        r.items
+            .sort_by(|a, b| sort_v_cmp(&a.kernel, &b.kernel).then_with(|| a.module.cmp(&b.module)));
+        r.failures.sort_by(|a, b| {
+            a.module
+                .cmp(&b.module)
+                .then_with(|| sort_v_cmp(&a.kernel, &b.kernel))
+        });
+        r.corrupt.sort();
+        r
+    }
+
+    /// Kernels with deferred work, sorted, each once.
+    pub fn kernels(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.items.iter().map(|i| i.kernel.clone()).collect();
+        v.sort_by(|a, b| sort_v_cmp(a, b));
+        v.dedup();
+        v
+    }
+}
+
+/// The file name of a record: its key parts joined by `@`.
+pub fn key_name(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| p.replace(['/', '\0'], "_"))
+        .collect::<Vec<_>>()
+        .join("@")
+        + ".json"
+}
+
+/// The file of a deferral.
+pub fn item_file(layout: &Layout, i: &Item) -> PathBuf {
+    layout
+        .pending_dir()
+        .join(key_name(&[&i.kernel, &i.arch, &i.module]))
+}
+
+/// The file of a failure record.
+pub fn failure_file(layout: &Layout, f: &Failure) -> PathBuf {
+    layout
+        .failed_dir()
+        .join(key_name(&[&f.module, &f.version, &f.kernel, &f.arch]))
+}
+
+fn read_all<T: for<'de> Deserialize<'de>>(
+    dir: &Path,
+    corrupt: &mut Vec<PathBuf>,
+) -> Vec<(PathBuf, T)> {
+    let mut out = Vec::new();
+    for name in crate::fs::list_names(dir) {
+        if !name.ends_with(".json") || name.starts_with('.') {
+            continue;
+        }
+        let p = dir.join(&name);
+        let parsed = crate::fs::read_regular(&p, MAX_RECORD)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<T>(&b).ok());
+        match parsed {
+            Some(t) => out.push((p, t)),
+            None => corrupt.push(p),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::Root;
+
+    #[test]
+    fn unsafe_and_unreadable_records_are_reported_not_trusted() {
+        let d = tempfile::tempdir().unwrap();
+        let l = Layout {
+            root: Root::new(d.path()),
+            dkms: d.path().to_path_buf(),
+            source: d.path().join("src"),
+            install: d.path().join("lib"),
+        };
+        let dir = l.pending_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = r#"{"kernel":"6.1.0-1-amd64","arch":"x86_64","reason":"headers-missing"}"#;
+        let evil = r#"{"kernel":"..","arch":"x86_64","reason":"headers-missing"}"#;
+        std::fs::write(dir.join("a.json"), good).unwrap();
+        std::fs::write(dir.join("b.json"), evil).unwrap();
+        std::fs::write(dir.join("c.json"), "{not json").unwrap();
+        let r = Records::read(&l);
+        assert_eq!(r.items.len(), 1);
+        assert_eq!(r.kernels(), vec!["6.1.0-1-amd64"]);
+        assert_eq!(r.corrupt, vec![dir.join("b.json"), dir.join("c.json")]);
+    }
+}

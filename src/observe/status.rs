@@ -1,0 +1,120 @@
+//! The facts behind each `dkms status` line: the state, and upstream's
+//! suffixes (originals archived, built modules missing, built and installed
+//! modules differ). Rendered by `report::status`.
+
+use serde::Serialize;
+
+use crate::layout::Layout;
+use crate::observe::files::{compressed_or_uncompressed, files_equal, installed_file};
+use crate::observe::tree::{Entry, State};
+use crate::observe::{ConfKey, World};
+
+/// One status record.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Record {
+    /// Module name.
+    pub module: String,
+    /// Module version.
+    pub version: String,
+    /// Kernel (`None` for added/broken).
+    pub kernel: Option<String>,
+    /// Arch (`None` for added/broken).
+    pub arch: Option<String>,
+    /// added / built / installed / broken.
+    pub state: String,
+    /// ` (Original modules exist)`.
+    pub original_modules_exist: bool,
+    /// ` (Built modules are missing in the kernel modules folder)`.
+    pub built_modules_missing: bool,
+    /// ` (Differences between built and installed modules)`.
+    pub differences: bool,
+}
+
+/// The filters of a status request (empty = any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Module.
+    pub module: String,
+    /// Version.
+    pub version: String,
+    /// Kernel.
+    pub kernel: String,
+    /// Arch.
+    pub arch: String,
+}
+
+/// The dkms.conf read status needs for a built entry: the registered
+/// source's dkms.conf, as upstream's `module_status_built_extra` reads it.
+pub fn conf_key(layout: &Layout, e: &Entry) -> ConfKey {
+    let src = layout.source_link(&e.module, &e.version).join("dkms.conf");
+    ConfKey {
+        path: layout
+            .root
+            .read_link(&layout.source_link(&e.module, &e.version))
+            .map(|d| d.join("dkms.conf"))
+            .unwrap_or_else(|| src.clone()),
+        shown: src,
+        module: e.module.clone(),
+        version: e.version.clone(),
+        kernel: e.kernel.clone(),
+        arch: e.arch.clone(),
+        strict: false,
+    }
+}
+
+/// The status entries for `f`.
+pub fn entries(world: &World, f: &Filter) -> Vec<Entry> {
+    world.tree.status(&f.module, &f.version, &f.kernel, &f.arch)
+}
+
+/// The records for `f` (the World must hold the confs and kernels that
+/// [`entries`] name; see `plan::needs`).
+pub fn records(world: &World, f: &Filter) -> Vec<Record> {
+    entries(world, f)
+        .into_iter()
+        .map(|e| record(world, e))
+        .collect()
+}
+
+fn record(world: &World, e: Entry) -> Record {
+    let built = matches!(e.state, State::Built | State::Installed);
+    let mut r = Record {
+        module: e.module.clone(),
+        version: e.version.clone(),
+        kernel: built.then(|| e.kernel.clone()),
+        arch: built.then(|| e.arch.clone()),
+        state: e.state.word().to_string(),
+        original_modules_exist: false,
+        built_modules_missing: false,
+        differences: false,
+    };
+    if !built {
+        return r;
+    }
+    let layout = &world.host.layout;
+    let (m, v, k, a) = (&e.module, &e.version, &e.kernel, &e.arch);
+    r.original_modules_exist = world.tree.has_originals(m, k, a);
+    let Some(Ok(conf)) = world.conf(&conf_key(layout, &e)).map(|c| &c.result) else {
+        return r;
+    };
+    let suffix = world.kernel(k).map(|f| f.suffix).unwrap_or("");
+    let mdir = layout.base_dir(m, v, k, a).join("module");
+    let owned = layout.kernel_link(m, k, a).join("module");
+    let lib = layout.lib_tree(k);
+    for rec in conf.modules.iter().filter(|x| x.buildable) {
+        let Some(ours) = compressed_or_uncompressed(&mdir, &rec.dest_name, suffix) else {
+            r.built_modules_missing = true;
+            break;
+        };
+        if e.state == State::Installed {
+            let same = installed_file(&owned, &lib, rec, suffix)
+                .map(|inst| files_equal(&ours, &inst))
+                .unwrap_or(false);
+            if !same {
+                r.differences = true;
+                break;
+            }
+        }
+    }
+    r
+}

@@ -1,0 +1,285 @@
+//! Autoinstall for one kernel: the newest registered version of every
+//! module, AUTOINSTALL=yes only, not installed yet; in upstream's order
+//! (rounds: each round installs, in listing order, every module whose
+//! BUILD_DEPENDS are all installed or skipped). A module whose dependency
+//! is not registered with DKMS at all never becomes ready and is reported
+//! as deferred; one waiting for a registered module that did not get
+//! installed fails (exit 11), exactly as upstream.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::Error;
+use crate::observe::World;
+use crate::plan::{AutoModule, AutoSummary, Depmod, ExitRule, Job, Mvka, Plan};
+use crate::report::{text, Stream};
+
+/// What autoinstall knows about one module for the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Module.
+    pub module: String,
+    /// Its newest registered version.
+    pub version: String,
+    /// Installed already.
+    pub installed: bool,
+    /// AUTOINSTALL=yes.
+    pub autoinstall: bool,
+    /// BUILD_DEPENDS.
+    pub deps: Vec<String>,
+    /// Built for the kernel already.
+    pub built: bool,
+}
+
+/// The modules autoinstall takes on, each with its round (1-based; `None`
+/// when it can never become ready in this run).
+pub fn rounds(cands: &[Candidate]) -> Vec<(usize, Option<usize>)> {
+    let installed: BTreeSet<&str> = cands
+        .iter()
+        .filter(|c| c.installed)
+        .map(|c| c.module.as_str())
+        .collect();
+    let todo: Vec<usize> = (0..cands.len())
+        .filter(|&i| !cands[i].installed && cands[i].autoinstall)
+        .collect();
+    let mut round: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut done: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut r = 1;
+    loop {
+        let mut progress = Vec::new();
+        for &i in &todo {
+            if round.contains_key(&i) {
+                continue;
+            }
+            let ready = cands[i].deps.iter().all(|d| {
+                installed.contains(d.as_str()) || done.get(d.as_str()).is_some_and(|dr| *dr < r)
+            });
+            if ready {
+                progress.push(i);
+            }
+        }
+        if progress.is_empty() {
+            break;
+        }
+        for i in progress {
+            round.insert(i, r);
+            done.insert(cands[i].module.as_str(), r);
+        }
+        r += 1;
+    }
+    todo.into_iter()
+        .map(|i| (i, round.get(&i).copied()))
+        .collect()
+}
+
+/// The candidates for k/a from the World; the key of a dkms.conf that could
+/// not be read (upstream dies on it) otherwise.
+pub fn candidates(
+    world: &World,
+    k: &str,
+    a: &str,
+) -> Result<Vec<Candidate>, Box<crate::observe::ConfKey>> {
+    let mut out = Vec::new();
+    for (m, v) in world.tree.latest_versions() {
+        if world.tree.link_points_here(&m, &v, k, a) {
+            out.push(Candidate {
+                module: m,
+                version: v,
+                installed: true,
+                autoinstall: true,
+                deps: Vec::new(),
+                built: true,
+            });
+            continue;
+        }
+        let key = world.source_conf_key(&m, &v, k, a, false);
+        let conf = match world.conf(&key).map(|r| &r.result) {
+            Some(Ok(c)) => c,
+            _ => return Err(Box::new(key)),
+        };
+        out.push(Candidate {
+            built: world.tree.is_built(&m, &v, k, a),
+            module: m,
+            version: v,
+            installed: false,
+            autoinstall: conf.autoinstall,
+            deps: conf.build_depends.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// `dkms autoinstall` / `dkms kernel_postinst` for k/a.
+pub fn plan_dkms(world: &World, k: &str, a: &str) -> Plan {
+    let mut p = Plan::new(ExitRule::Stop, true);
+    plan_into(&mut p, world, k, a, Depmod::Now, false);
+    p
+}
+
+/// Add the autoinstall of k/a to `p`. With `parallel`, builds may run side
+/// by side (the hooks); the output still comes in upstream's order.
+/// Returns the steps that install modules.
+pub fn plan_into(
+    p: &mut Plan,
+    world: &World,
+    k: &str,
+    a: &str,
+    depmod: Depmod,
+    parallel: bool,
+) -> Vec<usize> {
+    if world.host.no_autoinstall {
+        p.say(
+            "Automatic installation of modules has been disabled.",
+            &[],
+            0,
+        );
+        return Vec::new();
+    }
+    for (m, v) in world.tree.module_versions() {
+        if world.tree.is_broken(&m, &v) {
+            p.push_soft(
+                Job::Fail(Error::denied([
+                    format!("{m}/{v} is broken! Missing the source directory or the symbolic link pointing to it."),
+                    "Manual intervention is required!".into(),
+                ])),
+                &[],
+                0,
+            );
+        }
+    }
+    let cands = match candidates(world, k, a) {
+        Ok(c) => c,
+        Err(key) => {
+            p.push(Job::ReadConf(*key), &[], 0);
+            return Vec::new();
+        }
+    };
+    let order = rounds(&cands);
+    if order.is_empty() {
+        return Vec::new();
+    }
+    let mut ready: Vec<(usize, usize)> = order
+        .iter()
+        .filter_map(|(i, r)| r.map(|r| (r, *i)))
+        .collect();
+    ready.sort();
+    let base_chain = p.steps.iter().map(|s| s.chain).max().unwrap_or(0) + 1;
+    let mut step_of: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut prepared = false;
+    for (n, (_, i)) in ready.iter().enumerate() {
+        let c = &cands[*i];
+        let chain = base_chain + n;
+        let deps: Vec<usize> = c
+            .deps
+            .iter()
+            .filter_map(|d| cands.iter().position(|x| &x.module == d))
+            .filter_map(|j| step_of.get(&j).copied())
+            .collect();
+        if !c.built && !prepared {
+            prepared = true;
+            p.push(
+                Job::PrepareKernel {
+                    k: k.into(),
+                    a: a.into(),
+                },
+                &[],
+                0,
+            );
+        }
+        let line = p.push_soft(
+            Job::Say(
+                Stream::Out,
+                format!("{}\n", text::autoinstall_of(&c.module, &c.version, k, a)),
+            ),
+            &[],
+            chain,
+        );
+        p.steps[line].deps = deps.clone();
+        let at = Mvka::new(&c.module, &c.version, k, a);
+        let s = p.push_soft(
+            Job::AutoInstall {
+                conf: world.conf_key(&c.module, &c.version, k, a, true),
+                at,
+                depmod,
+            },
+            &[],
+            chain,
+        );
+        p.steps[s].deps = deps.clone();
+        p.steps[s].parallel = parallel;
+        if depmod == Depmod::Now {
+            let r = p.push_soft(
+                Job::RebuildDependents {
+                    k: k.into(),
+                    a: a.into(),
+                    candidates: super::dkms::rebuild_candidates(world, k, a),
+                },
+                &[s],
+                chain,
+            );
+            let _ = r;
+        }
+        let blank = p.push_soft(Job::Say(Stream::Out, "\n".into()), &[], chain);
+        p.steps[blank].deps = deps.clone();
+        step_of.insert(*i, s);
+    }
+    let modules: Vec<AutoModule> = order
+        .iter()
+        .map(|(i, _)| AutoModule {
+            m: cands[*i].module.clone(),
+            v: cands[*i].version.clone(),
+            deps: cands[*i].deps.clone(),
+            step: step_of.get(i).copied(),
+        })
+        .collect();
+    let summary = AutoSummary {
+        k: k.into(),
+        a: a.into(),
+        already: cands
+            .iter()
+            .filter(|c| c.installed)
+            .map(|c| c.module.clone())
+            .collect(),
+        modules,
+        known: cands.iter().map(|c| c.module.clone()).collect(),
+    };
+    p.push(Job::AutoSummary(summary), &[], 0);
+    step_of.values().copied().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn c(m: &str, installed: bool, auto: bool, deps: &[&str]) -> Candidate {
+        Candidate {
+            module: m.into(),
+            version: "1.0".into(),
+            installed,
+            autoinstall: auto,
+            deps: deps.iter().map(|s| s.to_string()).collect(),
+            built: false,
+        }
+    }
+
+    #[rstest]
+    // independent modules: all in round 1, listing order
+    #[case(vec![c("a", false, true, &[]), c("b", false, true, &[])], vec![(0, Some(1)), (1, Some(1))])]
+    // installed and AUTOINSTALL=no modules are not taken on
+    #[case(vec![c("a", false, true, &[]), c("b", true, true, &[]), c("c", false, false, &[])], vec![(0, Some(1))])]
+    // a dependency listed after its dependent still comes first
+    #[case(vec![c("b", false, true, &["a"]), c("a", false, true, &[])], vec![(0, Some(2)), (1, Some(1))])]
+    // an installed dependency is satisfied at once
+    #[case(vec![c("b", false, true, &["a"]), c("a", true, true, &[])], vec![(0, Some(1))])]
+    // not registered: never ready; its dependents neither
+    #[case(vec![c("a", false, true, &["ghost"]), c("b", false, true, &["a"]), c("c", false, true, &[])], vec![(0, None), (1, None), (2, Some(1))])]
+    // a cycle never becomes ready
+    #[case(vec![c("a", false, true, &["b"]), c("b", false, true, &["a"])], vec![(0, None), (1, None)])]
+    // depending on an AUTOINSTALL=no module that is not installed: never ready
+    #[case(vec![c("a", false, true, &["n"]), c("n", false, false, &[])], vec![(0, None)])]
+    // a chain of three takes three rounds
+    #[case(vec![c("c", false, true, &["b"]), c("b", false, true, &["a"]), c("a", false, true, &[])], vec![(0, Some(3)), (1, Some(2)), (2, Some(1))])]
+    fn upstream_rounds(#[case] cands: Vec<Candidate>, #[case] want: Vec<(usize, Option<usize>)>) {
+        assert_eq!(rounds(&cands), want);
+    }
+}

@@ -1,0 +1,782 @@
+//! Planning upstream's `dkms` actions: the same checks in the same order,
+//! the same decisions ("already built, skip", "not installed, Skipping..."),
+//! the same loops over kernels, and the same exit rules (a loop whose
+//! iterations upstream runs in subshells keeps going after a failure and
+//! exits with the last iteration's status; a `die` outside one ends the
+//! run).
+
+use std::path::PathBuf;
+
+use crate::error::Error;
+use crate::observe::tree::{Entry, State};
+use crate::observe::{ConfKey, World};
+use crate::plan::checks;
+use crate::plan::{autoinstall, Depmod, DkmsArgs, ExitRule, Job, Mvka, Plan};
+use crate::report::{text, Stream};
+
+/// Plan `args`.
+pub fn plan(args: &DkmsArgs, world: &World) -> Plan {
+    let action = args.action.as_str();
+    if action == "status" {
+        return status(args);
+    }
+    if action.is_empty() || !crate::plan::request::is_action(action) {
+        let mut p = Plan::new(ExitRule::Stop, false);
+        p.push(
+            Job::Say(
+                Stream::Err,
+                format!("\nError! Unknown action specified: \"{action}\"\n"),
+            ),
+            &[],
+            0,
+        );
+        p.push(Job::Say(Stream::Out, text::usage("dkms")), &[], 0);
+        return p;
+    }
+    let pairs = match checks::kernels_arches(args, world) {
+        Ok(p) => p,
+        Err(e) => return Plan::fail(e),
+    };
+    let r = match action {
+        "remove" | "unbuild" | "uninstall" => remove_unbuild_uninstall(args, world, &pairs),
+        "add" | "build" | "install" => add_build_install(args, world, &pairs),
+        "autoinstall" | "kernel_postinst" => checks::have_one_kernel(args, action)
+            .and_then(|()| checks::root(world))
+            .map(|()| autoinstall::plan_dkms(world, &pairs[0].0, &pairs[0].1)),
+        "kernel_preinst" | "kernel_prerm" => checks::root(world)
+            .and_then(|()| checks::have_one_kernel(args, action))
+            .map(|()| kernel_removal(world, &pairs[0].0, &pairs[0].1, action == "kernel_preinst")),
+        "match" => checks::root(world)
+            .and_then(|()| checks::have_one_kernel(args, "match"))
+            .and_then(|()| run_match(args, world, &pairs[0].0, &pairs[0].1)),
+        "mktarball" => mktarball(args, world, &pairs),
+        "ldtarball" => ldtarball(args, world),
+        "generate_mok" => {
+            let mut p = Plan::new(ExitRule::Stop, true);
+            p.push(Job::GenerateMok, &[], 0);
+            Ok(p)
+        }
+        _ => Err(Error::usage([format!("Unknown action {action}")])),
+    };
+    r.unwrap_or_else(Plan::fail)
+}
+
+fn status(args: &DkmsArgs) -> Plan {
+    let mut p = Plan::new(ExitRule::Stop, false);
+    p.push(
+        Job::Status {
+            filter: crate::observe::status::Filter {
+                module: args.module.clone(),
+                version: args.version.clone(),
+                kernel: args.kernels.first().cloned().unwrap_or_default(),
+                arch: args.arches.first().cloned().unwrap_or_default(),
+            },
+            format: args.output.clone(),
+        },
+        &[],
+        0,
+    );
+    p
+}
+
+/// The module version an action works on: as given, or the one a source
+/// directory given on the command line will be added as.
+pub fn target(args: &DkmsArgs, world: &World) -> Option<(String, String)> {
+    if !args.module.is_empty() && !args.version.is_empty() {
+        return Some((args.module.clone(), args.version.clone()));
+    }
+    if !args.module.is_empty() || !args.version.is_empty() || args.archive.is_some() {
+        return None;
+    }
+    let (k, a) = (
+        world.host.running_kernel.clone(),
+        world.host.machine_arch.clone(),
+    );
+    let key = source_tree_conf(
+        args,
+        args.kernels.first().unwrap_or(&k),
+        args.arches.first().unwrap_or(&a),
+    )?;
+    let c = world.conf(&key)?.result.as_ref().ok()?;
+    Some((c.package_name.clone(), c.package_version.clone()))
+}
+
+/// `readlink -f` of a source directory given on the command line.
+pub fn source_tree_dir(args: &DkmsArgs) -> Option<PathBuf> {
+    let d = args.try_source_tree.as_ref()?;
+    Some(std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()))
+}
+
+/// The dkms.conf of a source directory given on the command line, read to
+/// learn its name (upstream's `get_pkginfo_from_conf`, not strict).
+pub fn source_tree_conf(args: &DkmsArgs, k: &str, a: &str) -> Option<ConfKey> {
+    if !args.module.is_empty() || !args.version.is_empty() || args.archive.is_some() {
+        return None;
+    }
+    let path = source_tree_dir(args)?.join("dkms.conf");
+    Some(ConfKey {
+        shown: path.clone(),
+        path,
+        module: String::new(),
+        version: String::new(),
+        kernel: k.into(),
+        arch: a.into(),
+        strict: false,
+    })
+}
+
+/// The strict read `add` makes of `<source_tree>/<m>-<v>/dkms.conf` (or `-c`).
+pub fn add_conf_key(world: &World, m: &str, v: &str, k: &str, a: &str) -> ConfKey {
+    let path = world
+        .host
+        .opts
+        .conf
+        .clone()
+        .unwrap_or_else(|| world.host.layout.source_tree_dir(m, v).join("dkms.conf"));
+    world.conf_key_at(path, m, v, k, a, true)
+}
+
+/// The strict read `add` makes after a source directory was copied into
+/// the source tree: the same text, read from where it is now, named where
+/// it will be.
+pub fn copied_conf_key(
+    world: &World,
+    dir_key: &ConfKey,
+    m: &str,
+    v: &str,
+    k: &str,
+    a: &str,
+) -> ConfKey {
+    let mut key = add_conf_key(world, m, v, k, a);
+    if world.host.opts.conf.is_none() {
+        key.path = dir_key.path.clone();
+    }
+    key
+}
+
+/// The conf build/install read for m/v: the registered one (or `-c`), or,
+/// for a module about to be added from a source directory, that directory's.
+pub fn build_conf_key(
+    args: &DkmsArgs,
+    world: &World,
+    m: &str,
+    v: &str,
+    k: &str,
+    a: &str,
+    strict: bool,
+) -> ConfKey {
+    let mut key = world.conf_key(m, v, k, a, strict);
+    if world.host.opts.conf.is_none() && !world.tree.is_added(m, v) {
+        if let Some(dir) = source_tree_dir(args) {
+            if args.module.is_empty() {
+                key.path = dir.join("dkms.conf");
+            }
+        }
+    }
+    key
+}
+
+/// Steps that register the module when it is not (upstream's
+/// `add_module`, explicit or implied by build/install). Returns the last
+/// step, or `None` when nothing is to be done.
+fn plan_add(
+    p: &mut Plan,
+    args: &DkmsArgs,
+    world: &World,
+    k: &str,
+    a: &str,
+    implied: bool,
+    chain: usize,
+) -> Result<Option<usize>, Error> {
+    let (mut m, mut v) = (args.module.clone(), args.version.clone());
+    let mut after: Vec<usize> = Vec::new();
+    if m.is_empty() && v.is_empty() {
+        if let Some(archive) = &args.archive {
+            let i = p.push(
+                Job::LoadTarball {
+                    archive: archive.clone(),
+                    add: true,
+                },
+                &[],
+                chain,
+            );
+            if implied {
+                return Ok(Some(p.push(
+                    Job::Say(Stream::Out, "\n".into()),
+                    &[i],
+                    chain,
+                )));
+            }
+            return Ok(Some(i));
+        }
+        if let Some(dir) = &args.try_source_tree {
+            let from = source_tree_dir(args).unwrap_or_else(|| dir.clone());
+            if !from.join("dkms.conf").is_file() {
+                return Err(Error::tarball([format!(
+                    "{} must contain a dkms.conf file!",
+                    dir.display()
+                )]));
+            }
+            checks::root(world)?;
+            let key = source_tree_conf(args, k, a).ok_or_else(|| Error::msg("no source tree"))?;
+            let read = p.push(Job::ReadConf(key.clone()), &[], chain);
+            let Some(Ok(c)) = world.conf(&key).map(|r| &r.result) else {
+                return Ok(Some(read));
+            };
+            if c.package_name.is_empty() || c.package_version.is_empty() {
+                return Err(Error::build_failed([
+                    "Malformed dkms.conf file. Cannot load source tree.",
+                ]));
+            }
+            m = c.package_name.clone();
+            v = c.package_version.clone();
+            checks::names(&m, &v)?;
+            let copy = p.push(
+                Job::AddSourceTree {
+                    dir: from,
+                    conf: key.clone(),
+                },
+                &[read],
+                chain,
+            );
+            after.push(copy);
+            let conf = copied_conf_key(world, &key, &m, &v, k, a);
+            if world.tree.is_added(&m, &v) {
+                return Err(Error::state([
+                    format!("DKMS tree already contains: {m}/{v}"),
+                    "You cannot add the same module/version combo more than once.".into(),
+                ]));
+            }
+            let add = p.push(
+                Job::Add {
+                    m,
+                    v,
+                    conf,
+                    blank: implied,
+                },
+                &after,
+                chain,
+            );
+            return Ok(Some(add));
+        }
+    }
+    checks::module_args(args, "add")?;
+    checks::names(&m, &v)?;
+    if world.tree.is_added(&m, &v) {
+        if implied {
+            return Ok(None);
+        }
+        return Err(Error::state([
+            format!("DKMS tree already contains: {m}/{v}"),
+            "You cannot add the same module/version combo more than once.".into(),
+        ]));
+    }
+    let src = world.host.layout.source_tree_dir(&m, &v);
+    if !src.is_dir() {
+        return Err(Error::usage([
+            "Could not find module source directory.".to_string(),
+            format!("Directory: {} does not exist.", src.display()),
+        ]));
+    }
+    let conf = add_conf_key(world, &m, &v, k, a);
+    Ok(Some(p.push(
+        Job::Add {
+            m,
+            v,
+            conf,
+            blank: implied,
+        },
+        &after,
+        chain,
+    )))
+}
+
+fn add_build_install(
+    args: &DkmsArgs,
+    world: &World,
+    pairs: &[(String, String)],
+) -> Result<Plan, Error> {
+    let action = args.action.as_str();
+    checks::all_is_banned(args, action)?;
+    if action != "add" && !args.module.is_empty() && !args.version.is_empty() {
+        checks::not_broken(world, &args.module, &args.version)?;
+    }
+    if action == "install" {
+        checks::root(world)?;
+    } else {
+        checks::rw_dkms_tree(world)?;
+    }
+    let (k0, a0) = pairs[0].clone();
+    if action == "add" {
+        let mut p = Plan::new(ExitRule::Stop, true);
+        plan_add(&mut p, args, world, &k0, &a0, false, 0)?;
+        return Ok(p);
+    }
+    let mut p = Plan::new(ExitRule::LastChain, true);
+    let mut added: Option<usize> = None;
+    let mut adding = false;
+    for (i, (k, a)) in pairs.iter().enumerate() {
+        let chain = i + 1;
+        let target = target(args, world);
+        let (m, v) = target.clone().unwrap_or_default();
+        let is_added = target
+            .as_ref()
+            .is_some_and(|(m, v)| world.tree.is_added(m, v));
+        let mut after: Vec<usize> = Vec::new();
+        // Upstream adds inside the first iteration; later ones find it added.
+        if !is_added && !adding {
+            adding = true;
+            match plan_add(&mut p, args, world, k, a, true, chain) {
+                Ok(Some(s)) => {
+                    added = Some(s);
+                    after.push(s);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    p.push(Job::Fail(e), &[], chain);
+                    continue;
+                }
+            }
+        } else if let Some(s) = added {
+            after.push(s);
+        }
+        if target.is_none() {
+            continue;
+        }
+        let at = Mvka::new(&m, &v, k, a);
+        if action == "build" {
+            plan_maybe_build(&mut p, args, world, &at, &after, chain);
+        } else {
+            plan_maybe_install(&mut p, args, world, &at, &after, chain, Depmod::Now);
+        }
+    }
+    if action == "install" {
+        let i = p.push(Job::PostTransaction, &[], 0);
+        p.steps[i].if_ok = true;
+    }
+    Ok(p)
+}
+
+/// Upstream's `maybe_build_module`.
+fn plan_maybe_build(
+    p: &mut Plan,
+    args: &DkmsArgs,
+    world: &World,
+    at: &Mvka,
+    after: &[usize],
+    chain: usize,
+) {
+    let conf = build_conf_key(args, world, &at.m, &at.v, &at.k, &at.a, true);
+    if world.tree.is_built(&at.m, &at.v, &at.k, &at.a) {
+        if !world.host.opts.force {
+            p.say(
+                text::already_built(&at.m, &at.v, &at.k, &at.a),
+                after,
+                chain,
+            );
+            return;
+        }
+        p.push(
+            Job::Build {
+                at: at.clone(),
+                conf,
+                unbuild_first: true,
+            },
+            after,
+            chain,
+        );
+        return;
+    }
+    p.push(
+        Job::Build {
+            at: at.clone(),
+            conf,
+            unbuild_first: false,
+        },
+        after,
+        chain,
+    );
+}
+
+/// Upstream's `maybe_install_module` (building first when needed).
+fn plan_maybe_install(
+    p: &mut Plan,
+    args: &DkmsArgs,
+    world: &World,
+    at: &Mvka,
+    after: &[usize],
+    chain: usize,
+    depmod: Depmod,
+) -> Option<usize> {
+    let tree = &world.tree;
+    let conf = build_conf_key(args, world, &at.m, &at.v, &at.k, &at.a, true);
+    let mut after = after.to_vec();
+    if tree.is_installed(&at.m, &at.v, &at.k, &at.a) {
+        if !world.host.opts.force {
+            p.say(
+                text::already_installed(&at.m, &at.v, &at.k, &at.a),
+                &after,
+                chain,
+            );
+            return None;
+        }
+        let u = p.push(
+            Job::Uninstall {
+                at: at.clone(),
+                conf: build_conf_key(args, world, &at.m, &at.v, &at.k, &at.a, false),
+                depmod,
+            },
+            &after,
+            chain,
+        );
+        let b = p.say("", &[u], chain);
+        after = vec![b];
+    }
+    if !tree.is_built(&at.m, &at.v, &at.k, &at.a) {
+        let b = p.push(
+            Job::Build {
+                at: at.clone(),
+                conf: conf.clone(),
+                unbuild_first: false,
+            },
+            &after,
+            chain,
+        );
+        after = vec![b];
+    }
+    let i = p.push(
+        Job::Install {
+            at: at.clone(),
+            conf,
+            depmod,
+        },
+        &after,
+        chain,
+    );
+    let r = p.push(
+        Job::RebuildDependents {
+            k: at.k.clone(),
+            a: at.a.clone(),
+            candidates: rebuild_candidates(world, &at.k, &at.a),
+        },
+        &[i],
+        chain,
+    );
+    Some(r)
+}
+
+/// Modules built for k/a that upstream's `check_and_rebuild_dependent_modules`
+/// looks at: BUILD_DEPENDS set, BUILD_DEPENDS_REBUILD=yes, no `--force`.
+pub fn rebuild_candidates(world: &World, k: &str, a: &str) -> Vec<(String, String, ConfKey)> {
+    if world.host.opts.force {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (m, v) in world.tree.module_versions() {
+        if !world.tree.is_built(&m, &v, k, a) {
+            continue;
+        }
+        let key = world.conf_key(&m, &v, k, a, false);
+        let Some(Ok(c)) = world.conf(&key).map(|r| &r.result) else {
+            continue;
+        };
+        if c.build_depends.is_empty() || !c.build_depends_rebuild {
+            continue;
+        }
+        out.push((m.clone(), v.clone(), world.conf_key(&m, &v, k, a, true)));
+    }
+    out
+}
+
+fn remove_unbuild_uninstall(
+    args: &DkmsArgs,
+    world: &World,
+    pairs: &[(String, String)],
+) -> Result<Plan, Error> {
+    let action = args.action.as_str();
+    checks::module_args(args, action)?;
+    checks::names(&args.module, &args.version)?;
+    checks::not_broken(world, &args.module, &args.version)?;
+    checks::added(world, &args.module, &args.version)?;
+    if action == "uninstall" {
+        checks::root(world)?;
+    } else {
+        checks::rw_dkms_tree(world)?;
+    }
+    let (m, v) = (args.module.as_str(), args.version.as_str());
+    let mut p = Plan::new(ExitRule::Stop, true);
+    let mut last: Vec<usize> = Vec::new();
+    if action == "remove" {
+        last = vec![p.push(
+            Job::CleanVersion {
+                m: m.into(),
+                v: v.into(),
+            },
+            &[],
+            0,
+        )];
+    }
+    for (i, (k, a)) in pairs.iter().enumerate() {
+        let at = Mvka::new(m, v, k, a);
+        if i > 0 && action != "remove" {
+            last = vec![p.say("", &last, 0)];
+        }
+        last = vec![maybe_uninstall(&mut p, world, &at, &last, 0, Depmod::Now)];
+        if action != "uninstall" {
+            last = vec![maybe_unbuild(&mut p, world, &at, &last, 0)];
+        }
+        if action == "remove" {
+            last = vec![p.say("", &last, 0)];
+        }
+    }
+    if action == "remove" {
+        p.push(
+            Job::DeleteVersion {
+                m: m.into(),
+                v: v.into(),
+            },
+            &last,
+            0,
+        );
+    }
+    let t = p.push(Job::PostTransaction, &last, 0);
+    p.steps[t].if_ok = true;
+    Ok(p)
+}
+
+/// Upstream's `maybe_uninstall_module`.
+pub fn maybe_uninstall(
+    p: &mut Plan,
+    world: &World,
+    at: &Mvka,
+    after: &[usize],
+    chain: usize,
+    depmod: Depmod,
+) -> usize {
+    if world.tree.is_installed(&at.m, &at.v, &at.k, &at.a) {
+        return p.push(
+            Job::Uninstall {
+                at: at.clone(),
+                conf: world.conf_key(&at.m, &at.v, &at.k, &at.a, false),
+                depmod,
+            },
+            after,
+            chain,
+        );
+    }
+    let key = world.source_conf_key(&at.m, &at.v, &at.k, &at.a, false);
+    let excluded = world
+        .conf(&key)
+        .and_then(|r| r.result.as_ref().ok())
+        .is_some_and(|c| c.has_build_exclusive);
+    if excluded {
+        return p.push(Job::Say(Stream::Out, String::new()), after, chain);
+    }
+    p.say(
+        text::not_installed(&at.m, &at.v, &at.k, &at.a),
+        after,
+        chain,
+    )
+}
+
+/// Upstream's `maybe_unbuild_module`.
+pub fn maybe_unbuild(
+    p: &mut Plan,
+    world: &World,
+    at: &Mvka,
+    after: &[usize],
+    chain: usize,
+) -> usize {
+    if world.tree.is_built(&at.m, &at.v, &at.k, &at.a) {
+        return p.push(Job::Unbuild(at.clone()), after, chain);
+    }
+    p.say(text::not_built(&at.m, &at.v, &at.k, &at.a), after, chain)
+}
+
+/// Upstream's `kernel_preinst` / `kernel_prerm` for k/a: every module
+/// version built for it (preinst: AUTOINSTALL ones only) is uninstalled
+/// and unbuilt, depmod once at the end, exit 14 when one failed.
+pub fn kernel_removal(world: &World, k: &str, a: &str, preinst: bool) -> Plan {
+    let mut p = Plan::new(ExitRule::Stop, true);
+    let mut modules = Vec::new();
+    for (m, v) in world.tree.module_versions() {
+        if !world.tree.is_built(&m, &v, k, a) {
+            continue;
+        }
+        if preinst {
+            let key = world.source_conf_key(&m, &v, k, a, false);
+            match world.conf(&key).map(|r| &r.result) {
+                Some(Ok(c)) if c.autoinstall => {}
+                Some(Ok(_)) => continue,
+                _ => {
+                    p.push(Job::ReadConf(key), &[], 0);
+                    return p;
+                }
+            }
+        }
+        let chain = modules.len() + 1;
+        let at = Mvka::new(&m, &v, k, a);
+        let s = p.push_soft(
+            Job::RemoveFromKernel {
+                at,
+                conf: world.conf_key(&m, &v, k, a, false),
+            },
+            &[],
+            chain,
+        );
+        if !preinst {
+            p.push_soft(Job::Say(Stream::Out, "\n".into()), &[], chain);
+        }
+        modules.push((format!("{m}/{v}"), s));
+    }
+    p.push(Job::FlushDepmod, &[], 0);
+    p.push(
+        Job::RemovalSummary(crate::plan::RemovalSummary {
+            k: k.into(),
+            a: a.into(),
+            preinst,
+            modules,
+        }),
+        &[],
+        0,
+    );
+    p
+}
+
+/// The installed entries of the template kernel (upstream's `run_match`).
+pub fn match_entries(args: &DkmsArgs, world: &World, a: &str) -> Vec<Entry> {
+    world
+        .tree
+        .status(&args.module, "", &args.template_kernel, a)
+        .into_iter()
+        .filter(|e| e.state == State::Installed)
+        .collect()
+}
+
+fn run_match(args: &DkmsArgs, world: &World, k: &str, a: &str) -> Result<Plan, Error> {
+    let t = &args.template_kernel;
+    if t.is_empty() {
+        return Err(Error::denied([
+            "Invalid number of parameters passed.",
+            "Usage: match --templatekernel=<kernel-version> -k <kernel-version>",
+            "   or: match --templatekernel=<kernel-version> -k <kernel-version> <module>",
+        ]));
+    }
+    if t == k {
+        return Err(Error::usage([
+            "The templatekernel and the specified kernel version are the same.",
+        ]));
+    }
+    if !args.module.is_empty() && !world.tree.modules.contains_key(&args.module) {
+        return Err(Error::state([format!(
+            "The module: {} is not located in the DKMS tree.",
+            args.module
+        )]));
+    }
+    let mut p = Plan::new(ExitRule::Stop, true);
+    p.say("", &[], 0);
+    p.say(format!("Matching modules in kernel: {k} ({a})"), &[], 0);
+    p.say(format!("to the configuration of kernel: {t} ({a})"), &[], 0);
+    let entries = match_entries(args, world, a);
+    if entries.is_empty() {
+        p.say("", &[], 0);
+        p.say("There is nothing to be done for this match.", &[], 0);
+        return Ok(p);
+    }
+    p.push(
+        Job::PrepareKernel {
+            k: k.into(),
+            a: a.into(),
+        },
+        &[],
+        0,
+    );
+    for (i, e) in entries.iter().enumerate() {
+        let chain = i + 1;
+        p.say(format!("Module:  {}", e.module), &[], chain);
+        p.say(format!("Version: {}", e.version), &[], chain);
+        if world.tree.is_broken(&e.module, &e.version) {
+            p.push_soft(
+                Job::Fail(Error::denied(text::broken(&e.module, &e.version))),
+                &[],
+                chain,
+            );
+            continue;
+        }
+        let at = Mvka::new(&e.module, &e.version, k, a);
+        let margs = DkmsArgs {
+            module: e.module.clone(),
+            version: e.version.clone(),
+            ..args.clone()
+        };
+        let before = p.steps.len();
+        plan_maybe_build(&mut p, &margs, world, &at, &[], chain);
+        let built = p.steps.len() - 1;
+        let mut soft = before..p.steps.len();
+        if !world.tree.is_installed(&at.m, &at.v, &at.k, &at.a) {
+            let conf = world.conf_key(&at.m, &at.v, k, a, true);
+            let i = p.push(
+                Job::Install {
+                    at: at.clone(),
+                    conf,
+                    depmod: Depmod::Now,
+                },
+                &[built],
+                chain,
+            );
+            p.push(
+                Job::RebuildDependents {
+                    k: k.into(),
+                    a: a.into(),
+                    candidates: rebuild_candidates(world, k, a),
+                },
+                &[i],
+                chain,
+            );
+            soft = before..p.steps.len();
+        }
+        for s in soft {
+            p.steps[s].fatal = false;
+        }
+    }
+    Ok(p)
+}
+
+fn mktarball(args: &DkmsArgs, world: &World, pairs: &[(String, String)]) -> Result<Plan, Error> {
+    checks::module_args(args, "mktarball")?;
+    checks::names(&args.module, &args.version)?;
+    checks::not_broken(world, &args.module, &args.version)?;
+    checks::added(world, &args.module, &args.version)?;
+    let (k, a) = pairs[0].clone();
+    let mut p = Plan::new(ExitRule::Stop, true);
+    let conf = world.conf_key(&args.module, &args.version, &k, &a, false);
+    let r = p.push(Job::ReadConf(conf.clone()), &[], 0);
+    p.push(
+        Job::MkTarball {
+            m: args.module.clone(),
+            v: args.version.clone(),
+            pairs: pairs.to_vec(),
+            archive: args.archive.clone(),
+            binaries_only: args.binaries_only,
+            source_only: args.source_only,
+            conf,
+        },
+        &[r],
+        0,
+    );
+    Ok(p)
+}
+
+fn ldtarball(args: &DkmsArgs, world: &World) -> Result<Plan, Error> {
+    if !world.host.is_root && world.host.opts.force {
+        return Err(Error::denied([
+            "You must be root to use this command with the --force option.",
+        ]));
+    }
+    let Some(archive) = args.archive.clone() else {
+        return Err(Error::usage([" does not exist."]));
+    };
+    let mut p = Plan::new(ExitRule::Stop, true);
+    p.push(Job::LoadTarball { archive, add: true }, &[], 0);
+    Ok(p)
+}

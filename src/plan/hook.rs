@@ -1,0 +1,379 @@
+//! Planning `dkms-hook` events: which kernels get an autoinstall (all of
+//! an event's kernels as one plan, built in parallel), which are deferred
+//! because their headers are missing, which are forgotten because they are
+//! gone, and which builds prune removes.
+//!
+//! Exit policy (the one place it is decided): a real build or install
+//! failure fails `kernel-postinst`, `header-postinst` and `autoinstall`
+//! (exit 11) unless framework.conf sets `autoinstall_failure=warn`; skips,
+//! missing headers and deferrals never fail anything; removal hooks, apt,
+//! dpkg triggers and boot never fail.
+
+use crate::observe::kernel::headers_package;
+use crate::observe::version::sort_v_cmp;
+use crate::observe::World;
+use crate::plan::{autoinstall, Depmod, Event, ExitRule, Job, Mvka, Plan};
+use crate::report::Stream;
+
+/// What a kernel gets in a hook run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelWork {
+    /// Autoinstall for it.
+    Autoinstall(String),
+    /// Headers missing: say so and remember it.
+    DeferHeaders(String),
+    /// Gone: forget its records.
+    Drop(String),
+}
+
+/// The kernels an event autoinstalls (or considers deferring), and the
+/// other kernels whose facts it needs.
+pub fn kernels_of(event: &Event, world: &World) -> (Vec<String>, Vec<String>) {
+    let mut others = world.records.kernels();
+    others.extend(event.named_kernels().iter().map(|s| s.to_string()));
+    if matches!(event, Event::Boot) {
+        others.push(world.host.running_kernel.clone());
+    }
+    if let Event::Autoinstall(None) = event {
+        others.extend(crate::observe::kernel::list_kernels(
+            &world.host.layout.install,
+        ));
+    }
+    others.sort_by(|a, b| sort_v_cmp(a, b));
+    others.dedup();
+    if others.iter().any(|k| !world.kernels.contains_key(k)) {
+        return (Vec::new(), others);
+    }
+    let autos = work(event, world)
+        .into_iter()
+        .filter_map(|w| match w {
+            KernelWork::Autoinstall(k) | KernelWork::DeferHeaders(k) => Some(k),
+            KernelWork::Drop(_) => None,
+        })
+        .collect();
+    (autos, others)
+}
+
+/// What each kernel gets for `event` (kernel facts must be observed).
+pub fn work(event: &Event, world: &World) -> Vec<KernelWork> {
+    let for_kernel = |k: &str, explicit: bool| -> Option<KernelWork> {
+        let f = world.kernel(k)?;
+        if f.headers {
+            Some(KernelWork::Autoinstall(k.to_string()))
+        } else if !f.dir && !f.image {
+            Some(KernelWork::Drop(k.to_string()))
+        } else if explicit {
+            Some(KernelWork::DeferHeaders(k.to_string()))
+        } else {
+            None
+        }
+    };
+    let catch_up = |extra: Option<&str>| -> Vec<KernelWork> {
+        let mut ks = world.records.kernels();
+        if let Some(e) = extra {
+            ks.push(e.to_string());
+        }
+        ks.sort_by(|a, b| sort_v_cmp(a, b));
+        ks.dedup();
+        ks.iter()
+            .filter_map(|k| for_kernel(k, Some(k.as_str()) == extra))
+            .collect()
+    };
+    match event {
+        Event::KernelPostinst(k) => for_kernel(k, true).into_iter().collect(),
+        Event::Autoinstall(Some(ks)) => ks.iter().filter_map(|k| for_kernel(k, true)).collect(),
+        Event::Autoinstall(None) => {
+            crate::observe::kernel::list_kernels(&world.host.layout.install)
+                .iter()
+                .filter_map(|k| for_kernel(k, true))
+                .collect()
+        }
+        Event::HeaderPostinst(k) => catch_up(Some(k)),
+        Event::DpkgTrigger | Event::AptPostInvoke => catch_up(None),
+        Event::Boot => catch_up(Some(&world.host.running_kernel)),
+        _ => Vec::new(),
+    }
+}
+
+/// Kernels something is built for, linked to, archived for or pending for.
+pub fn prune_candidates(world: &World) -> Vec<String> {
+    let mut ks = world.tree.kernels();
+    ks.extend(world.records.kernels());
+    ks.extend(world.records.failures.iter().map(|f| f.kernel.clone()));
+    ks.sort_by(|a, b| sort_v_cmp(a, b));
+    ks.dedup();
+    ks
+}
+
+/// Kernels prune removes: neither the image nor the headers are installed
+/// any more. Headers alone keep a kernel: chroots and image builders
+/// install the headers of the kernels they build for without the image.
+pub fn prune_kernels(world: &World) -> Vec<String> {
+    prune_candidates(world)
+        .into_iter()
+        .filter(|k| world.kernel(k).is_some_and(|f| !f.image && !f.headers))
+        .collect()
+}
+
+/// True if an autoinstall for k would build something (an AUTOINSTALL
+/// module not installed and not ruled out by BUILD_EXCLUSIVE).
+fn would_build(world: &World, k: &str, a: &str) -> bool {
+    world.tree.latest_versions().into_iter().any(|(m, v)| {
+        !world.tree.is_installed(&m, &v, k, a)
+            && world
+                .conf(&world.source_conf_key(&m, &v, k, a, false))
+                .and_then(|r| r.result.as_ref().ok())
+                .is_some_and(|c| c.autoinstall && !c.build_exclude)
+    })
+}
+
+/// Plan `event`.
+pub fn plan(event: &Event, world: &World) -> Plan {
+    let warn_only = world
+        .host
+        .settings
+        .autoinstall_failure
+        .eq_ignore_ascii_case("warn");
+    let mut p = Plan::new(
+        ExitRule::Hook {
+            may_fail: event.may_fail(),
+            warn_only,
+        },
+        event.writes(),
+    );
+    let a = world.host.machine_arch.clone();
+    match event {
+        Event::Pending => {
+            p.exit = ExitRule::Stop;
+            p.push(Job::Pending, &[], 0);
+            return p;
+        }
+        Event::Doctor { repair } => {
+            p.exit = ExitRule::Stop;
+            p.push(Job::Doctor { repair: *repair }, &[], 0);
+            return p;
+        }
+        Event::Prune { dry_run } => {
+            p.exit = ExitRule::Stop;
+            p.push(
+                Job::Prune {
+                    kernels: prune_kernels(world),
+                    dry_run: *dry_run,
+                    explicit: true,
+                },
+                &[],
+                0,
+            );
+            return p;
+        }
+        Event::KernelInstallOther => return p,
+        Event::KernelPreinst(k) | Event::KernelPrerm(k) => {
+            let preinst = matches!(event, Event::KernelPreinst(_));
+            removal(&mut p, world, k, &a, preinst);
+            if !preinst {
+                p.push_soft(Job::DropKernelRecords { k: k.clone() }, &[], 0);
+                p.push_soft(
+                    Job::Prune {
+                        kernels: prune_kernels(world),
+                        dry_run: false,
+                        explicit: false,
+                    },
+                    &[],
+                    0,
+                );
+            }
+            return p;
+        }
+        _ => {}
+    }
+    let mut any_auto = false;
+    for w in work(event, world) {
+        match w {
+            KernelWork::Autoinstall(k) => {
+                any_auto = true;
+                p.push_soft(
+                    Job::ClearHeadersDeferral {
+                        k: k.clone(),
+                        a: a.clone(),
+                    },
+                    &[],
+                    0,
+                );
+                autoinstall::plan_into(&mut p, world, &k, &a, Depmod::Later, true);
+            }
+            KernelWork::DeferHeaders(k) => {
+                if would_build(world, &k, &a) {
+                    p.push_soft(
+                        Job::DeferHeaders {
+                            package: headers_package(&world.host.distribution, &k),
+                            k,
+                            a: a.clone(),
+                        },
+                        &[],
+                        0,
+                    );
+                }
+            }
+            KernelWork::Drop(k) => {
+                p.push_soft(Job::DropKernelRecords { k }, &[], 0);
+            }
+        }
+    }
+    if any_auto {
+        p.push_soft(Job::FlushDepmod, &[], 0);
+    }
+    if matches!(event, Event::AptPostInvoke | Event::Boot) {
+        p.push_soft(
+            Job::Prune {
+                kernels: prune_kernels(world),
+                dry_run: false,
+                explicit: false,
+            },
+            &[],
+            0,
+        );
+    }
+    p.push_soft(Job::HookSummary, &[], 0);
+    // In a hook nothing is fatal: every failure is reported and counted.
+    for s in &mut p.steps {
+        s.fatal = false;
+    }
+    p
+}
+
+/// Every module built for k/a comes off (preinst: AUTOINSTALL ones), one
+/// depmod at the end; failures are reported, never fatal.
+fn removal(p: &mut Plan, world: &World, k: &str, a: &str, preinst: bool) {
+    for (m, v) in world.tree.module_versions() {
+        if !world.tree.is_built(&m, &v, k, a) {
+            continue;
+        }
+        if preinst {
+            let key = world.source_conf_key(&m, &v, k, a, false);
+            match world.conf(&key).map(|r| &r.result) {
+                Some(Ok(c)) if c.autoinstall => {}
+                Some(Ok(_)) => continue,
+                _ => {
+                    p.push_soft(Job::ReadConf(key), &[], 0);
+                    continue;
+                }
+            }
+        }
+        let chain = p.steps.len() + 1;
+        p.push_soft(
+            Job::RemoveFromKernel {
+                at: Mvka::new(&m, &v, k, a),
+                conf: world.conf_key(&m, &v, k, a, false),
+            },
+            &[],
+            chain,
+        );
+        if !preinst {
+            p.push_soft(Job::Say(Stream::Out, "\n".into()), &[], chain);
+        }
+    }
+    p.push_soft(Job::FlushDepmod, &[], 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{Layout, Root};
+    use crate::observe::kernel::{Kernel, KernelFacts};
+    use crate::observe::{Host, World};
+    use rstest::rstest;
+
+    /// A world whose kernels are described by their names: "h" headers,
+    /// "i" image, "hi" both, "d" directory only, "gone" nothing.
+    fn world(kernels: &[&str], pending: &[&str]) -> World {
+        let root = Root::new("/nonexistent");
+        let layout = Layout {
+            root: root.clone(),
+            dkms: "/nonexistent/var/lib/dkms".into(),
+            source: "/nonexistent/usr/src".into(),
+            install: "/nonexistent/lib/modules".into(),
+        };
+        let host = Host::for_tests(layout);
+        let mut w = World::observe(host);
+        for k in kernels.iter().chain(pending) {
+            let tag = k.rsplit('-').next().unwrap_or("");
+            w.kernels.insert(
+                k.to_string(),
+                KernelFacts {
+                    kernel: Kernel::new(std::path::Path::new("/x"), k, None),
+                    dir: tag != "gone",
+                    headers: tag == "h" || tag == "hi",
+                    image: tag == "i" || tag == "hi",
+                    modules_dep: false,
+                    config: "/x".into(),
+                    suffix: "",
+                    system_map: None,
+                },
+            );
+        }
+        for k in pending {
+            w.records.items.push(crate::observe::pending::Item {
+                kernel: k.to_string(),
+                arch: "x86_64".into(),
+                reason: crate::observe::pending::Reason::HeadersMissing,
+                module: String::new(),
+                detail: String::new(),
+                since: 0,
+            });
+        }
+        w
+    }
+
+    #[rstest]
+    #[case(Event::KernelPostinst("6.1-hi".into()), &["6.1-hi"], &[], vec![KernelWork::Autoinstall("6.1-hi".into())])]
+    #[case(Event::KernelPostinst("6.1-i".into()), &["6.1-i"], &[], vec![KernelWork::DeferHeaders("6.1-i".into())])]
+    #[case(Event::KernelPostinst("6.1-gone".into()), &["6.1-gone"], &[], vec![KernelWork::Drop("6.1-gone".into())])]
+    #[case(Event::HeaderPostinst("6.1-h".into()), &["6.1-h"], &["6.2-i"], vec![KernelWork::Autoinstall("6.1-h".into())])]
+    #[case(Event::DpkgTrigger, &[], &["6.1-hi", "6.2-i", "6.3-gone"], vec![KernelWork::Autoinstall("6.1-hi".into()), KernelWork::Drop("6.3-gone".into())])]
+    #[case(Event::AptPostInvoke, &[], &[], vec![])]
+    #[case(Event::Autoinstall(Some(vec!["6.2-h".into(), "6.1-i".into()])), &["6.2-h", "6.1-i"], &[], vec![KernelWork::Autoinstall("6.2-h".into()), KernelWork::DeferHeaders("6.1-i".into())])]
+    fn kernel_decisions(
+        #[case] e: Event,
+        #[case] kernels: &[&str],
+        #[case] pending: &[&str],
+        #[case] want: Vec<KernelWork>,
+    ) {
+        assert_eq!(work(&e, &world(kernels, pending)), want);
+    }
+
+    #[rstest]
+    #[case(Event::KernelPostinst("k".into()), true)]
+    #[case(Event::HeaderPostinst("k".into()), true)]
+    #[case(Event::Autoinstall(None), true)]
+    #[case(Event::KernelPrerm("k".into()), false)]
+    #[case(Event::KernelPreinst("k".into()), false)]
+    #[case(Event::AptPostInvoke, false)]
+    #[case(Event::DpkgTrigger, false)]
+    #[case(Event::Boot, false)]
+    fn which_events_may_fail(#[case] e: Event, #[case] may: bool) {
+        assert_eq!(e.may_fail(), may);
+    }
+
+    #[test]
+    fn prune_spares_installed_kernels_and_kernels_with_headers() {
+        let w = world(&[], &["6.1-hi", "6.2-h", "6.3-gone", "6.4-d"]);
+        assert_eq!(
+            prune_kernels(&w),
+            vec!["6.3-gone".to_string(), "6.4-d".to_string()]
+        );
+    }
+
+    #[test]
+    fn hook_plans_never_stop_at_a_failure() {
+        let w = world(&["6.1-hi"], &[]);
+        let p = plan(&Event::KernelPostinst("6.1-hi".into()), &w);
+        assert!(p.steps.iter().all(|s| !s.fatal));
+        assert_eq!(
+            p.exit,
+            ExitRule::Hook {
+                may_fail: true,
+                warn_only: false
+            }
+        );
+    }
+}

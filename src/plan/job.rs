@@ -1,0 +1,263 @@
+//! The units of work a plan is made of. Each job says *what* to do with
+//! the values the planner chose; how is the executor's business.
+
+use std::path::PathBuf;
+
+use crate::error::Error;
+use crate::observe::status::Filter;
+use crate::observe::{ConfKey, Mvka};
+use crate::report::Stream;
+
+/// When depmod runs after an install or uninstall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depmod {
+    /// At once, printing `Running depmod... done.` (upstream's `dkms`).
+    Now,
+    /// Once per kernel at the end of the run ([`Job::FlushDepmod`]).
+    Later,
+}
+
+/// One module of an autoinstall, for its summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoModule {
+    /// Module.
+    pub m: String,
+    /// Version.
+    pub v: String,
+    /// Its BUILD_DEPENDS.
+    pub deps: Vec<String>,
+    /// The step that installs it, when it could be scheduled.
+    pub step: Option<usize>,
+}
+
+/// What an autoinstall for one kernel must report at its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoSummary {
+    /// Kernel.
+    pub k: String,
+    /// Arch.
+    pub a: String,
+    /// Modules installed before this run (they count as succeeded).
+    pub already: Vec<String>,
+    /// Modules autoinstall handles, in upstream's order.
+    pub modules: Vec<AutoModule>,
+    /// Every module with a registered version (upstream's `known_modules`).
+    pub known: Vec<String>,
+}
+
+/// A kernel whose removal hook runs, for its closing error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovalSummary {
+    /// Kernel.
+    pub k: String,
+    /// Arch.
+    pub a: String,
+    /// `kernel_preinst` rather than `kernel_prerm`.
+    pub preinst: bool,
+    /// (m/v, step) of each module removed.
+    pub modules: Vec<(String, usize)>,
+}
+
+/// A unit of work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Print text the planner decided on.
+    Say(Stream, String),
+    /// Fail with this error (a check the planner made).
+    Fail(Error),
+    /// Show what reading a dkms.conf prints and fail if it is bad
+    /// (upstream's `read_conf_or_die` where it stands alone).
+    ReadConf(ConfKey),
+    /// Register m/v (upstream's `add_module`): `source` is the dkms.conf
+    /// checked; a blank line follows when `blank`.
+    Add {
+        /// Module.
+        m: String,
+        /// Version.
+        v: String,
+        /// The dkms.conf read strictly for the check.
+        conf: ConfKey,
+        /// Print an empty line afterwards (an add implied by build/install).
+        blank: bool,
+    },
+    /// Copy a source directory given on the command line into the source
+    /// tree as `<PACKAGE_NAME>-<PACKAGE_VERSION>` (upstream's `add_source_tree`).
+    AddSourceTree {
+        /// The directory.
+        dir: PathBuf,
+        /// Its dkms.conf.
+        conf: ConfKey,
+    },
+    /// Load a DKMS tarball, then register what it holds.
+    LoadTarball {
+        /// The archive.
+        archive: PathBuf,
+        /// Register afterwards (`ldtarball`, or `add` of an archive).
+        add: bool,
+    },
+    /// Check the headers and prepare signing for a kernel (upstream's
+    /// `prepare_kernel_and_signing`, once per kernel).
+    PrepareKernel {
+        /// Kernel.
+        k: String,
+        /// Arch.
+        a: String,
+    },
+    /// Build m/v for k/a (upstream's `do_build`).
+    Build {
+        /// What.
+        at: Mvka,
+        /// Its dkms.conf, read strictly.
+        conf: ConfKey,
+        /// Unbuild first (`--force` on a built module).
+        unbuild_first: bool,
+    },
+    /// Install built m/v into k/a (upstream's `do_install`), building first
+    /// when it is not built by then.
+    Install {
+        /// What.
+        at: Mvka,
+        /// Its dkms.conf, read strictly.
+        conf: ConfKey,
+        /// When depmod runs.
+        depmod: Depmod,
+    },
+    /// `maybe_install_module` as autoinstall runs it: skip when installed.
+    AutoInstall {
+        /// What.
+        at: Mvka,
+        /// Its dkms.conf, read strictly.
+        conf: ConfKey,
+        /// When depmod runs.
+        depmod: Depmod,
+    },
+    /// Take m/v off k/a (upstream's `do_uninstall`).
+    Uninstall {
+        /// What.
+        at: Mvka,
+        /// Its dkms.conf (not strict).
+        conf: ConfKey,
+        /// When depmod runs.
+        depmod: Depmod,
+    },
+    /// Delete the build of m/v for k/a (upstream's `do_unbuild`).
+    Unbuild(Mvka),
+    /// `remove`'s first step: temporary leftovers of m/v.
+    CleanVersion {
+        /// Module.
+        m: String,
+        /// Version.
+        v: String,
+    },
+    /// `remove`'s last step: delete m/v when no kernel is left under it,
+    /// then the module directory when empty.
+    DeleteVersion {
+        /// Module.
+        m: String,
+        /// Version.
+        v: String,
+    },
+    /// After an install: rebuild modules built for k/a whose
+    /// BUILD_DEPENDS changed version (upstream's
+    /// `check_and_rebuild_dependent_modules`).
+    RebuildDependents {
+        /// Kernel.
+        k: String,
+        /// Arch.
+        a: String,
+        /// Candidates: (module, version, conf read strictly).
+        candidates: Vec<(String, String, ConfKey)>,
+    },
+    /// A kernel_prerm/preinst removal of one module (upstream's
+    /// `unbuild_module` in a subshell), with its stderr line first.
+    RemoveFromKernel {
+        /// What.
+        at: Mvka,
+        /// Its dkms.conf (not strict).
+        conf: ConfKey,
+    },
+    /// The closing error of kernel_preinst/prerm when a module failed.
+    RemovalSummary(RemovalSummary),
+    /// The closing lines of an autoinstall (and exit 11 on failures).
+    AutoSummary(AutoSummary),
+    /// depmod for every kernel whose depmod was put off.
+    FlushDepmod,
+    /// framework.conf's `post_transaction` command.
+    PostTransaction,
+    /// `dkms status`.
+    Status {
+        /// Filters.
+        filter: Filter,
+        /// text, json or yaml.
+        format: String,
+    },
+    /// `dkms mktarball`.
+    MkTarball {
+        /// Module.
+        m: String,
+        /// Version.
+        v: String,
+        /// Kernels and arches.
+        pairs: Vec<(String, String)>,
+        /// `--archive`.
+        archive: Option<PathBuf>,
+        /// `--binaries-only`.
+        binaries_only: bool,
+        /// `--source-only`.
+        source_only: bool,
+        /// The dkms.conf.
+        conf: ConfKey,
+    },
+    /// `dkms generate_mok`.
+    GenerateMok,
+    /// Hook: headers of k missing: say so and remember the kernel.
+    DeferHeaders {
+        /// Kernel.
+        k: String,
+        /// Arch.
+        a: String,
+        /// The headers package to install.
+        package: String,
+    },
+    /// Hook: a module waits for BUILD_DEPENDS not registered: remember it.
+    DeferModule {
+        /// Kernel.
+        k: String,
+        /// Arch.
+        a: String,
+        /// Module.
+        m: String,
+        /// The missing dependencies.
+        deps: Vec<String>,
+    },
+    /// Hook: the headers of k are here; forget that k waited for them.
+    ClearHeadersDeferral {
+        /// Kernel.
+        k: String,
+        /// Arch.
+        a: String,
+    },
+    /// Hook: forget everything pending or failed for a kernel that is gone.
+    DropKernelRecords {
+        /// Kernel.
+        k: String,
+    },
+    /// Hook: remove builds and links of kernels that are no longer installed.
+    Prune {
+        /// Kernels to prune.
+        kernels: Vec<String>,
+        /// Only say what would go.
+        dry_run: bool,
+        /// Asked for by hand: say so when there is nothing to prune.
+        explicit: bool,
+    },
+    /// Hook: the closing summary of a hook run.
+    HookSummary,
+    /// `dkms-hook pending`.
+    Pending,
+    /// `dkms-hook doctor`.
+    Doctor {
+        /// Repair, not only report.
+        repair: bool,
+    },
+}

@@ -1,0 +1,137 @@
+//! Plan: one pure function from what was asked ([`Request`]) and what was
+//! observed ([`World`]) to the work to do ([`Plan`]), for every `dkms`
+//! action and every `dkms-hook` event. No I/O here, so every decision is a
+//! fast unit test.
+//!
+//! - [`dkms`]: upstream's actions, their checks and their order.
+//! - [`autoinstall`]: which modules, in which BUILD_DEPENDS order.
+//! - [`hook`]: package-manager events, deferral and pruning.
+//! - [`needs`]: what a request needs observed before it can be planned.
+
+pub mod autoinstall;
+pub mod checks;
+pub mod dkms;
+pub mod hook;
+mod job;
+pub mod needs;
+pub mod request;
+
+pub use crate::observe::Mvka;
+pub use job::{AutoModule, AutoSummary, Depmod, Job, RemovalSummary};
+pub use needs::needs;
+pub use request::{Command, DkmsArgs, Event, Request};
+
+use crate::error::Error;
+use crate::observe::World;
+use crate::report::Stream;
+
+/// A job and how it hangs together with the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The work.
+    pub job: Job,
+    /// Steps that must have succeeded; otherwise this one is skipped.
+    pub after: Vec<usize>,
+    /// Module steps whose module must be installed or ruled out by
+    /// BUILD_EXCLUSIVE (autoinstall's BUILD_DEPENDS edges).
+    pub deps: Vec<usize>,
+    /// Its failure ends the run (upstream's `die` outside a subshell).
+    pub fatal: bool,
+    /// Which chain it belongs to (for [`ExitRule::LastChain`]).
+    pub chain: usize,
+    /// Only run when the run's status so far is 0.
+    pub if_ok: bool,
+    /// May run in parallel with other parallel steps (hook builds).
+    pub parallel: bool,
+}
+
+/// How the exit status follows from what happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitRule {
+    /// The first fatal failure's status, else 0.
+    Stop,
+    /// The status of the last chain (upstream's loops over kernels whose
+    /// iterations run in subshells: the last iteration's status wins).
+    LastChain,
+    /// A hook event: a real build or install failure gives 11 when the
+    /// event `may_fail` (and `autoinstall_failure=warn` is not set); any
+    /// other failure gives 0.
+    Hook {
+        /// The event may fail its caller.
+        may_fail: bool,
+        /// framework.conf `autoinstall_failure=warn`.
+        warn_only: bool,
+    },
+}
+
+/// The work of one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The steps, in the order their output appears.
+    pub steps: Vec<Step>,
+    /// How the exit status is decided.
+    pub exit: ExitRule,
+    /// The run changes the trees: the executor must hold the lock.
+    pub writes: bool,
+}
+
+impl Plan {
+    /// An empty plan with `exit`.
+    pub fn new(exit: ExitRule, writes: bool) -> Plan {
+        Plan {
+            steps: Vec::new(),
+            exit,
+            writes,
+        }
+    }
+
+    /// Add a fatal step after `after`; returns its index.
+    pub fn push(&mut self, job: Job, after: &[usize], chain: usize) -> usize {
+        self.steps.push(Step {
+            job,
+            after: after.to_vec(),
+            deps: Vec::new(),
+            fatal: true,
+            chain,
+            if_ok: false,
+            parallel: false,
+        });
+        self.steps.len() - 1
+    }
+
+    /// Add a step whose failure does not end the run.
+    pub fn push_soft(&mut self, job: Job, after: &[usize], chain: usize) -> usize {
+        let i = self.push(job, after, chain);
+        self.steps[i].fatal = false;
+        i
+    }
+
+    /// Add a line of text on stdout.
+    pub fn say(&mut self, text: impl Into<String>, after: &[usize], chain: usize) -> usize {
+        self.push(
+            Job::Say(Stream::Out, format!("{}\n", text.into())),
+            after,
+            chain,
+        )
+    }
+
+    /// A plan that only fails with `e`.
+    pub fn fail(e: Error) -> Plan {
+        let mut p = Plan::new(ExitRule::Stop, false);
+        p.push(Job::Fail(e), &[], 0);
+        p
+    }
+
+    /// The jobs, for tests and logs.
+    pub fn jobs(&self) -> Vec<&Job> {
+        self.steps.iter().map(|s| &s.job).collect()
+    }
+}
+
+/// Plan `req` against `world`.
+pub fn plan(req: &Request, world: &World) -> Plan {
+    match &req.command {
+        Command::Dkms(args) => dkms::plan(args, world),
+        Command::Hook(event) => hook::plan(event, world),
+    }
+}

@@ -1,0 +1,136 @@
+//! The closing summary of a hook run (what was built, skipped, deferred
+//! and failed, with the make.log and its last lines) and `dkms-hook
+//! pending`.
+
+use std::path::{Path, PathBuf};
+
+use crate::observe::pending::{Reason, Records};
+use crate::report::Say;
+
+/// Lines of make.log the hooks show when a build fails.
+pub const TAIL_LINES: usize = 10;
+
+/// One module's result in a hook run, for the summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookResult {
+    /// Built and installed.
+    Installed,
+    /// Ruled out by BUILD_EXCLUSIVE.
+    Excluded,
+    /// Waits for BUILD_DEPENDS not registered with DKMS.
+    Deferred(Vec<String>),
+    /// Waits for registered dependencies that did not get installed.
+    MissingDeps(Vec<String>),
+    /// Failed (exit status, make.log when there is one).
+    Failed(i32, Option<PathBuf>),
+}
+
+/// The "last lines of make.log" block the hooks show for a failed build.
+pub fn tail_block(log: &Path) -> Vec<String> {
+    let text = crate::fs::read_regular_text(log, 64 << 20).unwrap_or_default();
+    let mut lines: Vec<&str> = text.lines().collect();
+    // Skip make.log's closing frame (exit code, elapsed time, dashes) so the
+    // lines shown are the compiler's.
+    while lines.last().is_some_and(|l| {
+        l.is_empty()
+            || l.starts_with("# exit code:")
+            || l.starts_with("# elapsed time:")
+            || l.chars().all(|c| c == '-')
+    }) {
+        lines.pop();
+    }
+    let lines = &lines[lines.len().saturating_sub(TAIL_LINES)..];
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![format!("Last {} lines of {}:", lines.len(), log.display())];
+    out.extend(lines.iter().map(|l| format!("  {l}")));
+    out
+}
+
+/// Print the summary of one hook run: (kernel, module, version, result)
+/// and the kernels deferred for missing headers (kernel, package).
+pub fn print(
+    say: &mut dyn Say,
+    results: &[(String, String, String, HookResult)],
+    headers: &[(String, String)],
+) {
+    if results.is_empty() && headers.is_empty() {
+        return;
+    }
+    say.line("dkms-hook summary:");
+    for (k, m, v, r) in results {
+        let mv = if v.is_empty() {
+            m.clone()
+        } else {
+            format!("{m}/{v}")
+        };
+        match r {
+            HookResult::Installed => say.line(&format!("  built and installed: {m} for {k}")),
+            HookResult::Excluded => say.line(&format!(
+                "  skipped: {m} for {k} (BUILD_EXCLUSIVE does not match this kernel)"
+            )),
+            HookResult::Deferred(deps) => say.line(&format!(
+                "  deferred: {mv} for {k} (BUILD_DEPENDS not registered: {})",
+                deps.join(" ")
+            )),
+            HookResult::MissingDeps(deps) => say.line(&format!(
+                "  failed: {mv} for {k} (dependencies not installed: {})",
+                deps.join(" ")
+            )),
+            HookResult::Failed(code, log) => match log {
+                Some(l) => {
+                    say.line(&format!(
+                        "  failed: {mv} for {k} (exit {code}); log: {}",
+                        l.display()
+                    ));
+                    for line in tail_block(l).into_iter().skip(1) {
+                        say.line(&format!("    {line}"));
+                    }
+                }
+                None => say.line(&format!("  failed: {mv} for {k} (exit {code})")),
+            },
+        }
+    }
+    for (k, pkg) in headers {
+        say.line(&format!(
+            "  deferred: every module for {k} (headers missing: install {pkg})"
+        ));
+    }
+}
+
+/// `dkms-hook pending`: what waits and why.
+pub fn pending(say: &mut dyn Say, records: &Records) {
+    if records.items.is_empty() && records.failures.is_empty() {
+        say.line("Nothing is pending.");
+    }
+    for i in &records.items {
+        match i.reason {
+            Reason::HeadersMissing => say.line(&format!(
+                "{} ({}): waiting for kernel headers (install {})",
+                i.kernel, i.arch, i.detail
+            )),
+            Reason::BuildDepends => say.line(&format!(
+                "{} ({}): {} waits for BUILD_DEPENDS not registered with DKMS: {}",
+                i.kernel, i.arch, i.module, i.detail
+            )),
+        }
+    }
+    for f in &records.failures {
+        let log = if f.log.is_empty() {
+            String::new()
+        } else {
+            format!("; log: {}", f.log)
+        };
+        say.line(&format!(
+            "{} ({}): {}/{} failed (exit {}){log}",
+            f.kernel, f.arch, f.module, f.version, f.code
+        ));
+    }
+    for p in &records.corrupt {
+        say.eline(&format!(
+            "Warning: {} is not a readable record; skipped (see dkms-hook doctor).",
+            p.display()
+        ));
+    }
+}
