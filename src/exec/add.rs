@@ -40,7 +40,7 @@ pub fn add_read(
         Ok(c) => c,
         Err(e) => return Err(e.error.clone()),
     };
-    for d in &conf.deprecations {
+    for d in conf.deprecations.iter().chain(&conf.strict_warnings) {
         say.eline(d);
     }
     finish(cx, say, m, v, conf, blank)

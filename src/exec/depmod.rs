@@ -176,7 +176,7 @@ fn cleanup_empty(world: &World, k: &str) {
 
 /// framework.conf's `post_transaction` command, its output in
 /// `<dkms_tree>/post_transaction.log` (emptied first).
-pub fn post_transaction(cx: &mut Ctx, say: &mut dyn Say) -> crate::error::Result<()> {
+pub fn post_transaction(cx: &mut Ctx, say: &mut dyn Say, k: &str, a: &str) -> crate::error::Result<()> {
     let world = cx.world;
     let cmd = &world.host.settings.post_transaction;
     if cmd.is_empty() {
@@ -186,8 +186,14 @@ pub fn post_transaction(cx: &mut Ctx, say: &mut dyn Say) -> crate::error::Result
     let l = &world.host.layout;
     let log = l.post_transaction_log();
     let _ = crate::fs::create_file(&l.dkms, &log, true);
-    let mut step = Step::new(cmd.clone(), "Executing post-transaction command");
+    // Upstream reads the setting when it runs it, with `$kernelver` and
+    // `$arch` of the run in scope.
+    let cmd = crate::observe::settings::expand_kernel_vars(cmd, k, a);
+    let mut step = Step::new(cmd, "Executing post-transaction command");
     step.output = Output::Log(log);
+    // Upstream evals the command in its own shell: `${kernelver}` and
+    // `${arch}` are the run's first kernel and arch.
+    step.env = vec![("kernelver".into(), k.into()), ("arch".into(), a.into())];
     runner::invoke(say, &step, world.host.verbose(), None);
     Ok(())
 }

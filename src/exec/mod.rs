@@ -109,6 +109,11 @@ impl<'a> Ctx<'a> {
         }
         match &read.result {
             Ok(c) => {
+                if key.strict {
+                    for w in &c.strict_warnings {
+                        say.eline(w);
+                    }
+                }
                 self.shown_conf = Some(key.clone());
                 Ok(c)
             }
@@ -260,7 +265,7 @@ fn run_job(cx: &mut Ctx, job: &Job, step: usize, say: &mut dyn Say) -> Result<()
         Job::RemovalSummary(r) => summary::removal(cx, say, r),
         Job::AutoSummary(s) => summary::autoinstall(cx, say, s, step),
         Job::FlushDepmod => depmod::flush(cx, say),
-        Job::PostTransaction => depmod::post_transaction(cx, say),
+        Job::PostTransaction { k, a } => depmod::post_transaction(cx, say, k, a),
         Job::Status { filter, format } => {
             crate::report::status::print(cx.world, say, filter, format)
         }

@@ -296,7 +296,7 @@ fn build_one(
     }
     let conf = match &read.result {
         Ok(c) => {
-            for d in &c.deprecations {
+            for d in c.deprecations.iter().chain(&c.strict_warnings) {
                 buf.eline(d);
             }
             c

@@ -175,9 +175,6 @@ pub fn generate(key: &Path, cert: &Path) -> std::result::Result<(), String> {
     if !crate::exec::runner::in_path("openssl") {
         return Err("openssl not found, can't generate key and certificate.".into());
     }
-    for dir in [key.parent(), cert.parent()].into_iter().flatten() {
-        let _ = std::fs::create_dir_all(dir);
-    }
     // The key file is created 0600 before openssl writes into it, so it is
     // never readable by others; never through a symlink.
     let _ = std::fs::remove_file(key);

@@ -102,7 +102,8 @@ impl Settings {
     /// under `root`, apply defaults, then the command-line overrides.
     pub fn load(root: &Root, over: &TreeOverrides) -> Settings {
         let mut warnings = Vec::new();
-        let raw = read_framework(root, &mut warnings);
+        let mut raw = from_environment();
+        raw.extend(read_framework(root, &mut warnings));
         let mut s = Settings::from_raw(root, raw, over);
         s.warnings = warnings;
         s
@@ -206,6 +207,29 @@ pub fn framework_files(root: &Root) -> Vec<PathBuf> {
         files.extend(extra);
     }
     files
+}
+
+/// The framework variables upstream never resets before reading
+/// framework.conf, so they come from the environment when set there
+/// (upstream's test suite sets `parallel_jobs=1` this way).
+pub const FROM_ENVIRONMENT: &[&str] = &[
+    "parallel_jobs",
+    "modprobe_on_install",
+    "post_transaction",
+    "build_environment",
+    "autoinstall_all_kernels",
+    "sign_file",
+    "mok_signing_key",
+    "mok_certificate",
+    "try_sign_modules",
+];
+
+/// [`FROM_ENVIRONMENT`] as set in our environment.
+fn from_environment() -> BTreeMap<String, String> {
+    FROM_ENVIRONMENT
+        .iter()
+        .filter_map(|n| std::env::var(n).ok().map(|v| (n.to_string(), v)))
+        .collect()
 }
 
 /// Read the allow-listed assignments from every framework file. Statements

@@ -37,19 +37,27 @@ pub fn plan(args: &DkmsArgs, world: &World) -> Plan {
         Ok(p) => p,
         Err(e) => return Plan::fail(e),
     };
+    // The first kernel and arch (upstream's `${kernelver[0]}`); `--all` on
+    // a module built for no kernel gives none.
+    let (k0, a0) = pairs.first().cloned().unwrap_or_else(|| {
+        (
+            world.host.running_kernel.clone(),
+            world.host.machine_arch.clone(),
+        )
+    });
     let r = match action {
         "remove" | "unbuild" | "uninstall" => remove_unbuild_uninstall(args, world, &pairs),
         "add" | "build" | "install" => add_build_install(args, world, &pairs),
         "autoinstall" | "kernel_postinst" => checks::have_one_kernel(args, action)
             .and_then(|()| checks::root(world))
-            .map(|()| autoinstall::plan_dkms(world, &pairs[0].0, &pairs[0].1)),
+            .map(|()| autoinstall::plan_dkms(world, &k0, &a0)),
         "kernel_preinst" | "kernel_prerm" => checks::root(world)
             .and_then(|()| checks::have_one_kernel(args, action))
-            .map(|()| kernel_removal(world, &pairs[0].0, &pairs[0].1, action == "kernel_preinst")),
+            .map(|()| kernel_removal(world, &k0, &a0, action == "kernel_preinst")),
         "match" => checks::root(world)
             .and_then(|()| checks::have_one_kernel(args, "match"))
-            .and_then(|()| run_match(args, world, &pairs[0].0, &pairs[0].1)),
-        "mktarball" => mktarball(args, world, &pairs),
+            .and_then(|()| run_match(args, world, &k0, &a0)),
+        "mktarball" => mktarball(args, world, &pairs, &k0, &a0),
         "ldtarball" => ldtarball(args, world),
         "generate_mok" => {
             let mut p = Plan::new(ExitRule::Stop, true);
@@ -306,7 +314,7 @@ fn add_build_install(
     } else {
         checks::rw_dkms_tree(world)?;
     }
-    let (k0, a0) = pairs[0].clone();
+    let (k0, a0) = pairs.first().cloned().unwrap_or_default();
     if action == "add" {
         let mut p = Plan::new(ExitRule::Stop, true);
         plan_add(&mut p, args, world, &k0, &a0, false, 0)?;
@@ -351,7 +359,14 @@ fn add_build_install(
         }
     }
     if action == "install" {
-        let i = p.push(Job::PostTransaction, &[], 0);
+        let i = p.push(
+            Job::PostTransaction {
+                k: k0.clone(),
+                a: a0.clone(),
+            },
+            &[],
+            0,
+        );
         p.steps[i].if_ok = true;
     }
     Ok(p)
@@ -539,7 +554,14 @@ fn remove_unbuild_uninstall(
             0,
         );
     }
-    let t = p.push(Job::PostTransaction, &last, 0);
+    // `--all` on a module built for no kernel gives no pair at all.
+    let (k0, a0) = pairs.first().cloned().unwrap_or_else(|| {
+        (
+            world.host.running_kernel.clone(),
+            world.host.machine_arch.clone(),
+        )
+    });
+    let t = p.push(Job::PostTransaction { k: k0, a: a0 }, &last, 0);
     p.steps[t].if_ok = true;
     Ok(p)
 }
@@ -742,14 +764,13 @@ fn run_match(args: &DkmsArgs, world: &World, k: &str, a: &str) -> Result<Plan, E
     Ok(p)
 }
 
-fn mktarball(args: &DkmsArgs, world: &World, pairs: &[(String, String)]) -> Result<Plan, Error> {
+fn mktarball(args: &DkmsArgs, world: &World, pairs: &[(String, String)], k: &str, a: &str) -> Result<Plan, Error> {
     checks::module_args(args, "mktarball")?;
     checks::names(&args.module, &args.version)?;
     checks::not_broken(world, &args.module, &args.version)?;
     checks::added(world, &args.module, &args.version)?;
-    let (k, a) = pairs[0].clone();
     let mut p = Plan::new(ExitRule::Stop, true);
-    let conf = world.conf_key(&args.module, &args.version, &k, &a, false);
+    let conf = world.conf_key(&args.module, &args.version, k, a, false);
     let r = p.push(Job::ReadConf(conf.clone()), &[], 0);
     p.push(
         Job::MkTarball {

@@ -182,8 +182,15 @@ pub enum Job {
     AutoSummary(AutoSummary),
     /// depmod for every kernel whose depmod was put off.
     FlushDepmod,
-    /// framework.conf's `post_transaction` command.
-    PostTransaction,
+    /// framework.conf's `post_transaction` command, with `${kernelver}` and
+    /// `${arch}` of the run's first kernel in its environment (upstream evals
+    /// it in its own shell).
+    PostTransaction {
+        /// Kernel.
+        k: String,
+        /// Arch.
+        a: String,
+    },
     /// `dkms status`.
     Status {
         /// Filters.

@@ -104,8 +104,14 @@ fn load_inner(
     }
     let mut deprecations = Vec::new();
     if opts.strict {
-        for (snap, path) in snaps.iter().zip(&paths) {
-            deprecations.extend(deprecation_lines(snap, &path.display().to_string()));
+        for (i, (snap, path)) in snaps.iter().zip(&paths).enumerate() {
+            // The main file by the name upstream reads it through.
+            let name = if i == 0 {
+                opts.conf_path.clone()
+            } else {
+                path.display().to_string()
+            };
+            deprecations.extend(deprecation_lines(snap, &name));
         }
     }
     let raw = snaps.pop().unwrap_or_default();

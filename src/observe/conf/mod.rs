@@ -227,8 +227,12 @@ pub struct ModuleConf {
     /// Some module record has a BUILD_EXCLUSIVE_* directive (upstream then
     /// does not say "is not installed" when uninstalling).
     pub has_build_exclusive: bool,
-    /// `Deprecated feature: X (file)` lines for the strict read.
+    /// `Deprecated feature: X (file)` lines for the strict read (printed
+    /// while the files are read, so not again for the same read in a row).
     pub deprecations: Vec<String>,
+    /// `dkms.conf: Warning! Zero modules specified.` (printed on every
+    /// strict read, as upstream's `read_conf_strict` does).
+    pub strict_warnings: Vec<String>,
     /// Which reader produced the values.
     pub reader: Reader,
 }

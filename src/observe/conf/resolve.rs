@@ -75,6 +75,11 @@ pub fn deprecation_lines(raw: &RawConf, file: &str) -> Vec<String> {
             out.push(format!("Deprecated feature: {n} ({file})"));
         }
     }
+    if set("OBSOLETE_BY") {
+        out.push(format!(
+            "Deprecated feature: OBSOLETE_BY ({file}): use BUILD_EXCLUSIVE_KERNEL_MAX instead"
+        ));
+    }
     out
 }
 
@@ -300,9 +305,10 @@ pub(crate) fn resolve_with(
         return Err(errors);
     }
 
+    let mut strict_warnings = Vec::new();
     if opts.strict {
         if num_modules == 0 {
-            deprecations.push("dkms.conf: Warning! Zero modules specified.".into());
+            strict_warnings.push("dkms.conf: Warning! Zero modules specified.".into());
         }
         let mut names = String::new();
         for (i, m) in modules.iter().enumerate() {
@@ -349,6 +355,7 @@ pub(crate) fn resolve_with(
         build_exclude,
         has_build_exclusive,
         deprecations,
+        strict_warnings,
         reader,
     })
 }
