@@ -72,7 +72,8 @@ fn finish(
     crate::fs::replace_symlink(&l.dkms, &inside, &link)
         .map_err(|e| Error::io("Cannot create symlink", &link, e))?;
     cx.ledger.set_added(m, v);
-    let _ = run_script(world, say, "post_add", &conf.post_add, &link, None, &[], m);
+    let dir = crate::exec::build::script_dir(world, m, v);
+    let _ = run_script(world, say, "post_add", &conf.post_add, &dir, None, &[], m);
     if blank {
         say.blank();
     }

@@ -518,6 +518,20 @@ fn compiler_env(world: &World, kernel: &KernelFacts) -> Vec<(String, String)> {
     env
 }
 
+/// Where upstream runs PRE_INSTALL, POST_INSTALL, POST_ADD and POST_REMOVE:
+/// `<dkms_tree>/<m>/<v>/source` (the link, as upstream's shell sees it).
+/// Under `--root` the link's target is a path inside the root, so the
+/// directory is the link resolved there.
+pub fn script_dir(world: &World, m: &str, v: &str) -> PathBuf {
+    let l = &world.host.layout;
+    let link = l.source_link(m, v);
+    if l.root.is_slash() {
+        link
+    } else {
+        l.root.read_link(&link).unwrap_or(link)
+    }
+}
+
 /// Upstream's `run_build_script`: PRE_/POST_BUILD run in the build
 /// directory, the others in the source (`<dkms_tree>/<m>/<v>/source`);
 /// `/etc/dkms/<module>/<script>` overrides the module's own. A script that

@@ -99,7 +99,7 @@ pub fn install(
     if world.host.opts.rpm_safe_upgrade {
         force = true;
     }
-    let source = world.host.layout.source_link(&at.m, &at.v);
+    let source = build::script_dir(world, &at.m, &at.v);
     if run_script(
         world,
         say,

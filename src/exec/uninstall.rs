@@ -84,7 +84,7 @@ pub fn uninstall(
     } else {
         say.line("This module version was INACTIVE for this kernel.");
     }
-    let source = l.source_link(m, v);
+    let source = crate::exec::build::script_dir(world, m, v);
     let _ = run_script(
         world,
         say,
