@@ -1,9 +1,16 @@
 # shellcheck shell=bash disable=SC2154,SC2034
-# Rows e and f of bench/run (sourced by it; uses its helpers and variables):
-# six real Debian modules built against real kernel headers.
+# Rows c, e and f of bench/run (sourced by it; uses its helpers and
+# variables): modules built against real kernel headers.
 #
-#   e. `dkms autoinstall -k K` of the six for a fresh kernel: the reference
-#      against ours, and ours against the ideal schedule, max(total CPU time
+#   c. the first autoinstall of $nmod one-file modules for a fresh kernel
+#      whose kernel/ holds $intree in-tree modules (hard links of one real
+#      module, indexed by a real depmod): the reference's `dkms autoinstall`,
+#      ours through `dkms-hook autoinstall`, and the physical limit: the
+#      same sources built by a bare `make -C <headers> M=<dir> modules`,
+#      nproc at a time, with no dkms at all (no install, no depmod).
+#   e. the six for a fresh kernel: the reference's `dkms autoinstall -k K`
+#      against ours (`dkms-hook autoinstall -k K`), and ours against the
+#      ideal schedule, max(total CPU time
 #      of the six builds / CPUs, longest single build), where each build's
 #      wall and CPU time come from our `dkms build` of that module alone
 #      (make -jN, N = CPUs) in a fresh root, once per bench run.
@@ -201,6 +208,7 @@ hook_postinst_both() {
 check_real_prereqs
 if [ -n "$ef_reason" ]; then
     say "bench: rows e, f not measured: $ef_reason"
+    rows+=("c. first autoinstall, real modules|not measured|–|–|≤ 0.25× ref, ≤ 1.05× bare make|–")
     rows+=("e. six real modules, fresh kernel|not measured|–|–|≤ 0.75× ref, ≤ 1.1× ideal schedule|–")
     rows+=("f. \`kernel-postinst\` for two kernels at once|not measured|–|–|one jobserver, no oversubscription|–")
     notes+=("e, f. not measured: $ef_reason")
@@ -229,6 +237,93 @@ else
             { cat "$work/setup.out" >&2; die "setup: our add $mv failed"; }
     done
     notes+=("e, f. the real modules: ${real_mv[*]} ($real_ko .ko per kernel); kernels $KR1 and $KR2 (real headers, empty kernel/); iptables-netflow's README.gz link (-> ../../share/doc/...) is deleted from the bench copy because ours refuses a source tree with a link out of it")
+
+    # ------------------------------------------------------------ row c
+    say "bench: c. first autoinstall, $nmod one-file real modules, fresh kernel $KR2 with $intree in-tree modules ($rounds_c rounds)"
+    # One real module source per name: dkms.conf, Makefile, C file.
+    write_real_module() {
+        local d=$1 m=$2
+        mkdir -p "$d"
+        printf 'PACKAGE_NAME="%s"\nPACKAGE_VERSION="1.0"\nBUILT_MODULE_NAME[0]="%s"\nDEST_MODULE_LOCATION[0]="/updates/dkms"\nAUTOINSTALL="yes"\n' "$m" "$m" >"$d/dkms.conf"
+        printf 'obj-m := %s.o\n' "$m" >"$d/Makefile"
+        printf '#include <linux/module.h>\n#include <linux/init.h>\nstatic int __init %s_init(void) { return 0; }\nstatic void __exit %s_exit(void) { }\nmodule_init(%s_init);\nmodule_exit(%s_exit);\nMODULE_LICENSE("GPL");\n' "$m" "$m" "$m" "$m" >"$d/$m.c"
+    }
+    cmods=()
+    for n in $(seq 1 "$nmod"); do
+        printf -v i %02d "$n"
+        cmods+=("c$i")
+    done
+    write_real_module "$work/intree-real" intree
+    make -s -C "/usr/src/linux-headers-$KR2" M="$work/intree-real" modules >"$work/setup.out" 2>&1 ||
+        { cat "$work/setup.out" >&2; die "setup: building the in-tree stand-in failed"; }
+    RC_ref=$work/rc-ref
+    RC_ours=$work/rc-ours
+    for rc_root in "$RC_ref" "$RC_ours"; do
+        make_real_root "$rc_root"
+        for m in "${cmods[@]}"; do write_real_module "$rc_root/usr/src/$m-1.0" "$m"; done
+        perl -e 'my ($ko, $dir, $n) = @ARGV;
+            for my $i (1 .. $n) {
+                my $d = sprintf "%s/drivers/d%02d", $dir, $i % 50;
+                mkdir "$dir/drivers"; mkdir $d;
+                link $ko, "$d/intree$i.ko" or die "link: $!";
+            }' "$work/intree-real/intree.ko" "$rc_root/lib/modules/$KR2/kernel" "$intree"
+        "$real_depmod" -b "$rc_root" "$KR2"
+    done
+    for m in "${cmods[@]}"; do
+        ref_in "$RC_ref" add "$m/1.0" --dkmstree "$RC_ref/var/lib/dkms" --sourcetree "$RC_ref/usr/src" \
+            --installtree "$RC_ref/lib/modules" >"$work/setup.out" 2>&1 ||
+            { cat "$work/setup.out" >&2; die "setup: reference add $m failed"; }
+        "$ours" --root "$RC_ours" add "$m/1.0" >"$work/setup.out" 2>&1 ||
+            { cat "$work/setup.out" >&2; die "setup: our add $m failed"; }
+    done
+    rm -f "$RC_ref/depmod.log" "$RC_ours/depmod.log"
+    # Fail unless root $1 has all of row c's modules installed and indexed.
+    check_c_installed() {
+        local r=$1 what=$2 n=0 m
+        for m in "${cmods[@]}"; do
+            [ -f "$r/lib/modules/$KR2/updates/dkms/$m.ko" ] && grep -q "^updates/dkms/$m.ko:" "$r/lib/modules/$KR2/modules.dep" && n=$((n + 1))
+        done
+        [ "$n" -eq "$nmod" ] || { sed 's/^/  stderr: /' "$work/last.err" | tail -n 20 >&2; die "$what: only $n of $nmod modules installed and in modules.dep"; }
+    }
+    # The physical limit: the same sources, bare kbuild, nproc at a time.
+    bare_c() {
+        local d=$1
+        printf '%s\n' "$d"/* | xargs -P "$jobs" -I{} make -s -C "/usr/src/linux-headers-$KR2" M={} modules
+    }
+    ref_t=() ours_t=() bare_t=() ref_dep=() ours_dep=()
+    for r in $(seq 1 "$rounds_c"); do
+        rr=$work/run-c
+        for tool in ref ours bare; do
+            rm -rf "$rr"
+            case $tool in
+            ref)
+                clone_root "$RC_ref" "$rr"
+                tree_opts "$rr" "$KR2"
+                run_timed ref_in "$rr" autoinstall -k "$KR2" "${opts[@]}"
+                check_rc "reference first autoinstall (row c)"
+                check_c_installed "$rr" "reference (row c)"
+                ref_t+=("$secs") ref_dep+=("$(wc -l <"$rr/depmod.log" 2>/dev/null || echo 0)") ;;
+            ours)
+                clone_root "$RC_ours" "$rr"
+                run_timed hook_in "$rr" autoinstall -k "$KR2"
+                check_rc "our first autoinstall (row c)"
+                check_c_installed "$rr" "ours (row c)"
+                ours_t+=("$secs") ours_dep+=("$(wc -l <"$rr/depmod.log" 2>/dev/null || echo 0)") ;;
+            bare)
+                mkdir -p "$rr"
+                for m in "${cmods[@]}"; do write_real_module "$rr/$m" "$m"; done
+                run_timed bare_c "$rr"
+                check_rc "bare kbuild (row c)"
+                bare_t+=("$secs") ;;
+            esac
+            rm -rf "$rr"
+        done
+    done
+    add_row "c. first autoinstall, $nmod one-file real modules, $intree in-tree (ours: \`dkms-hook autoinstall\`)" "${ref_t[*]}" "${ours_t[*]}" "≤ 0.25× ref" fraction 0.25
+    add_row "c. ours against the physical limit: bare kbuild, $jobs at a time (ref column: bare)" "${bare_t[*]}" "${ours_t[*]}" "≤ 1.05× bare" overhead 0.05
+    dep_met=yes
+    for d in "${ours_dep[@]}"; do [ "$d" = 1 ] || dep_met=NO; done
+    rows+=("c. depmod runs per kernel per run|${ref_dep[*]}|${ours_dep[*]}|–|exactly 1 (ours)|$dep_met")
 
     # ------------------------------------------------------------ ideal
     say "bench: e. ideal schedule: each real module built alone by ours (dkms build, -j$jobs)"
@@ -263,7 +358,7 @@ else
                 run_sampled ref_in "$rr" autoinstall -k "$KR2" "${opts[@]}"
             else
                 cp -a "$RT_ours" "$rr"
-                run_sampled ours_in "$rr" --root "$rr" autoinstall -k "$KR2"
+                run_sampled hook_in "$rr" autoinstall -k "$KR2"
             fi
             check_rc "$tool autoinstall of the real modules"
             check_real_installed "$rr" "$KR2" "$tool autoinstall"
@@ -277,7 +372,7 @@ else
             rm -rf "$rr"
         done
     done
-    add_row "e. six real modules, \`autoinstall\` for a fresh kernel" "${ref_t[*]}" "${ours_t[*]}" "≤ 0.75× ref" fraction 0.75
+    add_row "e. six real modules, \`autoinstall\` for a fresh kernel (ours: \`dkms-hook autoinstall\`)" "${ref_t[*]}" "${ours_t[*]}" "≤ 0.75× ref" fraction 0.75
     add_row "e. ours against the ideal schedule (ref column: ideal)" "$ideal" "${ours_t[*]}" "≤ 1.1× ideal" overhead 0.10
     add_row "e. CPU time, user+sys of the whole run (info)" "${ref_c[*]}" "${ours_c[*]}" "–" fraction -
     notes+=("e. CPUs busy on average (CPU time ÷ wall time), per round: reference ${ref_u[*]}; ours ${ours_u[*]} (of $jobs; load average before row e: $load_e; other users of the machine take their share)")

@@ -42,13 +42,14 @@ pub fn run(req: &Request, say: &mut dyn Say) -> i32 {
         Ok(code) => code,
         Err(e) => {
             say.error(&e);
-            match &req.command {
-                Command::Hook(ev) if !ev.may_fail() => {
-                    say.warning(&[text::HOOK_ERROR_IGNORED.to_string()]);
-                    0
-                }
-                _ => e.code(),
+            let Command::Hook(ev) = &req.command else {
+                return e.code();
+            };
+            let (code, warn) = plan::hook::exit_status_on_error(ev, e.code());
+            if warn {
+                say.warning(&[text::HOOK_ERROR_IGNORED.to_string()]);
             }
+            code
         }
     }
 }

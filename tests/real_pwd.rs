@@ -62,19 +62,29 @@ fn pwd_module(root: &TestRoot) {
 
 #[test]
 fn a_makefile_using_pwd_builds_with_real_kbuild_from_any_directory() {
-    let Some(kernels) = require_real_kernels("a_makefile_using_pwd_builds_with_real_kbuild_from_any_directory") else {
+    let Some(kernels) =
+        require_real_kernels("a_makefile_using_pwd_builds_with_real_kbuild_from_any_directory")
+    else {
         return;
     };
     let k = kernels.last().expect("a kernel").clone();
     let root = TestRoot::new();
     root.add_kernel(&k, Some(&real_common::headers_dir(&k)));
     pwd_module(&root);
-    run_from_slash(env!("CARGO_BIN_EXE_dkms"), &root, &["install", "pwdmod/1.0", "-k", &k]);
+    run_from_slash(
+        env!("CARGO_BIN_EXE_dkms"),
+        &root,
+        &["install", "pwdmod/1.0", "-k", &k],
+    );
     root.assert_installed_module(&k, "pwdmod");
     let hook_root = TestRoot::new();
     hook_root.add_kernel(&k, Some(&real_common::headers_dir(&k)));
     pwd_module(&hook_root);
     hook_root.dkms(&["add", "pwdmod/1.0"]).ok();
-    run_from_slash(env!("CARGO_BIN_EXE_dkms-hook"), &hook_root, &["kernel-postinst", &k]);
+    run_from_slash(
+        env!("CARGO_BIN_EXE_dkms-hook"),
+        &hook_root,
+        &["kernel-postinst", &k],
+    );
     hook_root.assert_installed_module(&k, "pwdmod");
 }

@@ -33,7 +33,10 @@ fn build_happens_in_upstreams_build_directory_and_a_failure_names_its_log() {
         "{o}"
     );
     let text = root.read(log);
-    assert!(text.starts_with("DKMS (dkms-3.4.3) make.log for broken/1.0 for kernel"), "{text}");
+    assert!(
+        text.starts_with("DKMS (dkms-3.4.3) make.log for broken/1.0 for kernel"),
+        "{text}"
+    );
     assert!(text.contains("# exit code: 2"), "{text}");
     // A conf naming upstream's build directory in MAKE builds there.
     root.add_source_text(
@@ -79,7 +82,10 @@ fn make_runs_in_the_build_directory_with_pwd_set_to_it() {
     // Run from a directory that is not the build directory.
     let o = root.dkms_env(&["install", "pwdmod/1.0", "-k", K1], &[("PWD", "/")]);
     o.assert_ok();
-    assert!(root.exists(&format!("/lib/modules/{K1}/updates/dkms/pwdmod.ko")), "{o}");
+    assert!(
+        root.exists(&format!("/lib/modules/{K1}/updates/dkms/pwdmod.ko")),
+        "{o}"
+    );
 }
 
 #[test]
@@ -96,7 +102,10 @@ fn make_command_carries_upstreams_j_from_parallel_jobs() {
     root.dkms(&["build", "hello/1.0", "-k", K1, "--force", "-j", "0"])
         .assert_ok();
     let log = root.read(&format!("/var/lib/dkms/hello/1.0/{K1}/{ARCH}/log/make.log"));
-    assert!(log.contains(&format!("# command: make -j KERNELRELEASE={K1} -C ")), "{log}");
+    assert!(
+        log.contains(&format!("# command: make -j KERNELRELEASE={K1} -C ")),
+        "{log}"
+    );
 }
 
 #[test]
@@ -108,7 +117,10 @@ fn dkms_install_runs_depmod_after_each_install_and_dkms_hook_once_per_kernel() {
     let o = root.dkms(&["install", "hello/1.0", "-k", K1]);
     o.assert_ok();
     let lines: Vec<&str> = o.stdout_lines();
-    let installing = lines.iter().position(|l| l.starts_with("Installing ")).expect("installing");
+    let installing = lines
+        .iter()
+        .position(|l| l.starts_with("Installing "))
+        .expect("installing");
     assert_eq!(lines[installing + 1], "Running depmod... done.", "{o}");
     // The hook: two modules, one depmod at the end.
     root.dkms(&["add", "dep/1.0"]).assert_ok();
@@ -116,7 +128,10 @@ fn dkms_install_runs_depmod_after_each_install_and_dkms_hook_once_per_kernel() {
     let h = root.hook(&["autoinstall", "-k", K1]);
     h.assert_ok();
     assert_eq!(
-        h.stdout_lines().iter().filter(|l| l.starts_with("Running depmod")).count(),
+        h.stdout_lines()
+            .iter()
+            .filter(|l| l.starts_with("Running depmod"))
+            .count(),
         1,
         "{h}"
     );
@@ -146,7 +161,10 @@ fn autoinstall_prints_the_signing_preamble_before_the_first_module_even_a_skippe
 fn a_failed_signature_is_upstreams_warning_and_the_build_goes_on() {
     let root = hello_root();
     root.add_kernel_config(K1, "CONFIG_MODULE_SIG_HASH=\"sha256\"");
-    root.write("/etc/dkms/fail-sign", "#!/bin/sh\necho 'sign-file: no luck' >&2\nexit 1\n");
+    root.write(
+        "/etc/dkms/fail-sign",
+        "#!/bin/sh\necho 'sign-file: no luck' >&2\nexit 1\n",
+    );
     make_executable(&root.path("/etc/dkms/fail-sign"));
     root.write("/etc/dkms/key.pem", "key");
     root.write("/etc/dkms/cert.der", "cert");
@@ -157,7 +175,10 @@ fn a_failed_signature_is_upstreams_warning_and_the_build_goes_on() {
     let o = root.dkms(&["build", "hello/1.0", "-k", K1]);
     o.assert_ok();
     let built = "/var/lib/dkms/hello/1.0/build/hello.ko";
-    assert!(out(&root, &o).contains(&format!("Signing module {built}\n")), "{o}");
+    assert!(
+        out(&root, &o).contains(&format!("Signing module {built}\n")),
+        "{o}"
+    );
     assert_eq!(
         err(&root, &o),
         format!("Warning: Failed to sign module '{built}'!\nsign-file: no luck\n"),
@@ -185,7 +206,10 @@ fn a_failed_build_in_dkms_is_upstreams_two_lines_and_in_the_hook_has_the_log_tai
     root.dkms(&["add", "broken/1.0"]).assert_ok();
     let d = root.dkms(&["build", "broken/1.0", "-k", K1]);
     d.assert_code(10);
-    assert!(!d.stderr.contains("Last "), "dkms shows no make.log tail\n{d}");
+    assert!(
+        !d.stderr.contains("Last "),
+        "dkms shows no make.log tail\n{d}"
+    );
     let h = root.hook(&["kernel-postinst", K1]);
     h.assert_code(11);
     assert!(
@@ -208,7 +232,10 @@ fn scripts_run_by_their_source_link_path_and_etc_dkms_overrides_them() {
             ),
             ("Makefile", "obj-m := scripted.o\n"),
             ("scripted.c", "int scripted_x;\n"),
-            ("post.sh", "#!/bin/sh\necho \"module post_install in $PWD\"\n"),
+            (
+                "post.sh",
+                "#!/bin/sh\necho \"module post_install in $PWD\"\n",
+            ),
             ("add.sh", "#!/bin/sh\necho \"module post_add in $PWD\"\n"),
         ],
     );
@@ -324,9 +351,12 @@ fn build_depends_rebuild_rebuilds_a_dependent_when_its_dependency_changes_versio
         ],
     );
     root.dkms(&["install", "hello/1.0", "-k", K1]).assert_ok();
-    root.dkms(&["install", "dependent/1.0", "-k", K1]).assert_ok();
+    root.dkms(&["install", "dependent/1.0", "-k", K1])
+        .assert_ok();
     assert_eq!(
-        root.read(&format!("/var/lib/dkms/dependent/1.0/{K1}/{ARCH}/.dep_hello")),
+        root.read(&format!(
+            "/var/lib/dkms/dependent/1.0/{K1}/{ARCH}/.dep_hello"
+        )),
         "1.0\n"
     );
     root.dkms(&["uninstall", "hello/1.0", "-k", K1]).assert_ok();
@@ -338,7 +368,9 @@ fn build_depends_rebuild_rebuilds_a_dependent_when_its_dependency_changes_versio
         "{o}"
     );
     assert_eq!(
-        root.read(&format!("/var/lib/dkms/dependent/1.0/{K1}/{ARCH}/.dep_hello")),
+        root.read(&format!(
+            "/var/lib/dkms/dependent/1.0/{K1}/{ARCH}/.dep_hello"
+        )),
         "2.0\n"
     );
 }
@@ -350,11 +382,15 @@ fn post_transaction_runs_with_the_runs_kernel_and_logs() {
     let o = root.dkms(&["install", "hello/1.0", "-k", K1]);
     o.assert_ok();
     assert!(
-        o.stdout.contains("Executing post-transaction command... done.\n"),
+        o.stdout
+            .contains("Executing post-transaction command... done.\n"),
         "{o}"
     );
     let log = root.read("/var/lib/dkms/post_transaction.log");
-    assert!(log.contains(&format!("# command: echo done for {K1}\ndone for {K1}\n")), "{log}");
+    assert!(
+        log.contains(&format!("# command: echo done for {K1}\ndone for {K1}\n")),
+        "{log}"
+    );
 }
 
 #[test]
@@ -363,10 +399,13 @@ fn deprecations_name_the_conf_as_upstream_reads_it_and_zero_modules_warns_each_s
     root.add_source_text(
         "old",
         "1.0",
-        &[(
-            "dkms.conf",
-            "PACKAGE_NAME=old\nPACKAGE_VERSION=1.0\nREMAKE_INITRD=yes\nOBSOLETE_BY=9.9\n",
-        ), ("Makefile", "all:\n\ttrue\n")],
+        &[
+            (
+                "dkms.conf",
+                "PACKAGE_NAME=old\nPACKAGE_VERSION=1.0\nREMAKE_INITRD=yes\nOBSOLETE_BY=9.9\n",
+            ),
+            ("Makefile", "all:\n\ttrue\n"),
+        ],
     );
     let add = root.dkms(&["add", "old/1.0"]);
     add.assert_ok();
@@ -382,6 +421,16 @@ fn deprecations_name_the_conf_as_upstream_reads_it_and_zero_modules_warns_each_s
     let e = err(&root, &inst);
     // Read once for build and once for install: the deprecations once (as
     // the files are read), the zero-modules warning at each strict read.
-    assert_eq!(e.matches("Deprecated feature: REMAKE_INITRD (/var/lib/dkms/old/1.0/source/dkms.conf)").count(), 1, "{inst}");
-    assert_eq!(e.matches("dkms.conf: Warning! Zero modules specified.").count(), 2, "{inst}");
+    assert_eq!(
+        e.matches("Deprecated feature: REMAKE_INITRD (/var/lib/dkms/old/1.0/source/dkms.conf)")
+            .count(),
+        1,
+        "{inst}"
+    );
+    assert_eq!(
+        e.matches("dkms.conf: Warning! Zero modules specified.")
+            .count(),
+        2,
+        "{inst}"
+    );
 }

@@ -176,7 +176,12 @@ fn cleanup_empty(world: &World, k: &str) {
 
 /// framework.conf's `post_transaction` command, its output in
 /// `<dkms_tree>/post_transaction.log` (emptied first).
-pub fn post_transaction(cx: &mut Ctx, say: &mut dyn Say, k: &str, a: &str) -> crate::error::Result<()> {
+pub fn post_transaction(
+    cx: &mut Ctx,
+    say: &mut dyn Say,
+    k: &str,
+    a: &str,
+) -> crate::error::Result<()> {
     let world = cx.world;
     let cmd = &world.host.settings.post_transaction;
     if cmd.is_empty() {

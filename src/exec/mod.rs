@@ -213,16 +213,12 @@ fn run_steps(
             may_fail,
             warn_only,
         } => {
-            if cx.ledger.hook_failed && may_fail {
-                if warn_only {
-                    say.warning(&[crate::report::text::HOOK_FAILURE_WARN_ONLY.to_string()]);
-                    0
-                } else {
-                    11
-                }
-            } else {
-                0
+            let (code, warn) =
+                crate::plan::hook::exit_status(may_fail, warn_only, cx.ledger.hook_failed);
+            if warn {
+                say.warning(&[crate::report::text::HOOK_FAILURE_WARN_ONLY.to_string()]);
             }
+            code
         }
     }
 }

@@ -764,7 +764,13 @@ fn run_match(args: &DkmsArgs, world: &World, k: &str, a: &str) -> Result<Plan, E
     Ok(p)
 }
 
-fn mktarball(args: &DkmsArgs, world: &World, pairs: &[(String, String)], k: &str, a: &str) -> Result<Plan, Error> {
+fn mktarball(
+    args: &DkmsArgs,
+    world: &World,
+    pairs: &[(String, String)],
+    k: &str,
+    a: &str,
+) -> Result<Plan, Error> {
     checks::module_args(args, "mktarball")?;
     checks::names(&args.module, &args.version)?;
     checks::not_broken(world, &args.module, &args.version)?;

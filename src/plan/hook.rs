@@ -15,6 +15,28 @@ use crate::observe::World;
 use crate::plan::{autoinstall, Depmod, Event, ExitRule, Job, Mvka, Plan};
 use crate::report::Stream;
 
+/// The exit status of a hook run whose steps all ran: 11 when a real build
+/// or install failed and the event may fail (unless `warn_only`), else 0.
+/// The second value says to print the warn-only warning.
+pub fn exit_status(may_fail: bool, warn_only: bool, failed: bool) -> (i32, bool) {
+    match (failed && may_fail, warn_only) {
+        (true, false) => (11, false),
+        (true, true) => (0, true),
+        (false, _) => (0, false),
+    }
+}
+
+/// The exit status when a hook run failed before its plan ran (no os-release,
+/// a lock that cannot be taken): the error's status for events that may
+/// fail, 0 (with a warning) for the ones that must never fail.
+pub fn exit_status_on_error(event: &Event, code: i32) -> (i32, bool) {
+    if event.may_fail() {
+        (code, false)
+    } else {
+        (0, true)
+    }
+}
+
 /// What a kernel gets in a hook run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelWork {
@@ -352,6 +374,30 @@ mod tests {
     #[case(Event::Boot, false)]
     fn which_events_may_fail(#[case] e: Event, #[case] may: bool) {
         assert_eq!(e.may_fail(), may);
+    }
+
+    #[rstest]
+    #[case(true, false, true, (11, false))]
+    #[case(true, true, true, (0, true))]
+    #[case(true, false, false, (0, false))]
+    #[case(false, false, true, (0, false))]
+    #[case(false, true, true, (0, false))]
+    fn hook_exit_policy(
+        #[case] may_fail: bool,
+        #[case] warn_only: bool,
+        #[case] failed: bool,
+        #[case] want: (i32, bool),
+    ) {
+        assert_eq!(exit_status(may_fail, warn_only, failed), want);
+    }
+
+    #[rstest]
+    #[case(Event::KernelPostinst("k".into()), 4, (4, false))]
+    #[case(Event::KernelPrerm("k".into()), 4, (0, true))]
+    #[case(Event::AptPostInvoke, 1, (0, true))]
+    #[case(Event::Boot, 1, (0, true))]
+    fn hook_errors_before_planning(#[case] e: Event, #[case] code: i32, #[case] want: (i32, bool)) {
+        assert_eq!(exit_status_on_error(&e, code), want);
     }
 
     #[test]

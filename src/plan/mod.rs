@@ -15,6 +15,8 @@ pub mod hook;
 mod job;
 pub mod needs;
 pub mod request;
+#[cfg(test)]
+mod tests;
 
 pub use crate::observe::Mvka;
 pub use job::{AutoModule, AutoSummary, Depmod, Job, RemovalSummary};

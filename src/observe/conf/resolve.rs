@@ -103,7 +103,7 @@ pub(crate) fn resolve_with(
     raw: &RawConf,
     ctx: &ConfContext,
     opts: &ResolveOpts,
-    mut deprecations: Vec<String>,
+    deprecations: Vec<String>,
     reader: Reader,
 ) -> Result<ModuleConf, Vec<String>> {
     let mut raw = raw.clone();
@@ -348,7 +348,13 @@ pub(crate) fn resolve_with(
         post_add: raw.scalar("POST_ADD").into(),
         post_remove: raw.scalar("POST_REMOVE").into(),
         autoinstall,
-        build_depends: raw.values("BUILD_DEPENDS"),
+        // Upstream's autoinstall joins the array and splits it on blanks:
+        // empty elements are no dependency, "a b" is two.
+        build_depends: raw
+            .values("BUILD_DEPENDS")
+            .iter()
+            .flat_map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .collect(),
         build_depends_rebuild,
         no_weak_modules,
         obsolete_by,

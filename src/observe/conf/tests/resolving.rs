@@ -71,11 +71,12 @@ fn zero_modules_is_a_warning_in_strict_mode() {
     let conf = ok(HEAD);
     assert!(conf.modules.is_empty());
     assert_eq!(
-        conf.deprecations,
+        conf.strict_warnings,
         vec!["dkms.conf: Warning! Zero modules specified."]
     );
-    let conf = resolve(&raw(HEAD), &ctx(), &opts("other", false)).unwrap();
     assert!(conf.deprecations.is_empty());
+    let conf = resolve(&raw(HEAD), &ctx(), &opts("other", false)).unwrap();
+    assert!(conf.strict_warnings.is_empty());
 }
 
 #[test]
@@ -332,6 +333,9 @@ fn other_fields() {
     assert_eq!(conf.obsolete_by, "9");
     assert_eq!(
         conf.deprecations,
-        vec!["Deprecated feature: REMAKE_INITRD (dkms.conf)"]
+        vec![
+            "Deprecated feature: REMAKE_INITRD (dkms.conf)",
+            "Deprecated feature: OBSOLETE_BY (dkms.conf): use BUILD_EXCLUSIVE_KERNEL_MAX instead"
+        ]
     );
 }
