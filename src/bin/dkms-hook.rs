@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     let mut say = Console::new(Style::Hook);
     exec::children::handle_signals();
     let c = engine::run(&req, &mut say);
+    exec::children::hold_if_stopping();
     // kernel-install aborts every later plugin on 77: never return it.
     let c = if c == 77 { 0 } else { c };
     ExitCode::from((c & 0xff) as u8)

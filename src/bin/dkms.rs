@@ -43,7 +43,9 @@ fn main() -> ExitCode {
         say.quiet();
     }
     exec::children::handle_signals();
-    code(engine::run(&parsed.request, &mut say))
+    let c = engine::run(&parsed.request, &mut say);
+    exec::children::hold_if_stopping();
+    code(c)
 }
 
 /// Diagnostics: `DKMS_LOG` (e.g. `debug`), or debug with `--debug`.

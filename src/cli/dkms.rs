@@ -177,6 +177,18 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
     ) {
         have_one_kernel(inv)?;
     }
+    // Our extension has output only for status; elsewhere it would be
+    // silently ignored, so it is an error.
+    if !inv.output.is_empty() && inv.action != "status" {
+        return Err(Error::usage([format!(
+            "The --output option applies only to the status action, not to {}.",
+            if inv.action.is_empty() {
+                "no action"
+            } else {
+                inv.action.as_str()
+            }
+        )]));
+    }
     req.command = Command::Dkms(a_);
     out.request = req;
     Ok(out)
@@ -249,6 +261,7 @@ mod tests {
     #[case(&["kernel_postinst"], 4, "The action kernel_postinst requires exactly one kernel version parameter on the command line.")]
     #[case(&["kernel_prerm", "-k", "1", "--all"], 2, "You cannot specify a kernel version and also specify")]
     #[case(&["build", "-j4"], 2, "Unknown option: -j4")]
+    #[case(&["install", "m/1", "--output", "json"], 2, "The --output option applies only to the status action, not to install.")]
     fn errors(#[case] args: &[&str], #[case] code: i32, #[case] first: &str) {
         let e = p(args).unwrap_err();
         assert_eq!(e.code(), code);

@@ -138,10 +138,12 @@ pub fn upstream_jobs(world: &World) -> Option<usize> {
         .jobs
         .clone()
         .unwrap_or_else(|| world.host.settings.parallel_jobs.clone());
+    // Upstream passes the number through as given (only the hooks' shared
+    // jobserver is bounded).
     match raw.trim().parse::<usize>() {
         Ok(0) => None,
-        Ok(_) => Some(world.host.jobs()),
-        Err(_) => Some(crate::observe::settings::cpu_count().min(crate::observe::host::MAX_JOBS)),
+        Ok(n) => Some(n),
+        Err(_) => Some(crate::observe::settings::cpu_count()),
     }
 }
 

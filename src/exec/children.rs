@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,10 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 static RUNNING: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+/// Set once a signal asked us to stop: the exit status is then the
+/// signal's, whatever the work in progress makes of its killed children.
+static STOPPING: AtomicBool = AtomicBool::new(false);
 
 /// Spawn `cmd` (already in its own process group) and remember it.
 pub fn spawn(cmd: &mut Command) -> std::io::Result<Child> {
@@ -24,12 +29,23 @@ pub fn spawn(cmd: &mut Command) -> std::io::Result<Child> {
     Ok(child)
 }
 
-/// A child was waited for.
+/// A child was waited for. When a signal is taking us down, the caller
+/// never returns: the signal handler's exit (128 + signal) is the one
+/// that counts, not a "build failed" from a child it killed.
 pub fn reaped(pid: u32) {
     RUNNING
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&pid);
+    hold_if_stopping();
+}
+
+/// Park the calling thread for good when a signal is taking us down, so
+/// that the work after a killed child (and the normal exit) never runs.
+pub fn hold_if_stopping() {
+    while STOPPING.load(Ordering::SeqCst) {
+        std::thread::park();
+    }
 }
 
 fn running() -> Vec<u32> {
@@ -69,6 +85,7 @@ pub fn handle_signals() {
     };
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
+            STOPPING.store(true, Ordering::SeqCst);
             terminate_all(Duration::from_secs(5));
             std::process::exit(128 + sig);
         }

@@ -187,6 +187,7 @@ fn place_modules(
     let lib_tree = l.lib_tree(&at.k);
     let orig_dir = l.original_dir(&at.m, &at.k, &at.a);
     let base_dir = l.base_dir(&at.m, &at.v, &at.k, &at.a);
+    claimed_by_another(world, at, conf, suffix)?;
     let mut placed: Vec<PathBuf> = Vec::new();
     // (backup copy, original path): originals are copied first and removed
     // only after our modules are in place, so a crash never leaves the
@@ -337,6 +338,51 @@ fn place_modules(
     }
     if !conf.modules.is_empty() && !any {
         return Err(Error::install_failed(["Installation aborted."]));
+    }
+    Ok(())
+}
+
+/// Refuse to install over a file another dkms module installed for this
+/// kernel: the file at the destination is byte for byte that module's
+/// build. Upstream would archive it as an "original" and overwrite it, and
+/// removing one module would then take the other's file away.
+fn claimed_by_another(world: &World, at: &Mvka, conf: &ModuleConf, suffix: &str) -> Result<()> {
+    let l = &world.host.layout;
+    let lib_tree = l.lib_tree(&at.k);
+    for r in conf.modules.iter().filter(|r| r.buildable) {
+        let dir = join_loc(&lib_tree, &r.dest_location);
+        let Some(there) = compressed_or_uncompressed(&dir, &r.dest_name, suffix) else {
+            continue;
+        };
+        let Some(fname) = there.file_name() else {
+            continue;
+        };
+        let bytes = std::fs::read(&there).ok();
+        for (m2, ms) in &world.tree.modules {
+            if *m2 == at.m {
+                continue;
+            }
+            let Some(Some(v2)) = ms.links.get(&(at.k.clone(), at.a.clone())) else {
+                continue;
+            };
+            let theirs = l.base_dir(m2, v2, &at.k, &at.a).join("module").join(fname);
+            if bytes.is_some() && std::fs::read(&theirs).ok() == bytes {
+                return Err(Error::install_failed([
+                    format!(
+                        "{} was installed by module {m2}/{v2} for kernel {} ({}); refusing to replace it with {}/{}'s.",
+                        there.display(),
+                        at.k,
+                        at.a,
+                        at.m,
+                        at.v
+                    ),
+                    format!(
+                        "Both modules install {}: remove one of them (dkms remove {m2}/{v2} --all) before installing the other.",
+                        fname.to_string_lossy()
+                    ),
+                ]));
+            }
+        }
     }
     Ok(())
 }

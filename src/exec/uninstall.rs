@@ -55,10 +55,12 @@ pub fn uninstall(
                     let dir = join_loc(&lib_tree, &loc);
                     say.line(&format!("Deleting {}/{}.ko{}", dir.display(), name, suffix));
                     for f in [format!("{name}.ko"), format!("{name}.ko{suffix}")] {
-                        if !restored.contains(&dir.join(&f)) {
-                            crate::fs::remove_file(install, &dir.join(&f))
-                                .map_err(|e| Error::io("Cannot remove", &dir.join(&f), e))?;
+                        let p = dir.join(&f);
+                        if restored.contains(&p) || !p.exists() {
+                            continue;
                         }
+                        crate::fs::remove_file(install, &p)
+                            .map_err(|e| Error::io("Cannot remove", &p, e))?;
                     }
                     crate::fs::remove_empty_parents(install, &dir, &lib_tree);
                     crate::fault::point("uninstall:after-delete");

@@ -251,7 +251,7 @@ pub fn machine_arch() -> String {
 /// The value of the last `name=...` line of a kconfig-style file (as if
 /// the file were sourced), surrounding double quotes removed.
 pub fn config_file_value(file: &Path, name: &str) -> Option<String> {
-    let data = fs::read(file).ok()?;
+    let data = crate::fs::read_regular(file, 16 << 20).ok()?;
     let text = String::from_utf8_lossy(&data);
     let mut found = None;
     for line in text.lines() {
@@ -273,7 +273,7 @@ pub fn config_file_value(file: &Path, name: &str) -> Option<String> {
 /// Upstream's `grep -q "^NAME=[ym]" file`: true when some line sets `name`
 /// to a value starting with `y` or `m`.
 pub fn config_file_enables(file: &Path, name: &str) -> bool {
-    let Ok(data) = fs::read(file) else {
+    let Ok(data) = crate::fs::read_regular(file, 16 << 20) else {
         return false;
     };
     let prefix = [name.as_bytes(), b"="].concat();

@@ -134,7 +134,7 @@ pub fn compare_module_version(a: &ModInfo, b: &ModInfo) -> VersionCmp {
 pub fn read_modinfo(path: &Path) -> io::Result<ModInfo> {
     let data = match decompressor(path) {
         Some(tool) => decompress(tool, path)?,
-        None => std::fs::read(path)?,
+        None => crate::fs::read_regular(path, 512 << 20)?,
     };
     read_modinfo_bytes(&data)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))

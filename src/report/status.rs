@@ -107,8 +107,8 @@ pub fn print(world: &World, say: &mut dyn Say, f: &Filter, format: &str) -> Resu
         }
         "yaml" => {
             let doc = document(world, f);
-            let text = serde_norway::to_string(&doc).map_err(|e| Error::msg(e.to_string()))?;
-            say.out(&text);
+            let value = serde_json::to_value(&doc).map_err(|e| Error::msg(e.to_string()))?;
+            say.out(&crate::report::yaml::to_yaml(&value));
             Ok(())
         }
         other => Err(Error::usage([format!(

@@ -14,7 +14,7 @@ pub fn kernel_uses_clang(kernel_source_dir: &str, kernel_config: &str) -> bool {
         return elf_comment(&vmlinux).is_some_and(|c| contains(&c, b"clang"));
     }
     if !kernel_config.is_empty() {
-        if let Ok(data) = std::fs::read(kernel_config) {
+        if let Ok(data) = crate::fs::read_regular(Path::new(kernel_config), 16 << 20) {
             return contains(&data, b"CONFIG_CC_IS_CLANG=y");
         }
     }

@@ -259,7 +259,8 @@ pub(crate) fn resolve_with(
     {
         ex.set("BUILD_EXCLUSIVE_KERNEL_MAX", 0, obsolete_by.clone());
     }
-    let config = std::fs::read_to_string(&ctx.kernel_config)
+    // Never blocks on a FIFO nor reads a device: regular files only.
+    let config = crate::fs::read_regular_text(std::path::Path::new(&ctx.kernel_config), 16 << 20)
         .ok()
         .filter(|_| !ctx.kernel_config.is_empty());
     let mut has_exclusive = false;
