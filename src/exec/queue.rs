@@ -11,13 +11,6 @@ use crate::exec::Ctx;
 use crate::observe::pending::{failure_file, item_file, Failure, Item, Reason};
 use crate::report::{text, Say};
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn write<T: serde::Serialize>(cx: &Ctx, path: &std::path::Path, value: &T) -> Result<()> {
     cx.locked()?;
     let l = &cx.world.host.layout;
@@ -39,7 +32,10 @@ fn add_item(cx: &Ctx, mut item: Item) -> Result<()> {
         .items
         .iter()
         .find(|i| i.kernel == item.kernel && i.arch == item.arch && i.module == item.module);
-    item.since = old.map(|o| o.since).filter(|s| *s > 0).unwrap_or_else(now);
+    item.since = old
+        .map(|o| o.since)
+        .filter(|s| *s > 0)
+        .unwrap_or_else(crate::report::time::now);
     write(cx, &path, &item)
 }
 
@@ -166,7 +162,7 @@ pub fn record_failure(
         arch: a.into(),
         code,
         log: String::new(),
-        when: now(),
+        when: crate::report::time::now(),
     };
     let saved = failure_file(l, &f).with_extension("make.log");
     let log = if build_log.is_file() {

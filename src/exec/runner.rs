@@ -287,43 +287,9 @@ pub fn in_path(prog: &str) -> bool {
 }
 
 /// The current time as `date` prints it in the C locale, in UTC
-/// (e.g. `Tue Nov 24 21:09:33 UTC 2026`).
+/// (e.g. `Tue Nov 24 21:09:33 UTC 2026`), for make.log's header.
 pub fn date_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format_date(secs)
-}
-
-/// Format seconds since the epoch like `date -u`.
-pub fn format_date(secs: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{} {} {:2} {:02}:{:02}:{:02} UTC {}",
-        DAYS[(days.rem_euclid(7)) as usize],
-        MONTHS[(m - 1) as usize],
-        d,
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
-        y
-    )
+    crate::report::time::date(crate::report::time::now())
 }
 
 #[cfg(test)]
@@ -331,13 +297,6 @@ mod tests {
     use super::*;
     use crate::report::{Buffer, Style};
     use rstest::rstest;
-
-    #[rstest]
-    #[case(0, "Thu Jan  1 00:00:00 UTC 1970")]
-    #[case(1_795_554_573, "Tue Nov 24 21:09:33 UTC 2026")]
-    fn dates(#[case] secs: u64, #[case] want: &str) {
-        assert_eq!(format_date(secs), want);
-    }
 
     #[rstest]
     #[case("abc", "abc")]

@@ -9,6 +9,42 @@ use crate::observe::files::{compressed_or_uncompressed, files_equal, installed_f
 use crate::observe::tree::{Entry, State};
 use crate::observe::{ConfKey, World};
 
+/// A module version that is added but not built for an installed kernel
+/// with headers: whether BUILD_EXCLUSIVE rules the kernel out is read from
+/// its dkms.conf for that kernel (the machine-readable status lists those
+/// as skipped). The kernels must be observed for this to find any.
+pub fn unbuilt_on_kernels(world: &World, f: &Filter) -> Vec<(String, String, String, String)> {
+    let arch = if f.arch.is_empty() {
+        world.host.machine_arch.clone()
+    } else {
+        f.arch.clone()
+    };
+    let mut out = Vec::new();
+    for k in crate::observe::kernel::list_kernels(&world.host.layout.install) {
+        if !(f.kernel.is_empty() || f.kernel == k) || !world.kernel(&k).is_some_and(|x| x.headers) {
+            continue;
+        }
+        for (m, v) in world.tree.module_versions() {
+            if (f.module.is_empty() || f.module == m)
+                && (f.version.is_empty() || f.version == v)
+                && world.tree.is_added(&m, &v)
+                && !world.tree.is_built(&m, &v, &k, &arch)
+            {
+                out.push((m, v, k.clone(), arch.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The kernels [`unbuilt_on_kernels`] looks at.
+pub fn kernels_to_look_at(world: &World, f: &Filter) -> Vec<String> {
+    crate::observe::kernel::list_kernels(&world.host.layout.install)
+        .into_iter()
+        .filter(|k| f.kernel.is_empty() || &f.kernel == k)
+        .collect()
+}
+
 /// One status record.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Record {

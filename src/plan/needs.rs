@@ -62,6 +62,13 @@ fn dkms_needs(args: &DkmsArgs, world: &World, n: &mut Needs) {
                     n.confs.push(status::conf_key(&world.host.layout, &e));
                 }
             }
+            // The machine-readable forms also list BUILD_EXCLUSIVE skips.
+            if matches!(args.output.as_str(), "json" | "yaml") {
+                n.kernels.extend(status::kernels_to_look_at(world, &f));
+                for (m, v, k, a) in status::unbuilt_on_kernels(world, &f) {
+                    n.confs.push(world.conf_key(&m, &v, &k, &a, false));
+                }
+            }
         }
         "add" => {
             let (k, a) = first_pair(args, world);

@@ -14,6 +14,7 @@ pub mod progress;
 pub mod status;
 pub mod summary;
 pub mod text;
+pub mod time;
 pub mod yaml;
 
 pub use buffer::Buffer;

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::observe::pending::{Failure, Item};
-use crate::observe::status::{records, Filter, Record};
+use crate::observe::pending::{Failure, Item, Reason};
+use crate::observe::status::{records, unbuilt_on_kernels, Filter, Record};
 use crate::observe::World;
 use crate::report::Say;
 
@@ -14,17 +14,107 @@ use crate::report::Say;
 /// field changes meaning or goes away; new fields may appear without a bump.
 pub const SCHEMA: u32 = 1;
 
-/// The machine-readable document for `--output json|yaml`.
+/// The machine-readable document for `--output json|yaml`. Fields that do
+/// not apply are `null`; times are RFC 3339 in UTC.
 #[derive(Debug, Serialize)]
 pub struct Document {
     /// [`SCHEMA`].
     pub schema: u32,
-    /// Status records.
+    /// Status records (upstream's lines, as fields).
     pub modules: Vec<Record>,
+    /// Added module versions that BUILD_EXCLUSIVE rules out for an
+    /// installed kernel with headers.
+    pub skipped: Vec<Skipped>,
     /// Deferred work (kernels waiting for headers, modules waiting for dependencies).
-    pub pending: Vec<Item>,
+    pub pending: Vec<Pending>,
     /// Recorded failures from hooks.
-    pub failed: Vec<Failure>,
+    pub failed: Vec<Failed>,
+}
+
+/// A module version BUILD_EXCLUSIVE keeps off a kernel.
+#[derive(Debug, Serialize)]
+pub struct Skipped {
+    /// Module name.
+    pub module: String,
+    /// Module version.
+    pub version: String,
+    /// Kernel version.
+    pub kernel: String,
+    /// Arch.
+    pub arch: String,
+    /// Always `build-exclusive` in this schema.
+    pub reason: &'static str,
+}
+
+/// Deferred work, as shown.
+#[derive(Debug, Serialize)]
+pub struct Pending {
+    /// Kernel version.
+    pub kernel: String,
+    /// Arch.
+    pub arch: String,
+    /// `headers-missing` or `build-depends`.
+    pub reason: Reason,
+    /// The module, or `null` when the whole kernel waits.
+    pub module: Option<String>,
+    /// What to install or what is missing, when known.
+    pub detail: Option<String>,
+    /// When first recorded.
+    pub since: Option<String>,
+}
+
+/// A recorded failure, as shown.
+#[derive(Debug, Serialize)]
+pub struct Failed {
+    /// Module name.
+    pub module: String,
+    /// Module version.
+    pub version: String,
+    /// Kernel version.
+    pub kernel: String,
+    /// Arch.
+    pub arch: String,
+    /// The exit code of the failed step (upstream's codes: 10 build, 6 install...).
+    pub code: i32,
+    /// The kept make.log, when there is one.
+    pub log: Option<String>,
+    /// When it failed.
+    pub when: Option<String>,
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+fn time(secs: u64) -> Option<String> {
+    (secs > 0).then(|| crate::report::time::rfc3339(secs))
+}
+
+impl From<&Item> for Pending {
+    fn from(i: &Item) -> Pending {
+        Pending {
+            kernel: i.kernel.clone(),
+            arch: i.arch.clone(),
+            reason: i.reason,
+            module: non_empty(&i.module),
+            detail: non_empty(&i.detail),
+            since: time(i.since),
+        }
+    }
+}
+
+impl From<&Failure> for Failed {
+    fn from(x: &Failure) -> Failed {
+        Failed {
+            module: x.module.clone(),
+            version: x.version.clone(),
+            kernel: x.kernel.clone(),
+            arch: x.arch.clone(),
+            code: x.code,
+            log: non_empty(&x.log),
+            when: time(x.when),
+        }
+    }
 }
 
 /// Upstream's text line for a record.
@@ -59,6 +149,22 @@ pub fn document(world: &World, f: &Filter) -> Document {
     Document {
         schema: SCHEMA,
         modules: records(world, f),
+        skipped: unbuilt_on_kernels(world, f)
+            .into_iter()
+            .filter(|(m, v, k, a)| {
+                let key = world.conf_key(m, v, k, a, false);
+                world
+                    .conf(&key)
+                    .is_some_and(|c| c.result.as_ref().is_ok_and(|c| c.build_exclude))
+            })
+            .map(|(module, version, kernel, arch)| Skipped {
+                module,
+                version,
+                kernel,
+                arch,
+                reason: "build-exclusive",
+            })
+            .collect(),
         pending: world
             .records
             .items
@@ -68,14 +174,14 @@ pub fn document(world: &World, f: &Filter) -> Document {
                 (i.module.is_empty() || f.module.is_empty() || i.module == f.module)
                     && keep(&f.module, None, &i.kernel, &i.arch)
             })
-            .cloned()
+            .map(Pending::from)
             .collect(),
         failed: world
             .records
             .failures
             .iter()
             .filter(|x| keep(&x.module, Some(&x.version), &x.kernel, &x.arch))
-            .cloned()
+            .map(Failed::from)
             .collect(),
     }
 }
