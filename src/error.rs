@@ -8,6 +8,34 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
+/// `match` over every variant, binding its message as `$m` (one list of
+/// variants for the borrowing and the mutating accessor).
+macro_rules! each_msg {
+    ($e:expr, $m:ident => $body:expr) => {
+        match $e {
+            Error::Denied($m)
+            | Error::Usage($m)
+            | Error::State($m)
+            | Error::Unusable($m)
+            | Error::NotAllowed($m)
+            | Error::InstallFailed($m)
+            | Error::BuiltModuleMissing($m)
+            | Error::BadConf($m)
+            | Error::Tarball($m)
+            | Error::BuildFailed($m)
+            | Error::AutoinstallFailed($m)
+            | Error::NoArch($m)
+            | Error::BuildDepends($m)
+            | Error::KernelHook($m)
+            | Error::Chdir($m)
+            | Error::EmptyKernel($m)
+            | Error::NoHeaders($m)
+            | Error::BuildExclusive($m)
+            | Error::PreInstall($m)
+            | Error::Script(_, $m) => $body,
+        }
+    };
+}
 /// The lines of an error message and whether they were already shown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Msg {
@@ -184,53 +212,11 @@ impl Error {
 
     /// The message.
     pub fn msg_ref(&self) -> &Msg {
-        match self {
-            Error::Denied(m)
-            | Error::Usage(m)
-            | Error::State(m)
-            | Error::Unusable(m)
-            | Error::NotAllowed(m)
-            | Error::InstallFailed(m)
-            | Error::BuiltModuleMissing(m)
-            | Error::BadConf(m)
-            | Error::Tarball(m)
-            | Error::BuildFailed(m)
-            | Error::AutoinstallFailed(m)
-            | Error::NoArch(m)
-            | Error::BuildDepends(m)
-            | Error::KernelHook(m)
-            | Error::Chdir(m)
-            | Error::EmptyKernel(m)
-            | Error::NoHeaders(m)
-            | Error::BuildExclusive(m)
-            | Error::PreInstall(m)
-            | Error::Script(_, m) => m,
-        }
+        each_msg!(self, m => m)
     }
 
     fn msg_mut(&mut self) -> &mut Msg {
-        match self {
-            Error::Denied(m)
-            | Error::Usage(m)
-            | Error::State(m)
-            | Error::Unusable(m)
-            | Error::NotAllowed(m)
-            | Error::InstallFailed(m)
-            | Error::BuiltModuleMissing(m)
-            | Error::BadConf(m)
-            | Error::Tarball(m)
-            | Error::BuildFailed(m)
-            | Error::AutoinstallFailed(m)
-            | Error::NoArch(m)
-            | Error::BuildDepends(m)
-            | Error::KernelHook(m)
-            | Error::Chdir(m)
-            | Error::EmptyKernel(m)
-            | Error::NoHeaders(m)
-            | Error::BuildExclusive(m)
-            | Error::PreInstall(m)
-            | Error::Script(_, m) => m,
-        }
+        each_msg!(self, m => m)
     }
 
     /// The message lines.

@@ -80,6 +80,23 @@ pub struct ConfKey {
     pub strict: bool,
 }
 
+impl ConfKey {
+    /// The key for `path` (named `shown` in messages), read for module,
+    /// version, kernel and arch `mvka`.
+    pub fn new(path: PathBuf, shown: PathBuf, mvka: [&str; 4], strict: bool) -> ConfKey {
+        let [m, v, k, a] = mvka;
+        ConfKey {
+            path,
+            shown,
+            module: m.into(),
+            version: v.into(),
+            kernel: k.into(),
+            arch: a.into(),
+            strict,
+        }
+    }
+}
+
 /// What a request needs observed beyond the host and the tree.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Needs {
@@ -189,15 +206,7 @@ impl World {
                 (src.join("dkms.conf"), l.source_link(m, v).join("dkms.conf"))
             }
         };
-        ConfKey {
-            path,
-            shown,
-            module: m.into(),
-            version: v.into(),
-            kernel: k.into(),
-            arch: a.into(),
-            strict,
-        }
+        ConfKey::new(path, shown, [m, v, k, a], strict)
     }
 
     /// The registered source's dkms.conf named explicitly, as upstream reads
@@ -210,15 +219,7 @@ impl World {
             .version(m, v)
             .map(|s| s.source_dir.join("dkms.conf"))
             .unwrap_or_else(|| shown.clone());
-        ConfKey {
-            path,
-            shown,
-            module: m.into(),
-            version: v.into(),
-            kernel: k.into(),
-            arch: a.into(),
-            strict,
-        }
+        ConfKey::new(path, shown, [m, v, k, a], strict)
     }
 
     /// The key for the dkms.conf at `path` itself (add, a source directory
@@ -232,15 +233,7 @@ impl World {
         a: &str,
         strict: bool,
     ) -> ConfKey {
-        ConfKey {
-            shown: path.clone(),
-            path,
-            module: m.into(),
-            version: v.into(),
-            kernel: k.into(),
-            arch: a.into(),
-            strict,
-        }
+        ConfKey::new(path.clone(), path, [m, v, k, a], strict)
     }
 
     /// Read one dkms.conf with its override files now. Planning and
