@@ -61,7 +61,7 @@ echo "vendor.sh: cargo vendor"
 mkdir -p "$tree/.cargo"
 # The config cargo prints is rewritten to a relative directory: cargo
 # resolves it against the directory that holds .cargo/.
-(cd "$tree" && cargo vendor --locked --versioned-dirs vendor >/dev/null)
+(cd "$tree" && cargo vendor --quiet --locked --versioned-dirs vendor >/dev/null)
 cat >"$tree/.cargo/config.toml" <<'EOF'
 # Written by debian/vendor.sh: build from the crates in vendor/, never the network.
 [source.crates-io]

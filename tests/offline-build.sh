@@ -61,7 +61,13 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-inroot() { "$tools/inroot.sh" "$root" "$@"; }
+inroot() { # inroot [-w DIR] CMD...
+    if [ "$1" = -w ]; then
+        "$tools/inroot.sh" -w "$2" "$root" "${@:3}"
+    else
+        "$tools/inroot.sh" "$root" "$@"
+    fi
+}
 
 deb_version=$(sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 version=${deb_version%-*}
@@ -86,8 +92,9 @@ if [ -n "$rust" ]; then
     inroot apt-get -q -y --no-install-recommends install \
         "rustc-web=$rust" "cargo-web=$rust" "libstd-rust-web-dev=$rust" >/dev/null
 fi
-inroot -w /build apt-get -q -y --no-install-recommends build-dep "./dkms-hook_$deb_version.dsc" |
-    grep -E '^(Inst|The following NEW|  )' || true
+inroot -w /build apt-get -q -y --no-install-recommends build-dep "./dkms-hook_$deb_version.dsc" \
+    >"$root/build/build-dep.log" || { cat "$root/build/build-dep.log"; exit 1; }
+sed -n '/^The following NEW packages/,/^[0-9]* upgraded/p' "$root/build/build-dep.log"
 # shellcheck disable=SC2016  # dpkg-query's own format
 inroot dpkg-query -W -f='${Package} ${Version}\n' rustc-web cargo-web rustc cargo debhelper 2>/dev/null |
     grep -v ' $' || true
