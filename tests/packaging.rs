@@ -25,6 +25,7 @@ const DEB_PATHS: &[&str] = &[
     "/usr/sbin/dkms",
     "/usr/sbin/dkms-hook",
     "/usr/lib/dkms/common.postinst",
+    "/usr/lib/dkms/dkms-autopkgtest",
     "/etc/kernel/postinst.d/dkms-hook",
     "/etc/kernel/header_postinst.d/dkms-hook",
     "/etc/kernel/preinst.d/dkms-hook",
