@@ -25,6 +25,7 @@ const DEB_PATHS: &[&str] = &[
     "/usr/sbin/dkms",
     "/usr/sbin/dkms-hook",
     "/usr/lib/dkms/common.postinst",
+    "/usr/lib/dkms/dkms-autopkgtest",
     "/etc/kernel/postinst.d/dkms-hook",
     "/etc/kernel/header_postinst.d/dkms-hook",
     "/etc/kernel/preinst.d/dkms-hook",
@@ -47,11 +48,9 @@ const RPM_PATHS: &[&str] = &[
     "/usr/sbin/dkms",
     "/usr/sbin/dkms-hook",
     "/usr/lib/dkms/common.postinst",
-    "/etc/kernel/postinst.d/dkms-hook",
-    "/etc/kernel/preinst.d/dkms-hook",
-    "/etc/kernel/prerm.d/dkms-hook",
     "/usr/lib/kernel/install.d/40-dkms-hook.install",
     "/usr/lib/systemd/system/dkms-hook.service",
+    "/usr/lib/systemd/system-preset/90-dkms-hook.preset",
     "/etc/dkms/framework.conf",
     "/etc/dkms/framework.conf.d",
     "/usr/share/bash-completion/completions/dkms",
@@ -286,46 +285,142 @@ fn deb_package() {
     assert!(errors.is_empty(), "lintian errors:\n{}", errors.join("\n"));
 }
 
-/// The single `.rpm` under `dir` (searched recursively).
-fn find_rpm(dir: &Path) -> PathBuf {
+/// The `.rpm` files under `dir` (searched recursively) whose name ends in `suffix`.
+fn find_rpms(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let out = stdout_of(
         Command::new("find")
             .arg(dir)
-            .args(["-name", "*.rpm", "-type", "f"]),
+            .args(["-name", &format!("*{suffix}"), "-type", "f"]),
     );
-    let rpms: Vec<&str> = out.lines().collect();
-    assert_eq!(
-        rpms.len(),
-        1,
-        "expected one .rpm under {}: {rpms:?}",
-        dir.display()
-    );
-    PathBuf::from(rpms[0])
+    out.lines().map(PathBuf::from).collect()
+}
+
+/// The version of the package, from rpm/dkms-hook.spec.
+fn spec_version(spec: &str) -> String {
+    spec.lines()
+        .find_map(|l| l.strip_prefix("Version:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no Version: in the spec"))
+}
+
+/// `rpmbuild` with `_topdir` set.
+fn rpmbuild(top: &Path) -> Command {
+    let mut cmd = Command::new("rpmbuild");
+    cmd.arg("--define").arg(format!("_topdir {}", top.display()));
+    cmd
+}
+
+/// A root for `rpm --root` whose scriptlets can run: busybox as /bin/sh and
+/// the shell tools, and the C libraries the dkms-hook binary needs.
+fn scriptlet_root(dir: &Path, binary: &Path) -> bool {
+    let Some(busybox) = ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+    else {
+        return false;
+    };
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    fs::copy(busybox, bin.join("busybox")).unwrap_or_else(|e| panic!("copy busybox: {e}"));
+    for tool in ["sh", "sed", "sort", "cat", "mkdir", "rm", "ls", "uname", "true"] {
+        std::os::unix::fs::symlink("busybox", bin.join(tool)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    for d in ["usr", "usr/bin", "usr/sbin", "tmp", "etc", "proc", "dev"] {
+        fs::create_dir_all(dir.join(d)).unwrap_or_else(|e| panic!("mkdir {d}: {e}"));
+    }
+    fs::write(
+        dir.join("etc/os-release"),
+        "NAME=Fedora\nID=fedora\nVERSION_ID=41\n",
+    )
+    .unwrap_or_else(|e| panic!("os-release: {e}"));
+    let ldd = stdout_of(Command::new("ldd").arg(binary));
+    for lib in ldd
+        .split_whitespace()
+        .filter(|w| w.starts_with('/') && Path::new(w).is_file())
+    {
+        let dest = dir.join(lib.trim_start_matches('/'));
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        }
+        fs::copy(lib, &dest).unwrap_or_else(|e| panic!("copy {lib}: {e}"));
+    }
+    true
+}
+
+/// A tiny RPM that stands for a kernel and its headers: files under
+/// `/lib/modules/<kver>/` and `/usr/src/kernels/<kver>/`, which the file
+/// triggers react to.
+fn fake_kernel_rpm(top: &Path, kver: &str) -> PathBuf {
+    let spec = top.join("SPECS/fake-kernel.spec");
+    fs::create_dir_all(top.join("SPECS")).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    fs::write(
+        &spec,
+        format!(
+            "Name: fake-kernel\nVersion: 1\nRelease: 1\nSummary: files where a kernel puts them\n\
+             License: GPL-2.0-only\nBuildArch: noarch\n%description\nTest package.\n\
+             %install\nmkdir -p %{{buildroot}}/lib/modules/{kver}/kernel %{{buildroot}}/usr/src/kernels/{kver}\n\
+             echo fake > %{{buildroot}}/lib/modules/{kver}/modules.order\n\
+             echo fake > %{{buildroot}}/usr/src/kernels/{kver}/Makefile\n\
+             %files\n/lib/modules/{kver}\n/usr/src/kernels/{kver}\n"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("write fake-kernel.spec: {e}"));
+    run_ok(rpmbuild(top).arg("-bb").arg(&spec));
+    find_rpms(&top.join("RPMS"), "noarch.rpm")
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("fake-kernel"))
+        .unwrap_or_else(|| panic!("fake-kernel rpm not built"))
 }
 
 #[test]
 fn rpm_package() {
     if !require_tools(
         "rpm_package",
-        &["rpmbuild", "rpm"],
-        ".ci/run installs rpm, which provides rpmbuild",
+        &["rpmbuild", "rpm", "rpmlint"],
+        ".ci/run installs rpm, which provides rpmbuild, and rpmlint",
     ) {
         return;
     }
     let (src, bins) = release_build();
+    let spec_text = fs::read_to_string(src.join("rpm/dkms-hook.spec"))
+        .unwrap_or_else(|e| panic!("read spec: {e}"));
+    let version = spec_version(&spec_text);
     let top = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let define = |k: &str, v: &Path| format!("{k} {}", v.display());
-    let out = timed("rpmbuild -bb rpm/dkms-hook.spec", || {
+    let sources = top.path().join("SOURCES");
+    fs::create_dir_all(&sources).unwrap_or_else(|e| panic!("mkdir SOURCES: {e}"));
+
+    // Source0: the sources as debian/vendor.sh packs them, without vendor/
+    // (the binaries are built already), and the other sources.
+    timed("Source0 tarball", || {
+        let name = format!("dkms-hook-{version}");
         run_ok(
-            Command::new("rpmbuild")
-                .arg("-bb")
+            Command::new("tar")
+                .arg("-C")
+                .arg(&src)
+                .arg("--transform")
+                .arg(format!("s,^\\.,{name},"))
+                .arg("-cJf")
+                .arg(sources.join(format!("{name}.tar.xz")))
+                .arg("."),
+        );
+    });
+    for (from, to) in [
+        ("rpm/dkms-hook.rpmlintrc", "dkms-hook.rpmlintrc"),
+        ("hooks/rpm-triggers.spec", "dkms-hook-triggers.inc"),
+        ("rpm/dkms-hook.spec", "dkms-hook.spec"),
+    ] {
+        fs::copy(src.join(from), sources.join(to)).unwrap_or_else(|e| panic!("copy {from}: {e}"));
+    }
+    let spec = sources.join("dkms-hook.spec");
+    let out = timed("rpmbuild -ba --nodeps (prebuilt binaries)", || {
+        run_ok(
+            rpmbuild(top.path())
+                .arg("-ba")
+                .arg("--nodeps")
                 .arg("--define")
-                .arg(define("_topdir", top.path()))
-                .arg("--define")
-                .arg(define("_srcdir", &src))
-                .arg("--define")
-                .arg(define("_bindir_src", &bins))
-                .arg(src.join("rpm/dkms-hook.spec")),
+                .arg(format!("_bindir_src {}", bins.display()))
+                .arg(&spec),
         )
     });
     println!(
@@ -337,7 +432,11 @@ fn rpm_package() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let rpm = find_rpm(top.path());
+    let rpms = find_rpms(&top.path().join("RPMS"), ".rpm");
+    assert_eq!(rpms.len(), 1, "expected one binary rpm: {rpms:?}");
+    let rpm = rpms[0].clone();
+    let srpms = find_rpms(&top.path().join("SRPMS"), ".src.rpm");
+    assert_eq!(srpms.len(), 1, "expected one source rpm: {srpms:?}");
 
     let files = stdout_of(Command::new("rpm").arg("-qlp").arg(&rpm));
     for want in RPM_PATHS {
@@ -346,27 +445,49 @@ fn rpm_package() {
             "{want} is not in the RPM; it has:\n{files}"
         );
     }
-    let provides = stdout_of(Command::new("rpm").args(["-qp", "--provides"]).arg(&rpm));
+    // On RPM systems the kernel-install plugin and the file triggers do the
+    // work of Debian's /etc/kernel hooks.
+    assert!(
+        !files.lines().any(|l| l.starts_with("/etc/kernel")),
+        "the RPM ships /etc/kernel hooks:\n{files}"
+    );
+    let query = |what: &str| stdout_of(Command::new("rpm").args(["-qp", what]).arg(&rpm));
+    let provides = query("--provides");
     assert!(
         provides.lines().any(|l| l.trim() == "dkms = 3.4.3"),
         "RPM does not provide dkms = 3.4.3:\n{provides}"
     );
-    let conflicts = stdout_of(Command::new("rpm").args(["-qp", "--conflicts"]).arg(&rpm));
+    let obsoletes = query("--obsoletes");
     assert!(
-        conflicts.lines().any(|l| l.trim() == "dkms"),
-        "RPM does not conflict with dkms"
+        obsoletes.lines().any(|l| l.trim() == "dkms < 3.4.4"),
+        "RPM does not obsolete dkms < 3.4.4:\n{obsoletes}"
+    );
+    let conflicts = query("--conflicts");
+    assert!(
+        conflicts.lines().any(|l| l.trim() == "dkms > 3.4.3"),
+        "RPM does not conflict with newer dkms:\n{conflicts}"
     );
     let configs = stdout_of(Command::new("rpm").args(["-qcp"]).arg(&rpm));
     assert!(
         configs.lines().any(|l| l == "/etc/dkms/framework.conf"),
         "framework.conf is not %config:\n{configs}"
     );
+    // (/usr/share/licenses/dkms-hook/ on Fedora; rpm's default on a Debian
+    // host adds the version to the directory name.)
+    let licenses = stdout_of(Command::new("rpm").args(["-qLp"]).arg(&rpm));
+    assert!(
+        licenses
+            .lines()
+            .any(|l| l.starts_with("/usr/share/licenses/dkms-hook") && l.ends_with("/COPYING")),
+        "no %license COPYING:\n{licenses}"
+    );
 
     let scripts = stdout_of(
         Command::new("rpm")
-            .args(["-qp", "--scripts", "--filetriggers"])
+            .args(["-qp", "--scripts", "--triggers", "--filetriggers"])
             .arg(&rpm),
     );
+    println!("rpm -qp --scripts --triggers --filetriggers:\n{scripts}");
     for dir in ["/usr/src/kernels", "/lib/modules"] {
         let header = format!("transfiletriggerin scriptlet (using /bin/sh) -- {dir}");
         assert!(
@@ -375,7 +496,95 @@ fn rpm_package() {
         );
     }
     assert!(
+        scripts
+            .lines()
+            .any(|l| l == "transfiletriggerpostun scriptlet (using /bin/sh) -- /lib/modules"),
+        "no %transfiletriggerpostun for /lib/modules:\n{scripts}"
+    );
+    assert!(
         scripts.contains("/usr/sbin/dkms-hook header-postinst \"$kver\""),
         "the file triggers do not run dkms-hook header-postinst:\n{scripts}"
     );
+    for (section, what) in [
+        ("postinstall scriptlet", "preset dkms-hook.service"),
+        ("preuninstall scriptlet", "disable --now dkms-hook.service"),
+        ("postuninstall scriptlet", "try-restart dkms-hook.service"),
+    ] {
+        let body: String = scripts
+            .split(section)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {section}:\n{scripts}"))
+            .lines()
+            .take(12)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(body.contains(what), "{section} lacks `{what}`:\n{body}");
+    }
+
+    // rpmlint: the spec, the source and the binary package; no error and no
+    // warning beyond the exceptions in rpm/dkms-hook.rpmlintrc.
+    let lint = timed("rpmlint", || {
+        Command::new("rpmlint")
+            .arg("-r")
+            .arg(sources.join("dkms-hook.rpmlintrc"))
+            .arg(&spec)
+            .arg(&srpms[0])
+            .arg(&rpm)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run rpmlint: {e}"))
+    });
+    let report = String::from_utf8_lossy(&lint.stdout);
+    println!("rpmlint:\n{report}{}", String::from_utf8_lossy(&lint.stderr));
+    let findings: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains(": E: ") || l.contains(": W: "))
+        .collect();
+    assert!(findings.is_empty(), "rpmlint findings:\n{}", findings.join("\n"));
+
+    // Install into an `rpm --root` (no dependencies there: --nodeps) whose
+    // /bin/sh is busybox, so the scriptlets and file triggers really run
+    // (rpm chroots into the root for them, which needs root).
+    if !nix::unistd::geteuid().is_root() {
+        println!("rpm --root install: skipped (needs root to chroot for the scriptlets)");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    if !scriptlet_root(root.path(), &bins.join("dkms-hook")) {
+        assert!(!pkg_common::in_ci(), "busybox is missing (.ci/run installs busybox-static)");
+        println!("rpm --root install: skipped (no busybox for /bin/sh)");
+        return;
+    }
+    let rpm_root = |args: &[&str], pkg: Option<&Path>| {
+        let mut cmd = Command::new("rpm");
+        cmd.arg("--root").arg(root.path()).args(args);
+        if let Some(p) = pkg {
+            cmd.arg(p);
+        }
+        let out = run_ok(&mut cmd);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!("# rpm --root ROOT {} {}\n{text}", args.join(" "), pkg.map(|p| p.display().to_string()).unwrap_or_default());
+        text
+    };
+    run_ok(Command::new("rpm").arg("--root").arg(root.path()).arg("--initdb"));
+    rpm_root(&["-i", "--nodeps", "-v"], Some(&rpm));
+    assert!(root.path().join("usr/sbin/dkms-hook").is_file());
+    let kver = "6.11.4-301.fc41.x86_64";
+    let kernel = fake_kernel_rpm(top.path(), kver);
+    // %transfiletriggerin: dkms-hook header-postinst for the new kernel.
+    let with_kernel = rpm_root(&["-i", "--nodeps", "-v", "--define", "_pkgverify_level none"], Some(&kernel));
+    println!("installing a kernel ran the file triggers:\n{with_kernel}");
+    assert!(
+        !with_kernel.contains("scriptlet failed"),
+        "a file trigger failed:\n{with_kernel}"
+    );
+    // %transfiletriggerpostun: dkms-hook prune.
+    let without = rpm_root(&["-e", "--nodeps", "-v", "fake-kernel"], None);
+    assert!(!without.contains("scriptlet failed"), "{without}");
+    let erase = rpm_root(&["-e", "--nodeps", "-v", "dkms-hook"], None);
+    assert!(!erase.contains("scriptlet failed"), "{erase}");
+    assert!(!root.path().join("usr/sbin/dkms-hook").exists());
 }
