@@ -738,7 +738,6 @@ fn base_tarball(mirror: &str) -> PathBuf {
     tarball
 }
 
-
 /// The three newest `linux-headers-6.1.0-<N>-amd64` ABIs the root's apt
 /// knows, newest first, as kernel versions (`6.1.0-<N>-amd64`).
 fn newest_three_kernels(root: &Root) -> (String, String, String) {
@@ -797,10 +796,12 @@ fn sorted_status(root: &Root) -> Vec<String> {
 
 /// The package state of `pkg` (`${db:Status-Abbrev}`, e.g. `ii ` or `rc `).
 fn pkg_state(root: &Root, pkg: &str) -> String {
-    root.run(&format!("dpkg-query -W -f='${{db:Status-Abbrev}}' {pkg} 2>/dev/null"))
-        .output
-        .trim()
-        .to_string()
+    root.run(&format!(
+        "dpkg-query -W -f='${{db:Status-Abbrev}}' {pkg} 2>/dev/null"
+    ))
+    .output
+    .trim()
+    .to_string()
 }
 
 /// The executable files `run-parts` would run in `dir`.
@@ -924,7 +925,10 @@ fn switch_from_debian_dkms_and_back() {
         root.ok(&format!(
             "{APT} install dkms linux-headers-{k_old} linux-headers-{k_mid}"
         ));
-        assert_eq!(root.ok("dpkg -S /usr/sbin/dkms").trim(), "dkms: /usr/sbin/dkms");
+        assert_eq!(
+            root.ok("dpkg -S /usr/sbin/dkms").trim(),
+            "dkms: /usr/sbin/dkms"
+        );
         assert_eq!(pkg_state(&root, "dkms"), "ii");
     });
     timed(
@@ -947,50 +951,58 @@ fn switch_from_debian_dkms_and_back() {
     println!("dkms status (Debian's dkms):\n{}", before.join("\n"));
     let debian_sums = conffile_sums(&root, "dkms");
 
-    timed("step 3: apt-get install ./dkms-hook.deb replaces dkms", || {
-        fs::copy(&deb, root.path(&format!("/tmp/{deb_name}")))
-            .unwrap_or_else(|e| panic!("copy {}: {e}", deb.display()));
-        root.ok(&format!("{APT} install /tmp/{deb_name}"));
-        assert_eq!(
-            root.ok("dpkg -S /usr/sbin/dkms").trim(),
-            "dkms-hook: /usr/sbin/dkms"
-        );
-        assert_eq!(pkg_state(&root, "dkms"), "rc", "dkms is not removed-but-not-purged");
-        assert_eq!(pkg_state(&root, "dkms-hook"), "ii");
-        assert_status_eq("by the switch to dkms-hook", &before, &sorted_status(&root));
-        for (hook, diverted) in DEBIAN_HOOKS {
-            assert!(
-                root.path(hook).symlink_metadata().is_err(),
-                "Debian's {hook} is still in place"
-            );
-            assert!(
-                root.path(diverted).is_file(),
-                "{hook} was not kept as {diverted}"
+    timed(
+        "step 3: apt-get install ./dkms-hook.deb replaces dkms",
+        || {
+            fs::copy(&deb, root.path(&format!("/tmp/{deb_name}")))
+                .unwrap_or_else(|e| panic!("copy {}: {e}", deb.display()));
+            root.ok(&format!("{APT} install /tmp/{deb_name}"));
+            assert_eq!(
+                root.ok("dpkg -S /usr/sbin/dkms").trim(),
+                "dkms-hook: /usr/sbin/dkms"
             );
             assert_eq!(
-                root.query(&format!("dpkg-divert --listpackage {hook}")).trim(),
-                "dkms-hook",
-                "{hook} is not diverted by dkms-hook"
+                pkg_state(&root, "dkms"),
+                "rc",
+                "dkms is not removed-but-not-purged"
             );
-        }
-        root.sh("dpkg-divert --list '*dkms*'");
-        for (dir, shim) in [
-            ("/etc/kernel/postinst.d", "dkms-hook"),
-            ("/etc/kernel/header_postinst.d", "dkms-hook"),
-            ("/etc/kernel/prerm.d", "dkms-hook"),
-            ("/etc/kernel/preinst.d", "dkms-hook"),
-        ] {
-            let run = hooks_run(&root, dir);
-            assert!(
-                run.iter().all(|h| !h.ends_with("/dkms")),
-                "run-parts still runs a Debian dkms hook in {dir}: {run:?}"
-            );
-            assert!(
-                run.contains(&format!("{dir}/{shim}")),
-                "run-parts does not run {dir}/{shim}: {run:?}"
-            );
-        }
-    });
+            assert_eq!(pkg_state(&root, "dkms-hook"), "ii");
+            assert_status_eq("by the switch to dkms-hook", &before, &sorted_status(&root));
+            for (hook, diverted) in DEBIAN_HOOKS {
+                assert!(
+                    root.path(hook).symlink_metadata().is_err(),
+                    "Debian's {hook} is still in place"
+                );
+                assert!(
+                    root.path(diverted).is_file(),
+                    "{hook} was not kept as {diverted}"
+                );
+                assert_eq!(
+                    root.query(&format!("dpkg-divert --listpackage {hook}"))
+                        .trim(),
+                    "dkms-hook",
+                    "{hook} is not diverted by dkms-hook"
+                );
+            }
+            root.sh("dpkg-divert --list '*dkms*'");
+            for (dir, shim) in [
+                ("/etc/kernel/postinst.d", "dkms-hook"),
+                ("/etc/kernel/header_postinst.d", "dkms-hook"),
+                ("/etc/kernel/prerm.d", "dkms-hook"),
+                ("/etc/kernel/preinst.d", "dkms-hook"),
+            ] {
+                let run = hooks_run(&root, dir);
+                assert!(
+                    run.iter().all(|h| !h.ends_with("/dkms")),
+                    "run-parts still runs a Debian dkms hook in {dir}: {run:?}"
+                );
+                assert!(
+                    run.contains(&format!("{dir}/{shim}")),
+                    "run-parts does not run {dir}/{shim}: {run:?}"
+                );
+            }
+        },
+    );
 
     timed(&format!("step 4: remove kernel {k_old}"), || {
         // What linux-image-<k>'s prerm runs, then the headers go.
@@ -1015,7 +1027,9 @@ fn switch_from_debian_dkms_and_back() {
             status.join("\n")
         );
         // (The link is absolute: resolve it inside the root.)
-        let source = root.run(&format!("test -f /var/lib/dkms/{ONEK}/1.0/source/dkms.conf"));
+        let source = root.run(&format!(
+            "test -f /var/lib/dkms/{ONEK}/1.0/source/dkms.conf"
+        ));
         assert_eq!(source.code, 0, "{ONEK}'s source link is gone");
     });
 
@@ -1053,40 +1067,54 @@ fn switch_from_debian_dkms_and_back() {
     let after = sorted_status(&root);
     println!("dkms status (dkms-hook):\n{}", after.join("\n"));
 
-    timed("step 7: apt-get install dkms brings Debian's dkms back", || {
-        root.ok(&format!("{APT} install dkms"));
-        assert_eq!(pkg_state(&root, "dkms"), "ii");
-        assert_eq!(pkg_state(&root, "dkms-hook"), "rc");
-        assert_eq!(root.ok("dpkg -S /usr/sbin/dkms").trim(), "dkms: /usr/sbin/dkms");
-        let left = root.query("dpkg-divert --list | grep -c dkms-hook || true");
-        assert_eq!(left.trim(), "0", "diversions are left behind");
-        assert!(!root.path("/etc/dkms/dkms-hook-diverted").exists());
-        let sums = conffile_sums(&root, "dkms");
-        for (hook, _) in DEBIAN_HOOKS {
-            let meta = fs::metadata(root.path(hook))
-                .unwrap_or_else(|e| panic!("Debian's {hook} is not back: {e}"));
-            assert!(meta.permissions().mode() & 0o111 != 0, "{hook} is not executable");
-            let md5 = root.query(&format!("md5sum {hook}"));
-            let want = sums
-                .iter()
-                .chain(debian_sums.iter())
-                .find(|(p, _)| p == hook)
-                .map(|(_, s)| s.clone())
-                .unwrap_or_else(|| panic!("{hook} is not a conffile of dkms"));
-            assert!(
-                md5.starts_with(&want),
-                "{hook} differs from dkms's conffile ({md5} vs {want})"
+    timed(
+        "step 7: apt-get install dkms brings Debian's dkms back",
+        || {
+            root.ok(&format!("{APT} install dkms"));
+            assert_eq!(pkg_state(&root, "dkms"), "ii");
+            assert_eq!(pkg_state(&root, "dkms-hook"), "rc");
+            assert_eq!(
+                root.ok("dpkg -S /usr/sbin/dkms").trim(),
+                "dkms: /usr/sbin/dkms"
             );
-        }
-        assert!(
-            hooks_run(&root, "/etc/kernel/prerm.d").contains(&"/etc/kernel/prerm.d/dkms".into()),
-            "Debian's prerm.d/dkms does not run again"
-        );
-        assert_status_eq("by the switch back to Debian's dkms", &after, &sorted_status(&root));
-        // Debian's dkms works on the same tree.
-        root.ok(&format!("dkms install -m {ONEK} -v 1.0 -k {k_new}"));
-        root.assert_installed(ONEK, ONEK, &k_new);
-    });
+            let left = root.query("dpkg-divert --list | grep -c dkms-hook || true");
+            assert_eq!(left.trim(), "0", "diversions are left behind");
+            assert!(!root.path("/etc/dkms/dkms-hook-diverted").exists());
+            let sums = conffile_sums(&root, "dkms");
+            for (hook, _) in DEBIAN_HOOKS {
+                let meta = fs::metadata(root.path(hook))
+                    .unwrap_or_else(|e| panic!("Debian's {hook} is not back: {e}"));
+                assert!(
+                    meta.permissions().mode() & 0o111 != 0,
+                    "{hook} is not executable"
+                );
+                let md5 = root.query(&format!("md5sum {hook}"));
+                let want = sums
+                    .iter()
+                    .chain(debian_sums.iter())
+                    .find(|(p, _)| p == hook)
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_else(|| panic!("{hook} is not a conffile of dkms"));
+                assert!(
+                    md5.starts_with(&want),
+                    "{hook} differs from dkms's conffile ({md5} vs {want})"
+                );
+            }
+            assert!(
+                hooks_run(&root, "/etc/kernel/prerm.d")
+                    .contains(&"/etc/kernel/prerm.d/dkms".into()),
+                "Debian's prerm.d/dkms does not run again"
+            );
+            assert_status_eq(
+                "by the switch back to Debian's dkms",
+                &after,
+                &sorted_status(&root),
+            );
+            // Debian's dkms works on the same tree.
+            root.ok(&format!("dkms install -m {ONEK} -v 1.0 -k {k_new}"));
+            root.assert_installed(ONEK, ONEK, &k_new);
+        },
+    );
 
     println!(
         "total (before teardown): {:.1} s",

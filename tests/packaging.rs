@@ -287,11 +287,12 @@ fn deb_package() {
 
 /// The `.rpm` files under `dir` (searched recursively) whose name ends in `suffix`.
 fn find_rpms(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    let out = stdout_of(
-        Command::new("find")
-            .arg(dir)
-            .args(["-name", &format!("*{suffix}"), "-type", "f"]),
-    );
+    let out = stdout_of(Command::new("find").arg(dir).args([
+        "-name",
+        &format!("*{suffix}"),
+        "-type",
+        "f",
+    ]));
     out.lines().map(PathBuf::from).collect()
 }
 
@@ -306,7 +307,8 @@ fn spec_version(spec: &str) -> String {
 /// `rpmbuild` with `_topdir` set.
 fn rpmbuild(top: &Path) -> Command {
     let mut cmd = Command::new("rpmbuild");
-    cmd.arg("--define").arg(format!("_topdir {}", top.display()));
+    cmd.arg("--define")
+        .arg(format!("_topdir {}", top.display()));
     cmd
 }
 
@@ -323,7 +325,9 @@ fn scriptlet_root(dir: &Path, binary: &Path) -> bool {
     let bin = dir.join("bin");
     fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("mkdir: {e}"));
     fs::copy(busybox, bin.join("busybox")).unwrap_or_else(|e| panic!("copy busybox: {e}"));
-    for tool in ["sh", "sed", "sort", "cat", "mkdir", "rm", "ls", "uname", "true"] {
+    for tool in [
+        "sh", "sed", "sort", "cat", "mkdir", "rm", "ls", "uname", "true",
+    ] {
         std::os::unix::fs::symlink("busybox", bin.join(tool)).unwrap_or_else(|e| panic!("{e}"));
     }
     for d in ["usr", "usr/bin", "usr/sbin", "tmp", "etc", "proc", "dev"] {
@@ -534,12 +538,19 @@ fn rpm_package() {
             .unwrap_or_else(|e| panic!("cannot run rpmlint: {e}"))
     });
     let report = String::from_utf8_lossy(&lint.stdout);
-    println!("rpmlint:\n{report}{}", String::from_utf8_lossy(&lint.stderr));
+    println!(
+        "rpmlint:\n{report}{}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
     let findings: Vec<&str> = report
         .lines()
         .filter(|l| l.contains(": E: ") || l.contains(": W: "))
         .collect();
-    assert!(findings.is_empty(), "rpmlint findings:\n{}", findings.join("\n"));
+    assert!(
+        findings.is_empty(),
+        "rpmlint findings:\n{}",
+        findings.join("\n")
+    );
 
     // Install into an `rpm --root` (no dependencies there: --nodeps) whose
     // /bin/sh is busybox, so the scriptlets and file triggers really run
@@ -550,7 +561,10 @@ fn rpm_package() {
     }
     let root = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     if !scriptlet_root(root.path(), &bins.join("dkms-hook")) {
-        assert!(!pkg_common::in_ci(), "busybox is missing (.ci/run installs busybox-static)");
+        assert!(
+            !pkg_common::in_ci(),
+            "busybox is missing (.ci/run installs busybox-static)"
+        );
         println!("rpm --root install: skipped (no busybox for /bin/sh)");
         return;
     }
@@ -566,16 +580,28 @@ fn rpm_package() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        println!("# rpm --root ROOT {} {}\n{text}", args.join(" "), pkg.map(|p| p.display().to_string()).unwrap_or_default());
+        println!(
+            "# rpm --root ROOT {} {}\n{text}",
+            args.join(" "),
+            pkg.map(|p| p.display().to_string()).unwrap_or_default()
+        );
         text
     };
-    run_ok(Command::new("rpm").arg("--root").arg(root.path()).arg("--initdb"));
+    run_ok(
+        Command::new("rpm")
+            .arg("--root")
+            .arg(root.path())
+            .arg("--initdb"),
+    );
     rpm_root(&["-i", "--nodeps", "-v"], Some(&rpm));
     assert!(root.path().join("usr/sbin/dkms-hook").is_file());
     let kver = "6.11.4-301.fc41.x86_64";
     let kernel = fake_kernel_rpm(top.path(), kver);
     // %transfiletriggerin: dkms-hook header-postinst for the new kernel.
-    let with_kernel = rpm_root(&["-i", "--nodeps", "-v", "--define", "_pkgverify_level none"], Some(&kernel));
+    let with_kernel = rpm_root(
+        &["-i", "--nodeps", "-v", "--define", "_pkgverify_level none"],
+        Some(&kernel),
+    );
     println!("installing a kernel ran the file triggers:\n{with_kernel}");
     assert!(
         !with_kernel.contains("scriptlet failed"),

@@ -88,7 +88,9 @@ fn copy_tree(from: &Path, to: &Path) {
     for entry in fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display())) {
         let entry = entry.unwrap_or_else(|e| panic!("dir entry: {e}"));
         let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let ft = entry.file_type().unwrap_or_else(|e| panic!("file type: {e}"));
+        let ft = entry
+            .file_type()
+            .unwrap_or_else(|e| panic!("file type: {e}"));
         if ft.is_dir() {
             copy_tree(&src, &dst);
         } else if ft.is_symlink() {
@@ -123,7 +125,12 @@ impl UbuntuRoot {
         // The kernel: image, module indexes and a build directory that
         // signs (CONFIG_MODULE_SIG_HASH).
         let lib = format!("/lib/modules/{KVER}");
-        for f in ["modules.dep", "modules.order", "modules.builtin", "modules.builtin.modinfo"] {
+        for f in [
+            "modules.dep",
+            "modules.order",
+            "modules.builtin",
+            "modules.builtin.modinfo",
+        ] {
             write(&at(&format!("{lib}/{f}")), "");
         }
         fs::create_dir_all(at(&format!("{lib}/kernel"))).unwrap_or_else(|e| panic!("mkdir: {e}"));
@@ -133,7 +140,10 @@ impl UbuntuRoot {
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-kernel"),
             &build,
         );
-        write(&build.join("include/config/kernel.release"), &format!("{KVER}\n"));
+        write(
+            &build.join("include/config/kernel.release"),
+            &format!("{KVER}\n"),
+        );
         for f in [".config", "include/config/auto.conf"] {
             let p = build.join(f);
             let mut text = fs::read_to_string(&p).unwrap_or_default();
@@ -149,11 +159,17 @@ impl UbuntuRoot {
              DEST_MODULE_LOCATION[0]=\"/updates/dkms\"\nAUTOINSTALL=\"yes\"\n",
         );
         write(&src.join("Makefile"), "obj-m += signme.o\n");
-        write(&src.join("signme.c"), "int signme_init(void)\n{\n\treturn 0;\n}\n");
+        write(
+            &src.join("signme.c"),
+            "int signme_init(void)\n{\n\treturn 0;\n}\n",
+        );
 
         write_exec(&bin.join("kmodsign"), KMODSIGN);
         if with_update_secureboot_policy {
-            write_exec(&bin.join("update-secureboot-policy"), UPDATE_SECUREBOOT_POLICY);
+            write_exec(
+                &bin.join("update-secureboot-policy"),
+                UPDATE_SECUREBOOT_POLICY,
+            );
         }
         UbuntuRoot {
             _tmp: tmp,
@@ -237,7 +253,8 @@ fn a_missing_shim_pair_is_made_by_update_secureboot_policy() {
         "update-secureboot-policy was not called with --new-key first: {log:?}"
     );
     assert!(
-        log.iter().any(|l| l.starts_with("update-secureboot-policy --enroll-key")),
+        log.iter()
+            .any(|l| l.starts_with("update-secureboot-policy --enroll-key")),
         "the new key was not offered for enrollment: {log:?}"
     );
     let built = "/var/lib/dkms/signme/1.0/build/signme.ko";
@@ -268,10 +285,14 @@ fn an_existing_shim_pair_is_used_as_it_is() {
     assert!(!r.stdout.contains("generating"), "{r}");
     let log = t.stub_log();
     assert!(
-        !log.iter().any(|l| l.starts_with("update-secureboot-policy")),
+        !log.iter()
+            .any(|l| l.starts_with("update-secureboot-policy")),
         "update-secureboot-policy ran although the pair exists: {log:?}"
     );
-    assert!(log.iter().any(|l| l.starts_with("kmodsign sha256 ")), "{log:?}");
+    assert!(
+        log.iter().any(|l| l.starts_with("kmodsign sha256 ")),
+        "{log:?}"
+    );
     assert_eq!(
         fs::read_to_string(t.at(KEY)).unwrap_or_default(),
         "existing key\n"
@@ -310,7 +331,9 @@ fn a_configured_key_wins_over_shims_on_ubuntu() {
     let want = format!("Signing key: {}", t.at("/etc/dkms/my.key").display());
     assert!(r.stdout.lines().any(|l| l == want), "{r}");
     assert!(
-        !t.stub_log().iter().any(|l| l.starts_with("update-secureboot-policy")),
+        !t.stub_log()
+            .iter()
+            .any(|l| l.starts_with("update-secureboot-policy")),
         "update-secureboot-policy ran although a key is configured"
     );
 }
