@@ -1,0 +1,21 @@
+//! Ours: the lines the hooks (`dkms-hook`) print that upstream has no
+//! counterpart for.
+
+/// Ours: the hook's one line for a kernel without headers (instead of
+/// upstream's exit-21 error, which would fail the package operation).
+pub fn hook_headers_deferred(k: &str, package: &str) -> String {
+    format!("dkms-hook: kernel headers for {k} are not installed; module builds for {k} are deferred until {package} is installed.")
+}
+
+/// Ours: prune's line for a kernel that is gone.
+pub fn hook_pruning(k: &str) -> String {
+    format!("dkms-hook: kernel {k} is no longer installed; removing its module builds.")
+}
+
+/// Ours: the line after an error that does not fail a package operation.
+pub const HOOK_ERROR_IGNORED: &str =
+    "dkms-hook: the error above does not fail this package operation.";
+
+/// Ours: the warning when autoinstall_failure=warn keeps a failed run from
+/// failing the package operation.
+pub const HOOK_FAILURE_WARN_ONLY: &str = "dkms-hook: some modules failed to build or install (see above); autoinstall_failure=warn keeps this package operation going.";

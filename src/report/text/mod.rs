@@ -1,0 +1,35 @@
+//! The user-visible strings, one file per subject. Upstream's are interface
+//! facts (scripts and upstream's own test suite compare them byte for byte)
+//! and are spelled here exactly as upstream's `dkms` prints them; ours (the
+//! hooks', and the refusals upstream does not have) say so in their docs.
+//!
+//! Every item is re-exported here, so a call site names `text::already_built`
+//! whichever file holds it:
+//!
+//! - [`upstream_usage`]: `dkms --help` and the usage lines of errors;
+//! - [`upstream_checks`]: the argument, name, root and tree checks;
+//! - [`upstream_build`]: `dkms build` (headers, "already built");
+//! - [`upstream_install`]: `dkms install`;
+//! - [`upstream_uninstall`]: `dkms uninstall`, `unbuild`, `remove`;
+//! - [`upstream_autoinstall`]: `dkms autoinstall`;
+//! - [`hook`]: the hooks' own lines.
+
+pub mod hook;
+pub mod upstream_autoinstall;
+pub mod upstream_build;
+pub mod upstream_checks;
+pub mod upstream_install;
+pub mod upstream_uninstall;
+pub mod upstream_usage;
+
+pub use hook::*;
+pub use upstream_autoinstall::*;
+pub use upstream_build::*;
+pub use upstream_checks::*;
+pub use upstream_install::*;
+pub use upstream_uninstall::*;
+pub use upstream_usage::*;
+
+/// What `dkms --version` prints and make.log headers carry: the upstream
+/// release this tool is a drop-in for (scripts compare it).
+pub const RELEASE: &str = "dkms-3.4.3";
