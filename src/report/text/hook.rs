@@ -19,3 +19,12 @@ pub const HOOK_ERROR_IGNORED: &str =
 /// Ours: the warning when autoinstall_failure=warn keeps a failed run from
 /// failing the package operation.
 pub const HOOK_FAILURE_WARN_ONLY: &str = "dkms-hook: some modules failed to build or install (see above); autoinstall_failure=warn keeps this package operation going.";
+
+/// Ours: the error (exit 6) when the depmod put off to the end of a run
+/// fails; the modules stay, and the next run tries depmod again.
+pub fn depmod_failed(kernels: &[String]) -> String {
+    format!(
+        "depmod failed for kernel(s) {}: the modules are in place, but modprobe will not find them until depmod succeeds (it is tried again on the next run).",
+        kernels.join(" ")
+    )
+}

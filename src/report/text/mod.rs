@@ -8,7 +8,12 @@
 //!
 //! - [`upstream_usage`]: `dkms --help` and the usage lines of errors;
 //! - [`upstream_checks`]: the argument, name, root and tree checks;
-//! - [`upstream_build`]: `dkms build` (headers, "already built");
+//! - [`upstream_build`]: `dkms build` (headers, "already built", patches,
+//!   make, BUILD_DEPENDS, BUILD_EXCLUSIVE, make.log's header);
+//! - [`upstream_steps`]: how a step shows (`Building module(s)... done.`)
+//!   and what it writes to make.log;
+//! - [`upstream_scripts`]: the dkms.conf scripts;
+//! - [`upstream_signing`]: module signing and `generate_mok`;
 //! - [`upstream_install`]: `dkms install`;
 //! - [`upstream_uninstall`]: `dkms uninstall`, `unbuild`, `remove`;
 //! - [`upstream_autoinstall`]: `dkms autoinstall`;
@@ -19,6 +24,9 @@ pub mod upstream_autoinstall;
 pub mod upstream_build;
 pub mod upstream_checks;
 pub mod upstream_install;
+pub mod upstream_scripts;
+pub mod upstream_signing;
+pub mod upstream_steps;
 pub mod upstream_uninstall;
 pub mod upstream_usage;
 
@@ -27,6 +35,9 @@ pub use upstream_autoinstall::*;
 pub use upstream_build::*;
 pub use upstream_checks::*;
 pub use upstream_install::*;
+pub use upstream_scripts::*;
+pub use upstream_signing::*;
+pub use upstream_steps::*;
 pub use upstream_uninstall::*;
 pub use upstream_usage::*;
 
