@@ -14,12 +14,20 @@
 //!   and what it writes to make.log;
 //! - [`upstream_scripts`]: the dkms.conf scripts;
 //! - [`upstream_signing`]: module signing and `generate_mok`;
-//! - [`upstream_install`]: `dkms install`;
+//! - [`upstream_add`]: `dkms add` and source trees;
+//! - [`upstream_install`]: `dkms install`; [`install_claims`]: ours, a
+//!   file another module installed;
 //! - [`upstream_uninstall`]: `dkms uninstall`, `unbuild`, `remove`;
+//!   [`kept_originals`]: ours, originals that could not be put back;
 //! - [`upstream_autoinstall`]: `dkms autoinstall`;
-//! - [`hook`]: the hooks' own lines.
+//! - [`hook`]: the hooks' own lines;
+//! - [`io`]: ours, failed file operations.
 
 pub mod hook;
+pub mod install_claims;
+pub mod io;
+pub mod kept_originals;
+pub mod upstream_add;
 pub mod upstream_autoinstall;
 pub mod upstream_build;
 pub mod upstream_checks;
@@ -31,6 +39,10 @@ pub mod upstream_uninstall;
 pub mod upstream_usage;
 
 pub use hook::*;
+pub use install_claims::*;
+pub use io::*;
+pub use kept_originals::*;
+pub use upstream_add::*;
 pub use upstream_autoinstall::*;
 pub use upstream_build::*;
 pub use upstream_checks::*;
