@@ -20,6 +20,8 @@
 //! - [`upstream_uninstall`]: `dkms uninstall`, `unbuild`, `remove`;
 //!   [`kept_originals`]: ours, originals that could not be put back;
 //! - [`upstream_autoinstall`]: `dkms autoinstall`;
+//! - [`upstream_tarball`]: `dkms mktarball` and `ldtarball`;
+//!   [`tarball_safety`]: ours, why an archive is refused;
 //! - [`hook`]: the hooks' own lines;
 //! - [`io`]: ours, failed file operations.
 
@@ -27,6 +29,7 @@ pub mod hook;
 pub mod install_claims;
 pub mod io;
 pub mod kept_originals;
+pub mod tarball_safety;
 pub mod upstream_add;
 pub mod upstream_autoinstall;
 pub mod upstream_build;
@@ -35,6 +38,7 @@ pub mod upstream_install;
 pub mod upstream_scripts;
 pub mod upstream_signing;
 pub mod upstream_steps;
+pub mod upstream_tarball;
 pub mod upstream_uninstall;
 pub mod upstream_usage;
 
@@ -42,6 +46,7 @@ pub use hook::*;
 pub use install_claims::*;
 pub use io::*;
 pub use kept_originals::*;
+pub use tarball_safety::*;
 pub use upstream_add::*;
 pub use upstream_autoinstall::*;
 pub use upstream_build::*;
@@ -50,6 +55,7 @@ pub use upstream_install::*;
 pub use upstream_scripts::*;
 pub use upstream_signing::*;
 pub use upstream_steps::*;
+pub use upstream_tarball::*;
 pub use upstream_uninstall::*;
 pub use upstream_usage::*;
 

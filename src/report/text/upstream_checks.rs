@@ -5,7 +5,7 @@
 /// (upstream has no such check; the names become paths and shell words).
 pub fn invalid_name(what: &str, s: &str) -> Vec<String> {
     vec![
-        format!("Invalid {what} '{}'.", s.escape_default()),
+        invalid_name_line(what, s),
         "Names must not be empty, contain '/', whitespace, control or shell characters, be '.' or '..', or start with '-' or '~'.".to_string(),
     ]
 }
@@ -19,3 +19,12 @@ pub fn broken(m: &str, v: &str) -> Vec<String> {
         "Manual intervention is required!".into(),
     ]
 }
+
+/// Ours: the first line of [`invalid_name`], alone where the rule is not
+/// repeated (mktarball's kernels and arches).
+pub fn invalid_name_line(what: &str, s: &str) -> String {
+    format!("Invalid {what} '{}'.", s.escape_default())
+}
+
+/// Upstream's `check_root` failure (exit 1).
+pub const MUST_BE_ROOT: &str = "You must be root to use this command.";
