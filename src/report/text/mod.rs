@@ -7,6 +7,7 @@
 //! whichever file holds it:
 //!
 //! - [`upstream_usage`]: `dkms --help` and the usage lines of errors;
+//! - [`upstream_options`]: the command line's options and actions;
 //! - [`upstream_checks`]: the argument, name, root and tree checks;
 //! - [`upstream_build`]: `dkms build` (headers, "already built", patches,
 //!   make, BUILD_DEPENDS, BUILD_EXCLUSIVE, make.log's header);
@@ -19,14 +20,18 @@
 //!   file another module installed;
 //! - [`upstream_uninstall`]: `dkms uninstall`, `unbuild`, `remove`;
 //!   [`kept_originals`]: ours, originals that could not be put back;
-//! - [`upstream_autoinstall`]: `dkms autoinstall`;
+//! - [`upstream_autoinstall`]: `dkms autoinstall`, dependent rebuilds,
+//!   kernel_preinst/prerm failures;
+//! - [`upstream_match`]: `dkms match`;
 //! - [`upstream_tarball`]: `dkms mktarball` and `ldtarball`;
 //!   [`tarball_safety`]: ours, why an archive is refused;
 //! - [`hook`]: the hooks' own lines;
-//! - [`io`]: ours, failed file operations.
+//! - [`io`]: ours, failed file operations;
+//! - [`internal`]: ours, what only a bug of this tool shows.
 
 pub mod hook;
 pub mod install_claims;
+pub mod internal;
 pub mod io;
 pub mod kept_originals;
 pub mod tarball_safety;
@@ -35,6 +40,8 @@ pub mod upstream_autoinstall;
 pub mod upstream_build;
 pub mod upstream_checks;
 pub mod upstream_install;
+pub mod upstream_match;
+pub mod upstream_options;
 pub mod upstream_scripts;
 pub mod upstream_signing;
 pub mod upstream_steps;
@@ -44,6 +51,7 @@ pub mod upstream_usage;
 
 pub use hook::*;
 pub use install_claims::*;
+pub use internal::*;
 pub use io::*;
 pub use kept_originals::*;
 pub use tarball_safety::*;
@@ -52,6 +60,8 @@ pub use upstream_autoinstall::*;
 pub use upstream_build::*;
 pub use upstream_checks::*;
 pub use upstream_install::*;
+pub use upstream_match::*;
+pub use upstream_options::*;
 pub use upstream_scripts::*;
 pub use upstream_signing::*;
 pub use upstream_steps::*;
@@ -62,3 +72,9 @@ pub use upstream_usage::*;
 /// What `dkms --version` prints and make.log headers carry: the upstream
 /// release this tool is a drop-in for (scripts compare it).
 pub const RELEASE: &str = "dkms-3.4.3";
+
+/// Upstream's way of listing names after a colon: each after a space
+/// (`...BUILD_DEPENDS: a b.`).
+fn each_after_space<S: AsRef<str>>(items: &[S]) -> String {
+    items.iter().map(|s| format!(" {}", s.as_ref())).collect()
+}

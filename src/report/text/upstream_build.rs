@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{consult, RELEASE};
+use super::{consult, each_after_space, RELEASE};
 
 /// Upstream's skip line when m/v is already built for k/a:
 /// `Module m/v already built for kernel k (a), skip. ...`
@@ -55,16 +55,11 @@ pub fn no_module_source(source_link: &Path) -> Vec<String> {
     ]
 }
 
-/// The missing BUILD_DEPENDS as upstream lists them: each after a space.
-fn dep_list(deps: &[String]) -> String {
-    deps.iter().map(|d| format!(" {d}")).collect()
-}
-
 /// Upstream's warning when `--force` builds despite missing BUILD_DEPENDS.
 pub fn build_depends_forced(m: &str, v: &str, k: &str, a: &str, deps: &[String]) -> String {
     format!(
         "Trying to build module {m}/{v} for kernel {k} ({a}) despite of missing BUILD_DEPENDS:{}.",
-        dep_list(deps)
+        each_after_space(deps)
     )
 }
 
@@ -73,7 +68,7 @@ pub fn build_depends_missing(m: &str, v: &str, k: &str, a: &str, deps: &[String]
     vec![
         format!(
             "Aborting build of module {m}/{v} for kernel {k} ({a}) due to missing BUILD_DEPENDS:{}.",
-            dep_list(deps)
+            each_after_space(deps)
         ),
         "You may override by specifying --force.".to_string(),
     ]

@@ -105,3 +105,7 @@ pub fn no_valid_conf(archive: &Path) -> Vec<String> {
 
 /// Upstream's `mktemp_or_die` error (exit 1) for a directory.
 pub const NO_TEMP_DIR: &str = "Unable to make temporary directory.";
+
+/// Upstream's refusal (exit 1) of `ldtarball --force` by a non-root user.
+pub const MUST_BE_ROOT_FOR_FORCE: &str =
+    "You must be root to use this command with the --force option.";
