@@ -44,11 +44,9 @@ pub fn prepare_kernel(cx: &mut Ctx, say: &mut dyn Say, k: &str, a: &str) -> Resu
 
 /// The observed facts of kernel `k`.
 pub fn kernel<'w>(world: &'w World, k: &str) -> Result<&'w KernelFacts> {
-    world.kernel(k).ok_or_else(|| {
-        Error::msg(format!(
-            "Kernel {k} was not observed before planning (internal error)."
-        ))
-    })
+    world
+        .kernel(k)
+        .ok_or_else(|| Error::msg(text::kernel_not_observed(k)))
 }
 
 /// Upstream's `prepare_kernel`: the headers must be there (exit 21).

@@ -29,6 +29,7 @@ use nix::unistd::{Gid, Uid, User};
 use crate::error::{Error, Result};
 use crate::exec::runner::shell_quote;
 use crate::observe::settings::Settings;
+use crate::report::text;
 
 /// The unprivileged account a build runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,14 +61,10 @@ pub fn lookup(name: &str) -> Result<BuildUser> {
             uid: u.uid,
             gid: u.gid,
         }),
-        Ok(None) => Err(Error::denied([
-            format!("The build_user '{name}' set in framework.conf does not exist."),
-            format!(
-                "Create it (e.g. useradd --system --no-create-home {name}) or remove build_user."
-            ),
-        ])),
-        Err(e) => Err(Error::msg(format!(
-            "Cannot look up the build_user '{name}': {e}"
+        Ok(None) => Err(Error::denied(text::build_user_missing(name))),
+        Err(e) => Err(Error::msg(text::build_user_lookup_failed(
+            name,
+            &e.to_string(),
         ))),
     }
 }
@@ -124,15 +121,9 @@ pub fn take_back(settings: &Settings, dir: &Path, log: &Path) -> Result<()> {
     }
     walk(dir, &mut |p, meta| {
         if p != log && meta.uid() != u.uid.as_raw() {
-            return Err(Error::build_failed([
-                format!(
-                    "The build left {} in {}, which does not belong to the build user {}.",
-                    p.display(),
-                    dir.display(),
-                    u.name
-                ),
-                "Refusing to use the build results.".to_string(),
-            ]));
+            return Err(Error::build_failed(text::build_left_foreign_file(
+                p, dir, &u.name,
+            )));
         }
         Ok(())
     })?;

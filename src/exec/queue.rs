@@ -70,12 +70,7 @@ pub fn defer_headers(
             since: 0,
         },
     )
-    .map_err(|e| {
-        Error::msg(format!(
-            "cannot record pending work for {k}: {}",
-            e.lines().join(" ")
-        ))
-    })
+    .map_err(|e| Error::msg(text::cannot_record_pending(k, &e.lines().join(" "))))
 }
 
 /// Hook: m waits for BUILD_DEPENDS not registered with DKMS.

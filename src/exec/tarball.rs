@@ -71,7 +71,7 @@ pub fn mktarball(
         kernel_list.push_str("source-only");
     } else {
         for (k, a) in pairs {
-            for (what, s) in [("kernel version", k), ("arch", a)] {
+            for (what, s) in [(text::NAME_KERNEL_VERSION, k), (text::NAME_ARCH, a)] {
                 if !is_safe_component(s) {
                     return Err(Error::usage([text::invalid_name_line(what, s)]));
                 }

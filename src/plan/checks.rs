@@ -27,8 +27,8 @@ pub fn component(what: &str, s: &str) -> Result<()> {
 
 /// Module and version names that are safe as path components.
 pub fn names(m: &str, v: &str) -> Result<()> {
-    component("module name", m)?;
-    component("module version name", v)
+    component(text::NAME_MODULE, m)?;
+    component(text::NAME_MODULE_VERSION, v)
 }
 
 /// Upstream's `check_all_is_banned`.
@@ -121,10 +121,10 @@ pub fn kernels_arches(args: &DkmsArgs, world: &World) -> Result<Vec<(String, Str
         }
     }
     for k in &kernels {
-        component("kernel version", k)?;
+        component(text::NAME_KERNEL_VERSION, k)?;
     }
     for a in &arches {
-        component("arch", a)?;
+        component(text::NAME_ARCH, a)?;
     }
     Ok(kernels.into_iter().zip(arches).collect())
 }

@@ -28,3 +28,27 @@ pub fn depmod_failed(kernels: &[String]) -> String {
         kernels.join(" ")
     )
 }
+
+/// Ours: the hooks' warning when framework.conf's parallel_jobs is above
+/// the most they run at once.
+pub fn jobs_clamped(max: usize) -> String {
+    format!("parallel_jobs is larger than {max}; using {max}.")
+}
+
+/// Ours: `dkms-hook prune` when no kernel is gone.
+pub const NOTHING_TO_PRUNE: &str = "Nothing to prune.";
+
+/// Ours: `dkms-hook prune --dry-run`'s line for each build it would remove.
+pub fn would_prune(m: &str, v: &str, k: &str, a: &str) -> String {
+    format!("Would remove {m}/{v} for kernel {k} ({a})")
+}
+
+/// Ours: the error when a deferral cannot be written to the queue.
+pub fn cannot_record_pending(k: &str, cause: &str) -> String {
+    format!("cannot record pending work for {k}: {cause}")
+}
+
+/// Ours: the error when a parallel build cannot get a jobserver slot.
+pub fn no_jobserver_token(cause: &str) -> String {
+    format!("Cannot take a jobserver token: {cause}")
+}

@@ -25,15 +25,20 @@
 //! - [`upstream_match`]: `dkms match`;
 //! - [`upstream_tarball`]: `dkms mktarball` and `ldtarball`;
 //!   [`tarball_safety`]: ours, why an archive is refused;
-//! - [`hook`]: the hooks' own lines;
+//! - [`hook`]: the hooks' own lines; [`doctor`]: `dkms-hook doctor`;
+//! - [`lock`]: ours, the writers' lock;
+//! - [`build_confinement`]: ours, the build user and the source checks;
 //! - [`io`]: ours, failed file operations;
 //! - [`internal`]: ours, what only a bug of this tool shows.
 
+pub mod build_confinement;
+pub mod doctor;
 pub mod hook;
 pub mod install_claims;
 pub mod internal;
 pub mod io;
 pub mod kept_originals;
+pub mod lock;
 pub mod tarball_safety;
 pub mod upstream_add;
 pub mod upstream_autoinstall;
@@ -49,11 +54,14 @@ pub mod upstream_tarball;
 pub mod upstream_uninstall;
 pub mod upstream_usage;
 
+pub use build_confinement::*;
+pub use doctor::*;
 pub use hook::*;
 pub use install_claims::*;
 pub use internal::*;
 pub use io::*;
 pub use kept_originals::*;
+pub use lock::*;
 pub use tarball_safety::*;
 pub use upstream_add::*;
 pub use upstream_autoinstall::*;

@@ -68,3 +68,15 @@ pub fn empty_kernelver(i: usize) -> String {
 pub fn empty_arch(i: usize) -> String {
     format!("Empty arch[{i}]")
 }
+
+/// Ours: what [`invalid_name`] calls a kernel version.
+pub const NAME_KERNEL_VERSION: &str = "kernel version";
+
+/// Ours: what [`invalid_name`] calls an arch.
+pub const NAME_ARCH: &str = "arch";
+
+/// Ours: what [`invalid_name`] calls a module name.
+pub const NAME_MODULE: &str = "module name";
+
+/// Ours: what [`invalid_name`] calls a module version.
+pub const NAME_MODULE_VERSION: &str = "module version name";
