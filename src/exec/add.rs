@@ -64,9 +64,9 @@ fn finish(
     let _ = lock;
     let build = l.build_dir(m, v);
     crate::fs::create_dir_all(&l.dkms, &build, 0o755)
-        .map_err(|e| Error::io("Cannot create", &build, e))?;
+        .map_err(|e| Error::io(text::CANNOT_CREATE, &build, e))?;
     crate::fs::replace_symlink(&l.dkms, &inside, &link)
-        .map_err(|e| Error::io("Cannot create symlink", &link, e))?;
+        .map_err(|e| Error::io(text::CANNOT_CREATE_SYMLINK, &link, e))?;
     cx.ledger.set_added(m, v);
     let dir = crate::exec::build::script_dir(world, m, v);
     let _ = run_script(world, say, "post_add", &conf.post_add, &dir, None, &[], m);
@@ -92,7 +92,7 @@ pub fn add_source_tree(cx: &mut Ctx, say: &mut dyn Say, dir: &Path, key: &ConfKe
         say.eline("");
         say.line(&text::forcing_install_of(m, v));
         crate::fs::remove_all(&l.source, &dest)
-            .map_err(|e| Error::io("Cannot remove", &dest, e))?;
+            .map_err(|e| Error::io(text::CANNOT_REMOVE, &dest, e))?;
     }
     let from = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     if from == dest || from == l.source_link(m, v) || from == l.build_dir(m, v) {

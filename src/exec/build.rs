@@ -221,11 +221,11 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
     let source = source_dir(l, world, m, v);
     let bdir = l.build_dir(m, v);
     let log = bdir.join("make.log");
-    crate::fs::remove_all(base, &bdir).map_err(|e| Error::io("Cannot remove", &bdir, e))?;
+    crate::fs::remove_all(base, &bdir).map_err(|e| Error::io(text::CANNOT_REMOVE, &bdir, e))?;
     source_check::check_source_tree(&source)?;
     crate::fs::copy_tree(&source, base, &bdir).map_err(|e| {
         let _ = crate::fs::remove_all(base, &bdir);
-        Error::io(&format!("Cannot copy {} to", source.display()), &bdir, e)
+        Error::io(&text::cannot_copy_from(&source), &bdir, e)
     })?;
     source_check::confine_build_copy(&source, &bdir)?;
     overlay_patches(world, m, &bdir)?;
@@ -304,17 +304,19 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
 
     crate::fault::point("build:after-make");
     let suffix = input.kernel.suffix;
-    crate::fs::create_dir_all(base, &kdir, 0o755)
-        .map_err(|e| Error::io("Cannot create", &kdir, e).into_kind(Error::BuiltModuleMissing))?;
+    crate::fs::create_dir_all(base, &kdir, 0o755).map_err(|e| {
+        Error::io(text::CANNOT_CREATE, &kdir, e).into_kind(Error::BuiltModuleMissing)
+    })?;
     let tmp = tempfile::Builder::new()
         .prefix(&format!("{TMP_BUILD}{a}_"))
         .tempdir_in(&kdir)
-        .map_err(|e| Error::io("Unable to make temporary directory in", &kdir, e))?;
+        .map_err(|e| Error::io(text::NO_TEMP_DIR_IN, &kdir, e))?;
     let tmp_base = tmp.path().to_path_buf();
     for sub in ["log", "module"] {
         let d = tmp_base.join(sub);
-        crate::fs::create_dir_all(base, &d, 0o755)
-            .map_err(|e| Error::io("Cannot create", &d, e).into_kind(Error::BuiltModuleMissing))?;
+        crate::fs::create_dir_all(base, &d, 0o755).map_err(|e| {
+            Error::io(text::CANNOT_CREATE, &d, e).into_kind(Error::BuiltModuleMissing)
+        })?;
     }
     let symvers = bdir.join("Module.symvers");
     if symvers.is_file() {
@@ -424,13 +426,8 @@ fn overlay_patches(world: &World, m: &str, bdir: &Path) -> Result<()> {
         return Ok(());
     }
     let base = &world.host.layout.dkms;
-    crate::fs::copy_tree(&dir, base, &bdir.join("patches")).map_err(|e| {
-        Error::io(
-            &format!("Cannot copy {} to", dir.display()),
-            &bdir.join("patches"),
-            e,
-        )
-    })
+    crate::fs::copy_tree(&dir, base, &bdir.join("patches"))
+        .map_err(|e| Error::io(&text::cannot_copy_from(&dir), &bdir.join("patches"), e))
 }
 
 /// Upstream's make command: a command starting with `make` gets
@@ -567,7 +564,7 @@ fn is_executable(p: &Path) -> bool {
 
 fn copy(base: &Path, from: &Path, to: &Path) -> Result<()> {
     crate::fs::place_atomically(base, from, to, false)
-        .map_err(|e| Error::io("Cannot copy to", to, e).into_kind(Error::BuiltModuleMissing))
+        .map_err(|e| Error::io(text::CANNOT_COPY_TO, to, e).into_kind(Error::BuiltModuleMissing))
 }
 
 /// Copy `built` to `out`, compressed like the kernel's modules (`suffix`);
@@ -582,7 +579,7 @@ fn compress_into(world: &World, base: &Path, built: &Path, suffix: &str, out: &P
     };
     let opts: Vec<&str> = opts.split_whitespace().filter(|o| *o != "--rm").collect();
     let file = crate::fs::create_file(base, out, true)
-        .map_err(|e| Error::io("Cannot create", out, e).into_kind(Error::BuiltModuleMissing))?;
+        .map_err(|e| Error::io(text::CANNOT_CREATE, out, e).into_kind(Error::BuiltModuleMissing))?;
     let st = Command::new(prog)
         .args(&opts)
         .arg("-c")

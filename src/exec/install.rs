@@ -123,8 +123,12 @@ pub fn install(
     let target = PathBuf::from(format!("{}/{}/{}", at.v, at.k, at.a));
     crate::fs::replace_symlink(&l.dkms, &target, &l.kernel_link(&at.m, &at.k, &at.a)).map_err(
         |e| {
-            Error::io("Cannot create link", &l.kernel_link(&at.m, &at.k, &at.a), e)
-                .into_kind(Error::InstallFailed)
+            Error::io(
+                text::CANNOT_CREATE_LINK,
+                &l.kernel_link(&at.m, &at.k, &at.a),
+                e,
+            )
+            .into_kind(Error::InstallFailed)
         },
     )?;
     cx.ledger.set_linked(&at.m, &at.k, &at.a, Some(&at.v));
@@ -226,7 +230,7 @@ fn place_modules(
                 let backup = orig_dir.join(&fname);
                 remove_stale_temps(dkms, &orig_dir, name);
                 crate::fs::place_atomically(dkms, &original, &backup, false).map_err(|e| {
-                    Error::io("Cannot archive to", &backup, e).into_kind(Error::InstallFailed)
+                    Error::io(text::CANNOT_ARCHIVE_TO, &backup, e).into_kind(Error::InstallFailed)
                 })?;
                 let origin = orig_dir.join(format!("{}{ORIGIN}", fname.to_string_lossy()));
                 crate::fs::write_atomic(
@@ -236,7 +240,7 @@ fn place_modules(
                     0o644,
                 )
                 .map_err(|e| {
-                    Error::io("Cannot write", &origin, e).into_kind(Error::InstallFailed)
+                    Error::io(text::CANNOT_WRITE, &origin, e).into_kind(Error::InstallFailed)
                 })?;
                 archived.push((backup, original));
                 crate::fault::point("install:after-archive");
@@ -262,7 +266,7 @@ fn place_modules(
                 mkdirs(dkms, &cdir)?;
                 if let Some(fname) = dup.file_name() {
                     crate::fs::move_verified(install, dup, dkms, &cdir.join(fname)).map_err(
-                        |e| Error::io("Cannot move", dup, e).into_kind(Error::InstallFailed),
+                        |e| Error::io(text::CANNOT_MOVE, dup, e).into_kind(Error::InstallFailed),
                     )?;
                     let _ = crate::fs::write_atomic(
                         dkms,
@@ -281,7 +285,7 @@ fn place_modules(
         let placed_now = mkdirs(install, &dest_dir).and_then(|()| {
             remove_stale_temps(install, &dest_dir, name);
             crate::fs::place_atomically(install, &toinstall, &dest, symlink)
-                .map_err(|e| Error::io("Cannot place", &dest, e))
+                .map_err(|e| Error::io(text::CANNOT_PLACE, &dest, e))
         });
         if let Err(e) = placed_now {
             // Undo this install: our files out, originals back where we
@@ -364,7 +368,7 @@ fn claimed_by_another(world: &World, at: &Mvka, conf: &ModuleConf, suffix: &str)
 
 fn mkdirs(base: &Path, p: &Path) -> Result<()> {
     crate::fs::create_dir_all(base, p, 0o755)
-        .map_err(|e| Error::io("Cannot create", p, e).into_kind(Error::InstallFailed))
+        .map_err(|e| Error::io(text::CANNOT_CREATE, p, e).into_kind(Error::InstallFailed))
 }
 
 /// `p` with `suffix` appended to its file name.

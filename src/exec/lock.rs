@@ -52,7 +52,7 @@ impl Locked {
     /// wait (to say so).
     pub fn acquire(path: &Path, waiting: &mut dyn FnMut(&Path)) -> Result<Acquired> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("Cannot create", dir, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(text::CANNOT_CREATE, dir, e))?;
         }
         let mut waited = false;
         loop {

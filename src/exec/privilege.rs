@@ -136,11 +136,12 @@ pub fn take_back(settings: &Settings, dir: &Path, log: &Path) -> Result<()> {
 /// Call `f` on every entry under `dir` (not `dir` itself), never following
 /// symbolic links.
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path, &std::fs::Metadata) -> Result<()>) -> Result<()> {
-    let rd = std::fs::read_dir(dir).map_err(|e| Error::io("Cannot read", dir, e))?;
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(text::CANNOT_READ, dir, e))?;
     for e in rd {
-        let e = e.map_err(|e| Error::io("Cannot read", dir, e))?;
+        let e = e.map_err(|e| Error::io(text::CANNOT_READ, dir, e))?;
         let p = e.path();
-        let meta = std::fs::symlink_metadata(&p).map_err(|e| Error::io("Cannot stat", &p, e))?;
+        let meta =
+            std::fs::symlink_metadata(&p).map_err(|e| Error::io(text::CANNOT_STAT, &p, e))?;
         f(&p, &meta)?;
         if meta.file_type().is_dir() {
             walk(&p, f)?;
@@ -158,12 +159,12 @@ fn chown(p: &Path, uid: Uid, gid: Gid) -> Result<()> {
         Some(gid),
         nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
     )
-    .map_err(|e| Error::io("Cannot change the owner of", p, std::io::Error::from(e)))
+    .map_err(|e| Error::io(text::CANNOT_CHANGE_OWNER, p, std::io::Error::from(e)))
 }
 
 fn chmod(p: &Path, mode: u32) -> Result<()> {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io("Cannot change the mode of", p, e))
+        .map_err(|e| Error::io(text::CANNOT_CHANGE_MODE, p, e))
 }
 
 #[cfg(test)]

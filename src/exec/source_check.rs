@@ -92,7 +92,7 @@ fn confine(bdir: &Path, source: &Path) -> Result<()> {
                             .and_then(|_| std::fs::rename(&tmp, &path))
                             .map_err(|e| {
                                 let _ = std::fs::remove_file(&tmp);
-                                Error::io("Cannot copy the target of", &path, e)
+                                Error::io(text::CANNOT_COPY_TARGET, &path, e)
                             })?;
                     }
                     Ok(_) => {
@@ -123,7 +123,7 @@ pub fn remove_escaping_links(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn remove(p: &Path) -> Result<()> {
-    std::fs::remove_file(p).map_err(|e| Error::io("Cannot remove", p, e))
+    std::fs::remove_file(p).map_err(|e| Error::io(text::CANNOT_REMOVE, p, e))
 }
 
 fn special_error(what: &str, dir: &Path, p: &Path) -> Error {

@@ -64,7 +64,7 @@ pub fn mktarball(
     let scratch = Scratch::new(cx)?;
     let stage = scratch.path().to_path_buf();
     let main_tree = stage.join("dkms_main_tree");
-    fs::create_dir(&main_tree).map_err(|e| Error::io("Cannot create", &main_tree, e))?;
+    fs::create_dir(&main_tree).map_err(|e| Error::io(text::CANNOT_CREATE, &main_tree, e))?;
 
     let mut kernel_list = String::new();
     if source_only {
@@ -86,7 +86,7 @@ pub fn mktarball(
             }
             kernel_list.push_str(&format!("kernel{k}-{a}"));
             let kdir = main_tree.join(k);
-            fs::create_dir_all(&kdir).map_err(|e| Error::io("Cannot create", &kdir, e))?;
+            fs::create_dir_all(&kdir).map_err(|e| Error::io(text::CANNOT_CREATE, &kdir, e))?;
             copy_tree(&built, &kdir.join(a))?;
         }
     }
@@ -96,7 +96,7 @@ pub fn mktarball(
         say.blank();
         say.line(text::BINARIES_ONLY_LAYOUT);
         let bin = stage.join("dkms_binaries_only");
-        fs::create_dir(&bin).map_err(|e| Error::io("Cannot create", &bin, e))?;
+        fs::create_dir(&bin).map_err(|e| Error::io(text::CANNOT_CREATE, &bin, e))?;
         write_new(&bin.join("PACKAGE_NAME"), format!("{m}\n").as_bytes())?;
         write_new(&bin.join("PACKAGE_VERSION"), format!("{v}\n").as_bytes())?;
         let conf = world
@@ -225,7 +225,7 @@ pub fn ldtarball(
     // checks and the extraction.
     let copy = scratch.path().join("archive");
     fs::copy(archive, &copy)
-        .map_err(|e| Error::io("Cannot read", archive, e).into_kind(Error::Tarball))?;
+        .map_err(|e| Error::io(text::CANNOT_READ, archive, e).into_kind(Error::Tarball))?;
     let entries = list_archive(say, &copy)?;
     check_entries(&entries).map_err(|why| unsafe_archive(archive, &why))?;
 
@@ -233,7 +233,7 @@ pub fn ldtarball(
     fs::DirBuilder::new()
         .mode(0o700)
         .create(&root)
-        .map_err(|e| Error::io("Cannot create", &root, e))?;
+        .map_err(|e| Error::io(text::CANNOT_CREATE, &root, e))?;
     extract(&copy, &root, archive)?;
     check_extracted(&root, &root).map_err(|why| unsafe_archive(archive, &why))?;
 
@@ -272,10 +272,10 @@ pub fn ldtarball(
                 say.line(&text::creating(&source_dir));
                 if is_symlink(&source_dir) {
                     fs::remove_file(&source_dir)
-                        .map_err(|e| Error::io("Cannot remove", &source_dir, e))?;
+                        .map_err(|e| Error::io(text::CANNOT_REMOVE, &source_dir, e))?;
                 }
                 fs::create_dir_all(&source_dir)
-                    .map_err(|e| Error::io("Cannot create", &source_dir, e))?;
+                    .map_err(|e| Error::io(text::CANNOT_CREATE, &source_dir, e))?;
                 say.line(&text::copying_conf(&source_dir));
                 copy_file(
                     &root.join(layout.dir()).join("dkms.conf"),
@@ -293,7 +293,7 @@ pub fn ldtarball(
         }
         say.line(&text::loading(&dest));
         remove_any(&dest)?;
-        fs::create_dir_all(&dest).map_err(|e| Error::io("Cannot create", &dest, e))?;
+        fs::create_dir_all(&dest).map_err(|e| Error::io(text::CANNOT_CREATE, &dest, e))?;
         copy_tree(dir, &dest)?;
     }
 
@@ -402,10 +402,10 @@ fn add_source_tree(
     if cx.world.host.opts.force && dest.is_dir() {
         say.eline("");
         say.line(&text::forcing_install_of(&m, &v));
-        fs::remove_dir_all(&dest).map_err(|e| Error::io("Cannot remove", &dest, e))?;
+        fs::remove_dir_all(&dest).map_err(|e| Error::io(text::CANNOT_REMOVE, &dest, e))?;
     }
     if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::io("Cannot create", parent, e))?;
+        fs::create_dir_all(parent).map_err(|e| Error::io(text::CANNOT_CREATE, parent, e))?;
     }
     copy_tree(dir, &dest)?;
     Ok((m, v))
@@ -779,20 +779,20 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         .map(|m| m.permissions().mode())
         .unwrap_or(0o755);
     ensure_real_dir(to, (mode & 0o755) | 0o700)?;
-    let rd = fs::read_dir(from).map_err(|e| Error::io("Cannot read", from, e))?;
+    let rd = fs::read_dir(from).map_err(|e| Error::io(text::CANNOT_READ, from, e))?;
     let mut names: Vec<OsString> = rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     names.sort();
     for name in names {
         let (src, dst) = (from.join(&name), to.join(&name));
-        let meta = fs::symlink_metadata(&src).map_err(|e| Error::io("Cannot read", &src, e))?;
+        let meta = fs::symlink_metadata(&src).map_err(|e| Error::io(text::CANNOT_READ, &src, e))?;
         let ft = meta.file_type();
         if ft.is_dir() {
             copy_tree(&src, &dst)?;
         } else if ft.is_symlink() {
-            let target = fs::read_link(&src).map_err(|e| Error::io("Cannot read", &src, e))?;
+            let target = fs::read_link(&src).map_err(|e| Error::io(text::CANNOT_READ, &src, e))?;
             remove_any(&dst)?;
             std::os::unix::fs::symlink(&target, &dst)
-                .map_err(|e| Error::io("Cannot create symlink", &dst, e))?;
+                .map_err(|e| Error::io(text::CANNOT_CREATE_SYMLINK, &dst, e))?;
         } else if ft.is_file() {
             copy_file(&src, &dst)?;
         }
@@ -804,10 +804,10 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 /// following it, keeping the modification time.
 fn copy_file(src: &Path, dst: &Path) -> Result<()> {
     use std::os::fd::AsRawFd;
-    let mut input = fs::File::open(src).map_err(|e| Error::io("Cannot read", src, e))?;
+    let mut input = fs::File::open(src).map_err(|e| Error::io(text::CANNOT_READ, src, e))?;
     let meta = input
         .metadata()
-        .map_err(|e| Error::io("Cannot read", src, e))?;
+        .map_err(|e| Error::io(text::CANNOT_READ, src, e))?;
     let mode = meta.permissions().mode() & 0o755;
     remove_any(dst)?;
     let mut output = fs::OpenOptions::new()
@@ -816,11 +816,11 @@ fn copy_file(src: &Path, dst: &Path) -> Result<()> {
         .mode(mode)
         .custom_flags(nix::libc::O_NOFOLLOW)
         .open(dst)
-        .map_err(|e| Error::io("Cannot create", dst, e))?;
-    io::copy(&mut input, &mut output).map_err(|e| Error::io("Cannot write", dst, e))?;
+        .map_err(|e| Error::io(text::CANNOT_CREATE, dst, e))?;
+    io::copy(&mut input, &mut output).map_err(|e| Error::io(text::CANNOT_WRITE, dst, e))?;
     output
         .set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io("Cannot set mode of", dst, e))?;
+        .map_err(|e| Error::io(text::CANNOT_SET_MODE, dst, e))?;
     use std::os::unix::fs::MetadataExt;
     let atime = nix::sys::time::TimeSpec::new(meta.atime(), meta.atime_nsec());
     let mtime = nix::sys::time::TimeSpec::new(meta.mtime(), meta.mtime_nsec());
@@ -830,7 +830,7 @@ fn copy_file(src: &Path, dst: &Path) -> Result<()> {
 
 /// Write a new file (the stage is private, so nothing is there yet).
 fn write_new(path: &Path, data: &[u8]) -> Result<()> {
-    fs::write(path, data).map_err(|e| Error::io("Cannot write", path, e))
+    fs::write(path, data).map_err(|e| Error::io(text::CANNOT_WRITE, path, e))
 }
 
 /// Make `p` a real directory: keep one, replace a link or file.
@@ -843,7 +843,7 @@ fn ensure_real_dir(p: &Path, mode: u32) -> Result<()> {
     fs::DirBuilder::new()
         .mode(mode)
         .create(p)
-        .map_err(|e| Error::io("Cannot create", p, e))
+        .map_err(|e| Error::io(text::CANNOT_CREATE, p, e))
 }
 
 /// Remove whatever is at `p` (a directory recursively, a link itself), if anything.
@@ -853,7 +853,7 @@ fn remove_any(p: &Path) -> Result<()> {
         Ok(_) => fs::remove_file(p),
         Err(_) => return Ok(()),
     };
-    r.map_err(|e| Error::io("Cannot remove", p, e))
+    r.map_err(|e| Error::io(text::CANNOT_REMOVE, p, e))
 }
 
 // ---------------------------------------------------------------------------

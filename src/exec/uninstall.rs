@@ -60,7 +60,7 @@ pub fn uninstall(
                             continue;
                         }
                         crate::fs::remove_file(install, &p)
-                            .map_err(|e| Error::io("Cannot remove", &p, e))?;
+                            .map_err(|e| Error::io(text::CANNOT_REMOVE, &p, e))?;
                     }
                     crate::fs::remove_empty_parents(install, &dir, &lib_tree);
                     crate::fault::point("uninstall:after-delete");
@@ -76,7 +76,8 @@ pub fn uninstall(
         }
         crate::fault::point("uninstall:before-unlink");
         let link = l.kernel_link(m, k, a);
-        crate::fs::remove_file(dkms, &link).map_err(|e| Error::io("Cannot remove", &link, e))?;
+        crate::fs::remove_file(dkms, &link)
+            .map_err(|e| Error::io(text::CANNOT_REMOVE, &link, e))?;
         cx.ledger.set_linked(m, k, a, None);
     } else {
         say.line(text::WAS_INACTIVE);
@@ -146,7 +147,7 @@ fn restore_originals(
         said.push((Stream::Out, text::restoring_original(&loc)));
         if let Some(p) = host.parent() {
             crate::fs::create_dir_all(&l.install, p, 0o755)
-                .map_err(|e| Error::io("Cannot create", p, e))?;
+                .map_err(|e| Error::io(text::CANNOT_CREATE, p, e))?;
         }
         crate::fs::move_verified(&l.dkms, &module, &l.install, &host).map_err(|e| {
             Error::denied(text::cannot_restore_original(
@@ -168,7 +169,7 @@ pub fn unbuild(cx: &mut Ctx, at: &Mvka) -> Result<()> {
     cx.locked()?;
     let l = &cx.world.host.layout;
     let base = l.base_dir(&at.m, &at.v, &at.k, &at.a);
-    crate::fs::remove_all(&l.dkms, &base).map_err(|e| Error::io("Cannot remove", &base, e))?;
+    crate::fs::remove_all(&l.dkms, &base).map_err(|e| Error::io(text::CANNOT_REMOVE, &base, e))?;
     let kd = l.kernel_dir(&at.m, &at.v, &at.k);
     if crate::fs::list_dirs(&kd).is_empty() {
         let _ = crate::fs::remove_all(&l.dkms, &kd);
@@ -208,7 +209,7 @@ pub fn delete_version(cx: &mut Ctx, say: &mut dyn Say, m: &str, v: &str) -> Resu
     if remaining == 0 {
         say.line(&text::deleting_completely(m, v));
         crate::fault::point("remove:before-delete");
-        crate::fs::remove_all(&l.dkms, &vd).map_err(|e| Error::io("Cannot remove", &vd, e))?;
+        crate::fs::remove_all(&l.dkms, &vd).map_err(|e| Error::io(text::CANNOT_REMOVE, &vd, e))?;
         drop_records_of(cx, m, v);
     }
     let md = l.module_dir(m);
