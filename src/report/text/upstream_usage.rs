@@ -20,8 +20,8 @@ pub fn usage(argv0: &str) -> String {
     )
 }
 
-/// Upstream's `check_module_args` failure: "Arguments <module> and
-/// <module-version> are not specified." with the usage lines for `action`.
+/// Upstream's `check_module_args` failure: `Arguments <module> and
+/// <module-version> are not specified.` with the usage lines for `action`.
 pub fn module_args_missing(action: &str) -> Vec<String> {
     vec![
         "Arguments <module> and <module-version> are not specified.".to_string(),
