@@ -32,7 +32,7 @@ pub fn run(req: &Request, say: &mut dyn Say) -> i32 {
     if let Command::Hook(ev) = &req.command {
         for k in ev.named_kernels() {
             if !is_safe_component(k) {
-                let e = Error::usage(text::invalid_name("kernel version", k));
+                let e = Error::usage(text::invalid_name(text::NAME_KERNEL_VERSION, k));
                 say.error(&e);
                 return e.code();
             }
@@ -60,11 +60,7 @@ fn run_inner(req: &Request, say: &mut dyn Say) -> Result<i32> {
         say.warning(std::slice::from_ref(w));
     }
     if host.jobs_clamped() && say.style() == Style::Hook {
-        say.warning(&[format!(
-            "parallel_jobs is larger than {}; using {}.",
-            crate::observe::host::MAX_JOBS,
-            crate::observe::host::MAX_JOBS
-        )]);
+        say.warning(&[text::jobs_clamped(crate::observe::host::MAX_JOBS)]);
     }
     let lock = if writes(req) {
         take_lock(&host, say)?
@@ -99,10 +95,7 @@ fn run_inner(req: &Request, say: &mut dyn Say) -> Result<i32> {
 fn take_lock(host: &Host, say: &mut dyn Say) -> Result<Option<Locked>> {
     let path = host.layout.lock_file();
     let res = Locked::acquire(&path, &mut |p| {
-        say.eline(&format!(
-            "Waiting for another dkms process to finish (lock {})...",
-            p.display()
-        ));
+        say.eline(&text::waiting_for_lock(p));
     });
     match res {
         Ok(a) => Ok(Some(a.lock)),

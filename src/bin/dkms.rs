@@ -23,7 +23,7 @@ fn main() -> ExitCode {
             if e.code() == 2
                 && e.lines()
                     .first()
-                    .is_some_and(|l| l.starts_with("Unknown option"))
+                    .is_some_and(|l| text::is_unknown_option(l))
             {
                 say.out(&text::usage(&argv0));
             }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::plan::request::ACTIONS;
 use crate::plan::{Command, DkmsArgs, Request};
+use crate::report::text;
 
 /// A parsed `dkms` command line: the request, and what the program itself
 /// answers without running anything.
@@ -70,7 +71,7 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
             a,
             "--no-initrd" | "--no-clean-kernel" | "--no-prepare-kernel"
         ) {
-            req.warnings.push(format!("Deprecated feature: {a}"));
+            req.warnings.push(text::deprecated_feature(a));
         } else if a == "--binaries-only" {
             inv.binaries_only = true;
         } else if a == "--source-only" {
@@ -122,10 +123,10 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
         } else if a.starts_with("--output") {
             inv.output = value(&mut i);
         } else if a.starts_with('-') {
-            return Err(Error::usage([format!("Unknown option: {a}")]));
+            return Err(Error::usage([text::unknown_option(a)]));
         } else if ACTIONS.contains(&a) {
             if !inv.action.is_empty() {
-                return Err(Error::unusable(["Cannot specify more than one action."]));
+                return Err(Error::unusable([text::MORE_THAN_ONE_ACTION]));
             }
             inv.action = a.to_string();
         } else {
@@ -140,36 +141,23 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
             } else if inv.module.is_empty() {
                 parse_module_version(inv, a);
             } else {
-                req.warnings
-                    .push(format!("Warning: I do not know how to handle {a}."));
+                req.warnings.push(text::cannot_handle(a));
             }
         }
         i += 1;
     }
 
     if inv.binaries_only && inv.source_only {
-        return Err(Error::bad_conf([
-            "You have specified both --binaries-only and --source-only.",
-            "You cannot do this.",
-        ]));
+        return Err(Error::bad_conf(text::BINARIES_AND_SOURCE_ONLY));
     }
     if inv.kernels.len() != inv.arches.len() && inv.arches.len() > 1 {
-        return Err(Error::denied([
-            "If more than one arch is specified on the command line, then there",
-            "must be an equal number of kernel versions also specified (1:1 relationship).",
-        ]));
+        return Err(Error::denied(text::ARCHES_WITHOUT_KERNELS));
     }
     if !inv.kernels.is_empty() && inv.all {
-        return Err(Error::usage([
-            "You cannot specify a kernel version and also specify",
-            "--all on the command line.",
-        ]));
+        return Err(Error::usage(text::KERNEL_AND_ALL));
     }
     if !inv.arches.is_empty() && inv.all {
-        return Err(Error::state([
-            "You cannot specify an arch and also specify",
-            "--all on the command line.",
-        ]));
+        return Err(Error::state(text::ARCH_AND_ALL));
     }
     if matches!(
         inv.action.as_str(),
@@ -180,14 +168,7 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
     // Our extension has output only for status; elsewhere it would be
     // silently ignored, so it is an error.
     if !inv.output.is_empty() && inv.action != "status" {
-        return Err(Error::usage([format!(
-            "The --output option applies only to the status action, not to {}.",
-            if inv.action.is_empty() {
-                "no action"
-            } else {
-                inv.action.as_str()
-            }
-        )]));
+        return Err(Error::usage([text::output_only_for_status(&inv.action)]));
     }
     req.command = Command::Dkms(a_);
     out.request = req;

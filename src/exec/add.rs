@@ -9,7 +9,7 @@ use crate::exec::build::run_script;
 use crate::exec::Ctx;
 use crate::observe::conf::{ConfRead, ModuleConf};
 use crate::observe::ConfKey;
-use crate::report::Say;
+use crate::report::{text, Say};
 
 /// `add`: check the conf strictly, link `<m>/<v>/source` to the source,
 /// create `<m>/<v>/build`, run POST_ADD; an empty line after it when the
@@ -60,17 +60,13 @@ fn finish(
     let src = l.source_tree_dir(m, v);
     let inside = l.root.inside(&src);
     let link = l.source_link(m, v);
-    say.line(&format!(
-        "Creating symlink {} -> {}",
-        link.display(),
-        inside.display()
-    ));
+    say.line(&text::creating_symlink(&link, &inside));
     let _ = lock;
     let build = l.build_dir(m, v);
     crate::fs::create_dir_all(&l.dkms, &build, 0o755)
-        .map_err(|e| Error::io("Cannot create", &build, e))?;
+        .map_err(|e| Error::io(text::CANNOT_CREATE, &build, e))?;
     crate::fs::replace_symlink(&l.dkms, &inside, &link)
-        .map_err(|e| Error::io("Cannot create symlink", &link, e))?;
+        .map_err(|e| Error::io(text::CANNOT_CREATE_SYMLINK, &link, e))?;
     cx.ledger.set_added(m, v);
     let dir = crate::exec::build::script_dir(world, m, v);
     let _ = run_script(world, say, "post_add", &conf.post_add, &dir, None, &[], m);
@@ -87,29 +83,21 @@ pub fn add_source_tree(cx: &mut Ctx, say: &mut dyn Say, dir: &Path, key: &ConfKe
     cx.locked()?;
     let world = cx.world;
     let Some(Ok(conf)) = world.conf(key).map(|r| &r.result) else {
-        return Err(Error::build_failed([
-            "Malformed dkms.conf file. Cannot load source tree.",
-        ]));
+        return Err(Error::build_failed([text::MALFORMED_SOURCE_TREE]));
     };
     let (m, v) = (conf.package_name.as_str(), conf.package_version.as_str());
     let l = &world.host.layout;
     let dest = l.source_tree_dir(m, v);
     if world.host.opts.force && dest.is_dir() {
         say.eline("");
-        say.line(&format!("Forcing install of {m}/{v}"));
+        say.line(&text::forcing_install_of(m, v));
         crate::fs::remove_all(&l.source, &dest)
-            .map_err(|e| Error::io("Cannot remove", &dest, e))?;
+            .map_err(|e| Error::io(text::CANNOT_REMOVE, &dest, e))?;
     }
     let from = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     if from == dest || from == l.source_link(m, v) || from == l.build_dir(m, v) {
         return Ok(());
     }
-    crate::fs::copy_tree(&from, &l.source, &dest).map_err(|e| {
-        Error::denied([format!(
-            "Cannot copy {} to {}: {}.",
-            from.display(),
-            dest.display(),
-            crate::error::os_error(&e)
-        )])
-    })
+    crate::fs::copy_tree(&from, &l.source, &dest)
+        .map_err(|e| Error::denied([text::cannot_copy(&from, &dest, &crate::error::os_error(&e))]))
 }

@@ -44,11 +44,9 @@ pub fn prepare_kernel(cx: &mut Ctx, say: &mut dyn Say, k: &str, a: &str) -> Resu
 
 /// The observed facts of kernel `k`.
 pub fn kernel<'w>(world: &'w World, k: &str) -> Result<&'w KernelFacts> {
-    world.kernel(k).ok_or_else(|| {
-        Error::msg(format!(
-            "Kernel {k} was not observed before planning (internal error)."
-        ))
-    })
+    world
+        .kernel(k)
+        .ok_or_else(|| Error::msg(text::kernel_not_observed(k)))
 }
 
 /// Upstream's `prepare_kernel`: the headers must be there (exit 21).
@@ -153,27 +151,15 @@ pub fn checks_before_prepare(world: &World, at: &Mvka, conf: &ModuleConf) -> Res
     let l = &world.host.layout;
     let base_dir = l.base_dir(&at.m, &at.v, &at.k, &at.a);
     if at.k.is_empty() || at.a.is_empty() {
-        return Err(Error::empty_kernel(["do_build: Empty $kernelver or $arch"]));
+        return Err(Error::empty_kernel([text::DO_BUILD_EMPTY_KERNEL]));
     }
     if base_dir.is_dir() && !base_dir.join("module").is_dir() {
-        return Err(Error::state([
-            format!("This module/version has already been built on: {}", at.k),
-            format!(
-                "Directory {} already exists. Use the dkms remove function before trying to build again.",
-                base_dir.display()
-            ),
-        ]));
+        return Err(Error::state(text::already_built_dir(&at.k, &base_dir)));
     }
     if conf.build_exclude {
-        return Err(Error::build_exclusive([
-            format!("The {}/dkms.conf", base_dir.display()),
-            format!(
-                "for module {}/{} includes BUILD_EXCLUSIVE directives",
-                at.m, at.v
-            ),
-            "which do not match this kernel/arch/config for any modules.".to_string(),
-            "This indicates that it should not be built.".to_string(),
-        ]));
+        return Err(Error::build_exclusive(text::build_excluded(
+            &base_dir, &at.m, &at.v,
+        )));
     }
     let entries = world
         .tree
@@ -185,13 +171,9 @@ pub fn checks_before_prepare(world: &World, at: &Mvka, conf: &ModuleConf) -> Res
                 .unwrap_or(0)
         });
     if entries < 2 {
-        return Err(Error::bad_conf([
-            format!(
-                "The directory {} does not appear to have module source located within it.",
-                l.source_link(&at.m, &at.v).display()
-            ),
-            "Build halted.".to_string(),
-        ]));
+        return Err(Error::bad_conf(text::no_module_source(
+            &l.source_link(&at.m, &at.v),
+        )));
     }
     Ok(())
 }
@@ -217,16 +199,13 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
     let _: &Locked = input.lock;
 
     if !input.missing_deps.is_empty() {
-        let list: String = input.missing_deps.iter().map(|d| format!(" {d}")).collect();
+        let deps = &input.missing_deps;
         if world.host.opts.force {
-            say.warning(&[format!(
-                "Trying to build module {m}/{v} for kernel {k} ({a}) despite of missing BUILD_DEPENDS:{list}."
-            )]);
+            say.warning(&[text::build_depends_forced(m, v, k, a, deps)]);
         } else {
-            return Err(Error::build_depends([
-                format!("Aborting build of module {m}/{v} for kernel {k} ({a}) due to missing BUILD_DEPENDS:{list}."),
-                "You may override by specifying --force.".to_string(),
-            ]));
+            return Err(Error::build_depends(text::build_depends_missing(
+                m, v, k, a, deps,
+            )));
         }
     }
 
@@ -242,48 +221,33 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
     let source = source_dir(l, world, m, v);
     let bdir = l.build_dir(m, v);
     let log = bdir.join("make.log");
-    crate::fs::remove_all(base, &bdir).map_err(|e| Error::io("Cannot remove", &bdir, e))?;
+    crate::fs::remove_all(base, &bdir).map_err(|e| Error::io(text::CANNOT_REMOVE, &bdir, e))?;
     source_check::check_source_tree(&source)?;
     crate::fs::copy_tree(&source, base, &bdir).map_err(|e| {
         let _ = crate::fs::remove_all(base, &bdir);
-        Error::io(&format!("Cannot copy {} to", source.display()), &bdir, e)
+        Error::io(&text::cannot_copy_from(&source), &bdir, e)
     })?;
     source_check::confine_build_copy(&source, &bdir)?;
     overlay_patches(world, m, &bdir)?;
     crate::fault::point("build:after-copy");
     runner::log_append(
         &log,
-        &format!(
-            "DKMS ({}) make.log for {m}/{v} for kernel {k} ({a})\n{}\n",
-            text::RELEASE,
-            runner::date_now()
-        ),
+        &text::make_log_header(m, v, k, a, &runner::date_now()),
     );
 
     for p in &conf.patches {
         if format!("patches/{p}").contains("/../") {
-            return Err(Error::not_allowed([format!(
-                "Patch {p} as specified in dkms.conf contains '..' path component."
-            )]));
+            return Err(Error::not_allowed([text::patch_dotdot(p)]));
         }
         if !bdir.join("patches").join(p).exists() {
-            return Err(Error::not_allowed([
-                format!("Patch {p} as specified in dkms.conf cannot be"),
-                format!("found in {}/patches/.", bdir.display()),
-            ]));
+            return Err(Error::not_allowed(text::patch_missing(p, &bdir)));
         }
-        let mut step = Step::new(
-            format!("patch -p1 < ./patches/{p}"),
-            format!("Applying patch {p}"),
-        );
+        let mut step = Step::new(format!("patch -p1 < ./patches/{p}"), text::step_patch(p));
         step.output = Output::Log(log.clone());
         step.cwd = Some(bdir.clone());
         step.dots = dots(m);
         if runner::invoke(say, &step, verbose, None) != 0 {
-            return Err(Error::install_failed([
-                format!("Application of patch {p} failed."),
-                format!("Consult {} for more information.", log.display()),
-            ]));
+            return Err(Error::install_failed(text::patch_failed(p, &log)));
         }
     }
 
@@ -307,7 +271,7 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
             None => conf.make_command.clone(),
         },
     };
-    let mut step = Step::new(privilege::wrap(settings, &make)?, "Building module(s)");
+    let mut step = Step::new(privilege::wrap(settings, &make)?, text::STEP_BUILD);
     step.output = Output::Log(log.clone());
     step.cwd = Some(bdir.clone());
     step.env = env.clone();
@@ -317,10 +281,7 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
         Jobs::Fixed(_) => None,
     };
     if runner::invoke(say, &step, verbose, client) != 0 {
-        let mut e = Error::build_failed([
-            format!("Bad return status for module build on kernel: {k} ({a})"),
-            format!("Consult {} for more information.", log.display()),
-        ]);
+        let mut e = Error::build_failed(text::make_failed(k, a, &log));
         if input.style == Style::Hook {
             e = e.with_lines(crate::report::summary::tail_block(&log));
         }
@@ -331,30 +292,31 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
     for r in conf.modules.iter().filter(|r| r.buildable) {
         let f = bdir.join(format!("{}{}.ko", r.built_location, r.built_name));
         if !f.exists() {
-            return Err(Error::built_missing([
-                format!(
-                    "Build of {}{}.ko failed for: {k} ({a})",
-                    r.built_location, r.built_name
-                ),
-                "Make sure the name and location of the generated module are correct,".to_string(),
-                format!("or consult {} for more information.", log.display()),
-            ]));
+            return Err(Error::built_missing(text::built_module_missing(
+                &r.built_location,
+                &r.built_name,
+                k,
+                a,
+                &log,
+            )));
         }
     }
 
     crate::fault::point("build:after-make");
     let suffix = input.kernel.suffix;
-    crate::fs::create_dir_all(base, &kdir, 0o755)
-        .map_err(|e| Error::io("Cannot create", &kdir, e).into_kind(Error::BuiltModuleMissing))?;
+    crate::fs::create_dir_all(base, &kdir, 0o755).map_err(|e| {
+        Error::io(text::CANNOT_CREATE, &kdir, e).into_kind(Error::BuiltModuleMissing)
+    })?;
     let tmp = tempfile::Builder::new()
         .prefix(&format!("{TMP_BUILD}{a}_"))
         .tempdir_in(&kdir)
-        .map_err(|e| Error::io("Unable to make temporary directory in", &kdir, e))?;
+        .map_err(|e| Error::io(text::NO_TEMP_DIR_IN, &kdir, e))?;
     let tmp_base = tmp.path().to_path_buf();
     for sub in ["log", "module"] {
         let d = tmp_base.join(sub);
-        crate::fs::create_dir_all(base, &d, 0o755)
-            .map_err(|e| Error::io("Cannot create", &d, e).into_kind(Error::BuiltModuleMissing))?;
+        crate::fs::create_dir_all(base, &d, 0o755).map_err(|e| {
+            Error::io(text::CANNOT_CREATE, &d, e).into_kind(Error::BuiltModuleMissing)
+        })?;
     }
     let symvers = bdir.join("Module.symvers");
     if symvers.is_file() {
@@ -399,9 +361,8 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
     };
     if let Err(e) = published {
         let _ = crate::fs::remove_all(base, &kept);
-        return Err(Error::built_missing([format!(
-            "do_build: final mv failed ({})",
-            crate::error::os_error(&e)
+        return Err(Error::built_missing([text::final_mv_failed(
+            &crate::error::os_error(&e),
         )]));
     }
     // After an exchange `kept` holds the previous build.
@@ -465,13 +426,8 @@ fn overlay_patches(world: &World, m: &str, bdir: &Path) -> Result<()> {
         return Ok(());
     }
     let base = &world.host.layout.dkms;
-    crate::fs::copy_tree(&dir, base, &bdir.join("patches")).map_err(|e| {
-        Error::io(
-            &format!("Cannot copy {} to", dir.display()),
-            &bdir.join("patches"),
-            e,
-        )
-    })
+    crate::fs::copy_tree(&dir, base, &bdir.join("patches"))
+        .map_err(|e| Error::io(&text::cannot_copy_from(&dir), &bdir.join("patches"), e))
 }
 
 /// Upstream's make command: a command starting with `make` gets
@@ -563,7 +519,7 @@ pub fn run_script(
     let run = format!("{}/{}", prog_dir.display(), script);
     if !is_executable(&prog_dir.join(first)) {
         say.blank();
-        say.warning(&[format!("The {kind} script is not executable.")]);
+        say.warning(&[text::script_not_executable(kind)]);
         return Ok(());
     }
     let settings = &world.host.settings;
@@ -572,7 +528,7 @@ pub fn run_script(
         Some(log) => {
             let mut step = Step::new(
                 privilege::wrap(settings, &format!("cd {}/ && {run}", dir.display()))?,
-                format!("Running the {kind} script"),
+                text::step_script(kind),
             );
             step.output = Output::Log(log.to_path_buf());
             step.env = env.to_vec();
@@ -580,13 +536,13 @@ pub fn run_script(
             step.dots = dots(module);
             let res = runner::invoke(say, &step, verbose, None);
             if res != 0 {
-                say.line(&format!("Consult {} for more information.", log.display()));
+                say.line(&text::consult(log));
                 return Err(Error::script_status(res));
             }
             Ok(())
         }
         None => {
-            say.line(&format!("Running the {kind} script:"));
+            say.line(&text::script_running(kind));
             // `( cd "$run_dir/"; exec $run )`: split on blanks, no shell.
             let argv: Vec<String> = run.split_whitespace().map(str::to_string).collect();
             let code = runner::exec_words(say, &argv, &dir, env);
@@ -608,7 +564,7 @@ fn is_executable(p: &Path) -> bool {
 
 fn copy(base: &Path, from: &Path, to: &Path) -> Result<()> {
     crate::fs::place_atomically(base, from, to, false)
-        .map_err(|e| Error::io("Cannot copy to", to, e).into_kind(Error::BuiltModuleMissing))
+        .map_err(|e| Error::io(text::CANNOT_COPY_TO, to, e).into_kind(Error::BuiltModuleMissing))
 }
 
 /// Copy `built` to `out`, compressed like the kernel's modules (`suffix`);
@@ -623,7 +579,7 @@ fn compress_into(world: &World, base: &Path, built: &Path, suffix: &str, out: &P
     };
     let opts: Vec<&str> = opts.split_whitespace().filter(|o| *o != "--rm").collect();
     let file = crate::fs::create_file(base, out, true)
-        .map_err(|e| Error::io("Cannot create", out, e).into_kind(Error::BuiltModuleMissing))?;
+        .map_err(|e| Error::io(text::CANNOT_CREATE, out, e).into_kind(Error::BuiltModuleMissing))?;
     let st = Command::new(prog)
         .args(&opts)
         .arg("-c")

@@ -13,7 +13,7 @@ use crate::exec::Ctx;
 use crate::layout::is_safe_component;
 use crate::observe::World;
 use crate::plan::Depmod;
-use crate::report::Say;
+use crate::report::{text, Say};
 
 fn marker(world: &World, k: &str) -> PathBuf {
     world.host.layout.depmod_pending_dir().join(k)
@@ -55,10 +55,7 @@ pub fn flush(cx: &mut Ctx, say: &mut dyn Say) -> crate::error::Result<()> {
     if cx.style == crate::report::Style::Hook {
         cx.ledger.hook_failed = true;
     }
-    Err(Error::install_failed([format!(
-        "depmod failed for kernel(s) {}: the modules are in place, but modprobe will not find them until depmod succeeds (it is tried again on the next run).",
-        failed.join(" ")
-    )]))
+    Err(Error::install_failed([text::depmod_failed(&failed)]))
 }
 
 /// Run depmod for every kernel a killed run left marked. Called right
@@ -86,20 +83,14 @@ pub fn flush_markers(world: &World, say: &mut dyn Say) {
 pub fn run(world: &World, say: &mut dyn Say, k: &str) -> i32 {
     let l = &world.host.layout;
     let verbose = world.host.verbose();
-    let mut step = Step::new("true", "Running depmod");
+    let mut step = Step::new("true", text::STEP_DEPMOD);
     step.shown = Some(format!("do_depmod {k}"));
     step.output = Output::Discard;
     let modules_dep = l.lib_tree(k).join("modules.dep");
     let code = if world.host.opts.no_depmod {
         runner::invoke(say, &step, verbose, None)
     } else if !modules_dep.is_file() {
-        step.cmd = format!(
-            "echo {}",
-            shell_quote(&format!(
-                "Skipping depmod because '{}' is missing.",
-                modules_dep.display()
-            ))
-        );
+        step.cmd = format!("echo {}", shell_quote(&text::depmod_skipped(&modules_dep)));
         runner::invoke(say, &step, verbose, None)
     } else {
         let (base, _keep) = depmod_base(world);
@@ -194,7 +185,7 @@ pub fn post_transaction(
     // Upstream reads the setting when it runs it, with `$kernelver` and
     // `$arch` of the run in scope.
     let cmd = crate::observe::settings::expand_kernel_vars(cmd, k, a);
-    let mut step = Step::new(cmd, "Executing post-transaction command");
+    let mut step = Step::new(cmd, text::STEP_POST_TRANSACTION);
     step.output = Output::Log(log);
     // Upstream evals the command in its own shell: `${kernelver}` and
     // `${arch}` are the run's first kernel and arch.

@@ -17,7 +17,7 @@ use crate::exec::Ctx;
 use crate::fs::{is_symlink, list_dirs};
 use crate::layout::{is_safe_component, looks_like_kernel, Layout, OLD_BUILD, PLACING, TMP_BUILD};
 use crate::observe::World;
-use crate::report::Say;
+use crate::report::{text, Say};
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,12 +112,12 @@ fn check(w: &World, repair: bool, say: &mut dyn Say) -> Vec<Finding> {
     stranded_originals(&d, &mut s);
     untrusted_names(&d, &mut s);
     scan_install_tree(&l.install, &mut |p| {
-        s.found("leftover temporary module file", p, remove_in(&l.install));
+        s.found(text::LEFTOVER_MODULE_TEMP, p, remove_in(&l.install));
     });
     // Backups of originals are written the same way, under the dkms tree.
     for m in d.modules() {
         scan_install_tree(&l.originals_dir(&m), &mut |p| {
-            s.found("leftover temporary module file", p, remove_in(&l.dkms));
+            s.found(text::LEFTOVER_MODULE_TEMP, p, remove_in(&l.dkms));
         });
     }
     stale_depmod(&d, &mut s);
@@ -148,7 +148,7 @@ fn build_leftovers(d: &Disk, s: &mut Scan) {
                             && dir.join("make.log").is_file()
                     });
                 let base = &d.l.dkms;
-                s.found("leftover per-kernel build directory", dir, |p| {
+                s.found(text::LEFTOVER_BUILD_DIR, dir, |p| {
                     if let Some(b) = &rescue {
                         crate::fs::create_dir_all(base, &b.join("log"), 0o755)?;
                         crate::fs::rename(base, &p.join("make.log"), &b.join("log/make.log"))?;
@@ -163,34 +163,25 @@ fn build_leftovers(d: &Disk, s: &mut Scan) {
                 for e in rd.flatten() {
                     let n = e.file_name().to_string_lossy().into_owned();
                     if n.starts_with(TMP_BUILD) {
-                        s.found(
-                            "leftover temporary build result",
-                            e.path(),
-                            remove_in(&d.l.dkms),
-                        );
+                        s.found(text::LEFTOVER_BUILD_RESULT, e.path(), remove_in(&d.l.dkms));
                     } else if let Some(rest) = n.strip_prefix(OLD_BUILD) {
                         // `.old_<arch>_<pid>`: the previous build, swapped out
                         // by a rebuild that never moved its result in.
                         let a = rest.rsplit_once('_').map(|(a, _)| a).unwrap_or(rest);
                         let base = kd.join(a);
                         if base.exists() {
-                            s.found("leftover swapped-out build", e.path(), remove_in(&d.l.dkms));
+                            s.found(text::LEFTOVER_SWAPPED_BUILD, e.path(), remove_in(&d.l.dkms));
                         } else {
-                            s.found(
-                                format!("previous build swapped out by an interrupted rebuild; put back as {}", base.display()),
-                                e.path(),
-                                |p| crate::fs::rename(&d.l.dkms, p, &base),
-                            );
+                            s.found(text::swapped_build_back(&base), e.path(), |p| {
+                                crate::fs::rename(&d.l.dkms, p, &base)
+                            });
                         }
                     }
                 }
             }
         }
         if d.w.tree.is_broken(&m, &v) {
-            s.attention(
-                format!("{m}/{v} is broken (source or its link missing); manual intervention is required"),
-                vd.clone(),
-            );
+            s.attention(text::doctor_broken(&m, &v), vd.clone());
         }
     }
 }
@@ -204,13 +195,9 @@ fn link_and_queue_leftovers(d: &Disk, s: &mut Scan) {
                 let n = e.file_name().to_string_lossy().into_owned();
                 let p = e.path();
                 if n.starts_with("kernel-") && is_symlink(&p) && !p.exists() {
-                    s.found(
-                        "dangling kernel link (its build is gone)",
-                        p,
-                        remove_in(&d.l.dkms),
-                    );
+                    s.found(text::DANGLING_KERNEL_LINK, p, remove_in(&d.l.dkms));
                 } else if n.starts_with(".kernel-") && (n.contains(".tmp") || n.contains(PLACING)) {
-                    s.found("leftover temporary link", p, remove_in(&d.l.dkms));
+                    s.found(text::LEFTOVER_LINK_TEMP, p, remove_in(&d.l.dkms));
                 }
             }
         }
@@ -223,11 +210,7 @@ fn link_and_queue_leftovers(d: &Disk, s: &mut Scan) {
         for e in rd.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
             if n.starts_with(".tmp") || (n.starts_with('.') && n.contains(PLACING)) {
-                s.found(
-                    "leftover temporary queue entry",
-                    e.path(),
-                    remove_in(&d.l.dkms),
-                );
+                s.found(text::LEFTOVER_QUEUE_TEMP, e.path(), remove_in(&d.l.dkms));
             }
         }
     }
@@ -292,17 +275,15 @@ fn interrupted_installs(d: &Disk, s: &mut Scan) {
                                 if std::fs::read(&back).ok().as_deref() == Some(ours.as_slice()) {
                                     continue;
                                 }
-                                s.found(
-                                    format!("module of an interrupted install of {m}/{v} (kernel {k} still uses another version); its module is put back"),
-                                    p,
-                                    |p| crate::fs::place_atomically(&d.l.install, &back, p, false),
-                                )
+                                s.found(text::interrupted_install_replaced(&m, &v, &k), p, |p| {
+                                    crate::fs::place_atomically(&d.l.install, &back, p, false)
+                                })
                             }
-                            None => s.found(
-                                format!("module of an interrupted install of {m}/{v} (not installed for kernel {k}); removed"),
-                                p,
-                                |p| crate::fs::remove_file(&d.l.install, p),
-                            ),
+                            None => {
+                                s.found(text::interrupted_install_removed(&m, &v, &k), p, |p| {
+                                    crate::fs::remove_file(&d.l.install, p)
+                                })
+                            }
                         };
                         if repaired {
                             s.depmod.insert(k.clone());
@@ -353,37 +334,26 @@ fn stranded_originals(d: &Disk, s: &mut Scan) {
                         && !loc.contains("/../")
                         && std::fs::read(&host).ok() == std::fs::read(&module).ok()
                     {
-                        s.found(
-                            format!("copy of original module {loc} left by an interrupted install (the original is still in place)"),
-                            module,
-                            |p| {
-                                crate::fs::remove_file(&d.l.dkms, p)?;
-                                crate::fs::remove_file(&d.l.dkms, &origin)
-                            },
-                        );
+                        s.found(text::original_copy_left(&loc), module, |p| {
+                            crate::fs::remove_file(&d.l.dkms, p)?;
+                            crate::fs::remove_file(&d.l.dkms, &origin)
+                        });
                         continue;
                     }
                     if !host.starts_with(it.join(&k))
                         || loc.contains("/../")
                         || host.symlink_metadata().is_ok()
                     {
-                        s.attention(
-                            format!("original module archived by an interrupted install, but its location '{loc}' is not free or not in the install tree"),
-                            module,
-                        );
+                        s.attention(text::original_location_blocked(&loc), module);
                         continue;
                     }
-                    let repaired = s.found(
-                        format!("original module archived by an interrupted install (no {m} installed for kernel {k}); put back to {loc}"),
-                        module,
-                        |p| {
-                            if let Some(parent) = host.parent() {
-                                crate::fs::create_dir_all(it, parent, 0o755)?;
-                            }
-                            crate::fs::move_verified(&d.l.dkms, p, it, &host)?;
-                            crate::fs::remove_file(&d.l.dkms, &origin)
-                        },
-                    );
+                    let repaired = s.found(text::original_put_back(&m, &k, &loc), module, |p| {
+                        if let Some(parent) = host.parent() {
+                            crate::fs::create_dir_all(it, parent, 0o755)?;
+                        }
+                        crate::fs::move_verified(&d.l.dkms, p, it, &host)?;
+                        crate::fs::remove_file(&d.l.dkms, &origin)
+                    });
                     if repaired {
                         s.depmod.insert(k.clone());
                     }
@@ -435,11 +405,7 @@ fn stale_depmod(d: &Disk, s: &mut Scan) {
             continue;
         };
         if newest_module(&it.join(&k)).is_some_and(|t| t > dep_time)
-            && s.found(
-                "modules.dep is older than the modules (depmod did not run after an install); depmod is run",
-                dep,
-                |_| Ok(()),
-            )
+            && s.found(text::STALE_MODULES_DEP, dep, |_| Ok(()))
         {
             s.depmod.insert(k);
         }
@@ -468,16 +434,10 @@ fn scan_install_tree(dir: &Path, found: &mut dyn FnMut(PathBuf)) {
 /// are reported, never acted on.
 fn untrusted_names(d: &Disk, s: &mut Scan) {
     for p in &d.w.records.corrupt {
-        s.attention(
-            "unreadable or untrustworthy record (skipped by every run; inspect and remove it)",
-            p.clone(),
-        );
+        s.attention(text::UNTRUSTED_RECORD, p.clone());
     }
     for p in &d.w.tree.skipped {
-        s.attention(
-            "name not accepted as a module, version, kernel or arch (skipped by every run)",
-            p.clone(),
-        );
+        s.attention(text::UNTRUSTED_NAME, p.clone());
     }
 }
 
@@ -493,32 +453,26 @@ pub fn run(cx: &mut Ctx, say: &mut dyn Say, repair: bool) -> Result<()> {
     let mut attention = 0;
     for f in &findings {
         let state = if f.repaired {
-            "repaired"
+            text::REPAIRED
         } else if repair {
-            "needs attention"
+            text::NEEDS_ATTENTION
         } else {
-            "found"
+            text::FOUND
         };
-        say.line(&format!("{state}: {}: {}", f.what, f.path.display()));
+        say.line(&text::finding(state, &f.what, &f.path));
         if !f.repaired {
             attention += 1;
         }
     }
     for i in &w.records.items {
-        say.line(&format!(
-            "pending: {} ({}) {:?} {}",
-            i.kernel, i.arch, i.reason, i.detail
-        ));
+        say.line(&text::doctor_pending(i));
     }
     for f in &w.records.failures {
-        say.line(&format!(
-            "failed: {}/{} for {} ({}) exit {}; log: {}",
-            f.module, f.version, f.kernel, f.arch, f.code, f.log
-        ));
+        say.line(&text::doctor_failed(f));
     }
     secure_boot(w, say);
     if findings.is_empty() {
-        say.line("No leftovers from interrupted runs found.");
+        say.line(text::NO_LEFTOVERS);
     }
     if attention > 0 {
         return Err(crate::error::Error::msg("").shown());
@@ -535,15 +489,15 @@ fn secure_boot(w: &World, say: &mut dyn Say) {
     let shown = root.inside(&cert);
     match state {
         None => {
-            say.line("secure boot: not available (no EFI firmware); modules load without a signature check.");
+            say.line(text::SECURE_BOOT_UNAVAILABLE);
         }
         Some(false) => {
-            say.line("secure boot: disabled; modules load without a signature check.");
+            say.line(text::SECURE_BOOT_DISABLED);
         }
         Some(true) => {
-            say.line("secure boot: enabled; modules must be signed with an enrolled key.");
+            say.line(text::SECURE_BOOT_ENABLED);
             if !cert.is_file() {
-                say.line(&format!("module signing key: {} does not exist yet (created at the first signed build or by `dkms generate_mok`); enrol it with: mokutil --import {} (then reboot and confirm in MokManager)", shown.display(), shown.display()));
+                say.line(&text::signing_key_absent(&shown));
                 return;
             }
             let enrolled = crate::exec::runner::in_path("mokutil")
@@ -554,15 +508,9 @@ fn secure_boot(w: &World, say: &mut dyn Say) {
                     .map(|o| String::from_utf8_lossy(&o.stdout).contains("is already enrolled"))
                     .unwrap_or(false);
             if enrolled {
-                say.line(&format!(
-                    "module signing key: enrolled ({})",
-                    shown.display()
-                ));
+                say.line(&text::signing_key_enrolled(&shown));
             } else {
-                say.line(&format!(
-                    "module signing key: not enrolled (or mokutil is missing to tell). Enrol it with: mokutil --import {} (then reboot and confirm in MokManager)",
-                    shown.display()
-                ));
+                say.line(&text::signing_key_not_enrolled(&shown));
             }
         }
     }

@@ -18,7 +18,7 @@ use crate::observe::forced::{forced, Forced};
 use crate::observe::modinfo::{compare_module_version, VersionCmp};
 use crate::observe::{ConfKey, World};
 use crate::plan::{Depmod, Mvka};
-use crate::report::Say;
+use crate::report::{text, Say};
 
 /// `maybe_install_module` as autoinstall runs it: say so when installed,
 /// else install (building first when needed).
@@ -30,9 +30,7 @@ pub fn maybe_install(
     depmod: Depmod,
 ) -> Result<()> {
     if cx.ledger.is_installed(cx.world, &at.m, &at.v, &at.k, &at.a) {
-        say.line(&crate::report::text::already_installed(
-            &at.m, &at.v, &at.k, &at.a,
-        ));
+        say.line(&text::already_installed(&at.m, &at.v, &at.k, &at.a));
         return Ok(());
     }
     install(cx, say, at, key, depmod)
@@ -47,9 +45,7 @@ pub fn install(
     depmod: Depmod,
 ) -> Result<()> {
     if at.k.is_empty() || at.a.is_empty() {
-        return Err(Error::empty_kernel([
-            "do_install: Empty $kernelver or $arch",
-        ]));
+        return Err(Error::empty_kernel([text::DO_INSTALL_EMPTY_KERNEL]));
     }
     if !cx.ledger.is_built(cx.world, &at.m, &at.v, &at.k, &at.a) {
         build::build(cx, say, at, key)?;
@@ -62,38 +58,35 @@ pub fn install(
     match forced(&world.host.force_words, &at.m) {
         Forced::Force => {
             force = true;
-            say.line(&format!("Forcing installation of {}", at.m));
+            say.line(&text::forcing_installation(&at.m));
         }
         Forced::VersionOverride => {
             version_override = true;
-            say.line(&format!("Forcing version override of {}", at.m));
+            say.line(&text::forcing_version_override(&at.m));
         }
         Forced::No => {}
     }
     let l = &world.host.layout;
     let lib_tree = l.lib_tree(&at.k);
     if !lib_tree.exists() {
-        return Err(Error::install_failed([
-            format!("The directory {} doesn't exist.", lib_tree.display()),
-            "You cannot install a module onto a non-existent kernel.".to_string(),
-        ]));
+        return Err(Error::install_failed(text::no_kernel_modules_dir(
+            &lib_tree,
+        )));
     }
     let conf = cx.conf(say, key)?;
     let suffix = build::kernel(world, &at.k)?.suffix;
     let base_dir = l.base_dir(&at.m, &at.v, &at.k, &at.a);
     for r in conf.modules.iter().filter(|r| r.buildable) {
         if compressed_or_uncompressed(&base_dir.join("module"), &r.dest_name, suffix).is_none() {
-            return Err(Error::install_failed([format!(
-                "Missing module {} in {}/module",
-                r.dest_name,
-                base_dir.display()
+            return Err(Error::install_failed([text::built_module_gone(
+                &r.dest_name,
+                &base_dir,
             )]));
         }
     }
     if cx.ledger.is_installed(world, &at.m, &at.v, &at.k, &at.a) {
-        return Err(Error::not_allowed([format!(
-            "This module/version combo is already installed for kernel {} ({}).",
-            at.k, at.a
+        return Err(Error::not_allowed([text::already_installed_combo(
+            &at.k, &at.a,
         )]));
     }
     if world.host.opts.rpm_safe_upgrade {
@@ -113,10 +106,7 @@ pub fn install(
     .is_err()
         && !force
     {
-        return Err(Error::pre_install([
-            "pre_install failed, aborting install.",
-            "You may override by specifying --force.",
-        ]));
+        return Err(Error::pre_install(text::PRE_INSTALL_FAILED));
     }
     place_modules(
         world,
@@ -133,8 +123,12 @@ pub fn install(
     let target = PathBuf::from(format!("{}/{}/{}", at.v, at.k, at.a));
     crate::fs::replace_symlink(&l.dkms, &target, &l.kernel_link(&at.m, &at.k, &at.a)).map_err(
         |e| {
-            Error::io("Cannot create link", &l.kernel_link(&at.m, &at.k, &at.a), e)
-                .into_kind(Error::InstallFailed)
+            Error::io(
+                text::CANNOT_CREATE_LINK,
+                &l.kernel_link(&at.m, &at.k, &at.a),
+                e,
+            )
+            .into_kind(Error::InstallFailed)
         },
     )?;
     cx.ledger.set_linked(&at.m, &at.k, &at.a, Some(&at.v));
@@ -151,10 +145,7 @@ pub fn install(
     crate::fault::point("install:before-depmod");
     if depmod::request(cx, say, &at.k, depmod) != 0 {
         let _ = crate::exec::uninstall::uninstall(cx, say, at, key, Depmod::Now);
-        return Err(Error::install_failed([
-            "Problems with depmod detected.  Automatically uninstalling this module.",
-            "Install Failed (depmod problems).  Module rolled back to built state.",
-        ]));
+        return Err(Error::install_failed(text::DEPMOD_PROBLEMS));
     }
     if (world.host.opts.modprobe_on_install || world.host.settings.modprobe_on_install)
         && world.host.layout.root.is_slash()
@@ -211,7 +202,7 @@ fn place_modules(
             .filter(|p| !is_ours(p))
             .collect();
         if active_exists && compressed_or_uncompressed(&orig_dir, name, suffix).is_some() {
-            say.line("An original module was already stored during a previous install");
+            say.line(text::ORIGINAL_ALREADY_STORED);
         } else if !active_exists {
             let mut candidates: Vec<PathBuf> = [
                 compressed_or_uncompressed(&lib_tree.join("extra"), name, suffix),
@@ -230,10 +221,7 @@ fn place_modules(
                 if !original.is_file() {
                     continue;
                 }
-                say.line(&format!(
-                    "Found pre-existing {}, archiving for uninstallation",
-                    original.display()
-                ));
+                say.line(&text::archiving_original(&original));
                 mkdirs(dkms, &orig_dir)?;
                 let fname = original
                     .file_name()
@@ -242,7 +230,7 @@ fn place_modules(
                 let backup = orig_dir.join(&fname);
                 remove_stale_temps(dkms, &orig_dir, name);
                 crate::fs::place_atomically(dkms, &original, &backup, false).map_err(|e| {
-                    Error::io("Cannot archive to", &backup, e).into_kind(Error::InstallFailed)
+                    Error::io(text::CANNOT_ARCHIVE_TO, &backup, e).into_kind(Error::InstallFailed)
                 })?;
                 let origin = orig_dir.join(format!("{}{ORIGIN}", fname.to_string_lossy()));
                 crate::fs::write_atomic(
@@ -252,7 +240,7 @@ fn place_modules(
                     0o644,
                 )
                 .map_err(|e| {
-                    Error::io("Cannot write", &origin, e).into_kind(Error::InstallFailed)
+                    Error::io(text::CANNOT_WRITE, &origin, e).into_kind(Error::InstallFailed)
                 })?;
                 archived.push((backup, original));
                 crate::fault::point("install:after-archive");
@@ -260,20 +248,16 @@ fn place_modules(
                 break;
             }
             if !found && installed.len() > 1 {
-                say.line("Multiple original modules exist, so none will be put back in place during a later uninstall");
-                say.line(&format!(
-                    "All instances will be stored for reference purposes in {}/collisions/",
-                    orig_dir.display()
-                ));
+                say.line(text::MULTIPLE_ORIGINALS);
+                say.line(&text::collisions_kept(&orig_dir));
             }
         }
         if installed.len() > 1 {
-            say.line(&format!(
-                "Multiple same named modules! {} named {}.ko{} in {}/",
+            say.line(&text::same_named_modules(
                 installed.len(),
                 name,
                 suffix,
-                lib_tree.display()
+                &lib_tree,
             ));
             for dup in &installed {
                 let rel = dup.strip_prefix(&lib_tree).unwrap_or(dup);
@@ -282,7 +266,7 @@ fn place_modules(
                 mkdirs(dkms, &cdir)?;
                 if let Some(fname) = dup.file_name() {
                     crate::fs::move_verified(install, dup, dkms, &cdir.join(fname)).map_err(
-                        |e| Error::io("Cannot move", dup, e).into_kind(Error::InstallFailed),
+                        |e| Error::io(text::CANNOT_MOVE, dup, e).into_kind(Error::InstallFailed),
                     )?;
                     let _ = crate::fs::write_atomic(
                         dkms,
@@ -295,13 +279,13 @@ fn place_modules(
         }
         let dest_dir = join_loc(&lib_tree, &r.dest_location);
         let dest = dest_dir.join(toinstall.file_name().unwrap_or_default());
-        say.line(&format!("Installing {}", dest.display()));
+        say.line(&text::installing(&dest));
         depmod::mark_pending(world, &at.k);
         let symlink = world.host.opts.symlink_modules || world.host.settings.symlink_modules;
         let placed_now = mkdirs(install, &dest_dir).and_then(|()| {
             remove_stale_temps(install, &dest_dir, name);
             crate::fs::place_atomically(install, &toinstall, &dest, symlink)
-                .map_err(|e| Error::io("Cannot place", &dest, e))
+                .map_err(|e| Error::io(text::CANNOT_PLACE, &dest, e))
         });
         if let Err(e) = placed_now {
             // Undo this install: our files out, originals back where we
@@ -321,7 +305,7 @@ fn place_modules(
                 let _ = crate::fs::remove_file(dkms, &with_suffix(backup, ORIGIN));
             }
             return Err(Error::install_failed(
-                [format!("Copying '{}' failed", toinstall.display())]
+                [text::copy_failed(&toinstall)]
                     .into_iter()
                     .chain(e.lines().iter().cloned()),
             ));
@@ -337,7 +321,7 @@ fn place_modules(
         }
     }
     if !conf.modules.is_empty() && !any {
-        return Err(Error::install_failed(["Installation aborted."]));
+        return Err(Error::install_failed([text::INSTALLATION_ABORTED]));
     }
     Ok(())
 }
@@ -367,20 +351,15 @@ fn claimed_by_another(world: &World, at: &Mvka, conf: &ModuleConf, suffix: &str)
             };
             let theirs = l.base_dir(m2, v2, &at.k, &at.a).join("module").join(fname);
             if bytes.is_some() && std::fs::read(&theirs).ok() == bytes {
-                return Err(Error::install_failed([
-                    format!(
-                        "{} was installed by module {m2}/{v2} for kernel {} ({}); refusing to replace it with {}/{}'s.",
-                        there.display(),
-                        at.k,
-                        at.a,
-                        at.m,
-                        at.v
-                    ),
-                    format!(
-                        "Both modules install {}: remove one of them (dkms remove {m2}/{v2} --all) before installing the other.",
-                        fname.to_string_lossy()
-                    ),
-                ]));
+                return Err(Error::install_failed(text::claimed_by_another(
+                    &there,
+                    (m2, v2),
+                    &at.k,
+                    &at.a,
+                    &at.m,
+                    &at.v,
+                    &fname.to_string_lossy(),
+                )));
             }
         }
     }
@@ -389,7 +368,7 @@ fn claimed_by_another(world: &World, at: &Mvka, conf: &ModuleConf, suffix: &str)
 
 fn mkdirs(base: &Path, p: &Path) -> Result<()> {
     crate::fs::create_dir_all(base, p, 0o755)
-        .map_err(|e| Error::io("Cannot create", p, e).into_kind(Error::InstallFailed))
+        .map_err(|e| Error::io(text::CANNOT_CREATE, p, e).into_kind(Error::InstallFailed))
 }
 
 /// `p` with `suffix` appended to its file name.
@@ -426,15 +405,9 @@ fn version_sane(
     let k = &at.k;
     if !conf.obsolete_by.is_empty() && !force && obsoleted(k, &conf.obsolete_by) {
         say.eline("");
-        say.eline(&format!(
-            "Module has been obsoleted due to being included in kernel {}.",
-            conf.obsolete_by
-        ));
-        say.eline(&format!(
-            "We will avoid installing for future kernels above {}.",
-            conf.obsolete_by
-        ));
-        say.eline("You may override by specifying --force.");
+        for line in text::obsoleted(&conf.obsolete_by) {
+            say.eline(&line);
+        }
         return false;
     }
     let l = &world.host.layout;
@@ -455,10 +428,7 @@ fn version_sane(
         return true;
     }
     if found.len() > 1 {
-        say.warning(&[format!(
-            "Cannot do version sanity checking because multiple {}.ko{} modules were found in kernel {k}.",
-            r.dest_name, suffix
-        )]);
+        say.warning(&[text::version_check_ambiguous(&r.dest_name, suffix, k)]);
         return true;
     }
     let Some(ours) = mine else {
@@ -467,19 +437,13 @@ fn version_sane(
     let (kinfo, oinfo) = (info(&found[0]), info(&ours));
     match compare_module_version(&kinfo, &oinfo) {
         VersionCmp::Newer if !force => {
-            say.error(&Error::denied([
-                format!(
-                    "Module version {} for {}.ko{}",
-                    oinfo.verinfo().version,
-                    r.dest_name,
-                    suffix
-                ),
-                format!(
-                    "is not newer than what is already found in kernel {k} ({}).",
-                    kinfo.verinfo().version
-                ),
-                "You may override by specifying --force.".to_string(),
-            ]));
+            say.error(&Error::denied(text::not_newer(
+                &oinfo.verinfo().version,
+                &r.dest_name,
+                suffix,
+                k,
+                &kinfo.verinfo().version,
+            )));
             false
         }
         VersionCmp::Same if !force => {
@@ -489,15 +453,9 @@ fn version_sane(
             let same_bytes = std::fs::read(&found[0]).ok() == std::fs::read(&ours).ok();
             if has_info || same_bytes {
                 if !ver.is_empty() {
-                    say.eline(&format!(
-                        "Module {} already installed at version {ver}, override by specifying --force",
-                        found[0].display()
-                    ));
+                    say.eline(&text::same_version_installed(&found[0], ver));
                 } else {
-                    say.eline(&format!(
-                        "Module {} already installed (unversioned module), override by specifying --force",
-                        found[0].display()
-                    ));
+                    say.eline(&text::same_unversioned_installed(&found[0]));
                 }
                 return false;
             }

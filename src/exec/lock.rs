@@ -17,6 +17,7 @@ use std::time::Duration;
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::error::{os_error, Error, Result};
+use crate::report::text;
 
 /// A held exclusive lock on `<dkms_tree>/.dkms-hook.lock`; released on drop
 /// (and by the kernel if the process dies).
@@ -51,7 +52,7 @@ impl Locked {
     /// wait (to say so).
     pub fn acquire(path: &Path, waiting: &mut dyn FnMut(&Path)) -> Result<Acquired> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("Cannot create", dir, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(text::CANNOT_CREATE, dir, e))?;
         }
         let mut waited = false;
         loop {
@@ -63,18 +64,9 @@ impl Locked {
                 .mode(0o644)
                 .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
                 .open(path)
-                .map_err(|e| {
-                    Error::msg(format!(
-                        "Cannot open lock file {}: {}",
-                        path.display(),
-                        os_error(&e)
-                    ))
-                })?;
+                .map_err(|e| Error::msg(text::cannot_open_lock(path, &os_error(&e))))?;
             if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
-                return Err(Error::msg(format!(
-                    "The lock file {} is not a regular file.",
-                    path.display()
-                )));
+                return Err(Error::msg(text::lock_not_regular(path)));
             }
             let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(l) => l,
@@ -86,18 +78,12 @@ impl Locked {
                     match Flock::lock(f, FlockArg::LockExclusive) {
                         Ok(l) => l,
                         Err((_, errno)) => {
-                            return Err(Error::msg(format!(
-                                "Cannot lock {}: {errno}",
-                                path.display()
-                            )))
+                            return Err(Error::msg(text::cannot_lock(path, &errno.to_string())))
                         }
                     }
                 }
                 Err((_, errno)) => {
-                    return Err(Error::msg(format!(
-                        "Cannot lock {}: {errno}",
-                        path.display()
-                    )))
+                    return Err(Error::msg(text::cannot_lock(path, &errno.to_string())))
                 }
             };
             // The file we locked must still be the one at the path.

@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::observe::conf::ModuleConf;
 use crate::observe::{ConfKey, World};
 use crate::plan::{ExitRule, Job, Plan};
-use crate::report::{Say, Style};
+use crate::report::{text, Say, Style};
 
 /// What a job runs with: the observed world, the lock (for plans that
 /// write), and what the run did so far.
@@ -67,12 +67,8 @@ impl<'a> Ctx<'a> {
     /// The lock: the capability to write. An error when the run could not
     /// take it.
     pub fn locked(&self) -> Result<&'a Locked> {
-        self.lock.ok_or_else(|| {
-            Error::msg(format!(
-                "Cannot lock the DKMS tree {}; changes need write access to it.",
-                self.world.host.layout.dkms.display()
-            ))
-        })
+        self.lock
+            .ok_or_else(|| Error::msg(text::tree_not_locked(&self.world.host.layout.dkms)))
     }
 
     /// Verbose output requested.
@@ -86,10 +82,7 @@ impl<'a> Ctx<'a> {
     pub fn conf(&mut self, say: &mut dyn Say, key: &ConfKey) -> Result<&'a ModuleConf> {
         let world: &'a World = self.world;
         let Some(read) = world.conf(key) else {
-            return Err(Error::msg(format!(
-                "{}: dkms.conf was not read before planning (internal error).",
-                key.shown.display()
-            )));
+            return Err(Error::msg(text::conf_not_read(&key.shown)));
         };
         let again = self.shown_conf.as_ref() == Some(key);
         if !again {
@@ -216,7 +209,7 @@ fn run_steps(
             let (code, warn) =
                 crate::plan::hook::exit_status(may_fail, warn_only, cx.ledger.hook_failed);
             if warn {
-                say.warning(&[crate::report::text::HOOK_FAILURE_WARN_ONLY.to_string()]);
+                say.warning(&[text::HOOK_FAILURE_WARN_ONLY.to_string()]);
             }
             code
         }

@@ -29,6 +29,7 @@ use nix::unistd::{Gid, Uid, User};
 use crate::error::{Error, Result};
 use crate::exec::runner::shell_quote;
 use crate::observe::settings::Settings;
+use crate::report::text;
 
 /// The unprivileged account a build runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,14 +61,10 @@ pub fn lookup(name: &str) -> Result<BuildUser> {
             uid: u.uid,
             gid: u.gid,
         }),
-        Ok(None) => Err(Error::denied([
-            format!("The build_user '{name}' set in framework.conf does not exist."),
-            format!(
-                "Create it (e.g. useradd --system --no-create-home {name}) or remove build_user."
-            ),
-        ])),
-        Err(e) => Err(Error::msg(format!(
-            "Cannot look up the build_user '{name}': {e}"
+        Ok(None) => Err(Error::denied(text::build_user_missing(name))),
+        Err(e) => Err(Error::msg(text::build_user_lookup_failed(
+            name,
+            &e.to_string(),
         ))),
     }
 }
@@ -124,15 +121,9 @@ pub fn take_back(settings: &Settings, dir: &Path, log: &Path) -> Result<()> {
     }
     walk(dir, &mut |p, meta| {
         if p != log && meta.uid() != u.uid.as_raw() {
-            return Err(Error::build_failed([
-                format!(
-                    "The build left {} in {}, which does not belong to the build user {}.",
-                    p.display(),
-                    dir.display(),
-                    u.name
-                ),
-                "Refusing to use the build results.".to_string(),
-            ]));
+            return Err(Error::build_failed(text::build_left_foreign_file(
+                p, dir, &u.name,
+            )));
         }
         Ok(())
     })?;
@@ -145,11 +136,12 @@ pub fn take_back(settings: &Settings, dir: &Path, log: &Path) -> Result<()> {
 /// Call `f` on every entry under `dir` (not `dir` itself), never following
 /// symbolic links.
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path, &std::fs::Metadata) -> Result<()>) -> Result<()> {
-    let rd = std::fs::read_dir(dir).map_err(|e| Error::io("Cannot read", dir, e))?;
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(text::CANNOT_READ, dir, e))?;
     for e in rd {
-        let e = e.map_err(|e| Error::io("Cannot read", dir, e))?;
+        let e = e.map_err(|e| Error::io(text::CANNOT_READ, dir, e))?;
         let p = e.path();
-        let meta = std::fs::symlink_metadata(&p).map_err(|e| Error::io("Cannot stat", &p, e))?;
+        let meta =
+            std::fs::symlink_metadata(&p).map_err(|e| Error::io(text::CANNOT_STAT, &p, e))?;
         f(&p, &meta)?;
         if meta.file_type().is_dir() {
             walk(&p, f)?;
@@ -167,12 +159,12 @@ fn chown(p: &Path, uid: Uid, gid: Gid) -> Result<()> {
         Some(gid),
         nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
     )
-    .map_err(|e| Error::io("Cannot change the owner of", p, std::io::Error::from(e)))
+    .map_err(|e| Error::io(text::CANNOT_CHANGE_OWNER, p, std::io::Error::from(e)))
 }
 
 fn chmod(p: &Path, mode: u32) -> Result<()> {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io("Cannot change the mode of", p, e))
+        .map_err(|e| Error::io(text::CANNOT_CHANGE_MODE, p, e))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub fn prune(
     let arch = world.host.machine_arch.clone();
     if kernels.is_empty() {
         if explicit {
-            say.line("Nothing to prune.");
+            say.line(text::NOTHING_TO_PRUNE);
         }
         return Ok(());
     }
@@ -29,7 +29,7 @@ pub fn prune(
         if dry_run {
             for (m, v) in world.tree.module_versions() {
                 if world.tree.is_built(&m, &v, k, &arch) || world.tree.has_link(&m, k, &arch) {
-                    say.line(&format!("Would remove {m}/{v} for kernel {k} ({arch})"));
+                    say.line(&text::would_prune(&m, &v, k, &arch));
                 }
             }
             continue;

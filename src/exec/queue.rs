@@ -16,12 +16,12 @@ fn write<T: serde::Serialize>(cx: &Ctx, path: &std::path::Path, value: &T) -> Re
     let l = &cx.world.host.layout;
     if let Some(dir) = path.parent() {
         crate::fs::create_dir_all(&l.dkms, dir, 0o755)
-            .map_err(|e| Error::io("Cannot create", dir, e))?;
+            .map_err(|e| Error::io(text::CANNOT_CREATE, dir, e))?;
     }
     let data = serde_json::to_vec_pretty(value).map_err(|e| Error::msg(e.to_string()))?;
     crate::fault::point("pending:before-persist");
     crate::fs::write_atomic(&l.dkms, path, &data, 0o644)
-        .map_err(|e| Error::io("Cannot write", path, e))
+        .map_err(|e| Error::io(text::CANNOT_WRITE, path, e))
 }
 
 fn add_item(cx: &Ctx, mut item: Item) -> Result<()> {
@@ -66,12 +66,7 @@ pub fn defer_headers(
             since: 0,
         },
     )
-    .map_err(|e| {
-        Error::msg(format!(
-            "cannot record pending work for {k}: {}",
-            e.lines().join(" ")
-        ))
-    })
+    .map_err(|e| Error::msg(text::cannot_record_pending(k, &e.lines().join(" "))))
 }
 
 /// Hook: m waits for BUILD_DEPENDS not registered with DKMS.

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::exec::{build, install, uninstall, Ctx};
 use crate::observe::ConfKey;
 use crate::plan::{Depmod, Mvka};
-use crate::report::Say;
+use crate::report::{text, Say};
 
 /// Rebuilds nested deeper than this are not attempted (upstream recurses
 /// through `do_install`; a dependency chain is never this deep).
@@ -73,10 +73,7 @@ pub fn rebuild_dependents(
                 continue;
             }
             say.blank();
-            say.line(&format!(
-                "Rebuilding module {}/{} due to updated dependencies",
-                at.m, at.v
-            ));
+            say.line(&text::rebuilding_for_dependencies(&at.m, &at.v));
             say.blank();
             let ukey = world.conf_key(&at.m, &at.v, k, a, false);
             if cx.ledger.is_installed(world, &at.m, &at.v, k, a) {
@@ -94,9 +91,9 @@ pub fn rebuild_dependents(
         todo = next;
     }
     if !todo.is_empty() {
-        say.line("Warning: The following modules could not be rebuilt due to dependency cycles:");
+        say.line(text::DEPENDENCY_CYCLES);
         for (at, _, _) in &todo {
-            say.line(&format!("  {}/{}", at.m, at.v));
+            say.line(&text::cycle_member(&at.m, &at.v));
         }
     }
     Ok(())

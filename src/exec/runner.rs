@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::exec::children;
-use crate::report::{Say, Stream};
+use crate::report::{text, Say, Stream};
 
 /// Where a command's output goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,17 +71,17 @@ pub fn invoke(
     if verbose {
         say.line(shown);
     } else {
-        say.out(&format!("{}...", step.description));
+        say.out(&text::step_running(&step.description));
     }
     let dots = step.dots && !verbose && say.live();
     let status = run(say, step, jobserver, dots);
     if status > 0 {
-        say.out(&format!("(bad exit status: {status})"));
+        say.out(&text::step_bad_exit(status));
         if !verbose {
-            say.out(&format!("\nFailed command:\n{shown}\n"));
+            say.out(&text::step_failed_command(shown));
         }
     } else {
-        say.line(" done.");
+        say.line(text::STEP_DONE);
     }
     status
 }
@@ -123,10 +123,7 @@ fn run(say: &mut dyn Say, step: &Step, jobserver: Option<&jobserver::Client>, do
     let mut capture = false;
     match &step.output {
         Output::Log(log) => {
-            log_append(
-                log,
-                &format!("\n{}\n# command: {}\n", step.description, step.cmd),
-            );
+            log_append(log, &text::log_step_start(&step.description, &step.cmd));
             match std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -153,14 +150,7 @@ fn run(say: &mut dyn Say, step: &Step, jobserver: Option<&jobserver::Client>, do
     }
     let code = wait(say, cmd, dots, capture);
     if let Output::Log(log) = &step.output {
-        log_append(
-            log,
-            &format!(
-                "\n# exit code: {code}\n# elapsed time: {}\n{}\n",
-                hms(started.elapsed()),
-                "-".repeat(64)
-            ),
-        );
+        log_append(log, &text::log_step_end(code, &hms(started.elapsed())));
     }
     code
 }
@@ -202,7 +192,7 @@ fn wait(say: &mut dyn Say, mut cmd: Command, dots: bool, capture: bool) -> i32 {
     });
     while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(3)) {
         if dots {
-            say.out(".");
+            say.out(text::STEP_DOT);
         }
     }
     let status = waiter.join().ok().and_then(|r| r.ok());

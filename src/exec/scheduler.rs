@@ -19,7 +19,7 @@ use crate::exec::{install, Ctx, Locked};
 use crate::observe::{ConfKey, World};
 use crate::plan::{Job, Mvka, Plan};
 use crate::report::progress::{Event as Progress, Progress as Live};
-use crate::report::{Buffer, Say, Style};
+use crate::report::{text, Buffer, Say, Style};
 
 /// How often the coordinator says what is still building.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -206,7 +206,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
     /// saying what still runs meanwhile), show its output, then install it.
     pub fn finish(&mut self, cx: &mut Ctx, plan: &Plan, i: usize, say: &mut dyn Say) -> Result<()> {
         let Some(idx) = self.nodes.iter().position(|n| n.step == i) else {
-            return Err(Error::msg("internal error: no such build"));
+            return Err(Error::msg(text::NO_SUCH_BUILD));
         };
         let mut last_beat = Instant::now();
         loop {
@@ -237,7 +237,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
         }
         let state = std::mem::replace(&mut self.nodes[idx].state, State::Taken);
         let State::Done(res, mut buf) = state else {
-            return Err(Error::msg("internal error: build not done"));
+            return Err(Error::msg(text::BUILD_NOT_DONE));
         };
         buf.replay(say);
         res?;
@@ -284,10 +284,10 @@ fn build_one(
     client: Option<&jobserver::Client>,
     buf: &mut Buffer,
 ) -> Result<()> {
-    let lock = lock.ok_or_else(|| Error::msg("internal error: building without the lock"))?;
+    let lock = lock.ok_or_else(|| Error::msg(text::BUILDING_WITHOUT_LOCK))?;
     let read = world
         .conf(key)
-        .ok_or_else(|| Error::msg("internal error: dkms.conf not observed"))?;
+        .ok_or_else(|| Error::msg(text::CONF_NOT_OBSERVED))?;
     if !read.bash_stderr.is_empty() {
         buf.emit(crate::report::Stream::Err, &read.bash_stderr);
     }
@@ -323,7 +323,7 @@ fn build_one(
         Some(c) => {
             let _token = c
                 .acquire()
-                .map_err(|e| Error::msg(format!("Cannot take a jobserver token: {e}")))?;
+                .map_err(|e| Error::msg(text::no_jobserver_token(&e.to_string())))?;
             build::after_prepare(&input, buf, Jobs::Server(c))
         }
         None => build::after_prepare(&input, buf, Jobs::Fixed(Some(world.host.jobs()))),

@@ -11,7 +11,7 @@ use crate::exec::Ctx;
 use crate::observe::kernel::{config_file_value, KernelFacts};
 use crate::observe::settings::expand_kernel_vars;
 use crate::observe::Host;
-use crate::report::Say;
+use crate::report::{text, Say};
 
 /// What signing a module for one kernel needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,23 +36,20 @@ pub fn prepare(host: &Host, say: &mut dyn Say, kernel: &KernelFacts, arch: &str)
     let s = &host.settings;
     let policy = s.try_sign_modules.as_str();
     if policy == "false" {
-        say.line("Module signing is disabled by policy, modules won't be signed");
+        say.line(text::SIGN_DISABLED);
         return None;
     }
     if policy != "true" && host.in_chroot {
-        say.line("Running in chroot, modules won't be signed");
+        say.line(text::SIGN_IN_CHROOT);
         return None;
     }
     let config = &kernel.config;
     if !config.is_file() {
-        say.line(&format!(
-            "Kernel config {} not found, modules won't be signed",
-            config.display()
-        ));
+        say.line(&text::sign_no_config(config));
         return None;
     }
     let Some(hash) = config_file_value(config, "CONFIG_MODULE_SIG_HASH") else {
-        say.line("The kernel is built without module signing facility, modules won't be signed");
+        say.line(text::SIGN_NO_FACILITY);
         return None;
     };
     let kver = kernel.version();
@@ -81,12 +78,9 @@ pub fn prepare(host: &Host, say: &mut dyn Say, kernel: &KernelFacts, arch: &str)
         }
         p
     };
-    say.line(&format!("Sign command: {}", sign_file.display()));
+    say.line(&text::sign_command(&sign_file));
     if !is_executable(&sign_file) {
-        say.line(&format!(
-            "Binary {} not found, modules won't be signed",
-            sign_file.display()
-        ));
+        say.line(&text::sign_no_binary(&sign_file));
         return None;
     }
     let (key, cert) = prepare_mok(host, say, kver, arch)?;
@@ -131,15 +125,13 @@ pub fn prepare_mok(
     let (key, cert, ubuntu) = key_paths(host, kver, arch);
     if ubuntu && (!key.is_file() || !cert.is_file()) {
         let Some(usp) = which("update-secureboot-policy") else {
-            say.line("Binary update-secureboot-policy not found, modules won't be signed");
+            say.line(text::SIGN_NO_SECUREBOOT_POLICY);
             return None;
         };
         if cert.is_file() {
             let _ = std::fs::remove_file(&cert);
         }
-        say.line(
-            "Certificate or key are missing, generating them using update-secureboot-policy...",
-        );
+        say.line(text::SIGN_GENERATING_SHIM_KEY);
         let _ = Command::new(&usp)
             .arg("--new-key")
             .env("SHIM_NOTRIGGER", "y")
@@ -148,21 +140,18 @@ pub fn prepare_mok(
             .status();
         let _ = Command::new(&usp).arg("--enroll-key").status();
     }
-    say.line(&format!("Signing key: {}", key.display()));
-    say.line(&format!("Public certificate (MOK): {}", cert.display()));
+    say.line(&text::signing_key(&key));
+    say.line(&text::public_certificate(&cert));
     let pkcs11 = key.to_string_lossy().starts_with("pkcs11:");
     if !pkcs11 && (!key.is_file() || !cert.is_file()) {
-        say.line("Certificate or key are missing, generating self signed certificate for MOK...");
+        say.line(text::SIGN_GENERATING_SELF_SIGNED);
         if let Err(msg) = generate(&key, &cert) {
             say.line(&msg);
             return None;
         }
     }
     if !cert.is_file() {
-        say.line(&format!(
-            "Certificate file {} not found and can't be generated, modules won't be signed",
-            cert.display()
-        ));
+        say.line(&text::sign_no_certificate(&cert));
         return None;
     }
     Some((key, cert))
@@ -173,7 +162,7 @@ pub fn prepare_mok(
 pub fn generate(key: &Path, cert: &Path) -> std::result::Result<(), String> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if !crate::exec::runner::in_path("openssl") {
-        return Err("openssl not found, can't generate key and certificate.".into());
+        return Err(text::SIGN_NO_OPENSSL.into());
     }
     // The key file is created 0600 before openssl writes into it, so it is
     // never readable by others; never through a symlink.
@@ -210,14 +199,11 @@ pub fn generate(key: &Path, cert: &Path) -> std::result::Result<(), String> {
         .status();
     let _ = std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600));
     match status {
-        Err(_) => Err("openssl not found, can't generate key and certificate.".into()),
+        Err(_) => Err(text::SIGN_NO_OPENSSL.into()),
         Ok(_) if std::fs::metadata(key).map(|m| m.len() > 0).unwrap_or(false) => Ok(()),
         Ok(_) => {
             let _ = std::fs::remove_file(key);
-            Err(format!(
-                "Key file {} not found and can't be generated, modules won't be signed",
-                key.display()
-            ))
+            Err(text::sign_no_key(key))
         }
     }
 }
@@ -225,7 +211,7 @@ pub fn generate(key: &Path, cert: &Path) -> std::result::Result<(), String> {
 impl Signer {
     /// Sign `module` in place; on failure upstream only warns.
     pub fn sign(&self, say: &mut dyn Say, module: &Path) {
-        say.line(&format!("Signing module {}", module.display()));
+        say.line(&text::signing_module(module));
         let out = Command::new(&self.sign_file)
             .arg(&self.hash)
             .arg(&self.key)
@@ -241,10 +227,7 @@ impl Signer {
             }
             Err(e) => e.to_string(),
         };
-        say.warning(&[
-            format!("Failed to sign module '{}'!", module.display()),
-            failure,
-        ]);
+        say.warning(&[text::sign_failed(module), failure]);
     }
 }
 

@@ -28,6 +28,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::report::text;
 
 /// How many links one resolution may follow (Linux's own limit is 40).
 const MAX_HOPS: u32 = 40;
@@ -55,7 +56,7 @@ pub fn check_source_tree(dir: &Path) -> Result<()> {
         .into_iter()
         .find(|e| matches!(e, Entry::Special(_)))
     {
-        Some(Entry::Special(p)) => Err(special_error("module source", dir, &p)),
+        Some(Entry::Special(p)) => Err(special_error(text::MODULE_SOURCE, dir, &p)),
         _ => Ok(()),
     }
 }
@@ -74,7 +75,7 @@ pub fn confine_build_copy(source: &Path, bdir: &Path) -> Result<()> {
 fn confine(bdir: &Path, source: &Path) -> Result<()> {
     for entry in scan(bdir) {
         match entry {
-            Entry::Special(p) => return Err(special_error("module source", source, &p)),
+            Entry::Special(p) => return Err(special_error(text::MODULE_SOURCE, source, &p)),
             Entry::EscapingLink { link, target } => {
                 let path = bdir.join(&link);
                 match std::fs::metadata(&path) {
@@ -91,19 +92,11 @@ fn confine(bdir: &Path, source: &Path) -> Result<()> {
                             .and_then(|_| std::fs::rename(&tmp, &path))
                             .map_err(|e| {
                                 let _ = std::fs::remove_file(&tmp);
-                                Error::io("Cannot copy the target of", &path, e)
+                                Error::io(text::CANNOT_COPY_TARGET, &path, e)
                             })?;
                     }
                     Ok(_) => {
-                        return Err(Error::bad_conf([
-                            format!(
-                                "The module source {} contains a symbolic link outside it that cannot be copied into the build:",
-                                source.display()
-                            ),
-                            format!("{} -> {}", link.display(), target.display()),
-                            "It leads to a directory, a special file, or a file that is large or not world-readable;".to_string(),
-                            "refusing to build: the build could write through it to files elsewhere.".to_string(),
-                        ]))
+                        return Err(Error::bad_conf(text::escaping_link(source, &link, &target)))
                     }
                 }
             }
@@ -119,7 +112,7 @@ pub fn remove_escaping_links(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for entry in scan(dir) {
         match entry {
-            Entry::Special(p) => return Err(special_error("build directory", dir, &p)),
+            Entry::Special(p) => return Err(special_error(text::BUILD_DIRECTORY, dir, &p)),
             Entry::EscapingLink { link, .. } => {
                 remove(&dir.join(&link))?;
                 removed.push(link);
@@ -130,18 +123,11 @@ pub fn remove_escaping_links(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn remove(p: &Path) -> Result<()> {
-    std::fs::remove_file(p).map_err(|e| Error::io("Cannot remove", p, e))
+    std::fs::remove_file(p).map_err(|e| Error::io(text::CANNOT_REMOVE, p, e))
 }
 
 fn special_error(what: &str, dir: &Path, p: &Path) -> Error {
-    Error::bad_conf([
-        format!(
-            "The {what} {} contains a device node, fifo or socket: {}",
-            dir.display(),
-            p.display()
-        ),
-        "Refusing to build: a module source holds only files, directories and links.".to_string(),
-    ])
+    Error::bad_conf(text::special_file_found(what, dir, p))
 }
 
 /// Every escaping link and special file under `dir`, in a stable order

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::exec::ledger::HookResult;
 use crate::exec::{queue, Ctx, Outcome};
 use crate::plan::{AutoSummary, RemovalSummary};
-use crate::report::{Say, Style};
+use crate::report::{text, Say, Style};
 
 /// After an autoinstall of one kernel (upstream's closing lines).
 pub fn autoinstall(cx: &mut Ctx, say: &mut dyn Say, s: &AutoSummary, _step: usize) -> Result<()> {
@@ -31,26 +31,17 @@ pub fn autoinstall(cx: &mut Ctx, say: &mut dyn Say, s: &AutoSummary, _step: usiz
     }
     let k = &s.k;
     if !installed.is_empty() {
-        say.line(&format!(
-            "Autoinstall on {k} succeeded for module(s) {}.",
-            installed.join(" ")
-        ));
+        say.line(&text::autoinstall_succeeded(k, &installed));
     }
     if !skipped.is_empty() {
-        say.line(&format!(
-            "Autoinstall on {k} was skipped for module(s) {}.",
-            skipped.join(" ")
-        ));
+        say.line(&text::autoinstall_skipped(k, &skipped));
     }
     if !failed.is_empty() {
         let f: Vec<String> = failed
             .iter()
-            .map(|(m, c)| format!("{}({c})", m.m))
+            .map(|(m, c)| text::with_status(&m.m, *c))
             .collect();
-        say.line(&format!(
-            "Autoinstall on {k} failed for module(s) {}.",
-            f.join(" ")
-        ));
+        say.line(&text::autoinstall_failed(k, &f));
     }
     let done: Vec<&String> = installed.iter().chain(skipped.iter()).collect();
     let mut unresolved = Vec::new();
@@ -60,18 +51,10 @@ pub fn autoinstall(cx: &mut Ctx, say: &mut dyn Say, s: &AutoSummary, _step: usiz
         let (real, unknown): (Vec<&String>, Vec<&String>) =
             left.into_iter().partition(|d| s.known.contains(d));
         if !real.is_empty() {
-            let list: String = real.iter().map(|d| format!(" {d}")).collect();
-            say.line(&format!(
-                "{}/{} autoinstall failed due to missing dependencies:{list}.",
-                m.m, m.v
-            ));
+            say.line(&text::missing_dependencies(&m.m, &m.v, &real));
             unresolved.push((*m, real));
         } else {
-            let list: String = unknown.iter().map(|d| format!(" {d}")).collect();
-            say.line(&format!(
-                "{}/{} autoinstall deferred: BUILD_DEPENDS not registered with DKMS:{list}.",
-                m.m, m.v
-            ));
+            say.line(&text::deferred_unregistered(&m.m, &m.v, &unknown));
             deferred.push((*m, unknown));
         }
     }
@@ -80,11 +63,8 @@ pub fn autoinstall(cx: &mut Ctx, say: &mut dyn Say, s: &AutoSummary, _step: usiz
             .iter()
             .map(|(m, _)| format!("{}/{}", m.m, m.v))
             .collect();
-        say.line(&format!(
-            "Autoinstall on {k} deferred module(s) {} due to BUILD_DEPENDS not yet registered with DKMS.",
-            names.join(" ")
-        ));
-        say.line("These may be provided externally or by a package not yet configured; autoinstall will retry on the next trigger.");
+        say.line(&text::autoinstall_deferred(k, &names));
+        say.line(text::DEFERRED_RETRY);
     }
     if cx.style == Style::Hook {
         let a = s.a.clone();
@@ -131,10 +111,7 @@ pub fn autoinstall(cx: &mut Ctx, say: &mut dyn Say, s: &AutoSummary, _step: usiz
         return Ok(());
     }
     if !failed.is_empty() || !unresolved.is_empty() {
-        return Err(Error::autoinstall_failed([
-            "One or more modules failed to install during autoinstall.",
-            "Refer to previous errors for more information.",
-        ]));
+        return Err(Error::autoinstall_failed(text::AUTOINSTALL_FAILED));
     }
     Ok(())
 }
@@ -147,11 +124,11 @@ pub fn removal(cx: &mut Ctx, _say: &mut dyn Say, r: &RemovalSummary) -> Result<(
     if kd.is_dir() && cx.locked().is_ok() {
         crate::fs::remove_empty_dirs(&l.install, &kd);
     }
-    let failed: String = r
+    let failed: Vec<String> = r
         .modules
         .iter()
         .filter_map(|(mv, step)| match cx.outcomes[*step] {
-            Outcome::Failed(c) => Some(format!(" {mv}({c})")),
+            Outcome::Failed(c) => Some(text::with_status(mv, c)),
             _ => None,
         })
         .collect();
@@ -163,8 +140,7 @@ pub fn removal(cx: &mut Ctx, _say: &mut dyn Say, r: &RemovalSummary) -> Result<(
     } else {
         "kernel_prerm"
     };
-    Err(Error::kernel_hook([format!(
-        "dkms {what} for kernel {} ({}) failed for module(s){failed}.",
-        r.k, r.a
+    Err(Error::kernel_hook([text::kernel_removal_failed(
+        what, &r.k, &r.a, &failed,
     )]))
 }

@@ -30,7 +30,7 @@ use crate::exec::Ctx;
 use crate::fs::is_symlink;
 use crate::layout::is_safe_component;
 use crate::observe::ConfKey;
-use crate::report::Say;
+use crate::report::{text, Say};
 
 /// Longest kernel list (in characters, plus upstream's trailing newline)
 /// that still goes into the tarball name; longer lists become `manykernels`.
@@ -64,36 +64,29 @@ pub fn mktarball(
     let scratch = Scratch::new(cx)?;
     let stage = scratch.path().to_path_buf();
     let main_tree = stage.join("dkms_main_tree");
-    fs::create_dir(&main_tree).map_err(|e| Error::io("Cannot create", &main_tree, e))?;
+    fs::create_dir(&main_tree).map_err(|e| Error::io(text::CANNOT_CREATE, &main_tree, e))?;
 
     let mut kernel_list = String::new();
     if source_only {
         kernel_list.push_str("source-only");
     } else {
         for (k, a) in pairs {
-            for (what, s) in [("kernel version", k), ("arch", a)] {
+            for (what, s) in [(text::NAME_KERNEL_VERSION, k), (text::NAME_ARCH, a)] {
                 if !is_safe_component(s) {
-                    return Err(Error::usage([format!(
-                        "Invalid {what} '{}'.",
-                        s.escape_default()
-                    )]));
+                    return Err(Error::usage([text::invalid_name_line(what, s)]));
                 }
             }
             let built = tree.base_dir(m, v, k, a);
             if !built.is_dir() {
-                return Err(Error::install_failed([
-                    format!("No modules built for {k} ({a})."),
-                    "Modules must already be in the built state before using mktarball."
-                        .to_string(),
-                ]));
+                return Err(Error::install_failed(text::no_modules_built(k, a)));
             }
-            say.line(&format!("Marking modules for {k} ({a}) for archiving..."));
+            say.line(&text::marking_modules(k, a));
             if !kernel_list.is_empty() {
                 kernel_list.push('-');
             }
             kernel_list.push_str(&format!("kernel{k}-{a}"));
             let kdir = main_tree.join(k);
-            fs::create_dir_all(&kdir).map_err(|e| Error::io("Cannot create", &kdir, e))?;
+            fs::create_dir_all(&kdir).map_err(|e| Error::io(text::CANNOT_CREATE, &kdir, e))?;
             copy_tree(&built, &kdir.join(a))?;
         }
     }
@@ -101,9 +94,9 @@ pub fn mktarball(
     let source_link = tree.source_link(m, v);
     if binaries_only {
         say.blank();
-        say.line("Creating tarball structure to specifically accommodate binaries.");
+        say.line(text::BINARIES_ONLY_LAYOUT);
         let bin = stage.join("dkms_binaries_only");
-        fs::create_dir(&bin).map_err(|e| Error::io("Cannot create", &bin, e))?;
+        fs::create_dir(&bin).map_err(|e| Error::io(text::CANNOT_CREATE, &bin, e))?;
         write_new(&bin.join("PACKAGE_NAME"), format!("{m}\n").as_bytes())?;
         write_new(&bin.join("PACKAGE_VERSION"), format!("{v}\n").as_bytes())?;
         let conf = world
@@ -116,10 +109,7 @@ pub fn mktarball(
         let _ = fs::copy(&conf, bin.join("dkms.conf"));
     } else {
         say.blank();
-        say.line(&format!(
-            "Marking {} for archiving...",
-            source_link.display()
-        ));
+        say.line(&text::marking_source(&source_link));
         copy_tree(&source_dir(cx, m, v), &stage.join("dkms_source_tree"))?;
     }
 
@@ -129,10 +119,9 @@ pub fn mktarball(
     let (dest_dir, name) =
         tarball_destination(&tree.version_dir(m, v), m, v, &kernel_list, archive);
     say.blank();
-    say.line(&format!(
-        "Tarball location: {}/{}",
-        String::from_utf8_lossy(&dest_dir),
-        String::from_utf8_lossy(&name)
+    say.line(&text::tarball_location(
+        &String::from_utf8_lossy(&dest_dir),
+        &String::from_utf8_lossy(&name),
     ));
 
     let shown = String::from_utf8_lossy(&dest_dir).into_owned();
@@ -141,7 +130,7 @@ pub fn mktarball(
     } else {
         PathBuf::from(OsString::from_vec(dest_dir))
     };
-    let denied = || Error::tarball([format!("Missing write permissions for {shown}.")]);
+    let denied = || Error::tarball([text::no_write_permission(&shown)]);
     if !dir.is_dir() && fs::create_dir_all(&dir).is_err() {
         return Err(denied());
     }
@@ -160,7 +149,7 @@ pub fn mktarball(
         .map(|s| s.success())
         .unwrap_or(false);
     if !ok {
-        return Err(Error::install_failed(["Failed to make tarball."]));
+        return Err(Error::install_failed([text::TARBALL_FAILED]));
     }
     Ok(())
 }
@@ -225,16 +214,10 @@ pub fn ldtarball(
 ) -> Result<(String, String, bool)> {
     cx.locked()?;
     if fs::metadata(archive).is_err() {
-        return Err(Error::usage([format!(
-            "{} does not exist.",
-            archive.display()
-        )]));
+        return Err(Error::usage([text::archive_missing(archive)]));
     }
     if archive.as_os_str().as_bytes().ends_with(b".rpm") {
-        return Err(Error::tarball([
-            format!("Unable to install {} using rpm.", archive.display()),
-            "Check to ensure that your system can install .rpm files.".to_string(),
-        ]));
+        return Err(Error::tarball(text::rpm_unsupported(archive)));
     }
 
     let scratch = Scratch::new(cx)?;
@@ -242,7 +225,7 @@ pub fn ldtarball(
     // checks and the extraction.
     let copy = scratch.path().join("archive");
     fs::copy(archive, &copy)
-        .map_err(|e| Error::io("Cannot read", archive, e).into_kind(Error::Tarball))?;
+        .map_err(|e| Error::io(text::CANNOT_READ, archive, e).into_kind(Error::Tarball))?;
     let entries = list_archive(say, &copy)?;
     check_entries(&entries).map_err(|why| unsafe_archive(archive, &why))?;
 
@@ -250,14 +233,14 @@ pub fn ldtarball(
     fs::DirBuilder::new()
         .mode(0o700)
         .create(&root)
-        .map_err(|e| Error::io("Cannot create", &root, e))?;
+        .map_err(|e| Error::io(text::CANNOT_CREATE, &root, e))?;
     extract(&copy, &root, archive)?;
     check_extracted(&root, &root).map_err(|why| unsafe_archive(archive, &why))?;
 
     let main_tree = root.join("dkms_main_tree");
     if !is_real_dir(&main_tree) {
         let Some(conf) = find_conf(&root) else {
-            return Err(Error::state(["Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it."]));
+            return Err(Error::state([text::NOT_A_DKMS_ARCHIVE]));
         };
         let dir = conf.parent().unwrap_or(&root).to_path_buf();
         check_extracted(&dir, &dir).map_err(|why| unsafe_archive(archive, &why))?;
@@ -278,7 +261,7 @@ pub fn ldtarball(
     let tree = &cx.world.host.layout;
     let force = cx.world.host.opts.force;
     say.blank();
-    say.line(&format!("Loading tarball for {m}/{v}"));
+    say.line(&text::loading_tarball(&m, &v));
     match layout {
         Layout::Source => {
             add_source_tree(cx, say, &root.join(layout.dir()), archive)?;
@@ -286,17 +269,14 @@ pub fn ldtarball(
         Layout::BinariesOnly => {
             if !tree.source_tree_dir(&m, &v).is_dir() {
                 let source_dir = tree.version_dir(&m, &v).join("source");
-                say.line(&format!("Creating {}", source_dir.display()));
+                say.line(&text::creating(&source_dir));
                 if is_symlink(&source_dir) {
                     fs::remove_file(&source_dir)
-                        .map_err(|e| Error::io("Cannot remove", &source_dir, e))?;
+                        .map_err(|e| Error::io(text::CANNOT_REMOVE, &source_dir, e))?;
                 }
                 fs::create_dir_all(&source_dir)
-                    .map_err(|e| Error::io("Cannot create", &source_dir, e))?;
-                say.line(&format!(
-                    "Copying dkms.conf to {} ...",
-                    source_dir.display()
-                ));
+                    .map_err(|e| Error::io(text::CANNOT_CREATE, &source_dir, e))?;
+                say.line(&text::copying_conf(&source_dir));
                 copy_file(
                     &root.join(layout.dir()).join("dkms.conf"),
                     &source_dir.join("dkms.conf"),
@@ -308,15 +288,12 @@ pub fn ldtarball(
     for (k, a, dir) in &prebuilt {
         let dest = tree.base_dir(&m, &v, k, a);
         if dest.is_dir() && !force {
-            say.eline(&format!(
-                "Warning: {} already exists. Skipping...",
-                dest.display()
-            ));
+            say.eline(&text::prebuilt_exists(&dest));
             continue;
         }
-        say.line(&format!("Loading {}...", dest.display()));
+        say.line(&text::loading(&dest));
         remove_any(&dest)?;
-        fs::create_dir_all(&dest).map_err(|e| Error::io("Cannot create", &dest, e))?;
+        fs::create_dir_all(&dest).map_err(|e| Error::io(text::CANNOT_CREATE, &dest, e))?;
         copy_tree(dir, &dest)?;
     }
 
@@ -345,7 +322,7 @@ fn pick_conf(
         let c = read_conf(cx, say, conf, &k, &a)?;
         if c.package_name.is_empty() || c.package_version.is_empty() {
             say.eline("");
-            say.eline("Malformed dkms.conf, refusing to load.");
+            say.eline(text::MALFORMED_REFUSING);
             continue;
         }
         check_conf_names(&c.package_name, &c.package_version, archive)?;
@@ -354,17 +331,14 @@ fn pick_conf(
             .is_added(cx.world, &c.package_name, &c.package_version)
             && !cx.world.host.opts.force
         {
-            return Err(Error::bad_conf([
-                format!("{}/{} is already added!", c.package_name, c.package_version),
-                "Aborting.".to_string(),
-            ]));
+            return Err(Error::bad_conf(text::tarball_already_added(
+                &c.package_name,
+                &c.package_version,
+            )));
         }
         return Ok((layout, c.package_name, c.package_version));
     }
-    Err(Error::built_missing([
-        "No valid dkms.conf in dkms_source_tree or dkms_binaries_only.".to_string(),
-        format!("{} is not a valid DKMS tarball.", archive.display()),
-    ]))
+    Err(Error::built_missing(text::no_valid_conf(archive)))
 }
 
 /// The `dkms_main_tree/<kver>/<arch>` directories, sorted (hidden names
@@ -382,17 +356,13 @@ fn prebuilt_dirs(main_tree: &Path) -> std::result::Result<Vec<(String, String, P
                 continue;
             }
             let (Some(ks), Some(as_)) = (k.to_str(), a.to_str()) else {
-                return Err(format!(
-                    "the kernel/arch directory {} has an invalid name",
-                    show(Path::new(&k).join(&a).as_os_str().as_bytes())
-                ));
+                return Err(text::kernel_dir_not_text(&show(
+                    Path::new(&k).join(&a).as_os_str().as_bytes(),
+                )));
             };
             for s in [ks, as_] {
                 if !is_safe_component(s) {
-                    return Err(format!(
-                        "the kernel/arch directory name {} is not allowed",
-                        show(s.as_bytes())
-                    ));
+                    return Err(text::kernel_dir_unsafe(&show(s.as_bytes())));
                 }
             }
             out.push((ks.to_string(), as_.to_string(), adir));
@@ -410,13 +380,10 @@ fn add_source_tree(
     archive: &Path,
 ) -> Result<(String, String)> {
     if !is_real_file(&dir.join("dkms.conf")) {
-        return Err(Error::tarball([format!(
-            "{} must contain a dkms.conf file!",
-            dir.display()
-        )]));
+        return Err(Error::tarball([text::must_contain_conf(dir)]));
     }
     if !cx.world.host.is_root {
-        return Err(Error::denied(["You must be root to use this command."]));
+        return Err(Error::denied([text::MUST_BE_ROOT]));
     }
     let (k, a) = (
         cx.world.host.running_kernel.clone(),
@@ -424,26 +391,21 @@ fn add_source_tree(
     );
     let c = read_conf(cx, say, dir.join("dkms.conf"), &k, &a)?;
     if c.package_name.is_empty() || c.package_version.is_empty() {
-        return Err(Error::build_failed([
-            "Malformed dkms.conf file. Cannot load source tree.",
-        ]));
+        return Err(Error::build_failed([text::MALFORMED_SOURCE_TREE]));
     }
     let (m, v) = (c.package_name, c.package_version);
     check_conf_names(&m, &v, archive)?;
     let dest = cx.world.host.layout.source_tree_dir(&m, &v);
     if is_symlink(&dest) {
-        return Err(Error::tarball([format!(
-            "{} is a symbolic link; refusing to copy the source into it.",
-            dest.display()
-        )]));
+        return Err(Error::tarball([text::source_dest_is_link(&dest)]));
     }
     if cx.world.host.opts.force && dest.is_dir() {
         say.eline("");
-        say.line(&format!("Forcing install of {m}/{v}"));
-        fs::remove_dir_all(&dest).map_err(|e| Error::io("Cannot remove", &dest, e))?;
+        say.line(&text::forcing_install_of(&m, &v));
+        fs::remove_dir_all(&dest).map_err(|e| Error::io(text::CANNOT_REMOVE, &dest, e))?;
     }
     if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::io("Cannot create", parent, e))?;
+        fs::create_dir_all(parent).map_err(|e| Error::io(text::CANNOT_CREATE, parent, e))?;
     }
     copy_tree(dir, &dest)?;
     Ok((m, v))
@@ -454,10 +416,7 @@ fn add_source_tree(
 fn check_conf_names(m: &str, v: &str, archive: &Path) -> Result<()> {
     for (what, s) in [("PACKAGE_NAME", m), ("PACKAGE_VERSION", v)] {
         if !is_safe_component(s) {
-            return Err(Error::tarball([
-                    format!("{} is not a safe DKMS tarball: its dkms.conf has {what}=\"{}\".", archive.display(), s.escape_default()),
-                    "Names must not be empty, contain '/', whitespace or control characters, be '.' or '..', or start with '-'.".to_string(),
-                ]));
+            return Err(Error::tarball(text::unsafe_conf_name(archive, what, s)));
         }
     }
     Ok(())
@@ -484,10 +443,7 @@ fn find_conf(root: &Path) -> Option<PathBuf> {
 
 /// The exit-9 error for a hostile or malformed archive.
 fn unsafe_archive(archive: &Path, why: &str) -> Error {
-    Error::tarball([
-        format!("{} is not a safe DKMS tarball: {why}.", archive.display()),
-        "Nothing was loaded.".to_string(),
-    ])
+    Error::tarball(text::unsafe_archive(archive, why))
 }
 
 // ---------------------------------------------------------------------------
@@ -522,13 +478,13 @@ fn list_archive(say: &mut dyn Say, archive: &Path) -> Result<Vec<Entry>> {
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| Error::tarball([format!("Cannot run tar: {e}")]))?;
+        .map_err(|e| Error::tarball([text::cannot_run_tar(&e.to_string())]))?;
     if !out.status.success() {
         say.emit(
             crate::report::Stream::Err,
             &String::from_utf8_lossy(&out.stderr),
         );
-        return Err(Error::state(["Tarball does not appear to be a correctly formed DKMS archive. No dkms.conf found within it."]));
+        return Err(Error::state([text::NOT_A_DKMS_ARCHIVE]));
     }
     let mut entries = Vec::new();
     for line in out.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -537,7 +493,7 @@ fn list_archive(say: &mut dyn Say, archive: &Path) -> Result<Vec<Entry>> {
             None => {
                 return Err(unsafe_archive(
                     archive,
-                    &format!("tar listed an entry this tool cannot read: {}", show(line)),
+                    &text::unreadable_listing(&show(line)),
                 ))
             }
         }
@@ -606,14 +562,14 @@ fn unquote_c(s: &[u8]) -> Option<(Vec<u8>, usize)> {
 /// an error if it is absolute or has a `..` component.
 fn components(name: &[u8]) -> std::result::Result<Vec<&[u8]>, &'static str> {
     if name.starts_with(b"/") {
-        return Err("is an absolute path");
+        return Err(text::ENTRY_ABSOLUTE);
     }
     let parts: Vec<&[u8]> = name
         .split(|&b| b == b'/')
         .filter(|p| !p.is_empty() && *p != b".")
         .collect();
     if parts.iter().any(|p| *p == b"..") {
-        return Err("contains a '..' component");
+        return Err(text::ENTRY_DOTDOT);
     }
     Ok(parts)
 }
@@ -643,56 +599,48 @@ fn check_entries(entries: &[Entry]) -> std::result::Result<(), String> {
     let mut links: HashSet<Vec<&[u8]>> = HashSet::new();
     let mut seen: HashMap<Vec<&[u8]>, usize> = HashMap::new();
     for e in entries {
-        let what = |why: &str| format!("entry {} {why}", show(&e.name));
+        let what = |why: &str| text::archive_entry(&show(&e.name), why);
         let parts = components(&e.name).map_err(what)?;
         match e.kind {
             b'-' | b'C' | b'd' => {}
             b'l' => {
                 if e.target.starts_with(b"/") {
-                    return Err(what(&format!(
-                        "is a symbolic link to the absolute path {}",
-                        show(&e.target)
-                    )));
+                    return Err(what(&text::entry_link_absolute(&show(&e.target))));
                 }
                 let base = &parts[..parts.len().saturating_sub(1)];
                 if parts.is_empty() || !lexically_inside(base, &e.target) {
-                    return Err(what(&format!(
-                        "is a symbolic link pointing outside the archive ({})",
-                        show(&e.target)
-                    )));
+                    return Err(what(&text::entry_link_outside(&show(&e.target))));
                 }
                 links.insert(parts.clone());
             }
-            b'h' => return Err(what(&format!("is a hard link (to {})", show(&e.target)))),
-            b'c' => return Err(what("is a character device")),
-            b'b' => return Err(what("is a block device")),
-            b'p' => return Err(what("is a fifo")),
-            b's' => return Err(what("is a socket")),
+            b'h' => return Err(what(&text::entry_hard_link(&show(&e.target)))),
+            b'c' => return Err(what(text::ENTRY_CHAR_DEVICE)),
+            b'b' => return Err(what(text::ENTRY_BLOCK_DEVICE)),
+            b'p' => return Err(what(text::ENTRY_FIFO)),
+            b's' => return Err(what(text::ENTRY_SOCKET)),
             other => {
-                return Err(what(&format!(
-                    "has the unsupported type '{}'",
-                    char::from(other).escape_default()
+                return Err(what(&text::entry_unsupported(
+                    &char::from(other).escape_default().to_string(),
                 )))
             }
         }
         if parts.is_empty() && e.kind != b'd' {
-            return Err(what("replaces the archive root"));
+            return Err(what(text::ENTRY_REPLACES_ROOT));
         }
         *seen.entry(parts).or_default() += 1;
     }
     for e in entries {
-        let parts = components(&e.name).map_err(|w| format!("entry {} {w}", show(&e.name)))?;
+        let parts = components(&e.name).map_err(|w| text::archive_entry(&show(&e.name), w))?;
         if let Some(i) = (1..parts.len()).find(|&i| links.contains(&parts[..i])) {
-            return Err(format!(
-                "entry {} lies beneath the symbolic link {}",
-                show(&e.name),
-                show(&parts[..i].join(&b'/'))
+            return Err(text::archive_entry(
+                &show(&e.name),
+                &text::entry_beneath_link(&show(&parts[..i].join(&b'/'))),
             ));
         }
         if links.contains(&parts) && seen.get(&parts).copied().unwrap_or(0) > 1 {
-            return Err(format!(
-                "entry {} is a symbolic link and appears more than once",
-                show(&e.name)
+            return Err(text::archive_entry(
+                &show(&e.name),
+                text::ENTRY_LINK_REPEATED,
             ));
         }
     }
@@ -719,10 +667,7 @@ fn extract(copy: &Path, root: &Path, archive: &Path) -> Result<()> {
         .map(|s| s.success())
         .unwrap_or(false);
     if !ok {
-        return Err(Error::tarball([format!(
-            "Unable to extract {}.",
-            archive.display()
-        )]));
+        return Err(Error::tarball([text::cannot_extract(archive)]));
     }
     Ok(())
 }
@@ -734,24 +679,20 @@ fn check_extracted(confine: &Path, dir: &Path) -> std::result::Result<(), String
         let p = dir.join(&name);
         let rel = || show(p.strip_prefix(confine).unwrap_or(&p).as_os_str().as_bytes());
         let meta =
-            fs::symlink_metadata(&p).map_err(|e| format!("cannot inspect {}: {e}", rel()))?;
+            fs::symlink_metadata(&p).map_err(|e| text::cannot_inspect(&rel(), &e.to_string()))?;
         let ft = meta.file_type();
         if ft.is_dir() {
             check_extracted(confine, &p)?;
         } else if ft.is_symlink() {
             if !link_stays_inside(confine, &p) {
                 let target = fs::read_link(&p).unwrap_or_default();
-                return Err(format!(
-                    "entry {} is a symbolic link pointing outside its directory ({})",
-                    rel(),
-                    show(target.as_os_str().as_bytes())
+                return Err(text::archive_entry(
+                    &rel(),
+                    &text::entry_link_escapes(&show(target.as_os_str().as_bytes())),
                 ));
             }
         } else if !ft.is_file() {
-            return Err(format!(
-                "entry {} is not a regular file, directory or symbolic link",
-                rel()
-            ));
+            return Err(text::archive_entry(&rel(), text::ENTRY_NOT_PLAIN));
         }
     }
     Ok(())
@@ -838,20 +779,20 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         .map(|m| m.permissions().mode())
         .unwrap_or(0o755);
     ensure_real_dir(to, (mode & 0o755) | 0o700)?;
-    let rd = fs::read_dir(from).map_err(|e| Error::io("Cannot read", from, e))?;
+    let rd = fs::read_dir(from).map_err(|e| Error::io(text::CANNOT_READ, from, e))?;
     let mut names: Vec<OsString> = rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     names.sort();
     for name in names {
         let (src, dst) = (from.join(&name), to.join(&name));
-        let meta = fs::symlink_metadata(&src).map_err(|e| Error::io("Cannot read", &src, e))?;
+        let meta = fs::symlink_metadata(&src).map_err(|e| Error::io(text::CANNOT_READ, &src, e))?;
         let ft = meta.file_type();
         if ft.is_dir() {
             copy_tree(&src, &dst)?;
         } else if ft.is_symlink() {
-            let target = fs::read_link(&src).map_err(|e| Error::io("Cannot read", &src, e))?;
+            let target = fs::read_link(&src).map_err(|e| Error::io(text::CANNOT_READ, &src, e))?;
             remove_any(&dst)?;
             std::os::unix::fs::symlink(&target, &dst)
-                .map_err(|e| Error::io("Cannot create symlink", &dst, e))?;
+                .map_err(|e| Error::io(text::CANNOT_CREATE_SYMLINK, &dst, e))?;
         } else if ft.is_file() {
             copy_file(&src, &dst)?;
         }
@@ -863,10 +804,10 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 /// following it, keeping the modification time.
 fn copy_file(src: &Path, dst: &Path) -> Result<()> {
     use std::os::fd::AsRawFd;
-    let mut input = fs::File::open(src).map_err(|e| Error::io("Cannot read", src, e))?;
+    let mut input = fs::File::open(src).map_err(|e| Error::io(text::CANNOT_READ, src, e))?;
     let meta = input
         .metadata()
-        .map_err(|e| Error::io("Cannot read", src, e))?;
+        .map_err(|e| Error::io(text::CANNOT_READ, src, e))?;
     let mode = meta.permissions().mode() & 0o755;
     remove_any(dst)?;
     let mut output = fs::OpenOptions::new()
@@ -875,11 +816,11 @@ fn copy_file(src: &Path, dst: &Path) -> Result<()> {
         .mode(mode)
         .custom_flags(nix::libc::O_NOFOLLOW)
         .open(dst)
-        .map_err(|e| Error::io("Cannot create", dst, e))?;
-    io::copy(&mut input, &mut output).map_err(|e| Error::io("Cannot write", dst, e))?;
+        .map_err(|e| Error::io(text::CANNOT_CREATE, dst, e))?;
+    io::copy(&mut input, &mut output).map_err(|e| Error::io(text::CANNOT_WRITE, dst, e))?;
     output
         .set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io("Cannot set mode of", dst, e))?;
+        .map_err(|e| Error::io(text::CANNOT_SET_MODE, dst, e))?;
     use std::os::unix::fs::MetadataExt;
     let atime = nix::sys::time::TimeSpec::new(meta.atime(), meta.atime_nsec());
     let mtime = nix::sys::time::TimeSpec::new(meta.mtime(), meta.mtime_nsec());
@@ -889,7 +830,7 @@ fn copy_file(src: &Path, dst: &Path) -> Result<()> {
 
 /// Write a new file (the stage is private, so nothing is there yet).
 fn write_new(path: &Path, data: &[u8]) -> Result<()> {
-    fs::write(path, data).map_err(|e| Error::io("Cannot write", path, e))
+    fs::write(path, data).map_err(|e| Error::io(text::CANNOT_WRITE, path, e))
 }
 
 /// Make `p` a real directory: keep one, replace a link or file.
@@ -902,7 +843,7 @@ fn ensure_real_dir(p: &Path, mode: u32) -> Result<()> {
     fs::DirBuilder::new()
         .mode(mode)
         .create(p)
-        .map_err(|e| Error::io("Cannot create", p, e))
+        .map_err(|e| Error::io(text::CANNOT_CREATE, p, e))
 }
 
 /// Remove whatever is at `p` (a directory recursively, a link itself), if anything.
@@ -912,7 +853,7 @@ fn remove_any(p: &Path) -> Result<()> {
         Ok(_) => fs::remove_file(p),
         Err(_) => return Ok(()),
     };
-    r.map_err(|e| Error::io("Cannot remove", p, e))
+    r.map_err(|e| Error::io(text::CANNOT_REMOVE, p, e))
 }
 
 // ---------------------------------------------------------------------------
@@ -931,7 +872,7 @@ impl Scratch {
         let dir = tempfile::Builder::new()
             .prefix("dkms.")
             .tempdir_in(&cx.world.host.settings.tmp_location)
-            .map_err(|_| Error::denied(["Unable to make temporary directory."]))?;
+            .map_err(|_| Error::denied([text::NO_TEMP_DIR]))?;
         Ok(Scratch { dir: Some(dir) })
     }
 
@@ -1039,10 +980,7 @@ pub fn ldtarball_and_add(cx: &mut Ctx, say: &mut dyn Say, archive: &Path, add: b
     }
     let l = &cx.world.host.layout;
     if cx.ledger.is_added(cx.world, &m, &v) {
-        return Err(Error::state([
-            format!("DKMS tree already contains: {m}/{v}"),
-            "You cannot add the same module/version combo more than once.".into(),
-        ]));
+        return Err(Error::state(text::already_added(&m, &v)));
     }
     let conf_path = l.source_tree_dir(&m, &v).join("dkms.conf");
     let (k, a) = (

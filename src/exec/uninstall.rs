@@ -26,7 +26,7 @@ pub fn uninstall(
 ) -> Result<()> {
     let lock = cx.locked()?;
     let (m, v, k, a) = (at.m.as_str(), at.v.as_str(), at.k.as_str(), at.a.as_str());
-    say.line(&format!("Module {m}/{v} for kernel {k} ({a}):"));
+    say.line(&text::uninstalling(m, v, k, a));
     let conf = cx.conf(say, key)?;
     let world = cx.world;
     let l = &world.host.layout;
@@ -39,7 +39,7 @@ pub fn uninstall(
     // An original that could not be put back is never deleted.
     let mut kept = false;
     if was_active {
-        say.line("Before uninstall, this module version was ACTIVE on this kernel.");
+        say.line(text::WAS_ACTIVE);
         depmod::mark_pending(world, k);
         let owned = l.base_dir(m, v, k, a).join("module");
         for r in &conf.modules {
@@ -53,24 +53,19 @@ pub fn uninstall(
             match location {
                 Some(loc) => {
                     let dir = join_loc(&lib_tree, &loc);
-                    say.line(&format!("Deleting {}/{}.ko{}", dir.display(), name, suffix));
+                    say.line(&text::deleting(&dir, name, suffix));
                     for f in [format!("{name}.ko"), format!("{name}.ko{suffix}")] {
                         let p = dir.join(&f);
                         if restored.contains(&p) || !p.exists() {
                             continue;
                         }
                         crate::fs::remove_file(install, &p)
-                            .map_err(|e| Error::io("Cannot remove", &p, e))?;
+                            .map_err(|e| Error::io(text::CANNOT_REMOVE, &p, e))?;
                     }
                     crate::fs::remove_empty_parents(install, &dir, &lib_tree);
                     crate::fault::point("uninstall:after-delete");
                 }
-                None => say.line(&format!(
-                    "Module {}.ko{} was not found within {}/",
-                    name,
-                    suffix,
-                    lib_tree.display()
-                )),
+                None => say.line(&text::not_found_within(name, suffix, &lib_tree)),
             }
             for (stream, line) in said {
                 say.emit(stream, &format!("{line}\n"));
@@ -81,10 +76,11 @@ pub fn uninstall(
         }
         crate::fault::point("uninstall:before-unlink");
         let link = l.kernel_link(m, k, a);
-        crate::fs::remove_file(dkms, &link).map_err(|e| Error::io("Cannot remove", &link, e))?;
+        crate::fs::remove_file(dkms, &link)
+            .map_err(|e| Error::io(text::CANNOT_REMOVE, &link, e))?;
         cx.ledger.set_linked(m, k, a, None);
     } else {
-        say.line("This module version was INACTIVE for this kernel.");
+        say.line(text::WAS_INACTIVE);
     }
     let source = crate::exec::build::script_dir(world, m, v);
     let _ = run_script(
@@ -99,14 +95,9 @@ pub fn uninstall(
     );
     depmod::request(cx, say, k, depmod);
     if was_active && orig_dir.is_dir() && kept {
-        say.warning(&[format!(
-            "Original module(s) that could not be put back are kept in {}.",
-            orig_dir.display()
-        )]);
+        say.warning(&[text::originals_kept(&orig_dir)]);
     } else if was_active && orig_dir.is_dir() {
-        say.line(&format!(
-            "Removing original module(s) from DKMS tree for kernel {k} ({a})"
-        ));
+        say.line(&text::removing_originals(k, a));
         let _ = crate::fs::remove_all(dkms, &orig_dir);
         if let Some(kd) = orig_dir.parent() {
             let _ = crate::fs::rmdir(dkms, kd);
@@ -150,36 +141,21 @@ fn restore_originals(
             && !loc.ends_with("/..")
             && host != lib_tree;
         if !inside_tree {
-            said.push((
-                Stream::Err,
-                format!(
-                    "Warning: Bad original location '{loc}' in {}",
-                    origin.display()
-                ),
-            ));
+            said.push((Stream::Err, text::bad_original_location(&loc, &origin)));
             continue;
         }
-        said.push((
-            Stream::Out,
-            format!("Restoring archived original module {loc}"),
-        ));
+        said.push((Stream::Out, text::restoring_original(&loc)));
         if let Some(p) = host.parent() {
             crate::fs::create_dir_all(&l.install, p, 0o755)
-                .map_err(|e| Error::io("Cannot create", p, e))?;
+                .map_err(|e| Error::io(text::CANNOT_CREATE, p, e))?;
         }
         crate::fs::move_verified(&l.dkms, &module, &l.install, &host).map_err(|e| {
-            Error::denied([
-                format!(
-                    "Cannot restore the archived original module {} to {}: {}.",
-                    module.display(),
-                    host.display(),
-                    os_error(&e)
-                ),
-                format!(
-                    "It stays archived in {}; nothing was removed.",
-                    orig_dir.display()
-                ),
-            ])
+            Error::denied(text::cannot_restore_original(
+                &module,
+                &host,
+                &os_error(&e),
+                orig_dir,
+            ))
         })?;
         let _ = crate::fs::remove_file(&l.dkms, &origin);
         restored.push(host);
@@ -193,7 +169,7 @@ pub fn unbuild(cx: &mut Ctx, at: &Mvka) -> Result<()> {
     cx.locked()?;
     let l = &cx.world.host.layout;
     let base = l.base_dir(&at.m, &at.v, &at.k, &at.a);
-    crate::fs::remove_all(&l.dkms, &base).map_err(|e| Error::io("Cannot remove", &base, e))?;
+    crate::fs::remove_all(&l.dkms, &base).map_err(|e| Error::io(text::CANNOT_REMOVE, &base, e))?;
     let kd = l.kernel_dir(&at.m, &at.v, &at.k);
     if crate::fs::list_dirs(&kd).is_empty() {
         let _ = crate::fs::remove_all(&l.dkms, &kd);
@@ -231,11 +207,9 @@ pub fn delete_version(cx: &mut Ctx, say: &mut dyn Say, m: &str, v: &str) -> Resu
         .filter(|d| !NOT_KERNELS.contains(&d.as_str()) && !is_old_build_dir(d))
         .count();
     if remaining == 0 {
-        say.line(&format!(
-            "Deleting module {m}/{v} completely from the DKMS tree."
-        ));
+        say.line(&text::deleting_completely(m, v));
         crate::fault::point("remove:before-delete");
-        crate::fs::remove_all(&l.dkms, &vd).map_err(|e| Error::io("Cannot remove", &vd, e))?;
+        crate::fs::remove_all(&l.dkms, &vd).map_err(|e| Error::io(text::CANNOT_REMOVE, &vd, e))?;
         drop_records_of(cx, m, v);
     }
     let md = l.module_dir(m);
@@ -271,10 +245,7 @@ fn drop_records_of(cx: &Ctx, m: &str, v: &str) {
 /// kernel_prerm/preinst for one module: upstream's `unbuild_module` in a
 /// subshell with depmod put off, after its line on stderr.
 pub fn remove_from_kernel(cx: &mut Ctx, say: &mut dyn Say, at: &Mvka, key: &ConfKey) -> Result<()> {
-    say.eline(&format!(
-        "dkms: removing module {}/{} for kernel {} ({})",
-        at.m, at.v, at.k, at.a
-    ));
+    say.eline(&text::removing_from_kernel(&at.m, &at.v, &at.k, &at.a));
     if cx.ledger.is_installed(cx.world, &at.m, &at.v, &at.k, &at.a) {
         uninstall(cx, say, at, key, Depmod::Later)?;
     } else {

@@ -127,20 +127,13 @@ pub fn plan_into(
     parallel: bool,
 ) -> Vec<usize> {
     if world.host.no_autoinstall {
-        p.say(
-            "Automatic installation of modules has been disabled.",
-            &[],
-            0,
-        );
+        p.say(text::AUTOINSTALL_DISABLED, &[], 0);
         return Vec::new();
     }
     for (m, v) in world.tree.module_versions() {
         if world.tree.is_broken(&m, &v) {
             p.push_soft(
-                Job::Fail(Error::denied([
-                    format!("{m}/{v} is broken! Missing the source directory or the symbolic link pointing to it."),
-                    "Manual intervention is required!".into(),
-                ])),
+                Job::Fail(Error::denied(text::autoinstall_broken(&m, &v))),
                 &[],
                 0,
             );

@@ -27,16 +27,14 @@ pub fn component(what: &str, s: &str) -> Result<()> {
 
 /// Module and version names that are safe as path components.
 pub fn names(m: &str, v: &str) -> Result<()> {
-    component("module name", m)?;
-    component("module version name", v)
+    component(text::NAME_MODULE, m)?;
+    component(text::NAME_MODULE_VERSION, v)
 }
 
 /// Upstream's `check_all_is_banned`.
 pub fn all_is_banned(args: &DkmsArgs, action: &str) -> Result<()> {
     if args.all {
-        return Err(Error::not_allowed([format!(
-            "The action {action} does not support the --all parameter."
-        )]));
+        return Err(Error::not_allowed([text::all_not_supported(action)]));
     }
     Ok(())
 }
@@ -46,13 +44,9 @@ pub fn have_one_kernel(args: &DkmsArgs, action: &str) -> Result<()> {
     all_is_banned(args, action)?;
     if args.kernels.len() != 1 {
         if action.starts_with("kernel_") {
-            return Err(Error::unusable([format!(
-                "The action {action} requires exactly one kernel version parameter on the command line."
-            )]));
+            return Err(Error::unusable([text::one_kernel_required(action)]));
         }
-        return Err(Error::unusable([format!(
-            "The action {action} does not support multiple kernel version parameters on the command line."
-        )]));
+        return Err(Error::unusable([text::one_kernel_only(action)]));
     }
     Ok(())
 }
@@ -68,9 +62,7 @@ pub fn not_broken(world: &World, m: &str, v: &str) -> Result<()> {
 /// Upstream's `module_is_added_or_die`.
 pub fn added(world: &World, m: &str, v: &str) -> Result<()> {
     if !world.tree.is_added(m, v) {
-        return Err(Error::state([format!(
-            "The module/version combo: {m}/{v} is not located in the DKMS tree."
-        )]));
+        return Err(Error::state([text::not_in_tree(m, v)]));
     }
     Ok(())
 }
@@ -80,7 +72,7 @@ pub fn root(world: &World) -> Result<()> {
     if world.host.is_root {
         Ok(())
     } else {
-        Err(Error::denied(["You must be root to use this command."]))
+        Err(Error::denied([text::MUST_BE_ROOT]))
     }
 }
 
@@ -89,9 +81,8 @@ pub fn rw_dkms_tree(world: &World) -> Result<()> {
     if world.host.dkms_tree_writable {
         Ok(())
     } else {
-        Err(Error::denied([format!(
-            "No write access to DKMS tree at {}",
-            world.host.layout.dkms.display()
+        Err(Error::denied([text::no_write_access(
+            &world.host.layout.dkms,
         )]))
     }
 }
@@ -121,19 +112,19 @@ pub fn kernels_arches(args: &DkmsArgs, world: &World) -> Result<Vec<(String, Str
     }
     for (i, k) in kernels.iter().enumerate() {
         if k.is_empty() {
-            return Err(Error::empty_kernel([format!("Empty kernelver[{i}]")]));
+            return Err(Error::empty_kernel([text::empty_kernelver(i)]));
         }
     }
     for (i, a) in arches.iter().enumerate() {
         if a.is_empty() {
-            return Err(Error::empty_kernel([format!("Empty arch[{i}]")]));
+            return Err(Error::empty_kernel([text::empty_arch(i)]));
         }
     }
     for k in &kernels {
-        component("kernel version", k)?;
+        component(text::NAME_KERNEL_VERSION, k)?;
     }
     for a in &arches {
-        component("arch", a)?;
+        component(text::NAME_ARCH, a)?;
     }
     Ok(kernels.into_iter().zip(arches).collect())
 }

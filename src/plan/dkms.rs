@@ -5,7 +5,7 @@
 //! exits with the last iteration's status; a `die` outside one ends the
 //! run).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::observe::tree::{Entry, State};
@@ -22,14 +22,7 @@ pub fn plan(args: &DkmsArgs, world: &World) -> Plan {
     }
     if action.is_empty() || !crate::plan::request::is_action(action) {
         let mut p = Plan::new(ExitRule::Stop, false);
-        p.push(
-            Job::Say(
-                Stream::Err,
-                format!("\nError! Unknown action specified: \"{action}\"\n"),
-            ),
-            &[],
-            0,
-        );
+        p.push(Job::Say(Stream::Err, text::unknown_action(action)), &[], 0);
         p.push(Job::Say(Stream::Out, text::usage("dkms")), &[], 0);
         return p;
     }
@@ -64,7 +57,7 @@ pub fn plan(args: &DkmsArgs, world: &World) -> Plan {
             p.push(Job::GenerateMok, &[], 0);
             Ok(p)
         }
-        _ => Err(Error::usage([format!("Unknown action {action}")])),
+        _ => Err(Error::usage([text::unplanned_action(action)])),
     };
     r.unwrap_or_else(Plan::fail)
 }
@@ -220,21 +213,17 @@ fn plan_add(
         if let Some(dir) = &args.try_source_tree {
             let from = source_tree_dir(args).unwrap_or_else(|| dir.clone());
             if !from.join("dkms.conf").is_file() {
-                return Err(Error::tarball([format!(
-                    "{} must contain a dkms.conf file!",
-                    dir.display()
-                )]));
+                return Err(Error::tarball([text::must_contain_conf(dir)]));
             }
             checks::root(world)?;
-            let key = source_tree_conf(args, k, a).ok_or_else(|| Error::msg("no source tree"))?;
+            let key =
+                source_tree_conf(args, k, a).ok_or_else(|| Error::msg(text::NO_SOURCE_TREE))?;
             let read = p.push(Job::ReadConf(key.clone()), &[], chain);
             let Some(Ok(c)) = world.conf(&key).map(|r| &r.result) else {
                 return Ok(Some(read));
             };
             if c.package_name.is_empty() || c.package_version.is_empty() {
-                return Err(Error::build_failed([
-                    "Malformed dkms.conf file. Cannot load source tree.",
-                ]));
+                return Err(Error::build_failed([text::MALFORMED_SOURCE_TREE]));
             }
             m = c.package_name.clone();
             v = c.package_version.clone();
@@ -250,10 +239,7 @@ fn plan_add(
             after.push(copy);
             let conf = copied_conf_key(world, &key, &m, &v, k, a);
             if world.tree.is_added(&m, &v) {
-                return Err(Error::state([
-                    format!("DKMS tree already contains: {m}/{v}"),
-                    "You cannot add the same module/version combo more than once.".into(),
-                ]));
+                return Err(Error::state(text::already_added(&m, &v)));
             }
             let add = p.push(
                 Job::Add {
@@ -274,17 +260,11 @@ fn plan_add(
         if implied {
             return Ok(None);
         }
-        return Err(Error::state([
-            format!("DKMS tree already contains: {m}/{v}"),
-            "You cannot add the same module/version combo more than once.".into(),
-        ]));
+        return Err(Error::state(text::already_added(&m, &v)));
     }
     let src = world.host.layout.source_tree_dir(&m, &v);
     if !src.is_dir() {
-        return Err(Error::usage([
-            "Could not find module source directory.".to_string(),
-            format!("Directory: {} does not exist.", src.display()),
-        ]));
+        return Err(Error::usage(text::source_dir_missing(&src)));
     }
     let conf = add_conf_key(world, &m, &v, k, a);
     Ok(Some(p.push(
@@ -678,31 +658,22 @@ pub fn match_entries(args: &DkmsArgs, world: &World, a: &str) -> Vec<Entry> {
 fn run_match(args: &DkmsArgs, world: &World, k: &str, a: &str) -> Result<Plan, Error> {
     let t = &args.template_kernel;
     if t.is_empty() {
-        return Err(Error::denied([
-            "Invalid number of parameters passed.",
-            "Usage: match --templatekernel=<kernel-version> -k <kernel-version>",
-            "   or: match --templatekernel=<kernel-version> -k <kernel-version> <module>",
-        ]));
+        return Err(Error::denied(text::MATCH_USAGE));
     }
     if t == k {
-        return Err(Error::usage([
-            "The templatekernel and the specified kernel version are the same.",
-        ]));
+        return Err(Error::usage([text::MATCH_SAME_KERNEL]));
     }
     if !args.module.is_empty() && !world.tree.modules.contains_key(&args.module) {
-        return Err(Error::state([format!(
-            "The module: {} is not located in the DKMS tree.",
-            args.module
-        )]));
+        return Err(Error::state([text::match_module_not_in_tree(&args.module)]));
     }
     let mut p = Plan::new(ExitRule::Stop, true);
     p.say("", &[], 0);
-    p.say(format!("Matching modules in kernel: {k} ({a})"), &[], 0);
-    p.say(format!("to the configuration of kernel: {t} ({a})"), &[], 0);
+    p.say(text::matching_kernel(k, a), &[], 0);
+    p.say(text::matching_template(t, a), &[], 0);
     let entries = match_entries(args, world, a);
     if entries.is_empty() {
         p.say("", &[], 0);
-        p.say("There is nothing to be done for this match.", &[], 0);
+        p.say(text::MATCH_NOTHING, &[], 0);
         return Ok(p);
     }
     p.push(
@@ -715,8 +686,8 @@ fn run_match(args: &DkmsArgs, world: &World, k: &str, a: &str) -> Result<Plan, E
     );
     for (i, e) in entries.iter().enumerate() {
         let chain = i + 1;
-        p.say(format!("Module:  {}", e.module), &[], chain);
-        p.say(format!("Version: {}", e.version), &[], chain);
+        p.say(text::match_module(&e.module), &[], chain);
+        p.say(text::match_version(&e.version), &[], chain);
         if world.tree.is_broken(&e.module, &e.version) {
             p.push_soft(
                 Job::Fail(Error::denied(text::broken(&e.module, &e.version))),
@@ -796,12 +767,10 @@ fn mktarball(
 
 fn ldtarball(args: &DkmsArgs, world: &World) -> Result<Plan, Error> {
     if !world.host.is_root && world.host.opts.force {
-        return Err(Error::denied([
-            "You must be root to use this command with the --force option.",
-        ]));
+        return Err(Error::denied([text::MUST_BE_ROOT_FOR_FORCE]));
     }
     let Some(archive) = args.archive.clone() else {
-        return Err(Error::usage([" does not exist."]));
+        return Err(Error::usage([text::archive_missing(Path::new(""))]));
     };
     let mut p = Plan::new(ExitRule::Stop, true);
     p.push(Job::LoadTarball { archive, add: true }, &[], 0);

@@ -1,0 +1,54 @@
+//! Ours: the lines the hooks (`dkms-hook`) print that upstream has no
+//! counterpart for.
+
+/// Ours: the hook's one line for a kernel without headers (instead of
+/// upstream's exit-21 error, which would fail the package operation).
+pub fn hook_headers_deferred(k: &str, package: &str) -> String {
+    format!("dkms-hook: kernel headers for {k} are not installed; module builds for {k} are deferred until {package} is installed.")
+}
+
+/// Ours: prune's line for a kernel that is gone.
+pub fn hook_pruning(k: &str) -> String {
+    format!("dkms-hook: kernel {k} is no longer installed; removing its module builds.")
+}
+
+/// Ours: the line after an error that does not fail a package operation.
+pub const HOOK_ERROR_IGNORED: &str =
+    "dkms-hook: the error above does not fail this package operation.";
+
+/// Ours: the warning when autoinstall_failure=warn keeps a failed run from
+/// failing the package operation.
+pub const HOOK_FAILURE_WARN_ONLY: &str = "dkms-hook: some modules failed to build or install (see above); autoinstall_failure=warn keeps this package operation going.";
+
+/// Ours: the error (exit 6) when the depmod put off to the end of a run
+/// fails; the modules stay, and the next run tries depmod again.
+pub fn depmod_failed(kernels: &[String]) -> String {
+    format!(
+        "depmod failed for kernel(s) {}: the modules are in place, but modprobe will not find them until depmod succeeds (it is tried again on the next run).",
+        kernels.join(" ")
+    )
+}
+
+/// Ours: the hooks' warning when framework.conf's parallel_jobs is above
+/// the most they run at once.
+pub fn jobs_clamped(max: usize) -> String {
+    format!("parallel_jobs is larger than {max}; using {max}.")
+}
+
+/// Ours: `dkms-hook prune` when no kernel is gone.
+pub const NOTHING_TO_PRUNE: &str = "Nothing to prune.";
+
+/// Ours: `dkms-hook prune --dry-run`'s line for each build it would remove.
+pub fn would_prune(m: &str, v: &str, k: &str, a: &str) -> String {
+    format!("Would remove {m}/{v} for kernel {k} ({a})")
+}
+
+/// Ours: the error when a deferral cannot be written to the queue.
+pub fn cannot_record_pending(k: &str, cause: &str) -> String {
+    format!("cannot record pending work for {k}: {cause}")
+}
+
+/// Ours: the error when a parallel build cannot get a jobserver slot.
+pub fn no_jobserver_token(cause: &str) -> String {
+    format!("Cannot take a jobserver token: {cause}")
+}

@@ -1,0 +1,33 @@
+//! Ours: archived originals that could not be put back are kept, and the
+//! user is told where (upstream would delete them).
+
+use std::path::Path;
+
+/// Ours: the warning after an uninstall that kept some originals.
+pub fn originals_kept(orig_dir: &Path) -> String {
+    format!(
+        "Original module(s) that could not be put back are kept in {}.",
+        orig_dir.display()
+    )
+}
+
+/// Ours: the error (exit 1) when an original cannot be moved back;
+/// `cause` is the OS error.
+pub fn cannot_restore_original(
+    module: &Path,
+    dest: &Path,
+    cause: &str,
+    orig_dir: &Path,
+) -> Vec<String> {
+    vec![
+        format!(
+            "Cannot restore the archived original module {} to {}: {cause}.",
+            module.display(),
+            dest.display()
+        ),
+        format!(
+            "It stays archived in {}; nothing was removed.",
+            orig_dir.display()
+        ),
+    ]
+}
