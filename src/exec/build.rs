@@ -89,16 +89,9 @@ pub fn build(cx: &mut Ctx, say: &mut dyn Say, at: &Mvka, key: &ConfKey) -> Resul
     checks_before_prepare(world, at, conf)?;
     prepare_kernel(cx, say, &at.k, &at.a)?;
     let signer = cx.ledger.prepared_signer(&at.k, &at.a).cloned().flatten();
-    let missing_deps = conf
-        .build_depends
-        .iter()
-        .filter(|d| {
-            cx.ledger
-                .installed_version(world, d, &at.k, &at.a)
-                .is_none()
-        })
-        .cloned()
-        .collect();
+    let missing_deps = cx
+        .ledger
+        .missing_deps(world, &conf.build_depends, &at.k, &at.a);
     let input = BuildInput {
         world,
         lock,

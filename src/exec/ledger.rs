@@ -117,6 +117,14 @@ impl Ledger {
         self.is_built(w, m, v, k, a) && self.linked(w, m, k, a).as_deref() == Some(v)
     }
 
+    /// The BUILD_DEPENDS of a build for k/a that no version is installed of.
+    pub fn missing_deps(&self, w: &World, deps: &[String], k: &str, a: &str) -> Vec<String> {
+        deps.iter()
+            .filter(|d| self.installed_version(w, d, k, a).is_none())
+            .cloned()
+            .collect()
+    }
+
     /// The newest version of `m` installed for k/a (upstream's
     /// `module_status "$bd" "*" k a` filtered to installed, `sort -V | tail -1`).
     pub fn installed_version(&self, w: &World, m: &str, k: &str, a: &str) -> Option<String> {

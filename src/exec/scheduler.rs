@@ -166,16 +166,9 @@ impl<'s, 'w> Scheduler<'s, 'w> {
                 continue;
             };
             let missing: Vec<String> = match world.conf(&n.conf).map(|r| &r.result) {
-                Some(Ok(c)) => c
-                    .build_depends
-                    .iter()
-                    .filter(|d| {
-                        cx.ledger
-                            .installed_version(world, d, &at.k, &at.a)
-                            .is_none()
-                    })
-                    .cloned()
-                    .collect(),
+                Some(Ok(c)) => cx
+                    .ledger
+                    .missing_deps(world, &c.build_depends, &at.k, &at.a),
                 _ => Vec::new(),
             };
             let step = n.step;

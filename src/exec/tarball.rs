@@ -947,15 +947,7 @@ fn read_conf(
     k: &str,
     a: &str,
 ) -> Result<crate::observe::conf::ModuleConf> {
-    let key = ConfKey {
-        shown: path.clone(),
-        path,
-        module: String::new(),
-        version: String::new(),
-        kernel: k.into(),
-        arch: a.into(),
-        strict: false,
-    };
+    let key = ConfKey::new(path.clone(), path, ["", "", k, a], false);
     let read = cx.world.read_conf_now(&key);
     for l in &read.directive_lines {
         say.line(l);

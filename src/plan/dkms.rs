@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::observe::tree::{Entry, State};
 use crate::observe::{ConfKey, World};
 use crate::plan::checks;
+use crate::plan::removal::{removals, Removal};
 use crate::plan::{autoinstall, Depmod, DkmsArgs, ExitRule, Job, Mvka, Plan};
 use crate::report::{text, Stream};
 
@@ -115,15 +116,7 @@ pub fn source_tree_conf(args: &DkmsArgs, k: &str, a: &str) -> Option<ConfKey> {
         return None;
     }
     let path = source_tree_dir(args)?.join("dkms.conf");
-    Some(ConfKey {
-        shown: path.clone(),
-        path,
-        module: String::new(),
-        version: String::new(),
-        kernel: k.into(),
-        arch: a.into(),
-        strict: false,
-    })
+    Some(ConfKey::new(path.clone(), path, ["", "", k, a], false))
 }
 
 /// The strict read `add` makes of `<source_tree>/<m>-<v>/dkms.conf` (or `-c`).
@@ -362,21 +355,10 @@ fn plan_maybe_build(
     chain: usize,
 ) {
     let conf = build_conf_key(args, world, &at.m, &at.v, &at.k, &at.a, true);
-    if world.tree.is_built(&at.m, &at.v, &at.k, &at.a) {
-        if !world.host.opts.force {
-            p.say(
-                text::already_built(&at.m, &at.v, &at.k, &at.a),
-                after,
-                chain,
-            );
-            return;
-        }
-        p.push(
-            Job::Build {
-                at: at.clone(),
-                conf,
-                unbuild_first: true,
-            },
+    let built = world.tree.is_built(&at.m, &at.v, &at.k, &at.a);
+    if built && !world.host.opts.force {
+        p.say(
+            text::already_built(&at.m, &at.v, &at.k, &at.a),
             after,
             chain,
         );
@@ -386,7 +368,7 @@ fn plan_maybe_build(
         Job::Build {
             at: at.clone(),
             conf,
-            unbuild_first: false,
+            unbuild_first: built,
         },
         after,
         chain,
@@ -601,21 +583,14 @@ pub fn maybe_unbuild(
 pub fn kernel_removal(world: &World, k: &str, a: &str, preinst: bool) -> Plan {
     let mut p = Plan::new(ExitRule::Stop, true);
     let mut modules = Vec::new();
-    for (m, v) in world.tree.module_versions() {
-        if !world.tree.is_built(&m, &v, k, a) {
-            continue;
-        }
-        if preinst {
-            let key = world.source_conf_key(&m, &v, k, a, false);
-            match world.conf(&key).map(|r| &r.result) {
-                Some(Ok(c)) if c.autoinstall => {}
-                Some(Ok(_)) => continue,
-                _ => {
-                    p.push(Job::ReadConf(key), &[], 0);
-                    return p;
-                }
+    for r in removals(world, k, a, preinst) {
+        let (m, v) = match r {
+            Removal::Take(m, v) => (m, v),
+            Removal::Unreadable(key) => {
+                p.push(Job::ReadConf(key), &[], 0);
+                return p;
             }
-        }
+        };
         let chain = modules.len() + 1;
         let at = Mvka::new(&m, &v, k, a);
         let s = p.push_soft(

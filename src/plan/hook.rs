@@ -12,6 +12,7 @@
 use crate::observe::kernel::headers_package;
 use crate::observe::version::sort_v_cmp;
 use crate::observe::World;
+use crate::plan::removal::{removals, Removal};
 use crate::plan::{autoinstall, Depmod, Event, ExitRule, Job, Mvka, Plan};
 use crate::report::Stream;
 
@@ -194,15 +195,7 @@ pub fn plan(event: &Event, world: &World) -> Plan {
             removal(&mut p, world, k, &a, preinst);
             if !preinst {
                 p.push_soft(Job::DropKernelRecords { k: k.clone() }, &[], 0);
-                p.push_soft(
-                    Job::Prune {
-                        kernels: prune_kernels(world),
-                        dry_run: false,
-                        explicit: false,
-                    },
-                    &[],
-                    0,
-                );
+                implicit_prune(&mut p, world);
             }
             return p;
         }
@@ -245,15 +238,7 @@ pub fn plan(event: &Event, world: &World) -> Plan {
         p.push_soft(Job::FlushDepmod, &[], 0);
     }
     if matches!(event, Event::AptPostInvoke | Event::Boot) {
-        p.push_soft(
-            Job::Prune {
-                kernels: prune_kernels(world),
-                dry_run: false,
-                explicit: false,
-            },
-            &[],
-            0,
-        );
+        implicit_prune(&mut p, world);
     }
     p.push_soft(Job::HookSummary, &[], 0);
     // In a hook nothing is fatal: every failure is reported and counted.
@@ -263,24 +248,31 @@ pub fn plan(event: &Event, world: &World) -> Plan {
     p
 }
 
+/// The prune that follows a removal, apt run or boot: soft (a failure
+/// never fails the event) and quiet when nothing is gone.
+fn implicit_prune(p: &mut Plan, world: &World) {
+    p.push_soft(
+        Job::Prune {
+            kernels: prune_kernels(world),
+            dry_run: false,
+            explicit: false,
+        },
+        &[],
+        0,
+    );
+}
+
 /// Every module built for k/a comes off (preinst: AUTOINSTALL ones), one
 /// depmod at the end; failures are reported, never fatal.
 fn removal(p: &mut Plan, world: &World, k: &str, a: &str, preinst: bool) {
-    for (m, v) in world.tree.module_versions() {
-        if !world.tree.is_built(&m, &v, k, a) {
-            continue;
-        }
-        if preinst {
-            let key = world.source_conf_key(&m, &v, k, a, false);
-            match world.conf(&key).map(|r| &r.result) {
-                Some(Ok(c)) if c.autoinstall => {}
-                Some(Ok(_)) => continue,
-                _ => {
-                    p.push_soft(Job::ReadConf(key), &[], 0);
-                    continue;
-                }
+    for r in removals(world, k, a, preinst) {
+        let (m, v) = match r {
+            Removal::Take(m, v) => (m, v),
+            Removal::Unreadable(key) => {
+                p.push_soft(Job::ReadConf(key), &[], 0);
+                continue;
             }
-        }
+        };
         let chain = p.steps.len() + 1;
         p.push_soft(
             Job::RemoveFromKernel {

@@ -14,6 +14,7 @@ pub mod dkms;
 pub mod hook;
 mod job;
 pub mod needs;
+pub mod removal;
 pub mod request;
 #[cfg(test)]
 mod tests;

@@ -979,50 +979,27 @@ impl<'a> Parser<'a> {
 
     /// Skip to the `)` matching an already consumed `(`.
     fn skip_parens(&mut self) -> Result<(), Fail> {
-        self.nested(Self::skip_parens_inner)
+        self.nested(|r| r.skip_to_close('(', ')', "unterminated `$(`"))
     }
 
-    fn skip_parens_inner(&mut self) -> Result<(), Fail> {
-        let open = self.pos;
-        let mut depth = 1;
-        while let Some(c) = self.peek() {
-            match c {
-                '(' => {
-                    depth += 1;
-                    self.pos += 1;
-                }
-                ')' => {
-                    depth -= 1;
-                    self.pos += 1;
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                }
-                '\\' => self.pos += 2,
-                '\'' => self.skip_single()?,
-                '"' => self.skip_double()?,
-                '`' => self.skip_backtick()?,
-                _ => self.pos += 1,
-            }
-        }
-        Err(Fail::Broken(open, "unterminated `$(`".into()))
-    }
-
-    /// Skip to the `}` matching an already consumed `${`.
+    /// Skip to the `}` matching an already consumed `${` (a `$(` inside is
+    /// skipped whole).
     fn skip_braces(&mut self) -> Result<(), Fail> {
-        self.nested(Self::skip_braces_inner)
+        self.nested(|r| r.skip_to_close('{', '}', "unterminated `${`"))
     }
 
-    fn skip_braces_inner(&mut self) -> Result<(), Fail> {
+    /// Skip to the `close` that matches an already consumed `open`, over
+    /// quotes, escapes, backticks and (inside braces) `$(...)`.
+    fn skip_to_close(&mut self, open_ch: char, close: char, what: &str) -> Result<(), Fail> {
         let open = self.pos;
         let mut depth = 1;
         while let Some(c) = self.peek() {
             match c {
-                '{' => {
+                c if c == open_ch => {
                     depth += 1;
                     self.pos += 1;
                 }
-                '}' => {
+                c if c == close => {
                     depth -= 1;
                     self.pos += 1;
                     if depth == 0 {
@@ -1033,14 +1010,14 @@ impl<'a> Parser<'a> {
                 '\'' => self.skip_single()?,
                 '"' => self.skip_double()?,
                 '`' => self.skip_backtick()?,
-                '$' if self.peek_at(1) == Some('(') => {
+                '$' if open_ch == '{' && self.peek_at(1) == Some('(') => {
                     self.pos += 2;
                     self.skip_parens()?;
                 }
                 _ => self.pos += 1,
             }
         }
-        Err(Fail::Broken(open, "unterminated `${`".into()))
+        Err(Fail::Broken(open, what.into()))
     }
 
     /// Read a here-document delimiter word (quotes removed).
