@@ -16,6 +16,12 @@ fn main() -> ExitCode {
     for v in ["CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS"] {
         std::env::remove_var(v);
     }
+    // The package builds generate the man page and completions from this
+    // very binary (see cli::generate); nothing else takes this path.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some(cli::generate::ENTRY) {
+        return ExitCode::from(cli::generate::main(&argv[1..]));
+    }
     let parsed = cli::hook::Cli::parse();
     let running = dkms_hook::observe::kernel::running_kernel();
     let req = cli::hook::request(parsed, &running);
