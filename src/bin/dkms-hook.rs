@@ -18,9 +18,11 @@ fn main() -> ExitCode {
     }
     // The package builds generate the man page and completions from this
     // very binary (see cli::generate); nothing else takes this path.
-    let argv: Vec<String> = std::env::args().collect();
-    if argv.get(1).map(String::as_str) == Some(cli::generate::ENTRY) {
-        return ExitCode::from(cli::generate::main(&argv[1..]));
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == cli::generate::ENTRY)
+    {
+        return ExitCode::from(cli::generate::main(std::env::args_os().skip(1)));
     }
     let parsed = cli::hook::Cli::parse();
     let running = dkms_hook::observe::kernel::running_kernel();

@@ -68,7 +68,7 @@ pub fn render(args: &Args) -> std::io::Result<Vec<u8>> {
 
 /// Run the generator on `argv` (starting with [`ENTRY`]); returns the exit
 /// status.
-pub fn main(argv: &[String]) -> u8 {
+pub fn main(argv: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
     let args = Args::parse_from(argv);
     let written = render(&args).and_then(|text| {
         let mut stdout = std::io::stdout().lock();
