@@ -62,8 +62,25 @@ pub fn render(args: &Args) -> std::io::Result<Vec<u8>> {
         What::Zsh => Shell::Zsh,
     };
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "dkms-hook", &mut out);
+    clap_complete::generate(shell, &mut Cli::command(), BIN, &mut out);
+    if shell == Shell::Bash {
+        return Ok(fix_bash_states(&String::from_utf8_lossy(&out)).into_bytes());
+    }
     Ok(out)
+}
+
+/// The program's name.
+const BIN: &str = "dkms-hook";
+
+/// clap_complete's bash script names each subcommand's state twice, and for
+/// a program name with a hyphen it spells the two differently (clap issue
+/// 6421): the loop sets `dkms__hook__subcmd__prune`, the case arm waits for
+/// `dkms__subcmd__hook__subcmd__prune`, so no subcommand's options would
+/// complete. Spell the arms the way the loop does.
+fn fix_bash_states(script: &str) -> String {
+    let arm = BIN.replace('-', "__subcmd__");
+    let state = BIN.replace('-', "__");
+    script.replace(&arm, &state)
 }
 
 /// Run the generator on `argv` (starting with [`ENTRY`]); returns the exit
@@ -81,5 +98,23 @@ pub fn main(argv: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             eprintln!("dkms-hook {ENTRY}: {e}");
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bash() -> String {
+        let args = Args::parse_from([ENTRY, "bash"]);
+        String::from_utf8(render(&args).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn bash_states_agree() {
+        let script = bash();
+        assert!(!script.contains("dkms__subcmd__hook"));
+        assert!(script.contains("cmd=\"dkms__hook__subcmd__prune\""));
+        assert!(script.contains("\n        dkms__hook__subcmd__prune)\n"));
     }
 }
