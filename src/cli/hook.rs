@@ -1,8 +1,10 @@
 //! `dkms-hook`'s command line (clap): one subcommand per package-manager
 //! event or administrator command, turned into a [`Request`].
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueHint};
 
 use crate::plan::{Command as PlanCommand, Event, Request};
@@ -83,6 +85,7 @@ pub enum Command {
     /// add acts as kernel-postinst and remove as kernel-prerm; other commands do nothing. Never exits 77, which would stop kernel-install's later plugins.
     KernelInstall {
         /// What kernel-install does: add or remove (others are ignored).
+        #[arg(value_parser = KernelInstallVerb)]
         command: String,
         /// The kernel version, as in /lib/modules/KVER.
         kver: String,
@@ -126,6 +129,31 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+}
+
+/// kernel-install's first argument: help, the man page and the
+/// completions offer `add` and `remove`, yet any word is accepted (and
+/// ignored later), since kernel-install may pass verbs it adds in future.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelInstallVerb;
+
+impl TypedValueParser for KernelInstallVerb {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            ["add", "remove"].into_iter().map(PossibleValue::new),
+        ))
+    }
 }
 
 /// The request for a parsed command line (`running` is `uname -r`, the
