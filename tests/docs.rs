@@ -575,6 +575,30 @@ fn dkms_bash_completion_completes() {
     );
 }
 
+/// dkms-hook's generated bash completion completes subcommands, their
+/// options and kernel-install's verbs.
+#[test]
+fn dkms_hook_bash_completion_completes() {
+    let complete = |words: &str| -> String {
+        let script = format!(
+            ". <('{}' __generate bash)\n\
+             f=$(complete -p dkms-hook | sed 's/.*-F \\([^ ]*\\).*/\\1/')\n\
+             COMP_WORDS=({words})\nCOMP_CWORD=$((${{#COMP_WORDS[@]}} - 1))\n\
+             \"$f\" dkms-hook \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            env!("CARGO_BIN_EXE_dkms-hook")
+        );
+        stdout_of(Command::new("bash").args(["--norc", "-c", &script]))
+    };
+    assert_eq!(complete("dkms-hook kernel-po").trim(), "kernel-postinst");
+    assert_eq!(complete("dkms-hook prune --d").trim(), "--dry-run");
+    assert_eq!(
+        complete("dkms-hook --root /tmp autoinstall --all").trim(),
+        "--all-kernels"
+    );
+    assert_eq!(complete("dkms-hook kernel-install r").trim(), "remove");
+}
+
 /// A kernel whose headers are installed on this machine (the newest).
 fn kernel_with_headers() -> Option<String> {
     let list = stdout_of(Command::new("bash").arg("-c").arg(
