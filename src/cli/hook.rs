@@ -119,11 +119,11 @@ pub enum Command {
     },
     /// List deferred work and recorded failures.
     ///
-    /// Kernels waiting for their headers, modules waiting for a BUILD_DEPENDS module, and builds that failed in a hook, with the log to read. Never waits for the lock.
+    /// Kernels waiting for their headers, modules waiting for a BUILD_DEPENDS module, and builds that failed in a hook, with the log to read. Run by hand; never waits for the lock.
     Pending,
     /// Find and repair what interrupted runs left behind.
     ///
-    /// Also lists pending work and failures and shows the Secure Boot and signing-key state, with the mokutil command that enrols the key. For use after a crash or power cut.
+    /// Also lists pending work and failures and shows the Secure Boot and signing-key state, with the mokutil command that enrols the key. Run by hand, e.g. after a crash or power cut.
     Doctor {
         /// Only report; change nothing.
         #[arg(long)]
