@@ -85,7 +85,7 @@ pub enum Command {
     /// add acts as kernel-postinst and remove as kernel-prerm; other commands do nothing. Never exits 77, which would stop kernel-install's later plugins.
     KernelInstall {
         /// What kernel-install does: add or remove (others are ignored).
-        #[arg(value_parser = KernelInstallVerb)]
+        #[arg(value_parser = KernelInstallVerb, hide_possible_values = true)]
         command: String,
         /// The kernel version, as in /lib/modules/KVER.
         kver: String,
