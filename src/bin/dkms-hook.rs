@@ -16,6 +16,14 @@ fn main() -> ExitCode {
     for v in ["CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS"] {
         std::env::remove_var(v);
     }
+    // The package builds generate the man page and completions from this
+    // very binary (see cli::generate); nothing else takes this path.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == cli::generate::ENTRY)
+    {
+        return ExitCode::from(cli::generate::main(std::env::args_os().skip(1)));
+    }
     let parsed = cli::hook::Cli::parse();
     let running = dkms_hook::observe::kernel::running_kernel();
     let req = cli::hook::request(parsed, &running);

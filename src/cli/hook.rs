@@ -1,20 +1,30 @@
 //! `dkms-hook`'s command line (clap): one subcommand per package-manager
 //! event or administrator command, turned into a [`Request`].
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
+use clap::{Parser, Subcommand, ValueHint};
 
 use crate::plan::{Command as PlanCommand, Event, Request};
 
-/// Make out-of-tree kernel modules follow the kernel: package-manager hooks for DKMS.
+/// Rebuild DKMS modules when kernels and kernel headers come and go.
+///
+/// The package-manager side of DKMS: one command per event (a kernel or its
+/// headers installed or removed, an apt or dpkg run, boot), plus commands
+/// for the administrator. Modules are registered with dkms(8).
 #[derive(Parser, Debug)]
-#[command(name = "dkms-hook", version = env!("CARGO_PKG_VERSION"), about, long_about = None)]
+#[command(
+    name = "dkms-hook",
+    version = env!("CARGO_PKG_VERSION"),
+    subcommand_value_name = "COMMAND"
+)]
 pub struct Cli {
-    /// Treat DIR as the root of the system: every path the tool reads or writes resolves under it (also DKMS_ROOT).
-    #[arg(long, global = true, value_name = "DIR")]
+    /// Treat DIR as the root of the system: every path read or written (framework.conf, /etc/dkms, the trees, /boot, the pending queue) resolves under it, and depmod runs with -b DIR (also DKMS_ROOT).
+    #[arg(long, global = true, value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub root: Option<PathBuf>,
-    /// Show build commands instead of progress dots.
+    /// Show each build command instead of progress dots.
     #[arg(long, global = true)]
     pub verbose: bool,
     /// The event.
@@ -25,75 +35,125 @@ pub struct Cli {
 /// The events and commands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// A kernel was installed. Called by /etc/kernel/postinst.d/dkms-hook (run-parts) as `KVER IMAGE`. Builds and installs every AUTOINSTALL module; without headers it defers the kernel and exits 0.
+    /// A kernel was installed: build and install its modules.
+    ///
+    /// Run by /etc/kernel/postinst.d/dkms-hook (Debian's run-parts) as KVER IMAGE. Builds and installs every AUTOINSTALL module for KVER, in parallel under one make jobserver, with one depmod at the end. When the headers of KVER are not installed, it says which package to install, records KVER as pending and exits 0; the module builds happen when the headers arrive.
     KernelPostinst {
-        /// Kernel version.
+        /// The kernel version, as in /lib/modules/KVER.
         kver: String,
-        /// Kernel image path (unused).
+        /// The kernel image the hook is given (not used).
         image: Option<String>,
     },
-    /// A kernel is about to be upgraded. Called by /etc/kernel/preinst.d/dkms-hook. Removes AUTOINSTALL modules built for it; never fails.
+    /// A kernel is about to be upgraded: remove its AUTOINSTALL modules.
+    ///
+    /// Run by /etc/kernel/preinst.d/dkms-hook as KVER IMAGE. Unbuilds the AUTOINSTALL modules built for KVER, so that kernel-postinst builds them afresh. Never fails.
     KernelPreinst {
-        /// Kernel version.
+        /// The kernel version, as in /lib/modules/KVER.
         kver: String,
-        /// Kernel image path (unused).
+        /// The kernel image the hook is given (not used).
         image: Option<String>,
     },
-    /// A kernel is being removed. Called by /etc/kernel/prerm.d/dkms-hook. Removes every module built for it, then prunes; never fails.
+    /// A kernel is being removed: remove its modules, then prune.
+    ///
+    /// Run by /etc/kernel/prerm.d/dkms-hook as KVER IMAGE. Unbuilds every module built for KVER, AUTOINSTALL or not, then prunes. Never fails.
     KernelPrerm {
-        /// Kernel version.
+        /// The kernel version, as in /lib/modules/KVER.
         kver: String,
-        /// Kernel image path (unused).
+        /// The kernel image the hook is given (not used).
         image: Option<String>,
     },
-    /// Kernel headers were installed. Called by /etc/kernel/header_postinst.d/dkms-hook and RPM file triggers. Finishes pending work for every kernel whose headers are now present.
+    /// Kernel headers were installed: finish the work that waited for them.
+    ///
+    /// Run by /etc/kernel/header_postinst.d/dkms-hook and by the RPM file triggers on /usr/src/kernels. Builds and installs the pending modules of every kernel whose headers are now present, not only KVER.
     HeaderPostinst {
-        /// Kernel version.
+        /// The kernel version whose headers were installed.
         kver: String,
     },
-    /// apt finished a dpkg run (DPkg::Post-Invoke in /etc/apt/apt.conf.d/90dkms-hook). Finishes whatever is still pending and prunes; never fails apt.
+    /// apt finished running dpkg: finish pending work and prune.
+    ///
+    /// Run by DPkg::Post-Invoke in /etc/apt/apt.conf.d/90dkms-hook after each dpkg run of apt. Never fails apt.
     AptPostInvoke,
-    /// dpkg file trigger on /usr/src or /lib/modules (the package's postinst `triggered`). Finishes pending work; never fails.
+    /// dpkg saw files change in /usr/src or /lib/modules: finish pending work.
+    ///
+    /// Run by the package's postinst for its dpkg file triggers. Never fails.
     DpkgTrigger {
-        /// The trigger names dpkg passes (unused).
+        /// The trigger names dpkg passes (not used).
         triggers: Vec<String>,
     },
-    /// systemd kernel-install plugin 40-dkms-hook.install: `add|remove KVER ENTRY_DIR [IMAGE...]`. Never returns 77.
+    /// The systemd kernel-install plugin (40-dkms-hook.install).
+    ///
+    /// add acts as kernel-postinst and remove as kernel-prerm; other commands do nothing. Never exits 77, which would stop kernel-install's later plugins.
     KernelInstall {
-        /// add or remove (others do nothing).
+        /// What kernel-install does: add or remove (others are ignored).
+        #[arg(value_parser = KernelInstallVerb, hide_possible_values = true)]
         command: String,
-        /// Kernel version.
+        /// The kernel version, as in /lib/modules/KVER.
         kver: String,
-        /// Boot entry directory (unused).
+        /// The boot loader entry directory kernel-install passes (not used).
         entry_dir: Option<String>,
-        /// Kernel images (unused).
+        /// The kernel images kernel-install passes (not used).
         images: Vec<String>,
     },
-    /// Boot catch-up (dkms-hook.service): pending work for the running kernel, then prune. Never fails boot.
+    /// Catch up at boot: pending work for the running kernel, then prune.
+    ///
+    /// Run early at boot by dkms-hook.service, for when a kernel was installed without its headers or a hook was interrupted. Never fails boot.
     Boot,
-    /// Build and install AUTOINSTALL modules by hand, for the running kernel, -k KVER, or every kernel.
+    /// Build and install AUTOINSTALL modules, by hand.
+    ///
+    /// For the running kernel, the kernels given with -k, or every kernel under /lib/modules; with the hooks' parallel builds, progress and summary.
     Autoinstall {
-        /// Kernel version (repeatable); default: the running kernel.
+        /// A kernel version to build for; may be repeated (default: the running kernel).
         #[arg(short = 'k', long = "kernel", value_name = "KVER")]
         kernels: Vec<String>,
-        /// Every kernel under /lib/modules.
+        /// Build for every kernel under /lib/modules.
         #[arg(long, conflicts_with = "kernels")]
         all_kernels: bool,
     },
-    /// Remove builds and kernel-K-A links of kernels that are no longer installed (no /lib/modules/K/kernel and no /boot/vmlinuz-K). Run by kernel-prerm, apt-post-invoke and the boot unit, or by hand.
+    /// Remove the builds of kernels that are no longer installed.
+    ///
+    /// A kernel is gone when it has neither /lib/modules/KVER/kernel nor /boot/vmlinuz-KVER; its builds and kernel-KVER-ARCH links in the dkms tree are removed. An installed kernel is never touched. Run by kernel-prerm, apt-post-invoke and boot, or by hand.
     Prune {
         /// Only print what would be removed.
         #[arg(long)]
         dry_run: bool,
     },
-    /// List deferred work (kernels waiting for headers, modules waiting for dependencies) and recorded failures. Run by hand; never takes the lock.
+    /// List deferred work and recorded failures.
+    ///
+    /// Kernels waiting for their headers, modules waiting for a BUILD_DEPENDS module, and builds that failed in a hook, with the log to read. Run by hand; never waits for the lock.
     Pending,
-    /// Report and repair what interrupted runs leave behind; show Secure Boot and signing-key state. Run by hand (e.g. after a crash or power cut).
+    /// Find and repair what interrupted runs left behind.
+    ///
+    /// Also lists pending work and failures and shows the Secure Boot and signing-key state, with the mokutil command that enrols the key. Run by hand, e.g. after a crash or power cut.
     Doctor {
-        /// Only report, change nothing.
+        /// Only report; change nothing.
         #[arg(long)]
         check: bool,
     },
+}
+
+/// kernel-install's first argument: help, the man page and the
+/// completions offer `add` and `remove`, yet any word is accepted (and
+/// ignored later), since kernel-install may pass verbs it adds in future.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelInstallVerb;
+
+impl TypedValueParser for KernelInstallVerb {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            ["add", "remove"].into_iter().map(PossibleValue::new),
+        ))
+    }
 }
 
 /// The request for a parsed command line (`running` is `uname -r`, the
