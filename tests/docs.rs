@@ -25,7 +25,7 @@ use dkms_hook::observe::pending::{Failure, Item, Reason};
 use dkms_hook::observe::settings::{ALLOWED, FROM_ENVIRONMENT};
 use dkms_hook::observe::status::Record;
 use dkms_hook::plan::request::ACTIONS;
-use dkms_hook::report::status::{Document, SCHEMA};
+use dkms_hook::report::status::{Document, Failed, Pending, Skipped, SCHEMA};
 
 /// The repository.
 fn repo() -> PathBuf {
@@ -465,23 +465,30 @@ fn dkms_page_documents_the_status_document() {
             built_modules_missing: false,
             differences: false,
         }],
-        pending: vec![Item {
+        skipped: vec![Skipped {
+            module: "m".into(),
+            version: "1".into(),
+            kernel: "k".into(),
+            arch: "a".into(),
+            reason: "build-exclusive",
+        }],
+        pending: vec![Pending::from(&Item {
             kernel: "k".into(),
             arch: "a".into(),
             reason: Reason::HeadersMissing,
-            module: String::new(),
-            detail: String::new(),
-            since: 0,
-        }],
-        failed: vec![Failure {
+            module: "m".into(),
+            detail: "d".into(),
+            since: 1,
+        })],
+        failed: vec![Failed::from(&Failure {
             module: "m".into(),
             version: "1".into(),
             kernel: "k".into(),
             arch: "a".into(),
             code: 10,
-            log: String::new(),
-            when: 0,
-        }],
+            log: "l".into(),
+            when: 1,
+        })],
     };
     let value = serde_json::to_value(&doc).unwrap_or_else(|e| panic!("serialize: {e}"));
     let mut fields = BTreeSet::new();
@@ -497,6 +504,9 @@ fn dkms_page_documents_the_status_document() {
         SCHEMA.to_string(),
         "headers-missing".into(),
         "build-depends".into(),
+        "build-exclusive".into(),
+        "RFC 3339".into(),
+        "null".into(),
     ] {
         assert!(text.contains(&value), "dkms.8 does not mention `{value}`");
     }
