@@ -141,17 +141,18 @@ fn srcversion_follows_the_sources() {
 #[test]
 fn host_modinfo_agrees_with_the_harness() {
     let built = build_fixture("hello-2.0", K1);
-    let out = std::process::Command::new("modinfo")
-        .args(["-F", "version"])
-        .arg(built.ko("hello"))
-        .output();
-    match out {
-        Ok(out) => {
-            assert!(out.status.success());
-            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2.0");
-        }
-        Err(e) => eprintln!("modinfo not available ({e}); skipped"),
+    if !require_tools(
+        "host_modinfo_agrees_with_the_harness",
+        &["modinfo"],
+        ".ci/run installs kmod",
+    ) {
+        return;
     }
+    let mut cmd = std::process::Command::new("modinfo");
+    cmd.args(["-F", "version"]).arg(built.ko("hello"));
+    let out = run_command(cmd, RUN_TIMEOUT);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.stdout.trim(), "2.0");
 }
 
 #[test]

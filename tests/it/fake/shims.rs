@@ -10,7 +10,8 @@
 //! `/etc/dkms`). Its argument checks run directly; the rest runs in a throwaway
 //! root entered through a private user and mount namespace (`unshare -rm` +
 //! `chroot`), so the real system is never touched. Those tests are skipped with
-//! a message where user namespaces are not available.
+//! a message where user namespaces are not available, except under CI (`CI`
+//! set), where that is a failure.
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -555,8 +556,11 @@ fn shell_files_parse() {
 
 #[test]
 fn shellcheck_is_clean_when_available() {
-    if !have("shellcheck") {
-        eprintln!("shellcheck not installed: skipped");
+    if !require_tools(
+        "shellcheck_is_clean_when_available",
+        &["shellcheck"],
+        ".ci/run installs shellcheck",
+    ) {
         return;
     }
     let mut files: Vec<PathBuf> = SH_FILES.iter().map(|f| repo().join(f)).collect();
@@ -727,12 +731,19 @@ impl Chroot {
     }
 
     /// Runs `common.postinst ARGS` with `uname -r` answering `running`;
-    /// None (and a message) when private namespaces cannot be used here.
+    /// None (and a message) when private namespaces cannot be used here,
+    /// which under CI is a failure.
     fn run(&self, running: &str, args: &[&str]) -> Option<Output> {
+        // libtest names each test's thread after the test.
+        let current = std::thread::current();
+        let test = current.name().unwrap_or("common_postinst");
         let probe = have("unshare")
             .then(|| run_command(Command::new("unshare").args(["-rm", "true"]), RUN_TIMEOUT));
         if probe.as_ref().is_none_or(|o| o.code != 0) {
-            eprintln!("skipped: `unshare -rm` does not work here: {probe:?}");
+            skip_unless_ci(
+                test,
+                &format!("`unshare -rm` does not work here: {probe:?}"),
+            );
             return None;
         }
         let out = run_command(
@@ -746,7 +757,10 @@ impl Chroot {
             RUN_TIMEOUT,
         );
         if out.code == 200 {
-            eprintln!("skipped: could not set up the namespace root: {out}");
+            skip_unless_ci(
+                test,
+                &format!("could not set up the namespace root:\n{out}"),
+            );
             return None;
         }
         Some(out)

@@ -73,6 +73,21 @@ pub fn require_real_kernels(test: &str) -> Option<Vec<String>> {
     Some(kernels)
 }
 
+/// [`require_real_kernels`] for a test about two kernels: under CI both must
+/// be there (`.ci/run` installs the two newest headers); elsewhere one is
+/// enough and the test covers what one kernel allows.
+pub fn require_two_real_kernels(test: &str) -> Option<Vec<String>> {
+    let kernels = require_real_kernels(test)?;
+    if kernels.len() < 2 {
+        assert!(
+            !in_ci(),
+            "{test}: only {kernels:?} has headers installed, but CI is set: .ci/run must install the two newest linux-headers-6.1.0-*-amd64"
+        );
+        eprintln!("{test}: only one real kernel ({kernels:?}): the two-kernel part is skipped");
+    }
+    Some(kernels)
+}
+
 /// A relative symlink target that leads from directory `from` to the
 /// absolute host path `to` by climbing all the way to `/` first. Used so
 /// links inside a root reach the host's headers whether or not the tool

@@ -6,7 +6,8 @@
 //! modules.dep), `dkms status` and `dkms-hook pending`.
 //!
 //! Without headers these tests print "skipped: no real kernel headers",
-//! except under CI (`CI` set), where that is a failure.
+//! except under CI (`CI` set), where that is a failure, as is having only
+//! one kernel for the two-kernel test.
 
 use std::fs;
 
@@ -99,7 +100,8 @@ fn real_postinst_without_headers_then_header_postinst_builds() {
 
 #[test]
 fn real_two_kernels_postinst_then_prerm_of_one() {
-    let Some(kernels) = require_real_kernels("real_two_kernels_postinst_then_prerm_of_one") else {
+    let Some(kernels) = require_two_real_kernels("real_two_kernels_postinst_then_prerm_of_one")
+    else {
         return;
     };
     let root = TestRoot::new();

@@ -3,7 +3,8 @@
 //! throwaway roots whose `lib/modules/<kver>/build` leads to them.
 //!
 //! Without headers these tests print "skipped: no real kernel headers",
-//! except under CI (`CI` set), where that is a failure.
+//! except under CI (`CI` set), where that is a failure; so is having only
+//! one kernel's headers for the tests about two kernels.
 
 mod hooks_real;
 mod privilege_real;
