@@ -10,13 +10,16 @@
 //! and K3 (removed by the round), and `other/1.0` (AUTOINSTALL=no, source
 //! only, installed by hand for K1). Every command's effect commutes with the
 //! others', so the final state does not depend on the order the lock hands
-//! out turns, and must equal the serial run's.
+//! out turns, and must equal the serial run's. The rounds must really run
+//! concurrently: the lifetimes of the spawned processes (from spawn to
+//! reaping) must overlap.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
@@ -180,10 +183,42 @@ fn leftovers(root: &TestRoot) -> Vec<PathBuf> {
     out
 }
 
-/// A spawned child with its output being collected.
+/// When a child process lived, as the test saw it: from just after `spawn`
+/// returned (the program was executed) to just after it was reaped.
+#[derive(Debug, Clone, Copy)]
+struct Lifetime {
+    start: Instant,
+    end: Instant,
+}
+
+impl Lifetime {
+    /// How long both were alive at once (zero when they were not).
+    fn overlap(&self, other: &Lifetime) -> Duration {
+        let start = self.start.max(other.start);
+        let end = self.end.min(other.end);
+        end.saturating_duration_since(start)
+    }
+}
+
+/// The longest time any two of `lives` were alive at once.
+fn longest_overlap(lives: &[Lifetime]) -> Duration {
+    let mut best = Duration::ZERO;
+    for (i, a) in lives.iter().enumerate() {
+        for b in &lives[i + 1..] {
+            best = best.max(a.overlap(b));
+        }
+    }
+    best
+}
+
+/// A spawned child with its output being collected; a thread waits for it,
+/// so the moment it is reaped is taken when it exits, whatever the test is
+/// waiting for meanwhile.
 struct Running {
     command: String,
-    child: Child,
+    pgid: nix::unistd::Pid,
+    start: Instant,
+    exited: mpsc::Receiver<(std::io::Result<ExitStatus>, Instant)>,
     out: std::thread::JoinHandle<Vec<u8>>,
     err: std::thread::JoinHandle<Vec<u8>>,
 }
@@ -198,9 +233,11 @@ fn spawn(root: &TestRoot, bin: &str, args: &[String]) -> Running {
         .stderr(Stdio::piped())
         .process_group(0);
     let command = format!("{cmd:?}");
-    let mut child = cmd
+    let mut child: Child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {command}: {e}"));
+    let start = Instant::now();
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
     let mut o = child.stdout.take().expect("stdout");
     let mut e = child.stderr.take().expect("stderr");
     let out = std::thread::spawn(move || {
@@ -213,9 +250,16 @@ fn spawn(root: &TestRoot, bin: &str, args: &[String]) -> Running {
         let _ = e.read_to_end(&mut b);
         b
     });
+    let (tx, exited) = mpsc::channel();
+    std::thread::spawn(move || {
+        let st = child.wait();
+        let _ = tx.send((st, Instant::now()));
+    });
     Running {
         command,
-        child,
+        pgid,
+        start,
+        exited,
         out,
         err,
     }
@@ -223,25 +267,32 @@ fn spawn(root: &TestRoot, bin: &str, args: &[String]) -> Running {
 
 impl Running {
     /// Waits until `deadline`; kills the process group and panics past it.
-    fn wait(mut self, deadline: Instant) -> Output {
-        loop {
-            if let Some(st) = self.child.try_wait().expect("try_wait") {
-                let code = st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
-                return Output {
-                    command: self.command,
-                    code,
-                    stdout: String::from_utf8_lossy(&self.out.join().expect("stdout")).into(),
-                    stderr: String::from_utf8_lossy(&self.err.join().expect("stderr")).into(),
-                };
-            }
-            if Instant::now() > deadline {
-                let pg = nix::unistd::Pid::from_raw(self.child.id() as i32);
-                let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGKILL);
-                let _ = self.child.wait();
-                panic!("{} did not finish in time", self.command);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+    fn wait(self, deadline: Instant) -> Output {
+        self.wait_timed(deadline).0
+    }
+
+    /// [`Running::wait`], also returning when the child lived.
+    fn wait_timed(self, deadline: Instant) -> (Output, Lifetime) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok((st, end)) = self.exited.recv_timeout(left) else {
+            let _ = nix::sys::signal::killpg(self.pgid, nix::sys::signal::Signal::SIGKILL);
+            panic!("{} did not finish in time", self.command);
+        };
+        let st = st.expect("wait for the child");
+        let code = st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
+        let out = Output {
+            command: self.command,
+            code,
+            stdout: String::from_utf8_lossy(&self.out.join().expect("stdout")).into(),
+            stderr: String::from_utf8_lossy(&self.err.join().expect("stderr")).into(),
+        };
+        (
+            out,
+            Lifetime {
+                start: self.start,
+                end,
+            },
+        )
     }
 }
 
@@ -281,6 +332,7 @@ fn eight_mixed_invocations_at_once_end_like_a_serial_run() {
     let want_status = serial.dkms(&["status"]).stdout;
 
     let mut round_times = Vec::new();
+    let mut overlaps = Vec::new();
     for round in 1..=ROUNDS {
         let root = prepare();
         let start = Instant::now();
@@ -289,8 +341,10 @@ fn eight_mixed_invocations_at_once_end_like_a_serial_run() {
             .map(|(bin, args)| spawn(&root, bin, args))
             .collect();
         let deadline = Instant::now() + RUN_TIMEOUT;
-        let outs: Vec<Output> = running.into_iter().map(|r| r.wait(deadline)).collect();
+        let (outs, lives): (Vec<Output>, Vec<Lifetime>) =
+            running.into_iter().map(|r| r.wait_timed(deadline)).unzip();
         round_times.push(start.elapsed());
+        overlaps.push(longest_overlap(&lives));
         check_outputs(&outs, round);
         let d = diff_states(&want, &state(&root));
         assert!(
@@ -311,9 +365,19 @@ fn eight_mixed_invocations_at_once_end_like_a_serial_run() {
         assert_eq!(root.dkms(&["status"]).stdout, want_status, "round {round}");
     }
     eprintln!(
-        "{ROUNDS} rounds; concurrent phase per round: {:?}; total {:?}",
+        "{ROUNDS} rounds; concurrent phase per round: {:?}; longest overlap of two \
+         processes per round: {:?}; total {:?}",
         round_times,
+        overlaps,
         t0.elapsed()
+    );
+    // Proof that the rounds tested concurrency at all: in some round two of
+    // the processes were alive at the same time. (Across all rounds, so one
+    // round that happens to run serially cannot fail the test.)
+    assert!(
+        overlaps.iter().any(|d| !d.is_zero()),
+        "no two invocations of any round were alive at the same time: the \
+         rounds ran serially; longest overlap per round: {overlaps:?}"
     );
 }
 
