@@ -356,13 +356,21 @@ fn conf_binary_high_bytes(t: &TestRoot, _: &Canary) -> Scenario {
     run(&["add", "-m", "m", "-v", "1.0"])
 }
 
-/// Marks the background process an endless dkms.conf starts.
-const SLEEP_MARK: &str = "987654";
+/// Marks the background process an endless dkms.conf starts: the argument
+/// of its `sleep`, unique to this test process, so another test run on the
+/// same machine (whose mark has another process id) is never mistaken for
+/// this one.
+fn sleep_mark() -> String {
+    format!("987654{}", std::process::id())
+}
 
 fn conf_endless_loop(t: &TestRoot, _: &Canary) -> Scenario {
     module_m(
         t,
-        &format!("{HEAD}BUILT_MODULE_NAME[0]=hello\nDEST_MODULE_LOCATION[0]=/updates\nsleep {SLEEP_MARK} &\nwhile :; do :; done\n"),
+        &format!(
+            "{HEAD}BUILT_MODULE_NAME[0]=hello\nDEST_MODULE_LOCATION[0]=/updates\nsleep {} &\nwhile :; do :; done\n",
+            sleep_mark()
+        ),
     );
     let mut s = run(&["add", "-m", "m", "-v", "1.0"]);
     s.env.push(("DKMS_CONF_TIMEOUT".into(), "2".into()));
@@ -453,7 +461,7 @@ fn hostile_input_is_refused(
     // parallel, so the others must not look).
     if s.env.iter().any(|(k, _)| k == "DKMS_CONF_TIMEOUT") {
         assert!(
-            !process_alive(SLEEP_MARK),
+            !process_alive(&sleep_mark()),
             "a process started by dkms.conf outlived the time limit"
         );
     }
