@@ -1,0 +1,26 @@
+//! The fake-kernel tier: `dkms` and `dkms-hook` against throwaway roots whose
+//! kernels are the fake kernel build tree in `tests/fixtures/fake-kernel`
+//! (it compiles modules with the host gcc), plus the shell shims, crash and
+//! concurrency safety, and the harness's own checks.
+
+mod concurrency;
+#[cfg(feature = "fault-injection")]
+mod crash;
+mod dkms_actions;
+mod dkms_errors;
+mod dkms_forced;
+mod dkms_kernel_actions;
+mod docs;
+mod fake_harness_selftest;
+mod full_disk;
+mod fuzz_smoke;
+mod hardening;
+mod hooks_fake;
+mod hostile_input;
+mod live_progress;
+mod no_spawn;
+mod shims;
+mod status_schema;
+mod tarball_security;
+mod ubuntu_signing;
+mod upstream_text;
