@@ -18,7 +18,7 @@ use crate::observe::forced::{forced, Forced};
 use crate::observe::modinfo::{compare_module_version, VersionCmp};
 use crate::observe::{ConfKey, World};
 use crate::plan::{Depmod, Mvka};
-use crate::report::{text, Say};
+use crate::report::{text, Say, Style};
 
 /// `maybe_install_module` as autoinstall runs it: say so when installed,
 /// else install (building first when needed).
@@ -91,6 +91,12 @@ pub fn install(
     }
     if world.host.opts.rpm_safe_upgrade {
         force = true;
+    }
+    // Upstream (and so `dkms`) archives another module's file as an
+    // original and puts it back on uninstall; the hooks refuse instead, so
+    // an unattended run never hides one package's module behind another's.
+    if cx.style == Style::Hook {
+        claimed_by_another(world, at, conf, suffix)?;
     }
     let source = build::script_dir(world, &at.m, &at.v);
     if run_script(
@@ -178,7 +184,6 @@ fn place_modules(
     let lib_tree = l.lib_tree(&at.k);
     let orig_dir = l.original_dir(&at.m, &at.k, &at.a);
     let base_dir = l.base_dir(&at.m, &at.v, &at.k, &at.a);
-    claimed_by_another(world, at, conf, suffix)?;
     let mut placed: Vec<PathBuf> = Vec::new();
     // (backup copy, original path): originals are copied first and removed
     // only after our modules are in place, so a crash never leaves the

@@ -590,7 +590,7 @@ fn two_modules_installing_one_file_are_refused_and_nothing_else_is_deleted() {
             (
                 "dkms.conf",
                 "PACKAGE_NAME=impostor\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=hello\n\
-                 DEST_MODULE_LOCATION[0]=/kernel/extra\n",
+                 DEST_MODULE_LOCATION[0]=/kernel/extra\nAUTOINSTALL=yes\n",
             ),
             ("Makefile", "obj-m := hello.o\n"),
             ("hello.c", "int impostor_x;\n"),
@@ -599,13 +599,27 @@ fn two_modules_installing_one_file_are_refused_and_nothing_else_is_deleted() {
     root.dkms(&["install", "hello/1.0", "-k", K1]).assert_ok();
     let ko = format!("/lib/modules/{K1}/updates/dkms/hello.ko");
     let ours = std::fs::read(root.path(&ko)).unwrap();
-    let out = root.dkms(&["install", "impostor/1.0", "-k", K1]);
-    out.assert_code(6);
+    root.dkms(&["add", "impostor/1.0"]).assert_ok();
+    // The hooks refuse to put one package's module over another's.
+    let out = root.hook(&["kernel-postinst", K1]);
+    assert_ne!(out.code, 0, "{out}");
     assert!(
         out.stderr.contains("was installed by module hello/1.0"),
         "{out}"
     );
     assert_eq!(std::fs::read(root.path(&ko)).unwrap(), ours);
+    // `dkms` does what upstream does: the other module's file is archived
+    // as an original and comes back, byte for byte, on uninstall.
+    root.dkms(&["install", "impostor/1.0", "-k", K1, "--force"])
+        .assert_ok();
+    assert_ne!(std::fs::read(root.path(&ko)).unwrap(), ours);
+    root.dkms(&["uninstall", "impostor/1.0", "-k", K1])
+        .assert_ok();
+    assert_eq!(
+        std::fs::read(root.path(&ko)).unwrap(),
+        ours,
+        "hello's module is back"
+    );
     // A file at our place that is not ours is never deleted.
     std::fs::write(root.path(&ko), b"someone else's module").unwrap();
     let un = root.dkms(&["uninstall", "hello/1.0", "-k", K1]);
