@@ -95,7 +95,8 @@ pub fn main(argv: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
     match written {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("dkms-hook {ENTRY}: {e}");
+            let mut say = crate::report::Console::new(crate::report::Style::Hook);
+            crate::report::Say::eline(&mut say, &format!("dkms-hook {ENTRY}: {e}"));
             1
         }
     }
