@@ -7,6 +7,7 @@
 //! Tests do `use crate::harness::*;` and take the part they need.
 
 mod ci;
+mod debian_chroot;
 mod debian_source;
 mod files;
 mod fixtures;
@@ -19,6 +20,7 @@ mod root;
 mod snapshot;
 
 pub use ci::*;
+pub use debian_chroot::*;
 pub use debian_source::*;
 pub use files::*;
 pub use fixtures::*;
