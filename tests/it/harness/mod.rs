@@ -18,6 +18,7 @@ mod real_kernel;
 mod repo_copy;
 mod root;
 mod snapshot;
+mod tmpfs;
 
 pub use ci::*;
 pub use debian_chroot::*;
@@ -31,3 +32,4 @@ pub use real_kernel::*;
 pub use repo_copy::*;
 pub use root::*;
 pub use snapshot::*;
+pub use tmpfs::*;
