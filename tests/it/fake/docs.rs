@@ -14,11 +14,10 @@
 //!
 //! A missing tool (man, zsh) or missing kernel headers skip a test with a
 //! message, except under CI (`CI` set), where they fail it.
-//! Self-contained on purpose: no shared test helpers.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use dkms_hook::observe::conf::bash_eval::DIRECTIVES;
 use dkms_hook::observe::pending::{Failure, Item, Reason};
@@ -27,83 +26,11 @@ use dkms_hook::observe::status::Record;
 use dkms_hook::plan::request::ACTIONS;
 use dkms_hook::report::status::{Document, Failed, Pending, Skipped, SCHEMA};
 
-/// The repository.
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The directory of the test build's binaries.
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_dkms-hook"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
-}
-
-/// Whether the tests run under CI, where skipping is a failure.
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-/// Say why `test` is skipped, or fail it under CI.
-fn skip(test: &str, why: &str) {
-    if in_ci() {
-        panic!("{test}: {why}, but CI is set (.ci/run installs what is needed)");
-    }
-    eprintln!("SKIPPED {test}: {why} (set CI to make this a failure)");
-}
-
-/// Whether `tool` is on PATH.
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg("command -v \"$1\" >/dev/null 2>&1")
-        .arg("sh")
-        .arg(tool)
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Run `cmd`; panic with its output unless it succeeded.
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// The standard output of a successful `cmd`.
-fn stdout_of(cmd: &mut Command) -> String {
-    String::from_utf8_lossy(&run_ok(cmd).stdout).into_owned()
-}
+use crate::harness::*;
 
 /// A file of the repository.
 fn read(rel: &str) -> String {
     std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
-}
-
-/// The two man pages as the packages build them (`debian/gen-manpages.sh`
-/// on the test build's binaries): `(dkms.8, dkms-hook.8)`, roff source.
-fn man_pages() -> (String, String) {
-    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    run_ok(
-        Command::new("bash")
-            .arg(repo().join("debian/gen-manpages.sh"))
-            .arg(bin_dir())
-            .arg(out.path()),
-    );
-    let page = |name: &str| {
-        std::fs::read_to_string(out.path().join(name))
-            .unwrap_or_else(|e| panic!("read generated {name}: {e}"))
-    };
-    (page("dkms.8"), page("dkms-hook.8"))
 }
 
 /// dkms-hook's generated bash or zsh completion.
@@ -253,7 +180,7 @@ fn render(page: &str) -> (String, String) {
             .env_remove("MANROFFOPT"),
     );
     let mut text = String::new();
-    for c in String::from_utf8_lossy(&out.stdout).chars() {
+    for c in out.stdout.chars() {
         // "x\bx" (bold) and "_\bx" (underline) become "x".
         if c == '\u{8}' {
             text.pop();
@@ -261,14 +188,14 @@ fn render(page: &str) -> (String, String) {
         }
         text.push(c);
     }
-    (text, String::from_utf8_lossy(&out.stderr).into_owned())
+    (text, out.stderr)
 }
 
 /// Each page renders cleanly at 80 columns with its sections.
 #[test]
 fn man_pages_render_within_80_columns() {
     if !have("man") {
-        skip("man_pages_render_within_80_columns", "man not found");
+        skip_unless_ci("man_pages_render_within_80_columns", "man not found");
         return;
     }
     let (dkms, hook) = man_pages();
@@ -542,7 +469,7 @@ fn completions_parse() {
         run_ok(Command::new("bash").arg("-n").arg(&f));
     }
     if !have("zsh") {
-        skip("completions_parse (zsh)", "zsh not found");
+        skip_unless_ci("completions_parse (zsh)", "zsh not found");
         return;
     }
     for f in [repo().join("completions/_dkms"), hook_zsh] {
@@ -625,7 +552,7 @@ fn kernel_with_headers() -> Option<String> {
 #[test]
 fn try_script_installs_the_example_module() {
     let Some(kver) = kernel_with_headers() else {
-        skip(
+        skip_unless_ci(
             "try_script_installs_the_example_module",
             "no kernel headers under /usr/src",
         );
@@ -642,7 +569,7 @@ fn try_script_installs_the_example_module() {
             .env_remove("DKMS_HOOK_KEEP_ROOT")
             .env_remove("DKMS_ROOT"),
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = &out.stdout;
     let arch = stdout_of(Command::new("uname").arg("-m"));
     let line = format!("hello/1.0, {kver}, {}: installed", arch.trim());
     assert!(

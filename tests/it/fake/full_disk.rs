@@ -7,8 +7,7 @@
 //! Needs root and a working `mount`; otherwise the test is skipped with a
 //! message, unless the environment variable `CI` is set (then it fails).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use crate::harness::*;
 
@@ -16,61 +15,6 @@ use crate::harness::*;
 const TMPFS_SIZE: &str = "600k";
 /// Bytes of the table that makes hello/2.0 too big for it.
 const BIG_TABLE: usize = 1024 * 1024;
-
-/// A tmpfs mounted for the test's lifetime; unmounted on drop, panics included.
-struct Mount {
-    at: PathBuf,
-}
-
-impl Mount {
-    /// Mounts a tmpfs of `size` on `at`, or explains why it cannot.
-    fn tmpfs(at: &Path, size: &str) -> Result<Mount, String> {
-        if !nix::unistd::geteuid().is_root() {
-            return Err("not running as root".into());
-        }
-        std::fs::create_dir_all(at).map_err(|e| format!("mkdir {}: {e}", at.display()))?;
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o"])
-            .arg(format!("size={size},mode=0755"))
-            .arg("tmpfs")
-            .arg(at)
-            .output()
-            .map_err(|e| format!("cannot run mount: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "mount -t tmpfs failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Ok(Mount {
-            at: at.to_path_buf(),
-        })
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let ok = Command::new("umount")
-            .arg(&self.at)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            // Something still has a file open there: detach it at least.
-            let _ = Command::new("umount").arg("-l").arg(&self.at).status();
-        }
-    }
-}
-
-/// A mount is required, or the test is skipped (failed under CI).
-fn mount_or_skip(at: &Path) -> Option<Mount> {
-    match Mount::tmpfs(at, TMPFS_SIZE) {
-        Ok(m) => Some(m),
-        Err(why) => {
-            skip_unless_ci("full-disk test", &format!("cannot mount a tmpfs: {why}"));
-            None
-        }
-    }
-}
 
 /// hello/2.0 whose module carries a `BIG_TABLE`-byte initialised table.
 fn add_big_hello(root: &TestRoot) {
@@ -99,7 +43,7 @@ fn add_big_hello(root: &TestRoot) {
 fn install_on_a_full_disk_fails_clearly_and_keeps_the_old_module() {
     let root = TestRoot::with_kernel(K1);
     let updates = root.path(&format!("/lib/modules/{K1}/updates"));
-    let Some(_mount) = mount_or_skip(&updates) else {
+    let Some(_mount) = Tmpfs::mount_or_skip("full-disk test", &updates, TMPFS_SIZE) else {
         return;
     };
     root.add_source("hello-1.0");

@@ -12,60 +12,6 @@ use std::time::{Duration, Instant};
 
 use crate::harness::*;
 
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-/// A tmpfs mounted for the test's lifetime; unmounted on drop.
-struct Mount {
-    at: PathBuf,
-}
-
-impl Mount {
-    fn tmpfs(at: &Path) -> Option<Mount> {
-        let why = if !nix::unistd::geteuid().is_root() {
-            "not running as root".to_string()
-        } else {
-            std::fs::create_dir_all(at).expect("mkdir");
-            let out = Command::new("mount")
-                .args(["-t", "tmpfs", "-o", "size=64m,mode=0755", "tmpfs"])
-                .arg(at)
-                .output()
-                .expect("run mount");
-            if out.status.success() {
-                return Some(Mount {
-                    at: at.to_path_buf(),
-                });
-            }
-            String::from_utf8_lossy(&out.stderr).into_owned()
-        };
-        assert!(!in_ci(), "cannot mount a tmpfs under CI: {why}");
-        eprintln!("SKIPPED: cannot mount a tmpfs: {why}");
-        None
-    }
-
-    fn remount(&self, opt: &str) {
-        let ok = Command::new("mount")
-            .args(["-o", &format!("remount,{opt}")])
-            .arg(&self.at)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "remount {opt} {}", self.at.display());
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        if !Command::new("umount")
-            .arg(&self.at)
-            .status()
-            .is_ok_and(|s| s.success())
-        {
-            let _ = Command::new("umount").arg("-l").arg(&self.at).status();
-        }
-    }
-}
-
 /// A root whose kernel K1 already ships hello.ko in kernel/, and hello/1.0
 /// registered: installing it archives that original.
 fn root_with_original() -> (TestRoot, Vec<u8>) {
@@ -87,10 +33,12 @@ fn root_with_original() -> (TestRoot, Vec<u8>) {
 fn originals_go_back_across_filesystems_and_stay_archived_when_they_cannot() {
     let (root, original) = root_with_original();
     // The dkms tree and the install tree on filesystems of their own.
-    let Some(_dkms) = Mount::tmpfs(&root.path("/var/lib/dkms")) else {
+    let test = "originals_go_back_across_filesystems_and_stay_archived_when_they_cannot";
+    let Some(_dkms) = Tmpfs::mount_or_skip(test, &root.path("/var/lib/dkms"), "64m") else {
         return;
     };
-    let Some(lib) = Mount::tmpfs(&root.path(&format!("/lib/modules/{K1}/kernel"))) else {
+    let lib = root.path(&format!("/lib/modules/{K1}/kernel"));
+    let Some(lib) = Tmpfs::mount_or_skip(test, &lib, "64m") else {
         return;
     };
     let orig = format!("/lib/modules/{K1}/kernel/drivers/misc/hello.ko");

@@ -90,22 +90,21 @@ fn successful_execs(log: &str) -> Vec<String> {
 fn traced_dkms(root: &TestRoot, args: &[&str]) -> (Output, Vec<String>) {
     let log = root.dir.path().join("strace.log");
     let _ = fs::remove_file(&log);
-    let mut cmd = Command::new("strace");
-    cmd.args(["-f", "-qq", "-z", "-e", "trace=execve", "-o"])
-        .arg(&log)
-        .arg(env!("CARGO_BIN_EXE_dkms"))
-        .arg("--root")
-        .arg(root.root())
-        .args(args)
-        .current_dir(root.root())
-        .env("LC_ALL", "C")
-        .env_remove("LANG")
-        .env_remove("DKMS_LOG")
-        .env_remove("DKMS_ROOT")
-        .env_remove("TMPDIR")
-        .env_remove("MAKEFLAGS")
-        .env_remove("MFLAGS")
-        .env_remove("MAKELEVEL");
+    let log_arg = log.to_string_lossy();
+    let cmd = root.command_under(
+        &[
+            "strace",
+            "-f",
+            "-qq",
+            "-z",
+            "-e",
+            "trace=execve",
+            "-o",
+            &log_arg,
+        ],
+        env!("CARGO_BIN_EXE_dkms"),
+        args,
+    );
     let out = run_command(cmd, RUN_TIMEOUT);
     let text = fs::read_to_string(&log).unwrap_or_else(|e| {
         panic!(

@@ -9,13 +9,13 @@
 //! `kmodsign` (Ubuntu's sign-file) and `update-secureboot-policy` programs
 //! come first in PATH and log how they were called. `try_sign_modules=true`
 //! in framework.conf makes signing happen even where the test itself runs in
-//! a container (which upstream treats as a chroot). Self-contained: nothing
-//! here depends on the shared test helpers.
+//! a container (which upstream treats as a chroot). The root is the
+//! harness's [`TestRoot`]; the stubs and their log live beside it.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
+
+use crate::harness::*;
 
 const KVER: &str = "6.8.0-31-generic";
 const KEY: &str = "/var/lib/shim-signed/mok/MOK.priv";
@@ -45,168 +45,78 @@ fi
 exit 0
 "#;
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Ran {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// A throwaway Ubuntu root with one signing-capable kernel, a module, and
-/// the stubs in `<tmp>/bin`.
+/// A throwaway Ubuntu root with one signing-capable kernel and a module,
+/// and the stubs in a `bin` directory beside it.
 struct UbuntuRoot {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
+    root: TestRoot,
+    _stubs: tempfile::TempDir,
     bin: PathBuf,
     log: PathBuf,
 }
 
-fn write(path: &Path, text: &str) {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).unwrap_or_else(|e| panic!("mkdir {}: {e}", parent.display()));
-    }
-    fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-}
-
-fn write_exec(path: &Path, text: &str) {
-    write(path, text);
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
-        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap_or_else(|e| panic!("mkdir {}: {e}", to.display()));
-    for entry in fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display())) {
-        let entry = entry.unwrap_or_else(|e| panic!("dir entry: {e}"));
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let ft = entry
-            .file_type()
-            .unwrap_or_else(|e| panic!("file type: {e}"));
-        if ft.is_dir() {
-            copy_tree(&src, &dst);
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&src).unwrap_or_else(|e| panic!("readlink: {e}"));
-            std::os::unix::fs::symlink(target, &dst).unwrap_or_else(|e| panic!("symlink: {e}"));
-        } else {
-            fs::copy(&src, &dst).unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
-        }
-    }
-}
-
 impl UbuntuRoot {
     fn new(with_update_secureboot_policy: bool) -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("dkms-ubuntu-")
+        let root = TestRoot::new();
+        root.set_os_release(UBUNTU_OS_RELEASE);
+        root.set_framework_conf("try_sign_modules=true\n");
+        // The kernel, with a build directory that signs
+        // (CONFIG_MODULE_SIG_HASH).
+        root.add_fake_kernel(KVER, true, true);
+        root.add_kernel_config(KVER, "CONFIG_MODULE_SIG=y");
+        root.add_kernel_config(KVER, "CONFIG_MODULE_SIG_HASH=\"sha256\"");
+        root.add_source_text(
+            "signme",
+            "1.0",
+            &[
+                (
+                    "dkms.conf",
+                    "PACKAGE_NAME=\"signme\"\nPACKAGE_VERSION=\"1.0\"\nBUILT_MODULE_NAME[0]=\"signme\"\n\
+                     DEST_MODULE_LOCATION[0]=\"/updates/dkms\"\nAUTOINSTALL=\"yes\"\n",
+                ),
+                ("Makefile", "obj-m += signme.o\n"),
+                ("signme.c", "int signme_init(void)\n{\n\treturn 0;\n}\n"),
+            ],
+        );
+
+        let stubs = tempfile::Builder::new()
+            .prefix("dkms-ubuntu-stubs-")
             .tempdir()
             .unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let base = tmp
+        let base = stubs
             .path()
             .canonicalize()
             .unwrap_or_else(|e| panic!("canonicalize: {e}"));
-        let root = base.join("root");
         let bin = base.join("bin");
-        let log = base.join("stubs.log");
-        let at = |p: &str| root.join(p.trim_start_matches('/'));
-        for d in ["/var/lib/dkms", "/usr/src", "/tmp", "/etc/dkms"] {
-            fs::create_dir_all(at(d)).unwrap_or_else(|e| panic!("mkdir {d}: {e}"));
-        }
-        write(&at("/etc/os-release"), UBUNTU_OS_RELEASE);
-        write(&at("/etc/dkms/framework.conf"), "try_sign_modules=true\n");
-
-        // The kernel: image, module indexes and a build directory that
-        // signs (CONFIG_MODULE_SIG_HASH).
-        let lib = format!("/lib/modules/{KVER}");
-        for f in [
-            "modules.dep",
-            "modules.order",
-            "modules.builtin",
-            "modules.builtin.modinfo",
-        ] {
-            write(&at(&format!("{lib}/{f}")), "");
-        }
-        fs::create_dir_all(at(&format!("{lib}/kernel"))).unwrap_or_else(|e| panic!("mkdir: {e}"));
-        write(&at(&format!("/boot/vmlinuz-{KVER}")), "fake kernel image\n");
-        let build = at(&format!("{lib}/build"));
-        copy_tree(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-kernel"),
-            &build,
-        );
-        write(
-            &build.join("include/config/kernel.release"),
-            &format!("{KVER}\n"),
-        );
-        for f in [".config", "include/config/auto.conf"] {
-            let p = build.join(f);
-            let mut text = fs::read_to_string(&p).unwrap_or_default();
-            text.push_str("CONFIG_MODULE_SIG=y\nCONFIG_MODULE_SIG_HASH=\"sha256\"\n");
-            write(&p, &text);
-        }
-
-        // The module.
-        let src = at("/usr/src/signme-1.0");
-        write(
-            &src.join("dkms.conf"),
-            "PACKAGE_NAME=\"signme\"\nPACKAGE_VERSION=\"1.0\"\nBUILT_MODULE_NAME[0]=\"signme\"\n\
-             DEST_MODULE_LOCATION[0]=\"/updates/dkms\"\nAUTOINSTALL=\"yes\"\n",
-        );
-        write(&src.join("Makefile"), "obj-m += signme.o\n");
-        write(
-            &src.join("signme.c"),
-            "int signme_init(void)\n{\n\treturn 0;\n}\n",
-        );
-
-        write_exec(&bin.join("kmodsign"), KMODSIGN);
+        write_executable(&bin.join("kmodsign"), KMODSIGN);
         if with_update_secureboot_policy {
-            write_exec(
+            write_executable(
                 &bin.join("update-secureboot-policy"),
                 UPDATE_SECUREBOOT_POLICY,
             );
         }
         UbuntuRoot {
-            _tmp: tmp,
             root,
+            _stubs: stubs,
             bin,
-            log,
+            log: base.join("stubs.log"),
         }
     }
 
     fn at(&self, p: &str) -> PathBuf {
-        self.root.join(p.trim_start_matches('/'))
+        self.root.path(p)
     }
 
-    fn dkms(&self, args: &[&str]) -> Ran {
+    /// `dkms --root <root> <args>` with the stubs first in PATH.
+    fn dkms(&self, args: &[&str]) -> Output {
         let path = format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin.display());
-        let out = Command::new(env!("CARGO_BIN_EXE_dkms"))
-            .arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .current_dir(&self.root)
-            .env("PATH", path)
-            .env("LC_ALL", "C")
-            .env("STUB_LOG", &self.log)
-            .env("STUB_ROOT", &self.root)
-            .env_remove("DKMS_ROOT")
-            .env_remove("DKMS_LOG")
-            .env_remove("TMPDIR")
-            .env_remove("MAKEFLAGS")
-            .env_remove("MFLAGS")
-            .env_remove("MAKELEVEL")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run dkms: {e}"));
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        self.root.dkms_env(
+            args,
+            &[
+                ("PATH", &path),
+                ("STUB_LOG", &self.log.to_string_lossy()),
+                ("STUB_ROOT", &self.root.root().to_string_lossy()),
+            ],
+        )
     }
 
     fn stub_log(&self) -> Vec<String> {
@@ -275,8 +185,8 @@ fn a_missing_shim_pair_is_made_by_update_secureboot_policy() {
 #[test]
 fn an_existing_shim_pair_is_used_as_it_is() {
     let t = UbuntuRoot::new(true);
-    write(&t.at(KEY), "existing key\n");
-    write(&t.at(CERT), "existing certificate\n");
+    t.root.write(KEY, "existing key\n");
+    t.root.write(CERT, "existing certificate\n");
     let r = t.dkms(&["build", "signme/1.0", "-k", KVER]);
     assert_eq!(r.code, 0, "{r}");
     let [key, cert] = t.key_lines();
@@ -320,10 +230,9 @@ fn without_update_secureboot_policy_modules_are_not_signed() {
 #[test]
 fn a_configured_key_wins_over_shims_on_ubuntu() {
     let t = UbuntuRoot::new(true);
-    write(&t.at("/etc/dkms/my.key"), "key\n");
-    write(&t.at("/etc/dkms/my.der"), "cert\n");
-    write(
-        &t.at("/etc/dkms/framework.conf"),
+    t.root.write("/etc/dkms/my.key", "key\n");
+    t.root.write("/etc/dkms/my.der", "cert\n");
+    t.root.set_framework_conf(
         "try_sign_modules=true\nmok_signing_key=/etc/dkms/my.key\nmok_certificate=/etc/dkms/my.der\n",
     );
     let r = t.dkms(&["build", "signme/1.0", "-k", KVER]);

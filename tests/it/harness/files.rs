@@ -13,6 +13,14 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The directory of the test build's binaries, `dkms` and `dkms-hook`.
+pub fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_dkms-hook"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
 /// Copies the tree `from` into `to` (created), keeping symlinks as symlinks
 /// and file permissions.
 pub fn copy_tree(from: &Path, to: &Path) {

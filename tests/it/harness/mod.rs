@@ -7,6 +7,7 @@
 //! Tests do `use crate::harness::*;` and take the part they need.
 
 mod ci;
+mod debian_chroot;
 mod debian_source;
 mod files;
 mod fixtures;
@@ -17,8 +18,10 @@ mod real_kernel;
 mod repo_copy;
 mod root;
 mod snapshot;
+mod tmpfs;
 
 pub use ci::*;
+pub use debian_chroot::*;
 pub use debian_source::*;
 pub use files::*;
 pub use fixtures::*;
@@ -29,3 +32,4 @@ pub use real_kernel::*;
 pub use repo_copy::*;
 pub use root::*;
 pub use snapshot::*;
+pub use tmpfs::*;

@@ -2,7 +2,8 @@
 //! the Debian-root test: release binaries and the `.deb`, built in the clean
 //! copy (see `repo_copy.rs`) and reused while the copied files are
 //! unchanged; cargo's output (`cargo-target/`) is kept too, so an unchanged
-//! tree costs no rebuild.
+//! tree costs no rebuild. Also the man pages as the packages generate them,
+//! from the test build's binaries.
 
 use std::fs;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::{lock_work_dir, repo, run_ok, stdout_of, sync_copy, work_dir};
+use super::{bin_dir, lock_work_dir, repo, run_ok, stdout_of, sync_copy, work_dir};
 
 /// Serialises the copy and the builds between the tests of this process
 /// (the lock file does it between processes).
@@ -130,4 +131,21 @@ pub fn build_deb() -> PathBuf {
     }
     fs::write(&stamp, &hash).unwrap_or_else(|e| panic!("write stamp: {e}"));
     deb
+}
+
+/// The two man pages as the packages build them (`debian/gen-manpages.sh`
+/// on the test build's binaries): `(dkms.8, dkms-hook.8)`, roff source.
+pub fn man_pages() -> (String, String) {
+    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    run_ok(
+        Command::new("bash")
+            .arg(repo().join("debian/gen-manpages.sh"))
+            .arg(bin_dir())
+            .arg(out.path()),
+    );
+    let page = |name: &str| {
+        fs::read_to_string(out.path().join(name))
+            .unwrap_or_else(|e| panic!("read generated {name}: {e}"))
+    };
+    (page("dkms.8"), page("dkms-hook.8"))
 }

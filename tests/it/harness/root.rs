@@ -324,7 +324,21 @@ impl TestRoot {
     /// The command that runs `bin` against this root: `--root <root>` first,
     /// `LC_ALL=C`, `DKMS_LOG`/`DKMS_ROOT`/`TMPDIR` removed, cwd = the root.
     pub fn command(&self, bin: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin);
+        self.command_under(&[], bin, args)
+    }
+
+    /// [`TestRoot::command`] run by another program: `wrapper` is that
+    /// program and its arguments (e.g. `strace -f -o LOG`); `bin` and its
+    /// arguments follow them.
+    pub fn command_under(&self, wrapper: &[&str], bin: &str, args: &[&str]) -> Command {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut c = Command::new(program);
+                c.args(wrapper_args).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
         cmd.arg("--root")
             .arg(&self.root)
             .args(args)

@@ -147,19 +147,7 @@ fn framework_conf_documents_every_allowed_variable() {
 #[test]
 fn man_pages_cover_every_subcommand() {
     // The generator runs on the test build's binaries; no packaging tools needed.
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_dkms-hook"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    run_ok(
-        Command::new("bash")
-            .arg(repo().join("debian/gen-manpages.sh"))
-            .arg(&bin_dir)
-            .arg(out.path()),
-    );
-    let dkms_8 = fs::read_to_string(out.path().join("dkms.8")).unwrap_or_default();
-    let hook_8 = fs::read_to_string(out.path().join("dkms-hook.8")).unwrap_or_default();
+    let (dkms_8, hook_8) = man_pages();
     check_man_pages(&dkms_8, &hook_8);
 }
 

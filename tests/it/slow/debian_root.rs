@@ -1,15 +1,10 @@
 //! End to end, with apt itself: our `.deb` replaces dkms in a throwaway
 //! Debian 12 root, and Debian's own `*-dkms` packages are built by it.
 //!
-//! The root is `debootstrap --variant=minbase bookworm` (the base packages
-//! are cached as a tarball in `tests/.cache/`, made once with
-//! `--make-tarball` and unpacked with `--unpack-tarball` afterwards), with
-//! /proc, /sys, /dev and /dev/pts mounted inside. Every mount is undone when
-//! the test ends, however it ends (a guard's `Drop`), and mounts a crashed
-//! earlier run left behind are undone at the start. The root's apt archive
-//! directory is a bind mount of `tests/.cache/e2e-apt-archives/`, so later
-//! runs download only what changed. The mirrors are the host's (its
-//! /etc/apt/sources.list and sources.list.d), else deb.debian.org.
+//! The root is a [`DebianChroot`] (`harness/debian_chroot.rs`): debootstrap
+//! minbase bookworm from a cached tarball, with /proc, /sys, /dev and
+//! /dev/pts mounted inside, every mount undone however the test ends, apt's
+//! archives cached in `tests/.cache/`, the host's mirrors.
 //!
 //! Inside the root, with apt (the kernels are headers only: the chroot runs
 //! on the host's kernel, whose version matches none of them):
@@ -34,401 +29,18 @@
 //! installs that `.deb` instead of building one. Each step prints its time.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::harness::*;
-
-/// The Debian release of the root.
-const SUITE: &str = "bookworm";
 
 /// Names of the root directories this test creates (and cleans up after a crash).
 const ROOT_PREFIX: &str = "root-";
 
-/// apt-get with the options every call uses.
-const APT: &str = "apt-get -y -q -o Dpkg::Use-Pty=0 -o Acquire::Retries=3 --no-install-recommends";
-
 /// The name and version of the local module package that does not compile.
 const BROKEN: &str = "e2e-broken";
 const BROKEN_VERSION: &str = "1.0";
-
-/// Whether the test should run; prints why not.
-fn enabled() -> bool {
-    let e2e = std::env::var("DKMS_HOOK_E2E").is_ok_and(|v| v == "1");
-    if !e2e && !in_ci() {
-        eprintln!(
-            "SKIPPED debian_root: slow end-to-end test; set DKMS_HOOK_E2E=1 (or CI) to run it"
-        );
-        return false;
-    }
-    if !nix::unistd::geteuid().is_root() {
-        skip_unless_ci("debian_root", "needs root (debootstrap, chroot, mount)");
-        return false;
-    }
-    let mut tools = vec!["debootstrap", "chroot", "mount", "umount", "dpkg-deb"];
-    if std::env::var_os("DKMS_HOOK_E2E_DEB").is_none() {
-        tools.extend(["dpkg-buildpackage", "dh"]);
-    }
-    require_tools(
-        "debian_root",
-        &tools,
-        ".ci/run installs debootstrap, dpkg-dev, debhelper",
-    )
-}
-
-/// `(uri, suite)` of every enabled `deb` source of the host, from the one-line
-/// and the deb822 formats.
-fn host_sources() -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
-    if let Ok(rd) = fs::read_dir("/etc/apt/sources.list.d") {
-        let mut more: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-        more.sort();
-        files.extend(more);
-    }
-    for f in files {
-        let Ok(text) = fs::read_to_string(&f) else {
-            continue;
-        };
-        let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if ext == "sources" {
-            for para in text.split("\n\n") {
-                let field = |name: &str| -> Vec<String> {
-                    para.lines()
-                        .filter_map(|l| l.strip_prefix(&format!("{name}:")))
-                        .flat_map(|v| v.split_whitespace().map(str::to_string))
-                        .collect()
-                };
-                if !field("Types").iter().any(|t| t == "deb")
-                    || field("Enabled").iter().any(|v| v == "no")
-                {
-                    continue;
-                }
-                for uri in field("URIs") {
-                    for suite in field("Suites") {
-                        out.push((uri.clone(), suite));
-                    }
-                }
-            }
-        } else if ext == "list" {
-            for line in text.lines() {
-                let line = line.split('#').next().unwrap_or("");
-                let mut words = line.split_whitespace();
-                if words.next() != Some("deb") {
-                    continue;
-                }
-                let mut rest: Vec<&str> = words.collect();
-                if rest.first().is_some_and(|w| w.starts_with('[')) {
-                    let end = rest.iter().position(|w| w.ends_with(']')).unwrap_or(0);
-                    rest.drain(..=end);
-                }
-                if let [uri, suite, ..] = rest.as_slice() {
-                    out.push((uri.to_string(), suite.to_string()));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The host's mirror for `suite`, or `default`.
-fn mirror_for(sources: &[(String, String)], suite: &str, default: &str) -> String {
-    sources
-        .iter()
-        .find(|(_, s)| s == suite)
-        .map(|(u, _)| u.trim_end_matches('/').to_string())
-        .unwrap_or_else(|| default.to_string())
-}
-
-/// Mount points at or below `dir`, deepest first (from /proc/self/mountinfo).
-fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut out: Vec<PathBuf> = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|p| {
-            PathBuf::from(
-                p.replace("\\040", " ")
-                    .replace("\\011", "\t")
-                    .replace("\\012", "\n")
-                    .replace("\\134", "\\"),
-            )
-        })
-        .filter(|p| p.starts_with(dir))
-        .collect();
-    out.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
-    out.dedup();
-    out
-}
-
-/// Unmount everything at or below `dir`; true when nothing is left.
-fn unmount_all(dir: &Path) -> bool {
-    for m in mounts_under(dir) {
-        let ok = Command::new("umount")
-            .arg("-R")
-            .arg(&m)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("umount").arg("-R").arg("-l").arg(&m).status();
-        }
-    }
-    mounts_under(dir).is_empty()
-}
-
-/// Remove `dir` without ever crossing into a mount: refuse while anything
-/// is mounted below it.
-fn remove_root(dir: &Path) {
-    if !unmount_all(dir) {
-        eprintln!(
-            "WARNING: leaving {} in place, still mounted: {:?}",
-            dir.display(),
-            mounts_under(dir)
-        );
-        return;
-    }
-    let _ = Command::new("rm")
-        .arg("-rf")
-        .arg("--one-file-system")
-        .arg(dir)
-        .status();
-}
-
-/// A Debian root with /proc, /sys and /dev mounted inside; everything is
-/// unmounted and the directory removed when it is dropped.
-struct DebianChroot {
-    dir: PathBuf,
-}
-
-impl Drop for DebianChroot {
-    fn drop(&mut self) {
-        let start = Instant::now();
-        // apt's archive directory is the cache: keep it, minus what is
-        // obsolete. Nothing here may panic (this runs during unwinding too).
-        let _ = Command::new("/usr/sbin/chroot")
-            .arg(&self.dir)
-            .args(["apt-get", "-q", "autoclean"])
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        remove_root(&self.dir);
-        println!(
-            "<== teardown (unmount, remove root): {:.1} s",
-            start.elapsed().as_secs_f64()
-        );
-    }
-}
-
-impl DebianChroot {
-    /// `rel` (absolute inside the root) as a host path.
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.join(rel.trim_start_matches('/'))
-    }
-
-    /// Mount inside the root: `mount ARGS... <root><target>`.
-    fn mount(&self, args: &[&str], target: &str) {
-        let t = self.path(target);
-        fs::create_dir_all(&t).unwrap_or_else(|e| panic!("mkdir {}: {e}", t.display()));
-        let ok = Command::new("mount")
-            .args(args)
-            .arg(&t)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "mount {args:?} {} failed", t.display());
-    }
-
-    /// Run `script` with /bin/sh inside the root, stdout and stderr together,
-    /// with a clean environment. Prints the command and its output.
-    fn sh(&self, script: &str) -> Output {
-        let r = self.run(script);
-        println!("# {script}");
-        for l in r.stdout.lines() {
-            println!("    {l}");
-        }
-        println!("# exit status {}", r.code);
-        r
-    }
-
-    /// `sh` without printing: for the queries behind assertions, which
-    /// include the output in their failure message.
-    fn query(&self, script: &str) -> String {
-        let r = self.run(script);
-        assert_eq!(
-            r.code, 0,
-            "`{script}` failed inside the root:\n{}",
-            r.stdout
-        );
-        r.stdout
-    }
-
-    /// Run `script` inside the root (see `sh`); its stderr goes to stdout.
-    fn run(&self, script: &str) -> Output {
-        let mut cmd = Command::new("/usr/sbin/chroot");
-        cmd.arg(&self.dir)
-            .args(["/bin/sh", "-c", &format!("exec 2>&1\n{script}")])
-            .env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-            .env("LANG", "C.UTF-8")
-            .env("HOME", "/root")
-            .env("DEBIAN_FRONTEND", "noninteractive");
-        run_command(cmd, BUILD_TIMEOUT)
-    }
-
-    /// `sh`, which must succeed; returns the output.
-    fn ok(&self, script: &str) -> String {
-        let r = self.sh(script);
-        assert_eq!(
-            r.code, 0,
-            "`{script}` failed inside the root:\n{}",
-            r.stdout
-        );
-        r.stdout
-    }
-
-    /// `dkms status` lines.
-    fn status(&self) -> Vec<String> {
-        self.query("dkms status")
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// The registered version of module `m` (from `dkms status`).
-    fn version_of(&self, m: &str) -> String {
-        self.status()
-            .iter()
-            .find_map(|l| {
-                l.strip_prefix(&format!("{m}/"))
-                    .and_then(|r| r.split([',', ':']).next())
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| panic!("{m} is not registered with dkms"))
-    }
-
-    /// The installed module file `<name>.ko*` for kernel `k`, if any.
-    fn installed_ko(&self, k: &str, name: &str) -> Option<PathBuf> {
-        let dir = self.path(&format!("/lib/modules/{k}/updates/dkms"));
-        fs::read_dir(dir)
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n == format!("{name}.ko") || n.starts_with(&format!("{name}.ko."))
-                })
-            })
-    }
-
-    /// Assert that module `m` (file `ko`) is built and installed for `k`
-    /// with a vermagic for `k`.
-    fn assert_installed(&self, m: &str, ko: &str, k: &str) {
-        let status = self.status();
-        let v = self.version_of(m);
-        let line = format!("{m}/{v}, {k}, {ARCH}: installed");
-        assert!(
-            status.iter().any(|l| l.starts_with(&line)),
-            "no `{line}` in dkms status:\n{}",
-            status.join("\n")
-        );
-        let file = self
-            .installed_ko(k, ko)
-            .unwrap_or_else(|| panic!("{ko}.ko is not in /lib/modules/{k}/updates/dkms"));
-        let inside = format!(
-            "/{}",
-            file.strip_prefix(&self.dir).unwrap_or(&file).display()
-        );
-        let vermagic = self.query(&format!("modinfo -F vermagic {inside}"));
-        assert!(
-            vermagic.starts_with(&format!("{k} ")),
-            "{inside} has vermagic `{}`, not for {k}",
-            vermagic.trim()
-        );
-    }
-
-    /// Assert that nothing of module `m` is built or installed for `k`.
-    fn assert_absent(&self, m: &str, ko: &str, k: &str) {
-        let status = self.status();
-        assert!(
-            !status
-                .iter()
-                .any(|l| l.starts_with(&format!("{m}/")) && l.contains(&format!(", {k}, "))),
-            "{m} still has an entry for {k}:\n{}",
-            status.join("\n")
-        );
-        assert!(
-            self.installed_ko(k, ko).is_none(),
-            "{ko}.ko is still installed for {k}"
-        );
-        let tree = self.path(&format!("/var/lib/dkms/{m}"));
-        if let Ok(rd) = fs::read_dir(&tree) {
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                assert!(
-                    name != format!("kernel-{k}-{ARCH}"),
-                    "link {}/{name} is still there",
-                    tree.display()
-                );
-                assert!(
-                    !e.path().join(k).exists(),
-                    "build {} is still there",
-                    e.path().join(k).display()
-                );
-            }
-        }
-    }
-
-    /// Modification time of a file inside the root.
-    fn mtime(&self, rel: &str) -> SystemTime {
-        fs::metadata(self.path(rel))
-            .and_then(|m| m.modified())
-            .unwrap_or_else(|e| panic!("stat {rel}: {e}"))
-    }
-}
-
-/// Undo what a crashed earlier run left: unmount and remove its roots.
-fn clean_leftovers(base: &Path) {
-    let Ok(rd) = fs::read_dir(base) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(ROOT_PREFIX) {
-            println!("removing leftover root {}", e.path().display());
-            remove_root(&e.path());
-        }
-    }
-}
-
-/// The base system tarball: made once with `debootstrap --make-tarball`.
-fn base_tarball(mirror: &str) -> PathBuf {
-    let cache = repo().join("tests/.cache");
-    fs::create_dir_all(&cache).unwrap_or_else(|e| panic!("create tests/.cache: {e}"));
-    let tarball = cache.join(format!("debootstrap-{SUITE}-minbase-amd64.tgz"));
-    if tarball.is_file() {
-        println!("reusing {}", tarball.display());
-        return tarball;
-    }
-    let partial = cache.join(format!("debootstrap-{SUITE}-minbase-amd64.tgz.partial"));
-    let work = tempfile::tempdir_in(&cache).unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let ok = Command::new("debootstrap")
-        .args(["--variant=minbase", "--arch=amd64"])
-        .arg(format!("--make-tarball={}", partial.display()))
-        .arg(SUITE)
-        .arg(work.path().join("target"))
-        .arg(mirror)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "debootstrap --make-tarball failed");
-    fs::rename(&partial, &tarball).unwrap_or_else(|e| panic!("rename tarball: {e}"));
-    tarball
-}
 
 /// A `*-dkms` package, made with dpkg-deb, whose module has a syntax error.
 /// Its maintainer scripts are what dh_dkms generates.
@@ -436,59 +48,46 @@ fn make_broken_deb(dir: &Path) -> PathBuf {
     let pkg = dir.join("pkg");
     let src = pkg.join(format!("usr/src/{BROKEN}-{BROKEN_VERSION}"));
     let debian = pkg.join("DEBIAN");
-    for d in [&src, &debian] {
-        fs::create_dir_all(d).unwrap_or_else(|e| panic!("mkdir: {e}"));
-    }
-    let write = |p: PathBuf, text: &str, mode: u32| {
-        fs::write(&p, text).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
-        fs::set_permissions(&p, fs::Permissions::from_mode(mode))
-            .unwrap_or_else(|e| panic!("chmod {}: {e}", p.display()));
-    };
-    write(
-        src.join("dkms.conf"),
-        &format!(
+    write_file(
+        &src.join("dkms.conf"),
+        format!(
             "PACKAGE_NAME=\"{BROKEN}\"\nPACKAGE_VERSION=\"{BROKEN_VERSION}\"\n\
              BUILT_MODULE_NAME[0]=\"e2e_broken\"\nDEST_MODULE_LOCATION[0]=\"/updates/dkms\"\n\
              AUTOINSTALL=\"yes\"\n"
         ),
-        0o644,
     );
-    write(src.join("Makefile"), "obj-m := e2e_broken.o\n", 0o644);
-    write(
-        src.join("e2e_broken.c"),
+    write_file(&src.join("Makefile"), "obj-m := e2e_broken.o\n");
+    write_file(
+        &src.join("e2e_broken.c"),
         "#include <linux/module.h>\nstatic int __init e2e_init(void) { return 0 }\n\
          module_init(e2e_init);\nMODULE_LICENSE(\"GPL\");\n",
-        0o644,
     );
-    write(
-        debian.join("control"),
-        &format!(
+    write_file(
+        &debian.join("control"),
+        format!(
             "Package: {BROKEN}-dkms\nVersion: {BROKEN_VERSION}-1\nArchitecture: all\n\
              Maintainer: dkms-hook tests <tests@dkms-hook.invalid>\nDepends: dkms\n\
              Description: kernel module that does not compile (dkms-hook test)\n \
              Its source has a syntax error on purpose.\n"
         ),
-        0o644,
     );
-    write(
-        debian.join("postinst"),
-        &format!(
+    write_executable(
+        &debian.join("postinst"),
+        format!(
             "#!/bin/sh\nset -e\nDKMS_NAME={BROKEN}\nDKMS_PACKAGE_NAME=$DKMS_NAME-dkms\n\
              DKMS_VERSION={BROKEN_VERSION}\ncase \"$1\" in\n  configure)\n    \
              /usr/lib/dkms/common.postinst $DKMS_NAME $DKMS_VERSION /usr/share/$DKMS_PACKAGE_NAME \"\" $2\n    \
              ;;\nesac\n"
         ),
-        0o755,
     );
-    write(
-        debian.join("prerm"),
-        &format!(
+    write_executable(
+        &debian.join("prerm"),
+        format!(
             "#!/bin/sh\nset -e\nDKMS_NAME={BROKEN}\nDKMS_VERSION={BROKEN_VERSION}\n\
              case \"$1\" in\n  remove|upgrade|deconfigure)\n    \
              if [ \"$(dkms status -m $DKMS_NAME -v $DKMS_VERSION)\" ]; then\n      \
              dkms remove -m $DKMS_NAME -v $DKMS_VERSION --all\n    fi\n    ;;\nesac\n"
         ),
-        0o755,
     );
     let deb = dir.join(format!("{BROKEN}-dkms_{BROKEN_VERSION}-1_all.deb"));
     run_ok(
@@ -500,110 +99,20 @@ fn make_broken_deb(dir: &Path) -> PathBuf {
     deb
 }
 
-/// The newest and second newest `linux-headers-6.1.0-<N>-amd64` ABIs the
-/// root's apt knows, as kernel versions (`6.1.0-<N>-amd64`).
-fn newest_two_kernels(root: &DebianChroot) -> (String, String) {
-    let out = root.ok(
-        "apt-cache search --names-only '^linux-headers-6\\.1\\.0-[0-9]+-amd64$' \
-         | awk '{print $1}' | sort -V | tail -n 2",
-    );
-    let ks: Vec<String> = out
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("linux-headers-"))
-        .map(str::to_string)
-        .collect();
-    assert_eq!(
-        ks.len(),
-        2,
-        "need two linux-headers-6.1.0-<N>-amd64 packages, found {ks:?}"
-    );
-    (ks[1].clone(), ks[0].clone())
-}
-
 #[test]
 fn apt_in_a_debian_root() {
-    if !enabled() {
+    if !e2e_enabled("debian_root") {
         return;
     }
     let total = Instant::now();
     let _lock = lock_work_dir("e2e.lock");
 
-    let deb = match std::env::var_os("DKMS_HOOK_E2E_DEB") {
-        Some(p) => PathBuf::from(p),
-        None => timed("step 0: build the .deb", build_deb),
-    };
-    let deb_name = deb
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-
-    let sources = host_sources();
-    let mirror = mirror_for(&sources, SUITE, "http://deb.debian.org/debian");
-    let security = mirror_for(
-        &sources,
-        &format!("{SUITE}-security"),
-        "http://deb.debian.org/debian-security",
-    );
-    let updates = mirror_for(&sources, &format!("{SUITE}-updates"), &mirror);
-    println!(
-        "mirrors: {mirror} ({SUITE}), {updates} ({SUITE}-updates), {security} ({SUITE}-security)"
-    );
-
-    let base = work_dir().join("e2e");
-    fs::create_dir_all(&base).unwrap_or_else(|e| panic!("create {}: {e}", base.display()));
-    timed("step 1a: clean up leftovers of earlier runs", || {
-        clean_leftovers(&base)
-    });
-    let tarball = timed("step 1b: debootstrap base tarball", || {
-        base_tarball(&mirror)
-    });
-
-    let dir = base.join(format!("{ROOT_PREFIX}{}", std::process::id()));
-    let root = DebianChroot { dir: dir.clone() };
-    timed("step 1c: debootstrap --unpack-tarball", || {
-        run_ok(
-            Command::new("debootstrap")
-                .args(["--variant=minbase", "--arch=amd64"])
-                .arg(format!("--unpack-tarball={}", tarball.display()))
-                .arg(SUITE)
-                .arg(&dir)
-                .arg(&mirror),
-        );
-    });
-
-    timed("step 1d: mount, configure apt, apt-get update", || {
-        root.mount(&["-t", "proc", "proc"], "/proc");
-        root.mount(&["--bind", "/sys"], "/sys");
-        root.mount(&["--bind", "/dev"], "/dev");
-        root.mount(&["--bind", "/dev/pts"], "/dev/pts");
-        let archives = repo().join("tests/.cache/e2e-apt-archives");
-        fs::create_dir_all(archives.join("partial"))
-            .unwrap_or_else(|e| panic!("create {}: {e}", archives.display()));
-        root.mount(
-            &["--bind", &archives.to_string_lossy()],
-            "/var/cache/apt/archives",
-        );
-        // Nothing may start services inside the root.
-        let policy = root.path("/usr/sbin/policy-rc.d");
-        fs::write(&policy, "#!/bin/sh\nexit 101\n").unwrap_or_else(|e| panic!("policy-rc.d: {e}"));
-        fs::set_permissions(&policy, fs::Permissions::from_mode(0o755))
-            .unwrap_or_else(|e| panic!("chmod policy-rc.d: {e}"));
-        fs::write(
-            root.path("/etc/apt/sources.list"),
-            format!(
-                "deb {mirror} {SUITE} main\ndeb {updates} {SUITE}-updates main\n\
-                 deb {security} {SUITE}-security main\n"
-            ),
-        )
-        .unwrap_or_else(|e| panic!("sources.list: {e}"));
-        let _ = fs::copy("/etc/resolv.conf", root.path("/etc/resolv.conf"));
-        root.ok("apt-get -q update");
-    });
+    let deb = e2e_deb();
+    let root = DebianChroot::bootstrap(ROOT_PREFIX);
 
     timed("step 1e: apt-get install ./dkms-hook.deb", || {
-        fs::copy(&deb, root.path(&format!("/tmp/{deb_name}")))
-            .unwrap_or_else(|e| panic!("copy {}: {e}", deb.display()));
-        root.ok(&format!("{APT} install /tmp/{deb_name}"));
+        let deb = root.copy_in(&deb);
+        root.ok(&format!("{APT} install {deb}"));
         let owner = root.ok("dpkg -S /usr/sbin/dkms");
         assert_eq!(owner.trim(), "dkms-hook: /usr/sbin/dkms");
         // No upstream dkms: /usr/sbin/dkms is our ELF binary, not a script.
@@ -626,7 +135,7 @@ fn apt_in_a_debian_root() {
         );
     });
 
-    let (k1, k2) = newest_two_kernels(&root);
+    let [k1, k2] = root.newest_kernels();
     println!("kernels: newest {k1}, second {k2}");
 
     timed(&format!("step 2a: install linux-headers-{k1}"), || {
@@ -661,8 +170,8 @@ fn apt_in_a_debian_root() {
         &format!("step 4: remove {k2}: its builds are pruned"),
         || {
             let purge = root.ok(&format!(
-                "{APT} purge linux-headers-{k2} linux-headers-{}-common",
-                k2.trim_end_matches("-amd64")
+                "{APT} purge linux-headers-{k2} {}",
+                common_headers(&k2)
             ));
             let pruned_by_apt = purge.contains(&format!("kernel {k2} is no longer installed"));
             println!("apt's post-invoke hook pruned {k2}: {pruned_by_apt}");
@@ -721,21 +230,15 @@ fn apt_in_a_debian_root() {
 
     timed("step 7: a module that does not compile", || {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let broken = make_broken_deb(tmp.path());
-        let name = broken
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        fs::copy(&broken, root.path(&format!("/tmp/{name}")))
-            .unwrap_or_else(|e| panic!("copy {name}: {e}"));
+        let broken = root.copy_in(&make_broken_deb(tmp.path()));
         let pkg = format!("{BROKEN}-dkms");
 
         // apt fails: dpkg reports the postinst's exit status and leaves the
         // package half-configured; the other modules are untouched.
-        let install = root.sh(&format!("{APT} install /tmp/{name}"));
+        let install = root.sh(&format!("{APT} install {broken}"));
         assert_eq!(
             install.code, 100,
-            "apt-get install of {name} did not fail as expected"
+            "apt-get install of {broken} did not fail as expected"
         );
         for want in [
             "Bad return status for module build on kernel",
