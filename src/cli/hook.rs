@@ -69,7 +69,7 @@ pub enum Command {
         /// Kernel images (unused).
         images: Vec<String>,
     },
-    /// Boot catch-up (dkms-hook.service): pending work for the running kernel, then prune. Never fails boot.
+    /// Boot catch-up (dkms-hook.service): pending work for the running kernel, then loads what it installed for that kernel (modules-load.d again, device aliases) and prunes. Never fails boot.
     Boot,
     /// Build and install AUTOINSTALL modules by hand, for the running kernel, -k KVER, or every kernel.
     Autoinstall {
