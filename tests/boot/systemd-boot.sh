@@ -60,7 +60,7 @@ set -euo pipefail
 
 SUITE=bookworm
 # Bump when the base root's recipe changes (invalidates the cached tarball).
-BASE_FORMAT=1
+BASE_FORMAT=2
 # Installed in the base root besides what debootstrap's minbase brings.
 # gcc, make, patch, openssl and kmod are what the dkms-hook .deb depends on.
 BASE_PACKAGES=(systemd systemd-sysv udev kmod initramfs-tools zstd gcc make patch openssl)
@@ -226,6 +226,16 @@ configure_base() {
     echo "MODULES=list" >"$r/etc/initramfs-tools/conf.d/bootproof.conf"
     echo "RESUME=none" >"$r/etc/initramfs-tools/conf.d/resume"
     printf '%s\n' virtio_pci virtio_blk ext4 >>"$r/etc/initramfs-tools/modules"
+    # Smaller kernels (and so disk images, depmod runs, boots): dpkg leaves
+    # out documentation and the module trees no boot here needs (network,
+    # graphics, sound, USB...); v4l2loopback's videodev and mc stay.
+    mkdir -p "$r/etc/dpkg/dpkg.cfg.d"
+    {
+        printf 'path-exclude=/usr/share/%s/*\n' doc man locale
+        printf 'path-exclude=/lib/modules/*/kernel/%s/*\n' sound drivers/net drivers/gpu \
+            drivers/usb drivers/infiniband drivers/iio drivers/staging drivers/media
+        printf 'path-include=/lib/modules/*/kernel/drivers/media/%s/*\n' v4l2-core mc
+    } >"$r/etc/dpkg/dpkg.cfg.d/bootproof-exclude"
     # Nothing may start services inside the chroot.
     printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"
     chmod 0755 "$r/usr/sbin/policy-rc.d"
