@@ -176,9 +176,6 @@ fn booted_debian_with_systemd() {
         None => timed("build the .deb", pkg_common::build_deb),
     };
     let run = timed("tests/boot/systemd-boot.sh", || run_script(&deb));
-    for l in run.out.lines().filter(|l| l.starts_with("TIME ")) {
-        println!("{l}");
-    }
     let failed: Vec<&str> = run
         .out
         .lines()
@@ -256,6 +253,9 @@ fn booted_debian_with_systemd() {
         );
     }
     run.assert_line("catchup", "lsmod v4l2loopback ");
+    // Loaded by systemd-modules-load.service, started again by dkms-hook.
+    run.assert_contains("catchup", "systemd-modules-load[");
+    run.assert_contains("catchup", "Inserted module 'v4l2loopback'");
     run.assert_line("catchup", &format!("vermagic v4l2loopback {p} "));
     run.assert_line("catchup", "is-failed dkms-hook.service active");
     assert!(

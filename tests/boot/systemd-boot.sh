@@ -519,6 +519,7 @@ check 3 "dkms status: acpi-call installed for P" proof catchup "^dkms-status acp
 check 3 "lsmod lists $MODULE at the end of boot" proof catchup "^lsmod $MODULE "
 check 3 "modinfo -F vermagic $MODULE starts with $P" proof catchup "^vermagic $MODULE $P "
 check 3 "dkms-hook.service loaded what it installed" proof catchup "^journal .*loading the modules installed for the running kernel $P"
+check 3 "systemd-modules-load.service, started again, loaded $MODULE" proof catchup "^journal-modules-load .*Inserted module '$MODULE'"
 check 3 "no warning from dkms-hook.service" no_proof catchup "^journal .*Warning"
 check 3 "dkms-hook.service is not failed" proof catchup "^is-failed dkms-hook.service active\$"
 check 3 "dkms-hook pending is empty after boot" proof catchup "^pending Nothing is pending\\.\$"
