@@ -94,9 +94,9 @@ pub enum Command {
         /// The kernel images kernel-install passes (not used).
         images: Vec<String>,
     },
-    /// Catch up at boot: pending work for the running kernel, then prune.
+    /// Catch up at boot: pending work for the running kernel, load it, prune.
     ///
-    /// Run early at boot by dkms-hook.service, for when a kernel was installed without its headers or a hook was interrupted. Never fails boot.
+    /// Run early at boot by dkms-hook.service, for when a kernel was installed without its headers or a hook was interrupted. What it installs for the running kernel is loaded (modules-load.d again, device aliases). Never fails boot.
     Boot,
     /// Build and install AUTOINSTALL modules, by hand.
     ///

@@ -13,6 +13,7 @@ pub mod depmod;
 pub mod doctor;
 pub mod install;
 pub mod ledger;
+pub mod load;
 pub mod lock;
 pub mod privilege;
 pub mod prune;
@@ -254,6 +255,7 @@ fn run_job(cx: &mut Ctx, job: &Job, step: usize, say: &mut dyn Say) -> Result<()
         Job::RemovalSummary(r) => summary::removal(cx, say, r),
         Job::AutoSummary(s) => summary::autoinstall(cx, say, s, step),
         Job::FlushDepmod => depmod::flush(cx, say),
+        Job::LoadInstalled { k } => load::load_installed(cx, say, k),
         Job::PostTransaction { k, a } => depmod::post_transaction(cx, say, k, a),
         Job::Status { filter, format } => {
             crate::report::status::print(cx.world, say, filter, format)

@@ -202,10 +202,14 @@ pub fn plan(event: &Event, world: &World) -> Plan {
         _ => {}
     }
     let mut any_auto = false;
+    let mut load = None;
     for w in work(event, world) {
         match w {
             KernelWork::Autoinstall(k) => {
                 any_auto = true;
+                if matches!(event, Event::Boot) && k == world.host.running_kernel {
+                    load = Some(k.clone());
+                }
                 p.push_soft(
                     Job::ClearHeadersDeferral {
                         k: k.clone(),
@@ -236,6 +240,11 @@ pub fn plan(event: &Event, world: &World) -> Plan {
     }
     if any_auto {
         p.push_soft(Job::FlushDepmod, &[], 0);
+    }
+    // The boot loaded modules before this unit built any: load what it
+    // installs for the running kernel now, once depmod has run.
+    if let Some(k) = load {
+        p.push_soft(Job::LoadInstalled { k }, &[], 0);
     }
     if matches!(event, Event::AptPostInvoke | Event::Boot) {
         implicit_prune(&mut p, world);
@@ -399,6 +408,52 @@ mod tests {
             prune_kernels(&w),
             vec!["6.3-gone".to_string(), "6.4-d".to_string()]
         );
+    }
+
+    /// The jobs of `event`'s plan that load modules, and whether each comes
+    /// after the depmod step.
+    fn loads(event: Event, running: &str, kernels: &[&str], pending: &[&str]) -> Vec<String> {
+        let mut w = world(kernels, pending);
+        w.host.running_kernel = running.into();
+        let p = plan(&event, &w);
+        let jobs = p.jobs();
+        let depmod = jobs.iter().position(|j| matches!(j, Job::FlushDepmod));
+        jobs.iter()
+            .enumerate()
+            .filter_map(|(i, j)| match j {
+                Job::LoadInstalled { k } => {
+                    assert!(depmod.is_some_and(|d| d < i), "load before depmod");
+                    Some(k.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn boot_loads_what_it_installs_for_the_running_kernel() {
+        assert_eq!(
+            loads(Event::Boot, "6.2-hi", &["6.2-hi"], &["6.1-h"]),
+            vec!["6.2-hi".to_string()]
+        );
+        // Headers missing: nothing is built, nothing to load.
+        assert!(loads(Event::Boot, "6.2-i", &["6.2-i"], &[]).is_empty());
+        // Only the boot unit loads, and only for the running kernel.
+        assert!(loads(Event::AptPostInvoke, "6.2-hi", &["6.2-hi"], &["6.1-h"]).is_empty());
+        assert!(loads(
+            Event::HeaderPostinst("6.2-hi".into()),
+            "6.2-hi",
+            &["6.2-hi"],
+            &[]
+        )
+        .is_empty());
+        assert!(loads(
+            Event::KernelPostinst("6.2-hi".into()),
+            "6.2-hi",
+            &["6.2-hi"],
+            &[]
+        )
+        .is_empty());
     }
 
     #[test]

@@ -182,6 +182,12 @@ pub enum Job {
     AutoSummary(AutoSummary),
     /// depmod for every kernel whose depmod was put off.
     FlushDepmod,
+    /// Boot: load what this run installed for the running kernel k, as the
+    /// boot would have (modules-load.d, device aliases); after depmod.
+    LoadInstalled {
+        /// The running kernel.
+        k: String,
+    },
     /// framework.conf's `post_transaction` command, with `${kernelver}` and
     /// `${arch}` of the run's first kernel in its environment (upstream evals
     /// it in its own shell).

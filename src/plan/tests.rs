@@ -152,6 +152,7 @@ fn word(j: &Job) -> String {
         Job::AutoSummary(_) => "summary".into(),
         Job::PostTransaction { .. } => "post-transaction".into(),
         Job::FlushDepmod => "depmod".into(),
+        Job::LoadInstalled { k } => format!("load {k}"),
         Job::RemoveFromKernel { at, .. } => format!("remove-from-kernel {}/{}", at.m, at.v),
         Job::RemovalSummary(_) => "removal-summary".into(),
         other => format!("{other:?}"),

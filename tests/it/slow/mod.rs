@@ -2,5 +2,6 @@
 //! are in the same binary as the rest, so they overlap with the other tiers.
 
 mod boot_qemu;
+mod boot_systemd;
 mod debian_root;
 mod migration;
