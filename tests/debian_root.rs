@@ -33,23 +33,18 @@
 //! otherwise it prints "SKIPPED". It needs root. `DKMS_HOOK_E2E_DEB=<path>`
 //! installs that `.deb` instead of building one. Each step prints its time.
 
+mod droot;
 mod pkg_common;
 
+use droot::{
+    base_tarball, clean_leftovers, host_sources, mirror_for, Root, APT, ROOT_PREFIX, SUITE,
+};
 use pkg_common::{in_ci, lock_work_dir, require_tools, timed, work_dir};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
-
-/// The Debian release of the root.
-const SUITE: &str = "bookworm";
-
-/// Names of the root directories this test creates (and cleans up after a crash).
-const ROOT_PREFIX: &str = "root-";
-
-/// apt-get with the options every call uses.
-const APT: &str = "apt-get -y -q -o Dpkg::Use-Pty=0 -o Acquire::Retries=3 --no-install-recommends";
 
 /// The machine architecture as dkms names it.
 const ARCH: &str = "x86_64";
@@ -85,233 +80,8 @@ fn enabled() -> bool {
     )
 }
 
-/// `(uri, suite)` of every enabled `deb` source of the host, from the one-line
-/// and the deb822 formats.
-fn host_sources() -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
-    if let Ok(rd) = fs::read_dir("/etc/apt/sources.list.d") {
-        let mut more: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-        more.sort();
-        files.extend(more);
-    }
-    for f in files {
-        let Ok(text) = fs::read_to_string(&f) else {
-            continue;
-        };
-        let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if ext == "sources" {
-            for para in text.split("\n\n") {
-                let field = |name: &str| -> Vec<String> {
-                    para.lines()
-                        .filter_map(|l| l.strip_prefix(&format!("{name}:")))
-                        .flat_map(|v| v.split_whitespace().map(str::to_string))
-                        .collect()
-                };
-                if !field("Types").iter().any(|t| t == "deb")
-                    || field("Enabled").iter().any(|v| v == "no")
-                {
-                    continue;
-                }
-                for uri in field("URIs") {
-                    for suite in field("Suites") {
-                        out.push((uri.clone(), suite));
-                    }
-                }
-            }
-        } else if ext == "list" {
-            for line in text.lines() {
-                let line = line.split('#').next().unwrap_or("");
-                let mut words = line.split_whitespace();
-                if words.next() != Some("deb") {
-                    continue;
-                }
-                let mut rest: Vec<&str> = words.collect();
-                if rest.first().is_some_and(|w| w.starts_with('[')) {
-                    let end = rest.iter().position(|w| w.ends_with(']')).unwrap_or(0);
-                    rest.drain(..=end);
-                }
-                if let [uri, suite, ..] = rest.as_slice() {
-                    out.push((uri.to_string(), suite.to_string()));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The host's mirror for `suite`, or `default`.
-fn mirror_for(sources: &[(String, String)], suite: &str, default: &str) -> String {
-    sources
-        .iter()
-        .find(|(_, s)| s == suite)
-        .map(|(u, _)| u.trim_end_matches('/').to_string())
-        .unwrap_or_else(|| default.to_string())
-}
-
-/// Mount points at or below `dir`, deepest first (from /proc/self/mountinfo).
-fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut out: Vec<PathBuf> = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|p| {
-            PathBuf::from(
-                p.replace("\\040", " ")
-                    .replace("\\011", "\t")
-                    .replace("\\012", "\n")
-                    .replace("\\134", "\\"),
-            )
-        })
-        .filter(|p| p.starts_with(dir))
-        .collect();
-    out.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
-    out.dedup();
-    out
-}
-
-/// Unmount everything at or below `dir`; true when nothing is left.
-fn unmount_all(dir: &Path) -> bool {
-    for m in mounts_under(dir) {
-        let ok = Command::new("umount")
-            .arg("-R")
-            .arg(&m)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("umount").arg("-R").arg("-l").arg(&m).status();
-        }
-    }
-    mounts_under(dir).is_empty()
-}
-
-/// Remove `dir` without ever crossing into a mount: refuse while anything
-/// is mounted below it.
-fn remove_root(dir: &Path) {
-    if !unmount_all(dir) {
-        eprintln!(
-            "WARNING: leaving {} in place, still mounted: {:?}",
-            dir.display(),
-            mounts_under(dir)
-        );
-        return;
-    }
-    let _ = Command::new("rm")
-        .arg("-rf")
-        .arg("--one-file-system")
-        .arg(dir)
-        .status();
-}
-
-/// A Debian root with /proc, /sys and /dev mounted inside; everything is
-/// unmounted and the directory removed when it is dropped.
-struct Root {
-    dir: PathBuf,
-}
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        let start = Instant::now();
-        // apt's archive directory is the cache: keep it, minus what is
-        // obsolete. Nothing here may panic (this runs during unwinding too).
-        let _ = Command::new("/usr/sbin/chroot")
-            .arg(&self.dir)
-            .args(["apt-get", "-q", "autoclean"])
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        remove_root(&self.dir);
-        println!(
-            "<== teardown (unmount, remove root): {:.1} s",
-            start.elapsed().as_secs_f64()
-        );
-    }
-}
-
-/// The result of a command inside the root.
-struct Ran {
-    code: i32,
-    output: String,
-}
-
+/// `dkms status` lines.
 impl Root {
-    /// `rel` (absolute inside the root) as a host path.
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.join(rel.trim_start_matches('/'))
-    }
-
-    /// Mount inside the root: `mount ARGS... <root><target>`.
-    fn mount(&self, args: &[&str], target: &str) {
-        let t = self.path(target);
-        fs::create_dir_all(&t).unwrap_or_else(|e| panic!("mkdir {}: {e}", t.display()));
-        let ok = Command::new("mount")
-            .args(args)
-            .arg(&t)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "mount {args:?} {} failed", t.display());
-    }
-
-    /// Run `script` with /bin/sh inside the root, stdout and stderr together,
-    /// with a clean environment. Prints the command and its output.
-    fn sh(&self, script: &str) -> Ran {
-        let r = self.run(script);
-        println!("# {script}");
-        for l in r.output.lines() {
-            println!("    {l}");
-        }
-        println!("# exit status {}", r.code);
-        r
-    }
-
-    /// `sh` without printing: for the queries behind assertions, which
-    /// include the output in their failure message.
-    fn query(&self, script: &str) -> String {
-        let r = self.run(script);
-        assert_eq!(
-            r.code, 0,
-            "`{script}` failed inside the root:\n{}",
-            r.output
-        );
-        r.output
-    }
-
-    /// Run `script` inside the root (see `sh`).
-    fn run(&self, script: &str) -> Ran {
-        let out = Command::new("/usr/sbin/chroot")
-            .arg(&self.dir)
-            .args(["/bin/sh", "-c", &format!("exec 2>&1\n{script}")])
-            .env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-            .env("LANG", "C.UTF-8")
-            .env("HOME", "/root")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run chroot: {e}"));
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            output: String::from_utf8_lossy(&out.stdout).into_owned(),
-        }
-    }
-
-    /// `sh`, which must succeed; returns the output.
-    fn ok(&self, script: &str) -> String {
-        let r = self.sh(script);
-        assert_eq!(
-            r.code, 0,
-            "`{script}` failed inside the root:\n{}",
-            r.output
-        );
-        r.output
-    }
-
-    /// `dkms status` lines.
     fn status(&self) -> Vec<String> {
         self.query("dkms status")
             .lines()
@@ -409,44 +179,6 @@ impl Root {
             .and_then(|m| m.modified())
             .unwrap_or_else(|e| panic!("stat {rel}: {e}"))
     }
-}
-
-/// Undo what a crashed earlier run left: unmount and remove its roots.
-fn clean_leftovers(base: &Path) {
-    let Ok(rd) = fs::read_dir(base) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(ROOT_PREFIX) {
-            println!("removing leftover root {}", e.path().display());
-            remove_root(&e.path());
-        }
-    }
-}
-
-/// The base system tarball: made once with `debootstrap --make-tarball`.
-fn base_tarball(mirror: &str) -> PathBuf {
-    let cache = pkg_common::repo().join("tests/.cache");
-    fs::create_dir_all(&cache).unwrap_or_else(|e| panic!("create tests/.cache: {e}"));
-    let tarball = cache.join(format!("debootstrap-{SUITE}-minbase-amd64.tgz"));
-    if tarball.is_file() {
-        println!("reusing {}", tarball.display());
-        return tarball;
-    }
-    let partial = cache.join(format!("debootstrap-{SUITE}-minbase-amd64.tgz.partial"));
-    let work = tempfile::tempdir_in(&cache).unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let ok = Command::new("debootstrap")
-        .args(["--variant=minbase", "--arch=amd64"])
-        .arg(format!("--make-tarball={}", partial.display()))
-        .arg(SUITE)
-        .arg(work.path().join("target"))
-        .arg(mirror)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "debootstrap --make-tarball failed");
-    fs::rename(&partial, &tarball).unwrap_or_else(|e| panic!("rename tarball: {e}"));
-    tarball
 }
 
 /// A `*-dkms` package, made with dpkg-deb, whose module has a syntax error.
