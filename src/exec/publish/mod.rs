@@ -58,7 +58,7 @@ pub fn run(say: &mut dyn Say, repo: &Path, files: &[PathBuf]) -> Result<()> {
             return Err(Error::usage([text::publish_not_a_package(f)]));
         }
     }
-    deliver::ensure_dir(repo).map_err(|e| e.into_kind(Error::Denied))?;
+    deliver::ensure_dir(repo)?;
     let _lock = lock(repo)?;
     for f in files {
         let name = f
