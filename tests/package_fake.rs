@@ -570,3 +570,20 @@ fn hooks_do_not_defer_a_module_a_package_provides() {
         ]
     );
 }
+
+#[test]
+fn relative_out_and_repo_are_taken_from_the_current_directory() {
+    if !have("relative_paths", "dpkg-deb") || !have("relative_paths", "dpkg-scanpackages") {
+        return;
+    }
+    let root = installed_root();
+    // The harness runs the binaries with the root as current directory.
+    root.hook(&["package", "hello/1.0", "-k", K1, "--out", "srv/out"])
+        .assert_ok();
+    let name = format!("hello-modules-{K1}_1.0_{}.deb", deb_arch());
+    assert_eq!(root.list("/srv/out"), vec![name.clone()]);
+    root.hook(&["publish", "--repo", "srv/repo", &format!("srv/out/{name}")])
+        .assert_ok();
+    assert!(root.list("/srv/repo").contains(&"Packages".to_string()));
+    assert!(root.list("/srv/repo").contains(&name));
+}

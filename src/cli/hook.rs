@@ -187,6 +187,12 @@ impl TypedValueParser for KernelInstallVerb {
     }
 }
 
+/// `p` made absolute against the current directory (the file operations
+/// take absolute paths), unchanged when that fails.
+fn absolute(p: PathBuf) -> PathBuf {
+    std::path::absolute(&p).unwrap_or(p)
+}
+
 /// The request for a parsed command line (`running` is `uname -r`, the
 /// default kernel of `autoinstall`).
 pub fn request(cli: Cli, running: &str) -> Request {
@@ -235,10 +241,13 @@ pub fn request(cli: Cli, running: &str) -> Request {
                 kernel,
                 arch,
                 format,
-                out,
+                out: absolute(out),
             })
         }
-        Command::Publish { repo, files } => Event::Publish { repo, files },
+        Command::Publish { repo, files } => Event::Publish {
+            repo: absolute(repo),
+            files: files.into_iter().map(absolute).collect(),
+        },
     };
     let mut req = Request {
         command: PlanCommand::Hook(event),

@@ -1,10 +1,10 @@
-//! Putting a finished package (or index file) into its directory: copied
-//! next to its final name under a hidden temporary name, synced, then
-//! renamed, so a reader of the directory (an HTTP server, apt, rsync) sees
-//! the old file or the new one, never half of one.
+//! Putting a finished package (or index file) into its directory through
+//! the tree-confined layer ([`crate::fs`]): written under a temporary name
+//! next to its final one, synced, then renamed, so a reader of the
+//! directory (an HTTP server, apt, rsync) sees the old file or the new one,
+//! never half of one, and nothing is written outside `base` (the output
+//! directory itself, or the dkms tree for `dkms mkbmdeb`).
 
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -14,37 +14,35 @@ fn io(path: &Path, e: std::io::Error) -> Error {
     Error::io(text::CANNOT_WRITE_PACKAGE, path, e).into_kind(Error::InstallFailed)
 }
 
-/// The hidden temporary name used for `name` in `dir`.
-fn temp_for(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!(".{name}.dkms-hook-{}", std::process::id()))
-}
-
-/// Write `data` as `dir/name` atomically (mode 0644).
-pub fn bytes(dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf> {
-    let tmp = temp_for(dir, name);
+/// Write `data` as `dir/name` (beneath `base`) atomically, mode 0644.
+pub fn bytes(base: &Path, dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf> {
     let dest = dir.join(name);
-    let r = (|| -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644))?;
-        fs::rename(&tmp, &dest)
-    })();
-    if let Err(e) = r {
-        let _ = fs::remove_file(&tmp);
-        return Err(io(&dest, e));
-    }
+    crate::fs::write_atomic(base, &dest, data, 0o644).map_err(|e| io(&dest, e))?;
     Ok(dest)
 }
 
-/// Copy the file `from` to `dir/name` atomically (mode 0644).
-pub fn file(from: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
+/// Copy the file `from` to `dir/name` (beneath `base`) atomically.
+pub fn file(from: &Path, base: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
     let data = crate::fs::read_regular(from, 4 << 30).map_err(|e| io(from, e))?;
-    bytes(dir, name, &data)
+    bytes(base, dir, name, &data)
 }
 
-/// Create `dir` (and its parents) when missing.
-pub fn ensure_dir(dir: &Path) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| io(dir, e))
+/// Create `dir` when missing: beneath `base` when it is inside it (the
+/// dkms tree), else `dir` is the base itself, a directory the user named.
+pub fn ensure_dir(base: &Path, dir: &Path) -> Result<()> {
+    if base == dir {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))
+    } else {
+        crate::fs::create_dir_all(base, dir, 0o755).map_err(|e| io(dir, e))
+    }
+}
+
+/// The base a package written into `out` is confined to: the dkms tree
+/// for a directory inside it, else `out` itself.
+pub fn base_for(out: &Path, dkms_tree: &Path) -> PathBuf {
+    if out.starts_with(dkms_tree) && out != dkms_tree {
+        dkms_tree.to_path_buf()
+    } else {
+        out.to_path_buf()
+    }
 }

@@ -70,8 +70,9 @@ pub fn build(world: &World, at: &Mvka, format: Format, out: &Path) -> Result<Pat
         }
         Format::Rpm => rpm::build(&p, &tree, work.path())?,
     };
-    deliver::ensure_dir(out)?;
-    deliver::file(&built, out, &name)
+    let base = deliver::base_for(out, &world.host.layout.dkms);
+    deliver::ensure_dir(&base, out)?;
+    deliver::file(&built, &base, out, &name)
 }
 
 /// SOURCE_DATE_EPOCH, else the time of the build's make.log, else 0.

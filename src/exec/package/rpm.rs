@@ -36,7 +36,7 @@ pub fn build(p: &BinaryPackage, tree: &Path, work: &Path) -> Result<PathBuf> {
     } else {
         Err(Error::install_failed(text::package_tool_failed(
             "rpmbuild",
-            "no package written",
+            text::NO_PACKAGE_WRITTEN,
             &built.display().to_string(),
         )))
     }

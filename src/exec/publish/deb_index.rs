@@ -30,20 +30,20 @@ pub fn write(say: &mut dyn Say, repo: &Path, n: usize) -> Result<()> {
         .tempdir_in(repo)
         .map_err(|e| Error::io(text::CANNOT_USE_REPOSITORY, repo, e))?;
     let w = work.path();
-    deliver::bytes(w, "Packages", &packages)?;
+    deliver::bytes(repo, w, "Packages", &packages)?;
     tool::require("gzip", "gzip")?;
     let gz = tool::run(&["gzip", "-9", "-n", "-c", "Packages"], w, None)?;
-    deliver::bytes(w, "Packages.gz", &gz)?;
+    deliver::bytes(repo, w, "Packages.gz", &gz)?;
     let mut made = vec!["Packages", "Packages.gz"];
     if ftparchive {
         let release = tool::run(&["apt-ftparchive", "release", "."], w, None)?;
-        deliver::bytes(w, "Release", &release)?;
+        deliver::bytes(repo, w, "Release", &release)?;
         made.push("Release");
     } else {
         say.line(text::PUBLISH_NO_RELEASE);
     }
     for name in &made {
-        std::fs::rename(w.join(name), repo.join(name))
+        crate::fs::rename(repo, &w.join(name), &repo.join(name))
             .map_err(|e| Error::io(text::CANNOT_USE_REPOSITORY, &repo.join(name), e))?;
     }
     say.line(&text::publish_indexed_debs(n, repo, &made));

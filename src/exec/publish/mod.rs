@@ -58,7 +58,7 @@ pub fn run(say: &mut dyn Say, repo: &Path, files: &[PathBuf]) -> Result<()> {
             return Err(Error::usage([text::publish_not_a_package(f)]));
         }
     }
-    deliver::ensure_dir(repo)?;
+    deliver::ensure_dir(repo, repo)?;
     let _lock = lock(repo)?;
     for f in files {
         let name = f
@@ -68,7 +68,7 @@ pub fn run(say: &mut dyn Say, repo: &Path, files: &[PathBuf]) -> Result<()> {
         // A file already in the repository is indexed where it is.
         let same = std::fs::canonicalize(f).ok() == std::fs::canonicalize(repo.join(&name)).ok();
         if !same {
-            deliver::file(f, repo, &name)?;
+            deliver::file(f, repo, repo, &name)?;
         }
         say.line(&text::publish_added(&name, repo));
     }

@@ -66,6 +66,10 @@ pub fn package_tool_failed(tool: &str, status: &str, output: &str) -> Vec<String
     v
 }
 
+/// Ours: why rpmbuild counts as failed although it exited 0: the package
+/// it was to write is not there.
+pub const NO_PACKAGE_WRITTEN: &str = "no package written";
+
 /// Ours: the error (exit 2) for an unknown `--format`.
 pub fn package_unknown_format(f: &str) -> String {
     format!("Unknown package format: {f} (use deb or rpm).")
