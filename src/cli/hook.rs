@@ -123,7 +123,7 @@ pub enum Command {
     Pending,
     /// Make a binary package of an installed module for one kernel.
     ///
-    /// Build once, install everywhere: turns the build of MODULE/VERSION that DKMS installed for KVER into NAME-modules-KVER (Debian naming rules applied), a .deb or .rpm that holds the module files exactly as DKMS installed them (signed, compressed) at the same paths, depends on that kernel's image package (linux-image-KVER; kernel-core-uname-r = KVER for RPM), conflicts with NAME-dkms, and runs depmod for KVER only. Machines that install it need no compiler and no headers; dkms status there shows the module as installed. The same build gives the same bytes: times come from SOURCE_DATE_EPOCH, else the build's make.log. Needs dpkg-deb (deb) or rpmbuild (rpm). The dkms tree is only read.
+    /// Build once, install everywhere: turns the build of MODULE/VERSION that DKMS installed for KVER into NAME-modules-KVER (Debian naming rules applied), a .deb or .rpm that holds the module files exactly as DKMS installed them (signed, compressed) at the same paths, depends on that kernel's image package (linux-image-KVER; for RPM kernel-core-uname-r = KVER, or the file /lib/modules/KVER/modules.builtin when KVER is no valid RPM version), conflicts with NAME-dkms, and runs depmod for KVER only. Machines that install it need no compiler and no headers; dkms status there shows the module as installed. The same build gives the same bytes: times come from SOURCE_DATE_EPOCH, else the build's make.log. Needs dpkg-deb (deb) or rpmbuild (rpm). The dkms tree is only read; --out is a path on this machine, not under --root.
     Package {
         /// The installed module, as MODULE/VERSION.
         #[arg(value_name = "MODULE/VERSION")]
