@@ -219,3 +219,88 @@ fn record(world: &World, e: Entry) -> Record {
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{Layout, Root};
+    use crate::observe::tree::{ModuleState, VersionState};
+    use crate::observe::Host;
+
+    fn prebuilt(m: &str, v: &str, k: &str) -> Prebuilt {
+        Prebuilt {
+            module: m.into(),
+            version: v.into(),
+            kernel: k.into(),
+            arch: "x86_64".into(),
+            package: format!("{m}-modules-{k}"),
+            files: vec![format!("/lib/modules/{k}/updates/dkms/{m}.ko")],
+        }
+    }
+
+    fn world() -> World {
+        let layout = Layout {
+            root: Root::new("/nonexistent"),
+            dkms: "/nonexistent/var/lib/dkms".into(),
+            source: "/nonexistent/usr/src".into(),
+            install: "/nonexistent/lib/modules".into(),
+        };
+        let mut w = World::observe(Host::for_tests(layout));
+        let version = |built: &[&str]| VersionState {
+            added: true,
+            built: built
+                .iter()
+                .map(|k| (k.to_string(), "x86_64".to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        let mut a = ModuleState::default();
+        a.versions.insert("1.0".into(), version(&["6.1.0-2-amd64"]));
+        let mut c = ModuleState::default();
+        c.versions.insert("1.0".into(), version(&[]));
+        w.tree.modules.insert("a".into(), a);
+        w.tree.modules.insert("c".into(), c);
+        w
+    }
+
+    fn lines(w: &World, f: &Filter) -> Vec<String> {
+        records(w, f)
+            .iter()
+            .map(crate::report::status::line)
+            .collect()
+    }
+
+    #[test]
+    fn without_prebuilt_records_the_tree_alone_is_listed() {
+        let w = world();
+        assert_eq!(
+            lines(&w, &Filter::default()),
+            ["a/1.0, 6.1.0-2-amd64, x86_64: built", "c/1.0: added"]
+        );
+    }
+
+    #[test]
+    fn prebuilt_records_join_in_upstreams_order_and_never_twice() {
+        let mut w = world();
+        w.prebuilt = vec![
+            prebuilt("a", "1.0", "6.1.0-1-amd64"),
+            prebuilt("a", "1.0", "6.1.0-2-amd64"),
+            prebuilt("b", "2.0", "6.1.0-2-amd64"),
+        ];
+        let missing = " (Built modules are missing in the kernel modules folder)";
+        assert_eq!(
+            lines(&w, &Filter::default()),
+            [
+                format!("a/1.0, 6.1.0-1-amd64, x86_64: installed{missing}"),
+                "a/1.0, 6.1.0-2-amd64, x86_64: built".to_string(),
+                format!("b/2.0, 6.1.0-2-amd64, x86_64: installed{missing}"),
+                "c/1.0: added".to_string(),
+            ]
+        );
+        let only_b = Filter {
+            module: "b".into(),
+            ..Default::default()
+        };
+        assert_eq!(lines(&w, &only_b).len(), 1);
+    }
+}
