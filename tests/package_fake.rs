@@ -587,3 +587,40 @@ fn relative_out_and_repo_are_taken_from_the_current_directory() {
     assert!(root.list("/srv/repo").contains(&"Packages".to_string()));
     assert!(root.list("/srv/repo").contains(&name));
 }
+
+#[test]
+fn publish_indexes_rpms_with_createrepo_c() {
+    if !have("rpm_publish", "rpmbuild") || !have("rpm_publish", "createrepo_c") {
+        return;
+    }
+    let root = installed_root();
+    let out = tempfile::tempdir().expect("tempdir");
+    package(&root, out.path(), &["--format", "rpm"]).assert_ok();
+    let rpm = only_file(out.path());
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let repo = scratch.path().join("repo");
+    let run = root.hook(&[
+        "publish",
+        "--repo",
+        &repo.display().to_string(),
+        &rpm.display().to_string(),
+    ]);
+    run.assert_ok();
+    run.assert_stdout_contains("Indexed 1 .rpm package(s)");
+    let repomd = std::fs::read_to_string(repo.join("repodata/repomd.xml")).expect("repomd.xml");
+    assert!(repomd.contains("primary"), "{repomd}");
+    // Without createrepo_c the packages stay, with a note, and no failure.
+    let bare = scratch.path().join("bare");
+    let run = root.hook_env(
+        &[
+            "publish",
+            "--repo",
+            &bare.display().to_string(),
+            &rpm.display().to_string(),
+        ],
+        &[("PATH", "/usr/bin/nonexistent:/bin/nonexistent")],
+    );
+    run.assert_ok();
+    run.assert_stdout_contains("createrepo_c not found");
+    assert!(!bare.join("repodata").exists());
+}
