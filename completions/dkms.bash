@@ -77,7 +77,7 @@ _dkms()
 
     local actions="add remove build unbuild install uninstall match autoinstall
         mktarball ldtarball status generate_mok kernel_preinst kernel_postinst
-        kernel_prerm"
+        kernel_prerm mkbmdeb"
     local opts="-m --module -v -k --kernelver -a --arch --all -c --config
         --archive --templatekernel --kernelsourcedir --dkmstree --sourcetree
         --installtree --directive --force --force-version-override
@@ -152,7 +152,7 @@ _dkms()
             add | ldtarball)
                 _dkms_paths -f "$cur"
                 ;;
-            remove | build | unbuild | install | uninstall | match | mktarball | status)
+            remove | build | unbuild | install | uninstall | match | mktarball | mkbmdeb | status)
                 _dkms_reply "$(_dkms_module_versions "$tree")" "$cur"
                 ;;
         esac

@@ -9,6 +9,9 @@
 //! - `<dkms_tree>/<m>/kernel-<kver>-<arch> -> <v>/<kver>/<arch>` ("installed")
 //! - `<dkms_tree>/<m>/original_module/<kver>/<arch>/<file>` + `<file>.origin`
 //! - `<dkms_tree>/.dkms-hook/{pending,failed,depmod-pending}/`, `<dkms_tree>/.dkms-hook.lock`
+//! - `/usr/share/dkms-hook/prebuilt/<m>_<v>_<k>_<a>.json`: shipped by a
+//!   binary module package (`dkms-hook package`), read by `dkms status`
+//! - `<dkms_tree>/<m>/<v>/bmdeb/`: where `dkms mkbmdeb` leaves its package
 
 use std::path::{Component, Path, PathBuf};
 
@@ -95,7 +98,31 @@ pub const KERNEL_LINK: &str = "kernel-";
 pub const ORIGINAL_MODULE: &str = "original_module";
 /// Directories under `<m>/<v>` that are not kernels (upstream's list for
 /// "delete the version completely").
-pub const NOT_KERNELS: &[&str] = &["build", "tarball", "driver_disk", "rpm", "deb", "source"];
+pub const NOT_KERNELS: &[&str] = &[
+    "build",
+    "tarball",
+    "driver_disk",
+    "rpm",
+    "deb",
+    "source",
+    BMDEB,
+];
+/// The directory under `<m>/<v>` where `dkms mkbmdeb` (Debian's old
+/// interface) leaves the binary module package it makes.
+pub const BMDEB: &str = "bmdeb";
+/// Where binary module packages ship the record of what they provide (as
+/// seen inside the root): one JSON file per module, version, kernel and
+/// arch, read by `dkms status` and the hooks on machines without the source.
+pub const PREBUILT_DIR: &str = "/usr/share/dkms-hook/prebuilt";
+/// The lock file that serialises publishers of one package repository.
+pub const PUBLISH_LOCK: &str = ".dkms-hook-publish.lock";
+
+/// The name of the record a binary module package of m/v for k/a ships in
+/// [`PREBUILT_DIR`]. Readers trust the file's content, not its name; the
+/// name only keeps two packages from shipping the same path.
+pub fn prebuilt_file_name(m: &str, v: &str, k: &str, a: &str) -> String {
+    format!("{m}_{v}_{k}_{a}.json")
+}
 
 /// The three trees and every name under them, as host paths.
 #[derive(Debug, Clone)]
@@ -189,6 +216,16 @@ impl Layout {
     /// The writers' lock file.
     pub fn lock_file(&self) -> PathBuf {
         self.dkms.join(".dkms-hook.lock")
+    }
+
+    /// [`PREBUILT_DIR`] as a host path.
+    pub fn prebuilt_dir(&self) -> PathBuf {
+        self.root.join(PREBUILT_DIR)
+    }
+
+    /// `<dkms_tree>/<m>/<v>/bmdeb`: `dkms mkbmdeb`'s output directory.
+    pub fn bmdeb_dir(&self, m: &str, v: &str) -> PathBuf {
+        self.version_dir(m, v).join(BMDEB)
     }
 
     /// `<dkms_tree>/post_transaction.log`.

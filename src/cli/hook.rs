@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueHint};
 
-use crate::plan::{Command as PlanCommand, Event, Request};
+use crate::plan::{Command as PlanCommand, Event, PackageArgs, Request};
 
 /// Rebuild DKMS modules when kernels and kernel headers come and go.
 ///
@@ -121,6 +121,37 @@ pub enum Command {
     ///
     /// Kernels waiting for their headers, modules waiting for a BUILD_DEPENDS module, and builds that failed in a hook, with the log to read. Run by hand; never waits for the lock.
     Pending,
+    /// Make a binary package of an installed module for one kernel.
+    ///
+    /// Build once, install everywhere: turns the build of MODULE/VERSION that DKMS installed for KVER into NAME-modules-KVER (Debian naming rules applied), a .deb or .rpm that holds the module files exactly as DKMS installed them (signed, compressed) at the same paths, depends on that kernel's image package (linux-image-KVER; for RPM kernel-core-uname-r = KVER, or the file /lib/modules/KVER/modules.builtin when KVER is no valid RPM version), conflicts with NAME-dkms, and runs depmod for KVER only. Machines that install it need no compiler and no headers; dkms status there shows the module as installed. The same build gives the same bytes: times come from SOURCE_DATE_EPOCH, else the build's make.log. Needs dpkg-deb (deb) or rpmbuild (rpm). The dkms tree is only read; --out is a path on this machine, not under --root.
+    Package {
+        /// The installed module, as MODULE/VERSION.
+        #[arg(value_name = "MODULE/VERSION")]
+        module_version: String,
+        /// The kernel version the module is installed for.
+        #[arg(short = 'k', long = "kernel", value_name = "KVER")]
+        kernel: String,
+        /// The architecture (default: the machine's).
+        #[arg(short = 'a', long = "arch", value_name = "ARCH")]
+        arch: Option<String>,
+        /// The package format (default: the distribution's own).
+        #[arg(long, value_name = "FORMAT", value_parser = ["deb", "rpm"])]
+        format: Option<String>,
+        /// The directory the package is written to (created when missing).
+        #[arg(long, value_name = "DIR", default_value = ".", value_hint = ValueHint::DirPath)]
+        out: PathBuf,
+    },
+    /// Add packages to a local repository and index it.
+    ///
+    /// Copies FILES (.deb and .rpm packages, e.g. what package --out wrote) into DIR, then indexes every package DIR holds: Packages, Packages.gz and Release (apt-ftparchive, else dpkg-scanpackages without Release) for .deb files, repodata/ (createrepo_c, when installed) for .rpm files. Without FILES, only indexes. DIR can be served as it is over HTTP or rsync, or used directly: deb [trusted=yes] file:DIR ./ in an apt source. With publish_repo=DIR in framework.conf, the hooks package and publish every module they build.
+    Publish {
+        /// The repository directory (created when missing).
+        #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+        repo: PathBuf,
+        /// Package files to add.
+        #[arg(value_name = "FILES", value_hint = ValueHint::FilePath)]
+        files: Vec<PathBuf>,
+    },
     /// Find and repair what interrupted runs left behind.
     ///
     /// Also lists pending work and failures and shows the Secure Boot and signing-key state, with the mokutil command that enrols the key. Run by hand, e.g. after a crash or power cut.
@@ -156,6 +187,12 @@ impl TypedValueParser for KernelInstallVerb {
     }
 }
 
+/// `p` made absolute against the current directory (the file operations
+/// take absolute paths), unchanged when that fails.
+fn absolute(p: PathBuf) -> PathBuf {
+    std::path::absolute(&p).unwrap_or(p)
+}
+
 /// The request for a parsed command line (`running` is `uname -r`, the
 /// default kernel of `autoinstall`).
 pub fn request(cli: Cli, running: &str) -> Request {
@@ -187,6 +224,30 @@ pub fn request(cli: Cli, running: &str) -> Request {
         Command::Prune { dry_run } => Event::Prune { dry_run },
         Command::Pending => Event::Pending,
         Command::Doctor { check } => Event::Doctor { repair: !check },
+        Command::Package {
+            module_version,
+            kernel,
+            arch,
+            format,
+            out,
+        } => {
+            let (module, version) = match module_version.split_once('/') {
+                Some((m, v)) => (m.to_string(), v.to_string()),
+                None => (module_version, String::new()),
+            };
+            Event::Package(PackageArgs {
+                module,
+                version,
+                kernel,
+                arch,
+                format,
+                out: absolute(out),
+            })
+        }
+        Command::Publish { repo, files } => Event::Publish {
+            repo: absolute(repo),
+            files: files.into_iter().map(absolute).collect(),
+        },
     };
     let mut req = Request {
         command: PlanCommand::Hook(event),

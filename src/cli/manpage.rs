@@ -195,6 +195,33 @@ Never 77, which would make kernel\-install skip its later plugins.
 0, unless one of their steps fails: then that step's status (1 for a
 file that cannot be read or removed).
 .TP
+.BR package ", " publish
+0 when the package was written, or the repository indexed.
+2 for a file given to
+.B publish
+that is not a
+.B .deb
+or
+.B .rpm
+package, or a module name that is not a safe file name;
+3 when the module version is not installed for the kernel;
+4 when
+.BR dpkg\-deb ,
+.BR rpmbuild ,
+or both of
+.B apt\-ftparchive
+and
+.B dpkg\-scanpackages
+are missing;
+6 when one of them fails or the package cannot be written;
+7 when an installed module file is gone or differs from the build.
+Nothing is written when the module is refused.
+A missing
+.B createrepo_c
+is not an error: the
+.B .rpm
+files stay unindexed, with a note.
+.TP
 .B doctor
 1 when something still needs attention (with
 .BR \-\-check ,
@@ -243,7 +270,15 @@ module tree instead of their DEST_MODULE_LOCATION.
 .TP
 .B TMPDIR
 Where temporary files go when framework.conf sets no
-.BR tmp_location .
+.BR tmp_location ,
+and where packages are staged.
+.TP
+.B SOURCE_DATE_EPOCH
+The time every file of a package made by
+.B package
+(and by
+.BR publish_repo )
+carries, and its build time; default: the time of the build's make.log.
 "#,
     );
     // Three names to a tag line keeps it well within 80 columns.
@@ -323,6 +358,22 @@ The log of a build that just failed.
 .TP
 .IR /var/lib/dkms/ module / version / kernel / arch /log/make.log
 The log of the last successful build.
+.TP
+.I /usr/share/dkms\-hook/prebuilt/
+Shipped by the packages
+.B package
+makes: one JSON record per module, version, kernel and arch, naming the
+files; how
+.B dkms status
+and the hooks know a module is there without its source.
+.TP
+.I /etc/dkms/framework.conf: publish_repo
+A directory; when set, every module a hook builds is packaged into it
+and it is indexed, as
+.B package
+and
+.B publish
+do.
 "#;
 
 /// SEE ALSO.

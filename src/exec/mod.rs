@@ -15,8 +15,10 @@ pub mod install;
 pub mod ledger;
 pub mod load;
 pub mod lock;
+pub mod package;
 pub mod privilege;
 pub mod prune;
+pub mod publish;
 pub mod queue;
 pub mod rebuild;
 pub mod runner;
@@ -297,5 +299,8 @@ fn run_job(cx: &mut Ctx, job: &Job, step: usize, say: &mut dyn Say) -> Result<()
             Ok(())
         }
         Job::Doctor { repair } => doctor::run(cx, say, *repair),
+        Job::Package { at, format, out } => package::run(cx, say, at, *format, out),
+        Job::Publish { repo, files } => publish::run(say, repo, files),
+        Job::PublishBuilt { repo, format } => publish::built::run(cx, say, repo, *format),
     }
 }

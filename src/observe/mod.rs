@@ -7,6 +7,7 @@
 //! - [`kernel`]: installed kernels, headers, config, module compression.
 //! - [`conf`]: dkms.conf (static reader, bash evaluator, resolution).
 //! - [`pending`]: the deferred-work queue and failure records.
+//! - [`prebuilt`]: modules that binary module packages provide.
 //! - [`files`]: where an installed module really is, byte comparisons.
 //! - [`status`]: the facts behind each `dkms status` line.
 //! - [`modinfo`], [`version`], [`distro`], [`settings`], [`forced`]: helpers.
@@ -20,6 +21,7 @@ pub mod host;
 pub mod kernel;
 pub mod modinfo;
 pub mod pending;
+pub mod prebuilt;
 pub mod settings;
 pub mod status;
 pub mod tree;
@@ -124,6 +126,8 @@ pub struct World {
     pub tree: TreeState,
     /// The pending queue and failure records.
     pub records: Records,
+    /// Modules provided by installed binary module packages.
+    pub prebuilt: Vec<prebuilt::Prebuilt>,
     /// Facts of the kernels the request concerns.
     pub kernels: BTreeMap<String, KernelFacts>,
     /// dkms.conf reads.
@@ -137,10 +141,12 @@ impl World {
     pub fn observe(host: Host) -> World {
         let tree = TreeState::read(&host.layout);
         let records = Records::read(&host.layout);
+        let prebuilt = prebuilt::read_all(&host.layout);
         World {
             host,
             tree,
             records,
+            prebuilt,
             kernels: BTreeMap::new(),
             confs: BTreeMap::new(),
             costs: BTreeMap::new(),
@@ -184,6 +190,14 @@ impl World {
     /// The facts of kernel `k`, when observed.
     pub fn kernel(&self, k: &str) -> Option<&KernelFacts> {
         self.kernels.get(k)
+    }
+
+    /// True when an installed binary module package provides module `m`
+    /// (any version) for k/a: nothing has to be built for it there.
+    pub fn provided_prebuilt(&self, m: &str, k: &str, a: &str) -> bool {
+        self.prebuilt
+            .iter()
+            .any(|p| p.module == m && p.kernel == k && p.arch == a)
     }
 
     /// A dkms.conf read, when observed.

@@ -10,7 +10,7 @@ use crate::layout::Root;
 use crate::observe::conf::static_reader::read_static;
 
 /// The variables upstream honours from framework.conf, plus our extensions
-/// (`build_user`, `autoinstall_failure`).
+/// (`build_user`, `autoinstall_failure`, `publish_repo`).
 pub const ALLOWED: &[&str] = &[
     "source_tree",
     "dkms_tree",
@@ -32,6 +32,7 @@ pub const ALLOWED: &[&str] = &[
     "try_sign_modules",
     "build_user",
     "autoinstall_failure",
+    "publish_repo",
 ];
 
 /// Tree locations given on the command line; they win over framework.conf
@@ -91,6 +92,9 @@ pub struct Settings {
     pub build_user: String,
     /// Extension: `warn` turns autoinstall failures in hooks into warnings.
     pub autoinstall_failure: String,
+    /// Extension: a package repository (host path) that every module a hook
+    /// builds is packaged into and published to (`publish_repo`).
+    pub publish_repo: Option<PathBuf>,
     /// Every allow-listed raw value read, for `doctor`.
     pub raw: BTreeMap<String, String>,
     /// Warnings about the files (ignored parts), to print once.
@@ -162,6 +166,10 @@ impl Settings {
             try_sign_modules: get("try_sign_modules"),
             build_user: get("build_user"),
             autoinstall_failure: get("autoinstall_failure"),
+            publish_repo: raw
+                .get("publish_repo")
+                .filter(|s| !s.is_empty())
+                .map(|s| root.join(s)),
             raw,
             warnings: Vec::new(),
         }

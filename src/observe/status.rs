@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use crate::layout::Layout;
 use crate::observe::files::{compressed_or_uncompressed, files_equal, installed_file};
+use crate::observe::prebuilt::Prebuilt;
 use crate::observe::tree::{Entry, State};
+use crate::observe::version::sort_v_cmp;
 use crate::observe::{ConfKey, World};
 
 /// A module version that is added but not built for an installed kernel
@@ -64,6 +66,10 @@ pub struct Record {
     pub built_modules_missing: bool,
     /// ` (Differences between built and installed modules)`.
     pub differences: bool,
+    /// Provided by a binary module package rather than built here (only
+    /// present in the machine-readable forms when true).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub prebuilt: bool,
 }
 
 /// The filters of a status request (empty = any).
@@ -104,12 +110,70 @@ pub fn entries(world: &World, f: &Filter) -> Vec<Entry> {
 }
 
 /// The records for `f` (the World must hold the confs and kernels that
-/// [`entries`] name; see `plan::needs`).
+/// [`entries`] name; see `plan::needs`): the dkms tree's, and among them,
+/// in module, version, kernel order, the modules binary module packages
+/// provide that the tree does not hold. Without such packages the list is
+/// exactly upstream's.
 pub fn records(world: &World, f: &Filter) -> Vec<Record> {
-    entries(world, f)
+    let mut out: Vec<Record> = entries(world, f)
         .into_iter()
         .map(|e| record(world, e))
-        .collect()
+        .collect();
+    for p in world.prebuilt.iter().filter(|p| {
+        (f.module.is_empty() || f.module == p.module)
+            && (f.version.is_empty() || f.version == p.version)
+            && (f.kernel.is_empty() || f.kernel == p.kernel)
+            && (f.arch.is_empty() || f.arch == p.arch)
+    }) {
+        let same = |r: &Record| {
+            r.module == p.module
+                && r.version == p.version
+                && r.kernel.as_deref() == Some(p.kernel.as_str())
+                && r.arch.as_deref() == Some(p.arch.as_str())
+        };
+        if out.iter().any(same) {
+            continue;
+        }
+        let r = prebuilt_record(world, p);
+        let at = out
+            .iter()
+            .position(|x| record_order(x, &r) == std::cmp::Ordering::Greater)
+            .unwrap_or(out.len());
+        out.insert(at, r);
+    }
+    out
+}
+
+/// Upstream's order of status lines: module, version (`sort -V`), kernel.
+fn record_order(x: &Record, y: &Record) -> std::cmp::Ordering {
+    x.module
+        .cmp(&y.module)
+        .then_with(|| sort_v_cmp(&x.version, &y.version))
+        .then_with(|| {
+            sort_v_cmp(
+                x.kernel.as_deref().unwrap_or(""),
+                y.kernel.as_deref().unwrap_or(""),
+            )
+        })
+}
+
+/// The status record of a module a binary module package provides:
+/// installed, with upstream's "missing" suffix when a file it installed is
+/// gone from the kernel's module tree.
+fn prebuilt_record(world: &World, p: &Prebuilt) -> Record {
+    let root = &world.host.layout.root;
+    Record {
+        module: p.module.clone(),
+        version: p.version.clone(),
+        kernel: Some(p.kernel.clone()),
+        arch: Some(p.arch.clone()),
+        state: State::Installed.word().to_string(),
+        original_modules_exist: false,
+        built_modules_missing: p.files.is_empty()
+            || p.files.iter().any(|f| !root.join(f).is_file()),
+        differences: false,
+        prebuilt: true,
+    }
 }
 
 fn record(world: &World, e: Entry) -> Record {
@@ -123,6 +187,7 @@ fn record(world: &World, e: Entry) -> Record {
         original_modules_exist: false,
         built_modules_missing: false,
         differences: false,
+        prebuilt: false,
     };
     if !built {
         return r;
@@ -153,4 +218,89 @@ fn record(world: &World, e: Entry) -> Record {
         }
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{Layout, Root};
+    use crate::observe::tree::{ModuleState, VersionState};
+    use crate::observe::Host;
+
+    fn prebuilt(m: &str, v: &str, k: &str) -> Prebuilt {
+        Prebuilt {
+            module: m.into(),
+            version: v.into(),
+            kernel: k.into(),
+            arch: "x86_64".into(),
+            package: format!("{m}-modules-{k}"),
+            files: vec![format!("/lib/modules/{k}/updates/dkms/{m}.ko")],
+        }
+    }
+
+    fn world() -> World {
+        let layout = Layout {
+            root: Root::new("/nonexistent"),
+            dkms: "/nonexistent/var/lib/dkms".into(),
+            source: "/nonexistent/usr/src".into(),
+            install: "/nonexistent/lib/modules".into(),
+        };
+        let mut w = World::observe(Host::for_tests(layout));
+        let version = |built: &[&str]| VersionState {
+            added: true,
+            built: built
+                .iter()
+                .map(|k| (k.to_string(), "x86_64".to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        let mut a = ModuleState::default();
+        a.versions.insert("1.0".into(), version(&["6.1.0-2-amd64"]));
+        let mut c = ModuleState::default();
+        c.versions.insert("1.0".into(), version(&[]));
+        w.tree.modules.insert("a".into(), a);
+        w.tree.modules.insert("c".into(), c);
+        w
+    }
+
+    fn lines(w: &World, f: &Filter) -> Vec<String> {
+        records(w, f)
+            .iter()
+            .map(crate::report::status::line)
+            .collect()
+    }
+
+    #[test]
+    fn without_prebuilt_records_the_tree_alone_is_listed() {
+        let w = world();
+        assert_eq!(
+            lines(&w, &Filter::default()),
+            ["a/1.0, 6.1.0-2-amd64, x86_64: built", "c/1.0: added"]
+        );
+    }
+
+    #[test]
+    fn prebuilt_records_join_in_upstreams_order_and_never_twice() {
+        let mut w = world();
+        w.prebuilt = vec![
+            prebuilt("a", "1.0", "6.1.0-1-amd64"),
+            prebuilt("a", "1.0", "6.1.0-2-amd64"),
+            prebuilt("b", "2.0", "6.1.0-2-amd64"),
+        ];
+        let missing = " (Built modules are missing in the kernel modules folder)";
+        assert_eq!(
+            lines(&w, &Filter::default()),
+            [
+                format!("a/1.0, 6.1.0-1-amd64, x86_64: installed{missing}"),
+                "a/1.0, 6.1.0-2-amd64, x86_64: built".to_string(),
+                format!("b/2.0, 6.1.0-2-amd64, x86_64: installed{missing}"),
+                "c/1.0: added".to_string(),
+            ]
+        );
+        let only_b = Filter {
+            module: "b".into(),
+            ..Default::default()
+        };
+        assert_eq!(lines(&w, &only_b).len(), 1);
+    }
 }

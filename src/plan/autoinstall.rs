@@ -80,7 +80,9 @@ pub fn candidates(
 ) -> Result<Vec<Candidate>, Box<crate::observe::ConfKey>> {
     let mut out = Vec::new();
     for (m, v) in world.tree.latest_versions() {
-        if world.tree.link_points_here(&m, &v, k, a) {
+        // A binary module package that provides the module for this kernel
+        // counts as installed: building it here would fight over its files.
+        if world.tree.link_points_here(&m, &v, k, a) || world.provided_prebuilt(&m, k, a) {
             out.push(Candidate {
                 module: m,
                 version: v,

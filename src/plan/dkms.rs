@@ -53,6 +53,7 @@ pub fn plan(args: &DkmsArgs, world: &World) -> Plan {
             .and_then(|()| run_match(args, world, &k0, &a0)),
         "mktarball" => mktarball(args, world, &pairs, &k0, &a0),
         "ldtarball" => ldtarball(args, world),
+        "mkbmdeb" => crate::plan::package::steps::mkbmdeb(args, world, &k0, &a0),
         "generate_mok" => {
             let mut p = Plan::new(ExitRule::Stop, true);
             p.push(Job::GenerateMok, &[], 0);

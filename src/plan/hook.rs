@@ -139,10 +139,12 @@ pub fn prune_kernels(world: &World) -> Vec<String> {
 }
 
 /// True if an autoinstall for k would build something (an AUTOINSTALL
-/// module not installed and not ruled out by BUILD_EXCLUSIVE).
-fn would_build(world: &World, k: &str, a: &str) -> bool {
+/// module not installed, not provided by a binary module package and not
+/// ruled out by BUILD_EXCLUSIVE).
+pub fn would_build(world: &World, k: &str, a: &str) -> bool {
     world.tree.latest_versions().into_iter().any(|(m, v)| {
         !world.tree.is_installed(&m, &v, k, a)
+            && !world.provided_prebuilt(&m, k, a)
             && world
                 .conf(&world.source_conf_key(&m, &v, k, a, false))
                 .and_then(|r| r.result.as_ref().ok())
@@ -190,6 +192,8 @@ pub fn plan(event: &Event, world: &World) -> Plan {
             return p;
         }
         Event::KernelInstallOther => return p,
+        Event::Package(args) => return crate::plan::package::steps::package(args, world),
+        Event::Publish { repo, files } => return crate::plan::package::steps::publish(repo, files),
         Event::KernelPreinst(k) | Event::KernelPrerm(k) => {
             let preinst = matches!(event, Event::KernelPreinst(_));
             removal(&mut p, world, k, &a, preinst);
@@ -240,6 +244,9 @@ pub fn plan(event: &Event, world: &World) -> Plan {
     }
     if any_auto {
         p.push_soft(Job::FlushDepmod, &[], 0);
+        if let Some(job) = crate::plan::package::steps::publish_built(world) {
+            p.push_soft(job, &[], 0);
+        }
     }
     // The boot loaded modules before this unit built any: load what it
     // installs for the running kernel now, once depmod has run.

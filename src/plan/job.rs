@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::error::Error;
 use crate::observe::status::Filter;
 use crate::observe::{ConfKey, Mvka};
+use crate::plan::package::Format;
 use crate::report::Stream;
 
 /// When depmod runs after an install or uninstall.
@@ -272,5 +273,30 @@ pub enum Job {
     Doctor {
         /// Repair, not only report.
         repair: bool,
+    },
+    /// A binary module package of the installed build of m/v for k/a,
+    /// written into `out` (`dkms-hook package`, `dkms mkbmdeb`).
+    Package {
+        /// What.
+        at: Mvka,
+        /// The package format.
+        format: Format,
+        /// The directory the package goes to (created when missing).
+        out: PathBuf,
+    },
+    /// Copy package files into a repository and index it.
+    Publish {
+        /// The repository directory.
+        repo: PathBuf,
+        /// The package files to add.
+        files: Vec<PathBuf>,
+    },
+    /// Hook: package every module this run installed into `repo` and index
+    /// it (framework.conf `publish_repo`); failures only warn.
+    PublishBuilt {
+        /// The repository directory.
+        repo: PathBuf,
+        /// The package format.
+        format: Format,
     },
 }

@@ -7,6 +7,7 @@
 //! - [`autoinstall`]: which modules, in which BUILD_DEPENDS order.
 //! - [`hook`]: package-manager events, deferral and pruning.
 //! - [`needs`]: what a request needs observed before it can be planned.
+//! - [`package`]: binary module packages (names, control, spec, scripts).
 
 pub mod autoinstall;
 pub mod checks;
@@ -14,6 +15,7 @@ pub mod dkms;
 pub mod hook;
 mod job;
 pub mod needs;
+pub mod package;
 pub mod removal;
 pub mod request;
 #[cfg(test)]
@@ -22,7 +24,7 @@ mod tests;
 pub use crate::observe::Mvka;
 pub use job::{AutoModule, AutoSummary, Depmod, Job, RemovalSummary};
 pub use needs::needs;
-pub use request::{Command, DkmsArgs, Event, Request};
+pub use request::{Command, DkmsArgs, Event, PackageArgs, Request};
 
 use crate::error::Error;
 use crate::observe::World;

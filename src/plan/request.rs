@@ -25,6 +25,7 @@ pub const ACTIONS: &[&str] = &[
     "kernel_preinst",
     "kernel_postinst",
     "kernel_prerm",
+    "mkbmdeb",
 ];
 
 /// True for one of [`ACTIONS`].
@@ -137,6 +138,34 @@ pub enum Event {
         /// Repair (without `--check`).
         repair: bool,
     },
+    /// `dkms-hook package M/V -k K`: a binary module package of an
+    /// installed build.
+    Package(PackageArgs),
+    /// `dkms-hook publish --repo DIR [FILES...]`: add packages to a
+    /// repository and index it.
+    Publish {
+        /// The repository directory (a host path, used as given).
+        repo: PathBuf,
+        /// Package files to add first.
+        files: Vec<PathBuf>,
+    },
+}
+
+/// What `dkms-hook package` was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageArgs {
+    /// Module.
+    pub module: String,
+    /// Version.
+    pub version: String,
+    /// Kernel.
+    pub kernel: String,
+    /// Arch (default: the machine's).
+    pub arch: Option<String>,
+    /// `deb` or `rpm` (default: the distribution's own).
+    pub format: Option<String>,
+    /// Where the package goes (a host path, used as given).
+    pub out: PathBuf,
 }
 
 impl Event {
@@ -147,6 +176,7 @@ impl Event {
             | Event::KernelPreinst(k)
             | Event::KernelPrerm(k)
             | Event::HeaderPostinst(k) => vec![k.as_str()],
+            Event::Package(p) => vec![p.kernel.as_str()],
             Event::Autoinstall(Some(ks)) => ks.iter().map(String::as_str).collect(),
             _ => Vec::new(),
         }
@@ -154,15 +184,21 @@ impl Event {
 
     /// Whether a real build failure fails the caller (dpkg reports it).
     /// Skips, missing headers and deferrals never do; removals, apt, dpkg
-    /// triggers and boot never fail.
+    /// triggers and boot never fail. `package` and `publish`, run by hand
+    /// or by scripts, fail on every error.
     pub fn may_fail(&self) -> bool {
         matches!(
             self,
-            Event::KernelPostinst(_) | Event::HeaderPostinst(_) | Event::Autoinstall(_)
+            Event::KernelPostinst(_)
+                | Event::HeaderPostinst(_)
+                | Event::Autoinstall(_)
+                | Event::Package(_)
+                | Event::Publish { .. }
         )
     }
 
     /// Whether the event changes the trees (and so takes the lock).
+    /// `package` only reads them and `publish` writes only its repository.
     pub fn writes(&self) -> bool {
         !matches!(
             self,
@@ -170,6 +206,8 @@ impl Event {
                 | Event::Prune { dry_run: true }
                 | Event::Doctor { repair: false }
                 | Event::KernelInstallOther
+                | Event::Package(_)
+                | Event::Publish { .. }
         )
     }
 }

@@ -239,6 +239,7 @@ mod tests {
             original_modules_exist: orig,
             built_modules_missing: missing,
             differences: diff,
+            prebuilt: false,
         }
     }
 

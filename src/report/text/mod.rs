@@ -27,6 +27,7 @@
 //!   [`tarball_safety`]: ours, why an archive is refused;
 //! - [`hook`]: the hooks' own lines; [`doctor`]: `dkms-hook doctor`;
 //! - [`lock`]: ours, the writers' lock;
+//! - [`package`]: ours, binary module packages and their repositories;
 //! - [`build_confinement`]: ours, the build user and the source checks;
 //! - [`io`]: ours, failed file operations;
 //! - [`internal`]: ours, what only a bug of this tool shows.
@@ -39,6 +40,7 @@ pub mod internal;
 pub mod io;
 pub mod kept_originals;
 pub mod lock;
+pub mod package;
 pub mod tarball_safety;
 pub mod upstream_add;
 pub mod upstream_autoinstall;
@@ -62,6 +64,7 @@ pub use internal::*;
 pub use io::*;
 pub use kept_originals::*;
 pub use lock::*;
+pub use package::*;
 pub use tarball_safety::*;
 pub use upstream_add::*;
 pub use upstream_autoinstall::*;

@@ -391,6 +391,7 @@ fn dkms_page_documents_the_status_document() {
             original_modules_exist: false,
             built_modules_missing: false,
             differences: false,
+            prebuilt: true,
         }],
         skipped: vec![Skipped {
             module: "m".into(),

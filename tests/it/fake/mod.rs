@@ -19,6 +19,7 @@ mod hooks_fake;
 mod hostile_input;
 mod live_progress;
 mod no_spawn;
+mod package_fake;
 mod shims;
 mod status_schema;
 mod tarball_security;

@@ -330,6 +330,11 @@ impl DebianChroot {
         self.dir.join(rel.trim_start_matches('/'))
     }
 
+    /// The root directory on the host (what `--root` takes).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Mount inside the root: `mount ARGS... <root><target>`.
     fn mount(&self, args: &[&str], target: &str) {
         let t = self.path(target);

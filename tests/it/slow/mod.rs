@@ -4,4 +4,5 @@
 mod boot_qemu;
 mod boot_systemd;
 mod debian_root;
+mod fleet;
 mod migration;

@@ -1,0 +1,48 @@
+//! Putting a finished package (or index file) into its directory through
+//! the tree-confined layer ([`crate::fs`]): written under a temporary name
+//! next to its final one, synced, then renamed, so a reader of the
+//! directory (an HTTP server, apt, rsync) sees the old file or the new one,
+//! never half of one, and nothing is written outside `base` (the output
+//! directory itself, or the dkms tree for `dkms mkbmdeb`).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::report::text;
+
+fn io(path: &Path, e: std::io::Error) -> Error {
+    Error::io(text::CANNOT_WRITE_PACKAGE, path, e).into_kind(Error::InstallFailed)
+}
+
+/// Write `data` as `dir/name` (beneath `base`) atomically, mode 0644.
+pub fn bytes(base: &Path, dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf> {
+    let dest = dir.join(name);
+    crate::fs::write_atomic(base, &dest, data, 0o644).map_err(|e| io(&dest, e))?;
+    Ok(dest)
+}
+
+/// Copy the file `from` to `dir/name` (beneath `base`) atomically.
+pub fn file(from: &Path, base: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
+    let data = crate::fs::read_regular(from, 4 << 30).map_err(|e| io(from, e))?;
+    bytes(base, dir, name, &data)
+}
+
+/// Create `dir` when missing: beneath `base` when it is inside it (the
+/// dkms tree), else `dir` is the base itself, a directory the user named.
+pub fn ensure_dir(base: &Path, dir: &Path) -> Result<()> {
+    if base == dir {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))
+    } else {
+        crate::fs::create_dir_all(base, dir, 0o755).map_err(|e| io(dir, e))
+    }
+}
+
+/// The base a package written into `out` is confined to: the dkms tree
+/// for a directory inside it, else `out` itself.
+pub fn base_for(out: &Path, dkms_tree: &Path) -> PathBuf {
+    if out.starts_with(dkms_tree) && out != dkms_tree {
+        dkms_tree.to_path_buf()
+    } else {
+        out.to_path_buf()
+    }
+}

@@ -1,0 +1,56 @@
+//! The hooks' packaging step (framework.conf `publish_repo`): every module
+//! this run installed is packaged into the repository, which is then
+//! indexed. Soft: a failure is reported as a warning and never fails the
+//! package operation that ran the hook.
+
+use std::path::Path;
+
+use crate::exec::package;
+use crate::exec::Ctx;
+use crate::plan::package::Format;
+use crate::plan::Mvka;
+use crate::report::summary::HookResult;
+use crate::report::{text, Say};
+
+/// The job; always succeeds.
+pub fn run(
+    cx: &mut Ctx,
+    say: &mut dyn Say,
+    repo: &Path,
+    format: Format,
+) -> crate::error::Result<()> {
+    let a = cx.world.host.machine_arch.clone();
+    let installed: Vec<Mvka> = cx
+        .ledger
+        .results
+        .iter()
+        .filter(|(_, _, _, r)| *r == HookResult::Installed)
+        .filter_map(|(k, m, _, _)| {
+            let v = cx.ledger.linked(cx.world, m, k, &a)?;
+            Some(Mvka::new(m, &v, k, &a))
+        })
+        .collect();
+    if installed.is_empty() {
+        return Ok(());
+    }
+    let mut any = false;
+    for at in &installed {
+        match package::build(cx.world, at, format, repo) {
+            Ok(p) => {
+                say.line(&text::package_written(&p));
+                any = true;
+            }
+            Err(e) => {
+                say.error(&e);
+                say.warning(&[text::auto_publish_failed(&at.m, &at.v, &at.k, repo)]);
+            }
+        }
+    }
+    if any {
+        if let Err(e) = super::lock(repo).and_then(|_l| super::index(say, repo)) {
+            say.error(&e);
+            say.warning(&[text::auto_index_failed(repo)]);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! The index of an RPM repository: `repodata/` by createrepo_c (which
+//! replaces it atomically itself), or a note when createrepo_c is not
+//! installed: the packages stay in the directory, unindexed.
+
+use std::path::Path;
+
+use crate::error::Result;
+use crate::exec::package::tool;
+use crate::exec::runner::in_path;
+use crate::report::{text, Say};
+
+/// Index the `n` `.rpm` files in `repo`.
+pub fn write(say: &mut dyn Say, repo: &Path, n: usize) -> Result<()> {
+    if !in_path("createrepo_c") {
+        say.line(&text::publish_rpms_not_indexed(n));
+        return Ok(());
+    }
+    tool::run(
+        &[
+            "createrepo_c",
+            "--quiet",
+            "--update",
+            "--excludes",
+            ".*",
+            ".",
+        ],
+        repo,
+        None,
+    )?;
+    say.line(&text::publish_indexed_rpms(n, repo));
+    Ok(())
+}
