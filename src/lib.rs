@@ -16,10 +16,11 @@
 //! - [`engine`]: observe → lock → plan → execute, the exit status.
 //! - [`cli`]: upstream's `dkms` argument forms; clap for `dkms-hook`.
 //! - [`exec`]: executor, scheduler, build, install, uninstall, depmod,
-//!   signing, tarballs, doctor, the lock ([`exec::Locked`]).
-//! - [`report`]: the output sink, every user-visible string, status and
-//!   summary rendering, live progress.
+//!   signing, tarballs, binary packages and their repository, doctor, the
+//!   lock ([`exec::Locked`]).
 //! - [`plan`]: requests, jobs, planning of every action and event.
+//! - [`report`]: the output sink, every user-visible string (`report::text`),
+//!   status and summary rendering, live progress.
 //! - [`observe`]: host facts, tree, kernels, dkms.conf, queue, history.
 //! - [`fs`]: tree-confined file operations; [`layout`]: every on-disk name;
 //!   [`error`]: the one error type; [`fault`]: crash points for tests.
