@@ -20,13 +20,39 @@ static RUNNING: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
 static STOPPING: AtomicBool = AtomicBool::new(false);
 
 /// Spawn `cmd` (already in its own process group) and remember it.
+///
+/// A script copied into a build tree by one worker can be executed while
+/// another worker's fork still holds the copy's write descriptor (until
+/// that child's exec closes it); the kernel then refuses with ETXTBSY.
+/// That lasts microseconds, so the spawn is retried a few times before
+/// the error counts.
 pub fn spawn(cmd: &mut Command) -> std::io::Result<Child> {
-    // Hold the registry while spawning so a signal handled meanwhile sees
-    // the child once it exists.
-    let mut set = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-    let child = cmd.spawn()?;
-    set.insert(child.id());
-    Ok(child)
+    let mut delay = Duration::from_millis(5);
+    let mut tries = 0;
+    loop {
+        // Hold the registry while spawning so a signal handled meanwhile
+        // sees the child once it exists.
+        let mut set = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        match cmd.spawn() {
+            Ok(child) => {
+                set.insert(child.id());
+                return Ok(child);
+            }
+            Err(e) if is_text_busy(&e) && tries < 8 => {
+                drop(set);
+                tries += 1;
+                std::thread::sleep(delay);
+                delay *= 2;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The error a program gets from exec while someone holds it open for
+/// writing.
+fn is_text_busy(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32)
 }
 
 /// A child was waited for. When a signal is taking us down, the caller
