@@ -138,6 +138,18 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The default trees under `/nonexistent`: for tests whose World is
+    /// built by hand and must never read the machine's trees.
+    #[cfg(test)]
+    pub fn nonexistent() -> Self {
+        Layout {
+            root: Root::new("/nonexistent"),
+            dkms: "/nonexistent/var/lib/dkms".into(),
+            source: "/nonexistent/usr/src".into(),
+            install: "/nonexistent/lib/modules".into(),
+        }
+    }
+
     /// `<dkms_tree>/<m>`.
     pub fn module_dir(&self, m: &str) -> PathBuf {
         self.dkms.join(m)

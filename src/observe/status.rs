@@ -223,7 +223,7 @@ fn record(world: &World, e: Entry) -> Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{Layout, Root};
+    use crate::layout::Layout;
     use crate::observe::tree::{ModuleState, VersionState};
     use crate::observe::Host;
 
@@ -239,13 +239,7 @@ mod tests {
     }
 
     fn world() -> World {
-        let layout = Layout {
-            root: Root::new("/nonexistent"),
-            dkms: "/nonexistent/var/lib/dkms".into(),
-            source: "/nonexistent/usr/src".into(),
-            install: "/nonexistent/lib/modules".into(),
-        };
-        let mut w = World::observe(Host::for_tests(layout));
+        let mut w = World::observe(Host::for_tests(Layout::nonexistent()));
         let version = |built: &[&str]| VersionState {
             added: true,
             built: built

@@ -3,7 +3,7 @@
 
 use rstest::rstest;
 
-use crate::layout::{Layout, Root};
+use crate::layout::Layout;
 use crate::observe::conf::resolve::{resolve, ResolveOpts};
 use crate::observe::conf::static_reader::read_static;
 use crate::observe::conf::{ConfContext, ConfRead};
@@ -19,13 +19,7 @@ const A: &str = "x86_64";
 /// there; `m/v~` broken; `m/v+dep` AUTOINSTALL with BUILD_DEPENDS=dep;
 /// `m/v-` AUTOINSTALL=no.
 fn world(words: &[&str]) -> World {
-    let layout = Layout {
-        root: Root::new("/nonexistent"),
-        dkms: "/nonexistent/var/lib/dkms".into(),
-        source: "/nonexistent/usr/src".into(),
-        install: "/nonexistent/lib/modules".into(),
-    };
-    let mut w = World::observe(Host::for_tests(layout));
+    let mut w = World::observe(Host::for_tests(Layout::nonexistent()));
     w.tree.modules.clear();
     w.records = Default::default();
     let mut confs = Vec::new();
