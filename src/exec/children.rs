@@ -117,3 +117,44 @@ pub fn handle_signals() {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A script still open for writing (as it is in a forked child for a
+    /// moment) can't be exec'd; once the writer lets go, the spawn that
+    /// was refused meanwhile goes through.
+    #[test]
+    fn spawn_waits_out_a_writer_holding_the_script() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("script.sh");
+        let mut f = std::fs::File::create(&script).unwrap();
+        f.write_all(b"#!/bin/sh\nexit 7\n").unwrap();
+        f.sync_all().unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let busy = Command::new(&script).spawn().unwrap_err();
+        assert!(is_text_busy(&busy), "{busy}");
+
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(40));
+            drop(f);
+        });
+        let mut child = spawn(&mut Command::new(&script)).unwrap();
+        let status = child.wait().unwrap();
+        reaped(child.id());
+        writer.join().unwrap();
+        assert_eq!(status.code(), Some(7));
+    }
+
+    /// Any other spawn error is returned at once, not retried.
+    #[test]
+    fn spawn_reports_a_missing_program_at_once() {
+        let started = Instant::now();
+        let err = spawn(&mut Command::new("/nonexistent/program")).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert!(started.elapsed() < Duration::from_millis(100));
+    }
+}
