@@ -1006,3 +1006,43 @@ fn common_postinst_without_any_headers_warns() {
         out
     );
 }
+
+/// A failed build moves on to the next kernel by default and when
+/// framework.conf says `continue_on_error=true`; any other value (upstream
+/// counts an empty one too) stops at the first failure. Either way the
+/// failure's exit status is the script's.
+#[test]
+fn common_postinst_continue_on_error_decides_whether_later_kernels_build() {
+    for (framework, goes_on) in [
+        (None, true),
+        (Some("continue_on_error=true\n"), true),
+        (Some("continue_on_error=\"false\"\n"), false),
+        (Some("continue_on_error=\n"), false),
+    ] {
+        let c = Chroot::new("AUTOINSTALL=yes");
+        c.kernel(K1, true)
+            .kernel(K2, true)
+            .file(&format!("build-rc-{K1}"), "10\n");
+        if let Some(text) = framework {
+            c.file("etc/dkms/framework.conf", text);
+        }
+        let Some(out) = c.run(K1, &["hello", "1.0", "", "", ""]) else {
+            return;
+        };
+        assert_eq!(out.code, 10, "{framework:?}: {out}");
+        let calls = c.calls();
+        assert!(
+            calls.contains(&format!("dkms build -m hello -v 1.0 -k {K1}")),
+            "{framework:?}: {calls:?}"
+        );
+        let k2_built = calls.contains(&format!("dkms build -m hello -v 1.0 -k {K2}"));
+        assert_eq!(k2_built, goes_on, "{framework:?}: {calls:?}");
+        assert_eq!(
+            out.stdout.contains(&format!(
+                "Builds for the following kernel(s) failed: {K1}\n"
+            )),
+            goes_on,
+            "{framework:?}: {out}"
+        );
+    }
+}
