@@ -6,8 +6,8 @@
 //! shim into a temporary directory with that path rewritten to a fake program
 //! that records its arguments and exits with a chosen code.
 //!
-//! `hooks/dkms_common.postinst` has fixed paths (`/lib/modules`, `/var/lib/dkms`,
-//! `/etc/dkms`). Its argument checks run directly; the rest runs in a throwaway
+//! `hooks/dkms_common.postinst` and `hooks/dkms-autopkgtest` have fixed paths
+//! (`/lib/modules`, `/var/lib/dkms`, `/etc/dkms`). Its argument checks run directly; the rest runs in a throwaway
 //! root entered through a private user and mount namespace (`unshare -rm` +
 //! `chroot`), so the real system is never touched. Those tests are skipped with
 //! a message where user namespaces are not available, except under CI (`CI`
@@ -742,6 +742,12 @@ impl Chroot {
     /// None (and a message) when private namespaces cannot be used here,
     /// which under CI is a failure.
     fn run(&self, running: &str, args: &[&str]) -> Option<Output> {
+        self.run_script("/common.postinst", running, args)
+    }
+
+    /// Runs `/bin/sh SCRIPT ARGS` in the root (SCRIPT is a path inside
+    /// it), as [`Chroot::run`].
+    fn run_script(&self, script: &str, running: &str, args: &[&str]) -> Option<Output> {
         // libtest names each test's thread after the test.
         let current = std::thread::current();
         let test = current.name().unwrap_or("common_postinst");
@@ -759,7 +765,7 @@ impl Chroot {
                 .args(["-rm", "sh"])
                 .arg(self.root().join("enter.sh"))
                 .arg(self.root())
-                .args(["/bin/sh", "/common.postinst"])
+                .args(["/bin/sh", script])
                 .args(args)
                 .env("FAKE_UNAME", running),
             RUN_TIMEOUT,
@@ -1045,4 +1051,156 @@ fn common_postinst_continue_on_error_decides_whether_later_kernels_build() {
             "{framework:?}: {out}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// dkms-autopkgtest in the same throwaway root
+
+/// Fake `dkms` for dkms-autopkgtest: logs each call to /calls; `build`
+/// exits with the number in /build-rc-<kernel> when that file exists (and
+/// leaves a make.log saying so), otherwise marks the kernel built;
+/// `install` marks it installed and `status` reports the marks.
+const FAKE_DKMS_FOR_AUTOPKGTEST: &str = r#"#!/bin/sh
+echo "dkms $*" >> /calls
+action=$1
+shift
+m= v= k=
+while [ $# -gt 0 ]; do
+    case $1 in
+        -m) m=$2; shift ;;
+        -v) v=$2; shift ;;
+        -k) k=$2; shift ;;
+    esac
+    shift
+done
+d=/var/lib/dkms/$m/$v
+case $action in
+    build)
+        mkdir -p "$d/build" "$d/$k"
+        rc=0
+        [ -f "/build-rc-$k" ] && rc=$(cat "/build-rc-$k")
+        if [ "$rc" != 0 ]; then
+            echo "make: *** hello.c: error for $k" > "$d/build/make.log"
+            exit "$rc"
+        fi
+        : > "$d/$k/built"
+        ;;
+    install) : > "$d/$k/installed" ;;
+    status)
+        if [ -e "$d/$k/installed" ]; then
+            echo "$m/$v, $k, x86_64: installed"
+        elif [ -e "$d/$k/built" ]; then
+            echo "$m/$v, $k, x86_64: built"
+        fi
+        ;;
+esac
+exit 0
+"#;
+
+/// Package tools answering as on a system where `hello-dkms` (shipping
+/// /usr/src/hello-1.0/dkms.conf) is available and dkms-hook is installed;
+/// apt-get only logs its calls.
+const FAKE_PACKAGE_TOOLS: [(&str, &str); 4] = [
+    ("apt-get", "#!/bin/sh\necho \"apt-get $*\" >> /calls\n"),
+    ("apt-cache", "#!/bin/sh\nexit 0\n"),
+    (
+        "dpkg",
+        "#!/bin/sh\ncase $1 in\n  -L) printf '/usr/src\\n/usr/src/hello-1.0\\n/usr/src/hello-1.0/dkms.conf\\n' ;;\n  --remove) echo \"dpkg: dependency problems prevent removal of $2\" >&2; exit 1 ;;\n  --set-selections) cat >/dev/null ;;\nesac\n",
+    ),
+    (
+        "dpkg-query",
+        "#!/bin/sh\neval last=\\${$#}\nif [ \"$last\" = dkms-hook ]; then printf 'install ok installed'; else printf 'install ok installed linux-headers-fake\\n'; fi\n",
+    ),
+];
+
+/// A module that fails on one kernel, is ruled out by BUILD_EXCLUSIVE on
+/// another (exit 77) and builds on a third: the test fails (exit 1), names
+/// the failure with its make.log, skips without failing, passes the rest,
+/// saves the make.logs and takes /etc/dkms/no-autoinstall away again.
+#[test]
+fn autopkgtest_reports_fail_skip_and_pass_per_kernel() {
+    let c = Chroot::new("AUTOINSTALL=yes");
+    c.kernel(K1, true)
+        .kernel(K2, true)
+        .kernel(K3, true)
+        .file(&format!("build-rc-{K1}"), "10\n")
+        .file(&format!("build-rc-{K2}"), "77\n");
+    fs::copy(
+        repo().join("hooks/dkms-autopkgtest"),
+        c.root().join("autopkgtest"),
+    )
+    .unwrap();
+    write_executable(&c.root().join("fakebin/dkms"), FAKE_DKMS_FOR_AUTOPKGTEST);
+    for (name, text) in FAKE_PACKAGE_TOOLS {
+        write_executable(&c.root().join("fakebin").join(name), text);
+    }
+    let Some(out) = c.run_script("/autopkgtest", K1, &["hello-dkms"]) else {
+        return;
+    };
+
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "E: hello/1.0 failed to build for {K1} (dkms exit status 10)\n"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("make: *** hello.c: error for {K1}\n")),
+        "{out}"
+    );
+    assert!(
+        out.stdout.ends_with(&format!(
+            "I: Summary:\nI: FAIL {K1} (hello-dkms)\nI: SKIP {K2} (hello-dkms)\nI: PASS {K3} (hello-dkms)\n"
+        )),
+        "{out}"
+    );
+    assert!(
+        c.calls()
+            .contains(&format!("dkms install --force -m hello -v 1.0 -k {K3}")),
+        "{:?}",
+        c.calls()
+    );
+    assert!(
+        !c.calls()
+            .iter()
+            .any(|l| l.contains("install --force") && !l.contains(K3)),
+        "{:?}",
+        c.calls()
+    );
+    let logs = c.root().join("hello-dkms-make-logs.tar.gz");
+    let listing = stdout_of(Command::new("tar").arg("tzf").arg(&logs));
+    assert!(listing.contains("hello/1.0/build/make.log"), "{listing}");
+    assert!(!c.root().join("etc/dkms/no-autoinstall").exists());
+}
+
+/// Every kernel passing is exit 0 with one PASS line per kernel.
+#[test]
+fn autopkgtest_passes_when_every_kernel_builds() {
+    let c = Chroot::new("AUTOINSTALL=yes");
+    c.kernel(K1, true).kernel(K2, true);
+    fs::copy(
+        repo().join("hooks/dkms-autopkgtest"),
+        c.root().join("autopkgtest"),
+    )
+    .unwrap();
+    write_executable(&c.root().join("fakebin/dkms"), FAKE_DKMS_FOR_AUTOPKGTEST);
+    for (name, text) in FAKE_PACKAGE_TOOLS {
+        write_executable(&c.root().join("fakebin").join(name), text);
+    }
+    let Some(out) = c.run_script("/autopkgtest", K1, &["hello-dkms"]) else {
+        return;
+    };
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stdout.ends_with(&format!(
+            "I: Summary:\nI: PASS {K1} (hello-dkms)\nI: PASS {K2} (hello-dkms)\n"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.stderr.is_empty() || !out.stderr.contains("E: "),
+        "{out}"
+    );
 }
