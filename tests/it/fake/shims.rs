@@ -7,8 +7,8 @@
 //! that records its arguments and exits with a chosen code.
 //!
 //! `hooks/dkms_common.postinst` and `hooks/dkms-autopkgtest` have fixed paths
-//! (`/lib/modules`, `/var/lib/dkms`, `/etc/dkms`). Its argument checks run directly; the rest runs in a throwaway
-//! root entered through a private user and mount namespace (`unshare -rm` +
+//! (`/lib/modules`, `/var/lib/dkms`, `/etc/dkms`). The former's argument
+//! checks run directly; the rest runs in a throwaway root entered through a private user and mount namespace (`unshare -rm` +
 //! `chroot`), so the real system is never touched. Those tests are skipped with
 //! a message where user namespaces are not available, except under CI (`CI`
 //! set), where that is a failure.
