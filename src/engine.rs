@@ -10,7 +10,8 @@ use crate::exec::{self, Locked};
 use crate::layout::is_safe_component;
 use crate::observe::{Host, World};
 use crate::plan::{self, Command, Event, Request};
-use crate::report::{text, Say, Style};
+use crate::report::{Say, Style};
+use crate::text;
 
 /// Whether the request may change the trees (and so takes the lock).
 fn writes(req: &Request) -> bool {

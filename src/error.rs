@@ -8,6 +8,8 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
+use crate::text;
+
 /// `match` over every variant, binding its message as `$m` (one list of
 /// variants for the borrowing and the mutating accessor).
 macro_rules! each_msg {
@@ -270,9 +272,9 @@ impl fmt::Display for Error {
     /// What upstream prints on stderr: `\nError! line...` or `Warning: line...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_skip() {
-            write!(f, "Warning: ")?;
+            write!(f, "{}", text::WARNING_PREFIX)?;
         } else {
-            write!(f, "\nError! ")?;
+            write!(f, "{}", text::ERROR_PREFIX)?;
         }
         for l in self.lines() {
             writeln!(f, "{l}")?;

@@ -19,11 +19,13 @@
 //!   signing, tarballs, binary packages and their repository, doctor, the
 //!   lock ([`exec::Locked`]).
 //! - [`plan`]: requests, jobs, planning of every action and event.
-//! - [`report`]: the output sink, every user-visible string (`report::text`),
-//!   status and summary rendering, live progress.
+//! - [`report`]: the output sink, status and summary rendering, live
+//!   progress.
 //! - [`observe`]: host facts, tree, kernels, dkms.conf, queue, history.
 //! - [`fs`]: tree-confined file operations; [`layout`]: every on-disk name;
 //!   [`error`]: the one error type; [`fault`]: crash points for tests.
+//! - [`text`]: every user-visible string, at the bottom so that every layer
+//!   can word what it reports.
 
 pub mod cli;
 pub mod engine;
@@ -35,5 +37,6 @@ pub mod layout;
 pub mod observe;
 pub mod plan;
 pub mod report;
+pub mod text;
 
 pub use error::{Error, Result};

@@ -3,7 +3,8 @@
 
 use std::process::ExitCode;
 
-use dkms_hook::report::{text, Console, Say, Style};
+use dkms_hook::report::{Console, Say, Style};
+use dkms_hook::text;
 use dkms_hook::{cli, engine, exec};
 
 fn main() -> ExitCode {

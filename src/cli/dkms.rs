@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::plan::request::ACTIONS;
 use crate::plan::{Command, DkmsArgs, Request};
-use crate::report::text;
+use crate::text;
 
 /// A parsed `dkms` command line: the request, and what the program itself
 /// answers without running anything.

@@ -9,7 +9,8 @@ use crate::exec::build::run_script;
 use crate::exec::Ctx;
 use crate::observe::conf::{ConfRead, ModuleConf};
 use crate::observe::ConfKey;
-use crate::report::{text, Say};
+use crate::report::Say;
+use crate::text;
 
 /// `add`: check the conf strictly, link `<m>/<v>/source` to the source,
 /// create `<m>/<v>/build`, run POST_ADD; an empty line after it when the

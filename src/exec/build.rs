@@ -16,7 +16,8 @@ use crate::observe::conf::ModuleConf;
 use crate::observe::kernel::{config_file_value, KernelFacts};
 use crate::observe::{ConfKey, World};
 use crate::plan::Mvka;
-use crate::report::{text, Say, Style};
+use crate::report::{Say, Style};
+use crate::text;
 
 /// How a build gets its make parallelism.
 #[derive(Clone, Copy)]

@@ -13,7 +13,8 @@ use crate::exec::Ctx;
 use crate::layout::is_safe_component;
 use crate::observe::World;
 use crate::plan::Depmod;
-use crate::report::{text, Say};
+use crate::report::Say;
+use crate::text;
 
 fn marker(world: &World, k: &str) -> PathBuf {
     world.host.layout.depmod_pending_dir().join(k)

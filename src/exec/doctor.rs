@@ -17,7 +17,8 @@ use crate::exec::Ctx;
 use crate::fs::{is_symlink, list_dirs};
 use crate::layout::{is_safe_component, looks_like_kernel, Layout, OLD_BUILD, PLACING, TMP_BUILD};
 use crate::observe::World;
-use crate::report::{text, Say};
+use crate::report::Say;
+use crate::text;
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -465,10 +466,14 @@ pub fn run(cx: &mut Ctx, say: &mut dyn Say, repair: bool) -> Result<()> {
         }
     }
     for i in &w.records.items {
-        say.line(&text::doctor_pending(i));
+        say.line(&text::doctor_pending(
+            &i.kernel, &i.arch, i.reason, &i.detail,
+        ));
     }
     for f in &w.records.failures {
-        say.line(&text::doctor_failed(f));
+        say.line(&text::doctor_failed(
+            &f.module, &f.version, &f.kernel, &f.arch, f.code, &f.log,
+        ));
     }
     secure_boot(w, say);
     if findings.is_empty() {

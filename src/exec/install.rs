@@ -18,7 +18,8 @@ use crate::observe::forced::{forced, Forced};
 use crate::observe::modinfo::{compare_module_version, VersionCmp};
 use crate::observe::{ConfKey, World};
 use crate::plan::{Depmod, Mvka};
-use crate::report::{text, Say, Style};
+use crate::report::{Say, Style};
+use crate::text;
 
 /// `maybe_install_module` as autoinstall runs it: say so when installed,
 /// else install (building first when needed).

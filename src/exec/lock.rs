@@ -17,7 +17,7 @@ use std::time::Duration;
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::error::{os_error, Error, Result};
-use crate::report::text;
+use crate::text;
 
 /// A held exclusive lock on `<dkms_tree>/.dkms-hook.lock`; released on drop
 /// (and by the kernel if the process dies).

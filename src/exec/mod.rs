@@ -36,7 +36,8 @@ use crate::error::{Error, Result};
 use crate::observe::conf::ModuleConf;
 use crate::observe::{ConfKey, World};
 use crate::plan::{ExitRule, Job, Plan};
-use crate::report::{text, Say, Style};
+use crate::report::{Say, Style};
+use crate::text;
 
 /// What a job runs with: the observed world, the lock (for plans that
 /// write), and what the run did so far.

@@ -29,7 +29,7 @@ use nix::unistd::{Gid, Uid, User};
 use crate::error::{Error, Result};
 use crate::exec::runner::shell_quote;
 use crate::observe::settings::Settings;
-use crate::report::text;
+use crate::text;
 
 /// The unprivileged account a build runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use crate::error::Result;
 use crate::exec::{queue, uninstall, Ctx};
 use crate::layout::kernel_link_name;
 use crate::plan::{Depmod, Mvka};
-use crate::report::{text, Say};
+use crate::report::Say;
+use crate::text;
 
 /// Prune `kernels` (or, with `dry_run`, say what would go).
 pub fn prune(

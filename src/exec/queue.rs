@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::exec::Ctx;
 use crate::observe::pending::{failure_file, item_file, Failure, Item, Reason};
-use crate::report::{text, Say};
+use crate::report::Say;
+use crate::text;
 
 fn write<T: serde::Serialize>(cx: &Ctx, path: &std::path::Path, value: &T) -> Result<()> {
     cx.locked()?;

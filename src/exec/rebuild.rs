@@ -8,7 +8,8 @@ use crate::error::Result;
 use crate::exec::{build, install, uninstall, Ctx};
 use crate::observe::ConfKey;
 use crate::plan::{Depmod, Mvka};
-use crate::report::{text, Say};
+use crate::report::Say;
+use crate::text;
 
 /// Rebuilds nested deeper than this are not attempted (upstream recurses
 /// through `do_install`; a dependency chain is never this deep).

@@ -11,7 +11,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::exec::children;
-use crate::report::{text, Say, Stream};
+use crate::report::{Say, Stream};
+use crate::text;
 
 /// Where a command's output goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,7 +19,8 @@ use crate::exec::{install, Ctx, Locked};
 use crate::observe::{ConfKey, World};
 use crate::plan::{Job, Mvka, Plan};
 use crate::report::progress::{Event as Progress, Progress as Live};
-use crate::report::{text, Buffer, Say, Style};
+use crate::report::{Buffer, Say, Style};
+use crate::text;
 
 /// How often the coordinator says what is still building.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);

@@ -11,7 +11,8 @@ use crate::exec::Ctx;
 use crate::observe::kernel::{config_file_value, KernelFacts};
 use crate::observe::settings::expand_kernel_vars;
 use crate::observe::Host;
-use crate::report::{text, Say};
+use crate::report::Say;
+use crate::text;
 
 /// What signing a module for one kernel needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,7 +28,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::report::text;
+use crate::text;
 
 /// How many links one resolution may follow (Linux's own limit is 40).
 const MAX_HOPS: u32 = 40;

@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use crate::exec::ledger::HookResult;
 use crate::exec::{queue, Ctx, Outcome};
 use crate::plan::{AutoSummary, RemovalSummary};
-use crate::report::{text, Say, Style};
+use crate::report::{Say, Style};
+use crate::text;
 
 /// After an autoinstall of one kernel (upstream's closing lines).
 pub fn autoinstall(cx: &mut Ctx, say: &mut dyn Say, s: &AutoSummary, _step: usize) -> Result<()> {

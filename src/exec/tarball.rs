@@ -30,7 +30,8 @@ use crate::exec::Ctx;
 use crate::fs::is_symlink;
 use crate::layout::is_safe_component;
 use crate::observe::ConfKey;
-use crate::report::{text, Say};
+use crate::report::Say;
+use crate::text;
 
 /// Longest kernel list (in characters, plus upstream's trailing newline)
 /// that still goes into the tarball name; longer lists become `manykernels`.

@@ -14,7 +14,8 @@ use crate::layout::{looks_like_kernel, NOT_KERNELS, ORIGIN, TMP_BUILD};
 use crate::observe::files::{actual_location, join_loc};
 use crate::observe::ConfKey;
 use crate::plan::{Depmod, Mvka};
-use crate::report::{text, Say, Stream};
+use crate::report::{Say, Stream};
+use crate::text;
 
 /// Upstream's `do_uninstall` of m/v from k/a.
 pub fn uninstall(

@@ -16,6 +16,8 @@ use std::path::{Component, Path};
 
 use rustix::fs::{openat, openat2, Mode, OFlags, ResolveFlags, CWD};
 
+use crate::text;
+
 /// A directory handle beneath a tree and the name of an entry in it.
 pub struct Entry {
     /// The directory holding the entry (an `O_PATH` handle).
@@ -30,7 +32,7 @@ pub fn relative<'a>(base: &Path, path: &'a Path) -> io::Result<Vec<&'a OsStr>> {
     let rel = path.strip_prefix(base).map_err(|_| {
         io::Error::new(
             io::ErrorKind::PermissionDenied,
-            format!("{} is outside {}", path.display(), base.display()),
+            text::path_outside(path, base),
         )
     })?;
     let mut out = Vec::new();
@@ -41,7 +43,7 @@ pub fn relative<'a>(base: &Path, path: &'a Path) -> io::Result<Vec<&'a OsStr>> {
             _ => {
                 return Err(io::Error::new(
                     io::ErrorKind::PermissionDenied,
-                    format!("{} leaves {}", path.display(), base.display()),
+                    text::path_leaves(path, base),
                 ))
             }
         }
@@ -96,7 +98,7 @@ pub fn parent(base: &Path, path: &Path) -> io::Result<Entry> {
     let Some((name, dirs)) = parts.split_last() else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{} names the tree itself", path.display()),
+            text::path_is_the_tree(path),
         ));
     };
     let base_fd = open_base(base)?;

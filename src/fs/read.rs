@@ -6,6 +6,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
+use crate::text::{self, NotRegular};
+
 /// Read `path` if it is a regular file of at most `cap` bytes. A FIFO,
 /// socket or device is refused at once (never blocks), as is a larger file.
 pub fn read_regular(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
@@ -17,17 +19,17 @@ pub fn read_regular(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
     let ft = meta.file_type();
     if !ft.is_file() {
         let what = if ft.is_fifo() {
-            "a FIFO"
+            NotRegular::Fifo
         } else if ft.is_char_device() || ft.is_block_device() {
-            "a device"
+            NotRegular::Device
         } else if ft.is_socket() {
-            "a socket"
+            NotRegular::Socket
         } else {
-            "not a regular file"
+            NotRegular::Other
         };
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{} is {what}, not a regular file", path.display()),
+            text::not_regular(path, what),
         ));
     }
     if meta.len() > cap {
@@ -47,10 +49,7 @@ pub fn read_regular_text(path: &Path, cap: u64) -> io::Result<String> {
 }
 
 fn too_large(path: &Path, cap: u64) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("{} is larger than {cap} bytes", path.display()),
-    )
+    io::Error::new(io::ErrorKind::InvalidData, text::too_large(path, cap))
 }
 
 fn libc_nonblock() -> i32 {

@@ -15,6 +15,7 @@ use rustix::fs::{
 };
 
 use super::beneath;
+use crate::text::{self, NotRegular};
 
 /// `mkdir -p path` beneath `base` (new directories get `mode`, less the
 /// umask); an existing symlink on the way is an error, never followed.
@@ -134,7 +135,7 @@ pub fn create_file(base: &Path, path: &Path, truncate: bool) -> io::Result<File>
     if !f.metadata()?.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{} is not a regular file", path.display()),
+            text::not_regular(path, NotRegular::Other),
         ));
     }
     Ok(f)
@@ -251,7 +252,7 @@ pub fn move_verified(from_base: &Path, from: &Path, to_base: &Path, to: &Path) -
     if back != data {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("{} does not read back as written", to.display()),
+            text::not_read_back(to),
         ));
     }
     unlinkat(&a.dir, &a.name, AtFlags::empty())?;

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::layout::Root;
+use crate::text;
 
 /// Upstream's `running_distribution`: `ubuntu` for Ubuntu, else the first
 /// `ID_LIKE` string when set, else `ID`. Read from `/etc/os-release`, then
@@ -19,7 +20,7 @@ pub fn running_distribution(root: &Root) -> Result<String> {
             return Ok(from_os_release(&text));
         }
     }
-    Err(Error::unusable(["System is missing os-release file."]))
+    Err(Error::unusable([text::NO_OS_RELEASE]))
 }
 
 /// The distribution name from os-release text (see [`running_distribution`]).

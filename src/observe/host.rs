@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::layout::{Layout, Root};
 use crate::observe::settings::{Settings, TreeOverrides};
 use crate::observe::{distro, forced, kernel};
+use crate::text;
 
 /// Command-line options that change what is observed or how work is done
 /// (upstream's globals).
@@ -83,9 +84,8 @@ impl Host {
             },
         };
         if !root.dir().is_dir() {
-            return Err(Error::usage([format!(
-                "The root directory {} does not exist.",
-                root.dir().display()
+            return Err(Error::usage([text::root_missing(
+                &root.dir().display().to_string(),
             )]));
         }
         let distribution = distro::running_distribution(&root)?;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::layout::Root;
 use crate::observe::version::sort_v_cmp;
+use crate::text;
 
 /// One kernel release as DKMS sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,7 +231,7 @@ pub fn headers_package(distribution: &str, kver: &str) -> String {
             _ => "linux-headers".to_string(),
         }
     } else {
-        format!("kernel headers for {kver}")
+        text::headers_package_unknown(kver)
     }
 }
 

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::observe::version::ver_cmp;
+use crate::text;
 
 /// The `key=value` entries of a module's `.modinfo` section, in file order.
 /// Keys may repeat (`alias`, `depends`, `parm`, ...).
@@ -189,17 +190,12 @@ fn decompress(tool: &str, path: &Path) -> io::Result<Vec<u8>> {
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .output()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot run {tool}: {e}")))?;
+        .map_err(|e| io::Error::new(e.kind(), text::cannot_run(tool, &e)))?;
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stderr);
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!(
-                "{tool} -dc {} failed ({}): {}",
-                path.display(),
-                out.status,
-                msg.trim()
-            ),
+            text::decompress_failed(tool, path, &out.status, msg.trim()),
         ));
     }
     Ok(out.stdout)
@@ -207,10 +203,7 @@ fn decompress(tool: &str, path: &Path) -> io::Result<Vec<u8>> {
 
 /// Shorthand for the error every malformed input maps to.
 fn bad(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("not a valid ELF module: {what}"),
-    )
+    io::Error::new(io::ErrorKind::InvalidData, text::not_an_elf_module(what))
 }
 
 /// `SHT_NOBITS`: a section that occupies no bytes in the file.

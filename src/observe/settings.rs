@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::layout::Root;
 use crate::observe::conf::static_reader::read_static;
+use crate::text;
 
 /// The variables upstream honours from framework.conf, plus our extensions
 /// (`build_user`, `autoinstall_failure`, `publish_repo`).
@@ -267,19 +268,15 @@ fn read_one(
     let bytes = match crate::fs::read_regular(path, 1 << 20) {
         Ok(b) => b,
         Err(e) => {
-            warnings.push(format!(
-                "ignoring {}: {}.",
-                path.display(),
-                crate::error::os_error(&e)
+            warnings.push(text::framework_unreadable(
+                &path.display().to_string(),
+                &crate::error::os_error(&e),
             ));
             return;
         }
     };
     if bytes.contains(&0) {
-        warnings.push(format!(
-            "ignoring {}: not a text configuration file.",
-            path.display()
-        ));
+        warnings.push(text::framework_binary(&path.display().to_string()));
         return;
     }
     let text = String::from_utf8_lossy(&bytes);
@@ -292,11 +289,10 @@ fn read_one(
             }
         }
         Err(e) => {
-            warnings.push(format!(
-                "ignoring {} from line {}: {}.",
-                path.display(),
+            warnings.push(text::framework_not_static(
+                &path.display().to_string(),
                 e.line,
-                e.reason
+                &e.reason,
             ));
         }
     }

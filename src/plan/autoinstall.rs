@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::Error;
 use crate::observe::World;
 use crate::plan::{AutoModule, AutoSummary, Depmod, ExitRule, Job, Mvka, Plan};
-use crate::report::{text, Stream};
+use crate::report::Stream;
+use crate::text;
 
 /// What autoinstall knows about one module for the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]

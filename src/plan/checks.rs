@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::layout::is_safe_component;
 use crate::observe::World;
 use crate::plan::DkmsArgs;
-use crate::report::text;
+use crate::text;
 
 /// Upstream's `check_module_args`.
 pub fn module_args(args: &DkmsArgs, action: &str) -> Result<()> {

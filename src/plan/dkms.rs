@@ -13,7 +13,8 @@ use crate::observe::{ConfKey, World};
 use crate::plan::checks;
 use crate::plan::removal::{removals, Removal};
 use crate::plan::{autoinstall, Depmod, DkmsArgs, ExitRule, Job, Mvka, Plan};
-use crate::report::{text, Stream};
+use crate::report::Stream;
+use crate::text;
 
 /// Plan `args`.
 pub fn plan(args: &DkmsArgs, world: &World) -> Plan {

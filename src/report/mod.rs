@@ -1,7 +1,7 @@
 //! Everything a user sees, stdout and stderr, goes through a [`Say`]: the
 //! [`Console`] that writes to the terminal or pipe at once, or a [`Buffer`]
 //! that holds one parallel job's text until it is its turn. The strings are
-//! in [`text`]; status and summaries are rendered by [`status`] and
+//! in [`crate::text`]; status and summaries are rendered by [`status`] and
 //! [`summary`]; live progress of the hooks by [`progress`].
 //!
 //! The [`Style`] says whose output it is: `dkms` prints upstream's text
@@ -13,7 +13,6 @@ mod console;
 pub mod progress;
 pub mod status;
 pub mod summary;
-pub mod text;
 pub mod time;
 pub mod yaml;
 

@@ -25,7 +25,8 @@ use crate::observe::prebuilt::Prebuilt;
 use crate::observe::World;
 use crate::plan::package::{naming, package, Format};
 use crate::plan::Mvka;
-use crate::report::{text, Say};
+use crate::report::Say;
+use crate::text;
 
 /// The job: package `at` in `format` into `out`; says where it went.
 pub fn run(cx: &mut Ctx, say: &mut dyn Say, at: &Mvka, format: Format, out: &Path) -> Result<()> {

@@ -12,7 +12,7 @@ use crate::observe::files::{files_equal, find_module};
 use crate::observe::World;
 use crate::plan::package::PayloadFile;
 use crate::plan::Mvka;
-use crate::report::text;
+use crate::text;
 
 /// The module suffixes a built module file may carry.
 const SUFFIXES: &[&str] = &[".ko.zst", ".ko.xz", ".ko.gz", ".ko"];

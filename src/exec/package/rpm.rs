@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::exec::package::{staging, tool};
 use crate::plan::package::{rpm_spec, BinaryPackage, Format};
-use crate::report::text;
+use crate::text;
 
 /// Build the `.rpm` of `p` from the payload staged in `tree`, working in
 /// `work`; returns the file rpmbuild wrote.

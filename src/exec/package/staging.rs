@@ -11,7 +11,7 @@ use nix::sys::time::TimeSpec;
 
 use crate::error::{Error, Result};
 use crate::plan::package::BinaryPackage;
-use crate::report::text;
+use crate::text;
 
 fn io(path: &Path, e: std::io::Error) -> Error {
     Error::io(text::CANNOT_WRITE_PACKAGE, path, e).into_kind(Error::InstallFailed)

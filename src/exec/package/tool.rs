@@ -9,7 +9,7 @@ use std::process::Command;
 
 use crate::error::{Error, Result};
 use crate::exec::runner::in_path;
-use crate::report::text;
+use crate::text;
 
 /// Fail (exit 4) unless `tool` is in PATH; `package` provides it.
 pub fn require(tool: &str, package: &str) -> Result<()> {

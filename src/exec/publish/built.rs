@@ -10,7 +10,8 @@ use crate::exec::Ctx;
 use crate::plan::package::Format;
 use crate::plan::Mvka;
 use crate::report::summary::HookResult;
-use crate::report::{text, Say};
+use crate::report::Say;
+use crate::text;
 
 /// The job; always succeeds.
 pub fn run(

@@ -10,7 +10,8 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::exec::package::{deliver, tool};
 use crate::exec::runner::in_path;
-use crate::report::{text, Say};
+use crate::report::Say;
+use crate::text;
 
 /// Write the index of the `n` `.deb` files in `repo`.
 pub fn write(say: &mut dyn Say, repo: &Path, n: usize) -> Result<()> {

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::exec::package::deliver;
 use crate::layout::PUBLISH_LOCK;
-use crate::report::{text, Say};
+use crate::report::Say;
+use crate::text;
 
 /// The extensions of package files.
 fn kind(p: &Path) -> Option<&'static str> {

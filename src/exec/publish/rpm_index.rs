@@ -7,7 +7,8 @@ use std::path::Path;
 use crate::error::Result;
 use crate::exec::package::tool;
 use crate::exec::runner::in_path;
-use crate::report::{text, Say};
+use crate::report::Say;
+use crate::text;
 
 /// Index the `n` `.rpm` files in `repo`.
 pub fn write(say: &mut dyn Say, repo: &Path, n: usize) -> Result<()> {

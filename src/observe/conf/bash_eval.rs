@@ -22,6 +22,7 @@ use nix::unistd::Pid;
 
 use super::{ConfContext, RawConf};
 use crate::error::Error;
+use crate::text::{self, BashReadFailure};
 
 /// Every variable upstream accepts from a dkms.conf: the ones the bash
 /// evaluator reports and the ones that cross from one file to the next.
@@ -134,21 +135,27 @@ pub fn eval_bash_snapshots(
         .prefix("dkms-conf-err.")
         .tempfile()
         .map_err(|e| {
-            Error::bad_conf([format!(
-                "Unable to make temporary file for reading dkms.conf: {e}"
+            Error::bad_conf([text::bash_read_failed(
+                BashReadFailure::TempFile,
+                "",
+                Some(&e),
             )])
         })?;
     let errout = errfile.reopen().map_err(|e| {
-        Error::bad_conf([format!(
-            "Unable to make temporary file for reading dkms.conf: {e}"
+        Error::bad_conf([text::bash_read_failed(
+            BashReadFailure::TempFile,
+            "",
+            Some(&e),
         )])
     })?;
     let out = tempfile::Builder::new()
         .prefix("dkms-conf.")
         .tempfile()
         .map_err(|e| {
-            Error::bad_conf([format!(
-                "Unable to make temporary file for reading dkms.conf: {e}"
+            Error::bad_conf([text::bash_read_failed(
+                BashReadFailure::TempFile,
+                "",
+                Some(&e),
             )])
         })?;
     let script = SCRIPT.replace("@NAMES@", &DIRECTIVES.join(" "));
@@ -174,9 +181,10 @@ pub fn eval_bash_snapshots(
         .stderr(Stdio::from(errout));
     cmd.process_group(0);
     let mut child = cmd.spawn().map_err(|e| {
-        Error::bad_conf([format!(
-            "Unable to run bash to read {}: {e}",
-            files[0].display()
+        Error::bad_conf([text::bash_read_failed(
+            BashReadFailure::Start,
+            &files[0].display().to_string(),
+            Some(&e),
         )])
     })?;
     let start = Instant::now();
@@ -186,9 +194,10 @@ pub fn eval_bash_snapshots(
             Ok(Some(status)) => break status,
             Ok(None) => {}
             Err(e) => {
-                return Err(Error::bad_conf([format!(
-                    "Lost the bash reading {}: {e}",
-                    files[0].display()
+                return Err(Error::bad_conf([text::bash_read_failed(
+                    BashReadFailure::Lost,
+                    &files[0].display().to_string(),
+                    Some(&e),
                 )]))
             }
         }
@@ -199,19 +208,20 @@ pub fn eval_bash_snapshots(
             let file = current_file(&data)
                 .and_then(|i| files.get(i))
                 .unwrap_or(&files[0]);
-            return Err(Error::bad_conf([format!(
-                "Timed out after {}s reading {}.",
-                timeout.as_secs_f64(),
-                file.display()
+            return Err(Error::bad_conf([text::bash_read_failed(
+                BashReadFailure::Timeout(timeout.as_secs_f64()),
+                &file.display().to_string(),
+                None,
             )]));
         }
         std::thread::sleep(nap);
         nap = (nap * 2).min(Duration::from_millis(20));
     };
     let data = std::fs::read(out.path()).map_err(|e| {
-        Error::bad_conf([format!(
-            "Unable to read back the values of {}: {e}",
-            files[0].display()
+        Error::bad_conf([text::bash_read_failed(
+            BashReadFailure::ReadBack,
+            &files[0].display().to_string(),
+            Some(&e),
         )])
     })?;
     let snaps = parse_snapshots(&data);
@@ -219,9 +229,10 @@ pub fn eval_bash_snapshots(
         let file = current_file(&data)
             .and_then(|i| files.get(i))
             .unwrap_or(&files[0]);
-        return Err(Error::bad_conf([format!(
-            "bash failed while reading {} ({status}).",
-            file.display()
+        return Err(Error::bad_conf([text::bash_read_failed(
+            BashReadFailure::Failed(&status),
+            &file.display().to_string(),
+            None,
         )]));
     }
     log::debug!("bash read {} file(s) in {:?}", files.len(), start.elapsed());

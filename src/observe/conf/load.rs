@@ -13,6 +13,7 @@ use super::resolve::{deprecation_lines, resolve_with, ResolveOpts};
 use super::static_reader::read_static;
 use super::{ConfContext, ConfError, ConfFiles, ConfRead, ModuleConf, RawConf, Reader};
 use crate::error::Error;
+use crate::text::{self, ConfRefusal};
 
 /// Files larger than this are refused before reading (no dkms.conf is).
 pub const MAX_CONF_BYTES: u64 = 1 << 20;
@@ -53,7 +54,7 @@ pub fn load(files: &ConfFiles, ctx: &ConfContext, opts: &ResolveOpts) -> ConfRea
         directive_lines: opts
             .directives
             .iter()
-            .map(|(name, value)| format!("DIRECTIVE: {name}=\"{value}\""))
+            .map(|(name, value)| text::directive_line(name, value))
             .collect(),
         result,
     }
@@ -72,10 +73,9 @@ fn load_inner(
         .open(main)
         .is_ok();
     if !readable {
-        return Err(ConfError::plain(Error::unusable([
-            "Could not locate dkms.conf file.".to_string(),
-            format!("File: {} does not exist.", opts.conf_path),
-        ])));
+        return Err(ConfError::plain(Error::unusable(text::conf_missing(
+            &opts.conf_path,
+        ))));
     }
     let paths: Vec<PathBuf> = std::iter::once(main.clone())
         .chain(files.overrides.iter().cloned())
@@ -119,13 +119,7 @@ fn load_inner(
         Ok(conf) => Ok(conf),
         Err(lines) => Err(ConfError {
             lines: deprecations.into_iter().chain(lines).collect(),
-            error: Error::bad_conf([
-                "Bad conf file.".to_string(),
-                format!(
-                    "File: {} does not represent a valid dkms.conf file.",
-                    opts.conf_path
-                ),
-            ]),
+            error: Error::bad_conf(text::conf_invalid(&opts.conf_path)),
         }),
     }
 }
@@ -134,44 +128,30 @@ fn load_inner(
 /// unreadable: bash then prints its own error, as upstream's does).
 /// Oversized and binary files are refused outright.
 fn read_text(path: &PathBuf) -> Result<Option<String>, Error> {
-    let bad = |why: String| {
-        Error::bad_conf([
-            "Bad conf file.".to_string(),
-            format!("File: {} {why}", path.display()),
-        ])
-    };
+    let bad =
+        |why: ConfRefusal| Error::bad_conf(text::conf_refused(&path.display().to_string(), why));
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(_) => return Ok(None),
     };
     if !meta.is_file() {
-        return Err(bad(
-            "is not a regular file; refusing to read it as a dkms.conf file.".into(),
-        ));
+        return Err(bad(ConfRefusal::NotRegular));
     }
     if meta.len() > MAX_CONF_BYTES {
-        return Err(bad(
-            "is larger than 1 MiB; refusing to read it as a dkms.conf file.".into(),
-        ));
+        return Err(bad(ConfRefusal::TooLarge));
     }
     let data = match crate::fs::read_regular(path, MAX_CONF_BYTES) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-            return Err(bad(
-                "is larger than 1 MiB; refusing to read it as a dkms.conf file.".into(),
-            ))
+            return Err(bad(ConfRefusal::TooLarge))
         }
         Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-            return Err(bad(
-                "is not a regular file; refusing to read it as a dkms.conf file.".into(),
-            ))
+            return Err(bad(ConfRefusal::NotRegular))
         }
         Err(_) => return Ok(None),
     };
     if data.contains(&0) {
-        return Err(bad(
-            "contains NUL bytes; refusing to read a binary file as a dkms.conf file.".into(),
-        ));
+        return Err(bad(ConfRefusal::HasNul));
     }
     Ok(String::from_utf8(data).ok())
 }

@@ -19,6 +19,7 @@ use super::clang::kernel_uses_clang;
 use super::ere::{ere_match, ere_no_match};
 use super::{ConfContext, ModuleConf, ModuleRecord, RawConf, Reader};
 use crate::observe::version::ver_key;
+use crate::text;
 
 pub use super::load::load;
 
@@ -62,7 +63,7 @@ pub fn deprecation_lines(raw: &RawConf, file: &str) -> Vec<String> {
     let mut out = Vec::new();
     let set = |n: &str| !raw.indices(n).is_empty();
     if set("CLEAN") && !matches!(raw.scalar("CLEAN"), "true" | "/bin/true" | "/usr/bin/true") {
-        out.push(format!("Deprecated feature: CLEAN ({file})"));
+        out.push(text::deprecated_directive("CLEAN", file));
     }
     for n in [
         "REMAKE_INITRD",
@@ -72,13 +73,11 @@ pub fn deprecation_lines(raw: &RawConf, file: &str) -> Vec<String> {
         "MODULES_CONF_OBSOLETE_ONLY",
     ] {
         if set(n) {
-            out.push(format!("Deprecated feature: {n} ({file})"));
+            out.push(text::deprecated_directive(n, file));
         }
     }
     if set("OBSOLETE_BY") {
-        out.push(format!(
-            "Deprecated feature: OBSOLETE_BY ({file}): use BUILD_EXCLUSIVE_KERNEL_MAX instead"
-        ));
+        out.push(text::deprecated_obsolete_by(file));
     }
     out
 }
@@ -122,10 +121,10 @@ pub(crate) fn resolve_with(
     let package_name = raw.scalar("PACKAGE_NAME").to_string();
     let package_version = raw.scalar("PACKAGE_VERSION").to_string();
     if package_name.is_empty() {
-        errors.push("dkms.conf: Error! No 'PACKAGE_NAME' directive specified.".into());
+        errors.push(text::conf_no_directive("PACKAGE_NAME"));
     }
     if package_version.is_empty() {
-        errors.push("dkms.conf: Error! No 'PACKAGE_VERSION' directive specified.".into());
+        errors.push(text::conf_no_directive("PACKAGE_VERSION"));
     }
 
     let num_modules = [
@@ -167,38 +166,25 @@ pub(crate) fn resolve_with(
             built_location = built_location.trim_start_matches('/').to_string();
         }
         if built_name.is_empty() {
-            errors.push(format!(
-                "dkms.conf: Error! No 'BUILT_MODULE_NAME' directive specified for record #{i}."
-            ));
+            errors.push(text::conf_no_directive_in_record("BUILT_MODULE_NAME", i));
         }
         if built_name.ends_with(".o") || built_name.ends_with(".ko") {
-            errors.push(format!(
-                "dkms.conf: Error! 'BUILT_MODULE_NAME' directive ends in '.o' or '.ko' in record #{i}."
-            ));
+            errors.push(text::conf_name_has_suffix("BUILT_MODULE_NAME", i));
         }
         if dest_name.ends_with(".o") || dest_name.ends_with(".ko") {
-            errors.push(format!(
-                "dkms.conf: Error! 'DEST_MODULE_NAME' directive ends in '.o' or '.ko' in record #{i}."
-            ));
+            errors.push(text::conf_name_has_suffix("DEST_MODULE_NAME", i));
         }
         let dest_location = match &addon_modules_dir {
             Some(dir) => format!("/{dir}"),
             None => override_dest_module_location(&opts.distribution, &dest_location_orig),
         };
         if dest_location_orig.is_empty() {
-            errors.push(format!(
-                "dkms.conf: Error! No 'DEST_MODULE_LOCATION' directive specified for record #{i}."
-            ));
+            errors.push(text::conf_no_directive_in_record("DEST_MODULE_LOCATION", i));
         } else if !["/kernel", "/updates", "/extra"]
             .iter()
             .any(|p| dest_location_orig.starts_with(p))
         {
-            errors.push(
-                "dkms.conf: Error! Directive 'DEST_MODULE_LOCATION' does not begin with".into(),
-            );
-            errors.push(format!(
-                "'/kernel', '/updates', or '/extra' in record #{i}."
-            ));
+            errors.extend(text::conf_bad_dest_location(i));
         }
         errors.extend(escape_errors(
             i,
@@ -294,7 +280,7 @@ pub(crate) fn resolve_with(
         } else if v.eq_ignore_ascii_case("yes") {
             true
         } else {
-            errors.push(format!("dkms.conf: Error! Unsupported {name} value '{v}'"));
+            errors.push(text::conf_unsupported_value(name, v));
             false
         }
     };
@@ -309,25 +295,20 @@ pub(crate) fn resolve_with(
     let mut strict_warnings = Vec::new();
     if opts.strict {
         if num_modules == 0 {
-            strict_warnings.push("dkms.conf: Warning! Zero modules specified.".into());
+            strict_warnings.push(text::CONF_ZERO_MODULES.into());
         }
         let mut names = String::new();
         for (i, m) in modules.iter().enumerate() {
             let full = format!("{}{}", m.built_location, m.built_name);
             if format!(" {names} ").contains(&format!(" {full} ")) {
-                errors.push(format!(
-                    "dkms.conf: Error! Duplicate module '{full}' in 'BUILT_MODULE_NAME[{i}]'."
-                ));
+                errors.push(text::conf_duplicate_built(&full, i));
             }
             names = format!("{names} {full}");
         }
         let mut names = String::new();
         for (i, m) in modules.iter().enumerate() {
             if format!(" {names} ").contains(&format!(" {} ", m.dest_name)) {
-                errors.push(format!(
-                    "dkms.conf: Error! Duplicate module '{}' in 'DEST_MODULE_NAME[{i}]'.",
-                    m.dest_name
-                ));
+                errors.push(text::conf_duplicate_dest(&m.dest_name, i));
             }
             names = format!("{names} {}", m.dest_name);
         }
@@ -390,9 +371,7 @@ fn escape_errors(
         ("DEST_MODULE_NAME", dest_name),
     ] {
         if has_dotdot(value) || value.starts_with('/') {
-            out.push(format!(
-                "dkms.conf: Error! Directive '{directive}' contains a '..' path component or starts with '/' in record #{i}."
-            ));
+            out.push(text::conf_name_escapes(directive, i));
         }
     }
     for (directive, value) in [
@@ -400,15 +379,11 @@ fn escape_errors(
         ("DEST_MODULE_LOCATION", dest_location_orig),
     ] {
         if has_dotdot(value) {
-            out.push(format!(
-                "dkms.conf: Error! Directive '{directive}' contains a '..' path component in record #{i}."
-            ));
+            out.push(text::conf_location_escapes(directive, i));
         }
     }
     if dest_location != dest_location_orig && has_dotdot(dest_location) {
-        out.push(format!(
-            "dkms.conf: Error! The module location '{dest_location}' (ADDON_MODULES_DIR) contains a '..' path component in record #{i}."
-        ));
+        out.push(text::conf_addon_dir_escapes(dest_location, i));
     }
     out
 }

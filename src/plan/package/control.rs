@@ -2,7 +2,7 @@
 //! same build gives the same bytes.
 
 use super::BinaryPackage;
-use crate::report::text;
+use crate::text;
 
 /// The control file; `installed_kib` is the payload's size in KiB.
 pub fn control(p: &BinaryPackage, installed_kib: u64) -> String {

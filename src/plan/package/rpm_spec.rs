@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::{scripts, BinaryPackage};
-use crate::report::text;
+use crate::text;
 
 /// The package release (the version is the module's).
 pub const RELEASE: &str = "1";

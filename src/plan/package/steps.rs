@@ -10,7 +10,7 @@ use super::Format;
 use crate::error::{Error, Result};
 use crate::observe::World;
 use crate::plan::{checks, DkmsArgs, ExitRule, Job, Mvka, PackageArgs, Plan};
-use crate::report::text;
+use crate::text;
 
 /// The format asked for (`deb`/`rpm`), else the distribution's own.
 pub fn format(asked: Option<&str>, world: &World) -> Result<Format> {

@@ -3,8 +3,6 @@
 
 use std::path::Path;
 
-use crate::observe::pending::{Failure, Item};
-
 /// Ours: a temporary file next to an installed (or archived) module.
 pub const LEFTOVER_MODULE_TEMP: &str = "leftover temporary module file";
 
@@ -91,20 +89,26 @@ pub fn finding(state: &str, what: &str, path: &Path) -> String {
     format!("{state}: {what}: {}", path.display())
 }
 
-/// Ours: one item of pending work.
-pub fn doctor_pending(i: &Item) -> String {
-    format!(
-        "pending: {} ({}) {:?} {}",
-        i.kernel, i.arch, i.reason, i.detail
-    )
+/// Ours: one item of pending work (`reason` as its record names it).
+pub fn doctor_pending(
+    kernel: &str,
+    arch: &str,
+    reason: impl std::fmt::Debug,
+    detail: &str,
+) -> String {
+    format!("pending: {kernel} ({arch}) {reason:?} {detail}")
 }
 
 /// Ours: one recorded failure.
-pub fn doctor_failed(f: &Failure) -> String {
-    format!(
-        "failed: {}/{} for {} ({}) exit {}; log: {}",
-        f.module, f.version, f.kernel, f.arch, f.code, f.log
-    )
+pub fn doctor_failed(
+    module: &str,
+    version: &str,
+    kernel: &str,
+    arch: &str,
+    code: i32,
+    log: &str,
+) -> String {
+    format!("failed: {module}/{version} for {kernel} ({arch}) exit {code}; log: {log}")
 }
 
 /// Ours: the line when nothing was found.

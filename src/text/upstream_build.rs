@@ -127,3 +127,9 @@ pub fn built_module_missing(
 pub fn final_mv_failed(cause: &str) -> String {
     format!("do_build: final mv failed ({cause})")
 }
+
+/// Ours: the headers package's name where the distribution's naming is
+/// not known.
+pub fn headers_package_unknown(k: &str) -> String {
+    format!("kernel headers for {k}")
+}

@@ -80,3 +80,11 @@ pub const NAME_MODULE: &str = "module name";
 
 /// Ours: what [`invalid_name`] calls a module version.
 pub const NAME_MODULE_VERSION: &str = "module version name";
+
+/// Ours (`--root`/`DKMS_ROOT`): the root named is not a directory.
+pub fn root_missing(root: &str) -> String {
+    format!("The root directory {root} does not exist.")
+}
+
+/// Upstream: neither /etc/os-release nor /usr/lib/os-release is readable.
+pub const NO_OS_RELEASE: &str = "System is missing os-release file.";

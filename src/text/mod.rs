@@ -9,6 +9,7 @@
 //! - [`upstream_usage`]: `dkms --help` and the usage lines of errors;
 //! - [`upstream_options`]: the command line's options and actions;
 //! - [`upstream_checks`]: the argument, name, root and tree checks;
+//! - [`upstream_conf`]: reading and checking a dkms.conf;
 //! - [`upstream_build`]: `dkms build` (headers, "already built", patches,
 //!   make, BUILD_DEPENDS, BUILD_EXCLUSIVE, make.log's header);
 //! - [`upstream_steps`]: how a step shows (`Building module(s)... done.`)
@@ -27,6 +28,7 @@
 //!   [`tarball_safety`]: ours, why an archive is refused;
 //! - [`hook`]: the hooks' own lines; [`doctor`]: `dkms-hook doctor`;
 //! - [`lock`]: ours, the writers' lock;
+//! - [`framework`]: ours, framework.conf files that are skipped;
 //! - [`package`]: ours, binary module packages and their repositories;
 //! - [`build_confinement`]: ours, the build user and the source checks;
 //! - [`io`]: ours, failed file operations;
@@ -34,6 +36,7 @@
 
 pub mod build_confinement;
 pub mod doctor;
+pub mod framework;
 pub mod hook;
 pub mod install_claims;
 pub mod internal;
@@ -46,6 +49,7 @@ pub mod upstream_add;
 pub mod upstream_autoinstall;
 pub mod upstream_build;
 pub mod upstream_checks;
+pub mod upstream_conf;
 pub mod upstream_install;
 pub mod upstream_match;
 pub mod upstream_options;
@@ -58,6 +62,7 @@ pub mod upstream_usage;
 
 pub use build_confinement::*;
 pub use doctor::*;
+pub use framework::*;
 pub use hook::*;
 pub use install_claims::*;
 pub use internal::*;
@@ -70,6 +75,7 @@ pub use upstream_add::*;
 pub use upstream_autoinstall::*;
 pub use upstream_build::*;
 pub use upstream_checks::*;
+pub use upstream_conf::*;
 pub use upstream_install::*;
 pub use upstream_match::*;
 pub use upstream_options::*;
