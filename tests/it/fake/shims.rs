@@ -603,7 +603,8 @@ fn common_postinst_needs_name_and_version() {
 
 /// Fake `dkms`: logs each call to /calls and keeps just enough state under
 /// /var/lib/dkms for `status` to answer. `build` exits with the number in
-/// /build-rc-<kernel> when that file exists.
+/// /build-rc-<kernel> when that file exists (leaving a make.log saying so);
+/// `install` marks the kernel installed.
 const FAKE_DKMS: &str = r#"#!/bin/sh
 echo "dkms $*" >> /calls
 action=$1
@@ -618,28 +619,38 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+d=/var/lib/dkms/$m/$v
 case $action in
     add)
-        mkdir -p "/var/lib/dkms/$m/$v"
-        ln -s "/usr/src/$m-$v" "/var/lib/dkms/$m/$v/source"
-        echo "Creating symlink /var/lib/dkms/$m/$v/source -> /usr/src/$m-$v"
+        mkdir -p "$d"
+        ln -s "/usr/src/$m-$v" "$d/source"
+        echo "Creating symlink $d/source -> /usr/src/$m-$v"
         ;;
-    remove) rm -rf "/var/lib/dkms/$m/$v" ;;
+    remove) rm -rf "$d" ;;
     status)
-        if [ -e "/var/lib/dkms/$m/$v/$k/built" ]; then
+        if [ -e "$d/$k/installed" ]; then
+            echo "$m/$v, $k, x86_64: installed"
+        elif [ -e "$d/$k/built" ]; then
             echo "$m/$v, $k, x86_64: built"
         else
             echo "$m/$v: added"
         fi
         ;;
     build)
+        mkdir -p "$d/build" "$d/$k"
         rc=0
         [ -f "/build-rc-$k" ] && rc=$(cat "/build-rc-$k")
-        [ "$rc" = 0 ] || exit "$rc"
-        mkdir -p "/var/lib/dkms/$m/$v/$k"
-        : > "/var/lib/dkms/$m/$v/$k/built"
+        if [ "$rc" != 0 ]; then
+            echo "make: *** hello.c: error for $k" > "$d/build/make.log"
+            exit "$rc"
+        fi
+        : > "$d/$k/built"
         ;;
-    install) echo "installed $m/$v for $k" ;;
+    install)
+        mkdir -p "$d/$k"
+        : > "$d/$k/installed"
+        echo "installed $m/$v for $k"
+        ;;
 esac
 exit 0
 "#;
@@ -1056,47 +1067,6 @@ fn common_postinst_continue_on_error_decides_whether_later_kernels_build() {
 // ---------------------------------------------------------------------------
 // dkms-autopkgtest in the same throwaway root
 
-/// Fake `dkms` for dkms-autopkgtest: logs each call to /calls; `build`
-/// exits with the number in /build-rc-<kernel> when that file exists (and
-/// leaves a make.log saying so), otherwise marks the kernel built;
-/// `install` marks it installed and `status` reports the marks.
-const FAKE_DKMS_FOR_AUTOPKGTEST: &str = r#"#!/bin/sh
-echo "dkms $*" >> /calls
-action=$1
-shift
-m= v= k=
-while [ $# -gt 0 ]; do
-    case $1 in
-        -m) m=$2; shift ;;
-        -v) v=$2; shift ;;
-        -k) k=$2; shift ;;
-    esac
-    shift
-done
-d=/var/lib/dkms/$m/$v
-case $action in
-    build)
-        mkdir -p "$d/build" "$d/$k"
-        rc=0
-        [ -f "/build-rc-$k" ] && rc=$(cat "/build-rc-$k")
-        if [ "$rc" != 0 ]; then
-            echo "make: *** hello.c: error for $k" > "$d/build/make.log"
-            exit "$rc"
-        fi
-        : > "$d/$k/built"
-        ;;
-    install) : > "$d/$k/installed" ;;
-    status)
-        if [ -e "$d/$k/installed" ]; then
-            echo "$m/$v, $k, x86_64: installed"
-        elif [ -e "$d/$k/built" ]; then
-            echo "$m/$v, $k, x86_64: built"
-        fi
-        ;;
-esac
-exit 0
-"#;
-
 /// Package tools answering as on a system where `hello-dkms` (shipping
 /// /usr/src/hello-1.0/dkms.conf) is available and dkms-hook is installed;
 /// apt-get only logs its calls.
@@ -1113,6 +1083,19 @@ const FAKE_PACKAGE_TOOLS: [(&str, &str); 4] = [
     ),
 ];
 
+/// Puts the shipped dkms-autopkgtest at /autopkgtest in the root, with
+/// [`FAKE_PACKAGE_TOOLS`] on its PATH.
+fn add_autopkgtest(c: &Chroot) {
+    fs::copy(
+        repo().join("hooks/dkms-autopkgtest"),
+        c.root().join("autopkgtest"),
+    )
+    .unwrap();
+    for (name, text) in FAKE_PACKAGE_TOOLS {
+        write_executable(&c.root().join("fakebin").join(name), text);
+    }
+}
+
 /// A module that fails on one kernel, is ruled out by BUILD_EXCLUSIVE on
 /// another (exit 77) and builds on a third: the test fails (exit 1), names
 /// the failure with its make.log, skips without failing, passes the rest,
@@ -1125,15 +1108,7 @@ fn autopkgtest_reports_fail_skip_and_pass_per_kernel() {
         .kernel(K3, true)
         .file(&format!("build-rc-{K1}"), "10\n")
         .file(&format!("build-rc-{K2}"), "77\n");
-    fs::copy(
-        repo().join("hooks/dkms-autopkgtest"),
-        c.root().join("autopkgtest"),
-    )
-    .unwrap();
-    write_executable(&c.root().join("fakebin/dkms"), FAKE_DKMS_FOR_AUTOPKGTEST);
-    for (name, text) in FAKE_PACKAGE_TOOLS {
-        write_executable(&c.root().join("fakebin").join(name), text);
-    }
+    add_autopkgtest(&c);
     let Some(out) = c.run_script("/autopkgtest", K1, &["hello-dkms"]) else {
         return;
     };
@@ -1180,15 +1155,7 @@ fn autopkgtest_reports_fail_skip_and_pass_per_kernel() {
 fn autopkgtest_passes_when_every_kernel_builds() {
     let c = Chroot::new("AUTOINSTALL=yes");
     c.kernel(K1, true).kernel(K2, true);
-    fs::copy(
-        repo().join("hooks/dkms-autopkgtest"),
-        c.root().join("autopkgtest"),
-    )
-    .unwrap();
-    write_executable(&c.root().join("fakebin/dkms"), FAKE_DKMS_FOR_AUTOPKGTEST);
-    for (name, text) in FAKE_PACKAGE_TOOLS {
-        write_executable(&c.root().join("fakebin").join(name), text);
-    }
+    add_autopkgtest(&c);
     let Some(out) = c.run_script("/autopkgtest", K1, &["hello-dkms"]) else {
         return;
     };
