@@ -22,31 +22,38 @@ static STOPPING: AtomicBool = AtomicBool::new(false);
 /// Spawn `cmd` (already in its own process group) and remember it.
 ///
 /// A script copied into a build tree by one worker can be executed while
-/// another worker's fork still holds the copy's write descriptor (until
-/// that child's exec closes it); the kernel then refuses with ETXTBSY.
-/// That lasts microseconds, so the spawn is retried a few times before
-/// the error counts.
+/// another worker's fork still holds the copy's write descriptor, so the
+/// spawn goes through [`retry_text_busy`].
 pub fn spawn(cmd: &mut Command) -> std::io::Result<Child> {
-    let mut delay = Duration::from_millis(5);
-    let mut tries = 0;
-    loop {
+    retry_text_busy(|| {
         // Hold the registry while spawning so a signal handled meanwhile
         // sees the child once it exists.
         let mut set = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-        match cmd.spawn() {
-            Ok(child) => {
-                set.insert(child.id());
-                return Ok(child);
-            }
-            Err(e) if is_text_busy(&e) && tries < 8 => {
-                drop(set);
-                tries += 1;
+        let child = cmd.spawn()?;
+        set.insert(child.id());
+        Ok(child)
+    })
+}
+
+/// Run `attempt` (a spawn) again while it fails with ETXTBSY. In a
+/// multi-threaded process a file just written can be exec'd while another
+/// thread's fork still holds its write descriptor (until that child's
+/// exec closes it); that lasts microseconds, so up to 8 retries with
+/// backoff (1.275 s in all) come before the error counts. Public for the
+/// integration tests' harness, which writes and runs scripts in parallel
+/// threads too.
+pub fn retry_text_busy<T>(mut attempt: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    let mut delay = Duration::from_millis(5);
+    for _ in 0..8 {
+        match attempt() {
+            Err(e) if is_text_busy(&e) => {
                 std::thread::sleep(delay);
                 delay *= 2;
             }
-            Err(e) => return Err(e),
+            other => return other,
         }
     }
+    attempt()
 }
 
 /// The error a program gets from exec while someone holds it open for

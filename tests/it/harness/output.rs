@@ -138,8 +138,8 @@ fn run(cmd: &mut Command, input: Option<Vec<u8>>, timeout: Duration) -> Output {
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
     .process_group(0);
-    let mut child =
-        spawn_retrying_busy(cmd).unwrap_or_else(|e| panic!("cannot run {command}: {e}"));
+    let mut child = dkms_hook::exec::children::retry_text_busy(|| cmd.spawn())
+        .unwrap_or_else(|e| panic!("cannot run {command}: {e}"));
     let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
     let writer = input.map(|data| {
         let mut stdin = child.stdin.take().expect("stdin is piped");
@@ -191,21 +191,4 @@ fn run(cmd: &mut Command, input: Option<Vec<u8>>, timeout: Duration) -> Output {
         stdout,
         stderr,
     }
-}
-
-/// Tests run in parallel threads: a script written by one test can be
-/// exec'd while another test's fork still holds its write descriptor, and
-/// exec then fails with ETXTBSY for a few microseconds. Retry that case.
-fn spawn_retrying_busy(cmd: &mut Command) -> std::io::Result<std::process::Child> {
-    let mut delay = Duration::from_millis(5);
-    for _ in 0..8 {
-        match cmd.spawn() {
-            Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32) => {
-                std::thread::sleep(delay);
-                delay *= 2;
-            }
-            other => return other,
-        }
-    }
-    cmd.spawn()
 }
