@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 use crate::exec::{self, Locked};
 use crate::layout::is_safe_component;
-use crate::observe::{Host, World};
+use crate::observe::{Facts, Host, World};
 use crate::plan::{self, Command, Event, Request};
 use crate::report::{Say, Style};
 use crate::text;
@@ -16,9 +16,7 @@ use crate::text;
 /// Whether the request may change the trees (and so takes the lock).
 fn writes(req: &Request) -> bool {
     match &req.command {
-        Command::Dkms(a) => {
-            a.action != "status" && !a.action.is_empty() && plan::request::is_action(&a.action)
-        }
+        Command::Dkms(a) => a.action.writes(),
         Command::Hook(e) => e.writes(),
     }
 }
@@ -74,18 +72,17 @@ fn run_inner(req: &Request, say: &mut dyn Say) -> Result<i32> {
         host.dkms_tree_writable =
             nix::unistd::access(&host.layout.dkms, nix::unistd::AccessFlags::W_OK).is_ok();
     }
-    let mut world = World::observe(host);
-    if lock.is_some() {
-        exec::depmod::flush_markers(&world, say);
+    let world = World::observe(host);
+    let facts = Facts::new(&world);
+    let plan = plan::plan(req, &facts);
+    // What the jobs will look up, observed now: the executor only reads.
+    let (kernels, confs) = plan.references();
+    for k in kernels {
+        facts.kernel(k);
     }
-    for _ in 0..4 {
-        let needs = plan::needs(req, &world);
-        if needs.is_empty() {
-            break;
-        }
-        world.fill(&needs);
+    for key in confs {
+        facts.conf(key);
     }
-    let plan = plan::plan(req, &world);
     log::debug!("plan: {:#?}", plan.jobs());
     Ok(exec::execute(&plan, &world, lock.as_ref(), say))
 }

@@ -6,9 +6,70 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::plan::request::ACTIONS;
+use crate::plan::request::{Action, SourceDir, StatusFormat, TarballContents};
 use crate::plan::{Command, DkmsArgs, Request};
 use crate::text;
+
+/// Every action name `dkms` accepts (documented and completed: the docs
+/// tests check both against this list).
+pub const ACTIONS: &[&str] = &[
+    "add",
+    "remove",
+    "build",
+    "unbuild",
+    "install",
+    "uninstall",
+    "autoinstall",
+    "match",
+    "mktarball",
+    "ldtarball",
+    "status",
+    "generate_mok",
+    "kernel_preinst",
+    "kernel_postinst",
+    "kernel_prerm",
+    "mkbmdeb",
+];
+
+/// The action named `word`, before its own arguments are known; `None`
+/// for a word that is not one of upstream's actions (or our `mkbmdeb`).
+fn action_named(word: &str) -> Option<Action> {
+    Some(match word {
+        "add" => Action::Add,
+        "remove" => Action::Remove,
+        "build" => Action::Build,
+        "unbuild" => Action::Unbuild,
+        "install" => Action::Install,
+        "uninstall" => Action::Uninstall,
+        "autoinstall" => Action::Autoinstall,
+        "match" => Action::Match {
+            template_kernel: String::new(),
+        },
+        "mktarball" => Action::MkTarball {
+            contents: TarballContents::Both,
+        },
+        "ldtarball" => Action::LdTarball,
+        "status" => Action::Status {
+            format: StatusFormat::Text,
+        },
+        "generate_mok" => Action::GenerateMok,
+        "kernel_preinst" => Action::KernelPreinst,
+        "kernel_postinst" => Action::KernelPostinst,
+        "kernel_prerm" => Action::KernelPrerm,
+        "mkbmdeb" => Action::MkBmDeb,
+        _ => return None,
+    })
+}
+
+/// What the loop over the words collects before the action gets its own
+/// arguments (upstream reads options in any order around the action).
+#[derive(Default)]
+struct Loose {
+    template_kernel: String,
+    binaries_only: bool,
+    source_only: bool,
+    output: String,
+}
 
 /// A parsed `dkms` command line: the request, and what the program itself
 /// answers without running anything.
@@ -31,6 +92,7 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
     let mut a_ = DkmsArgs::default();
     let mut req = Request::default();
     let inv = &mut a_;
+    let mut loose = Loose::default();
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
@@ -59,7 +121,7 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
                 None => inv.kernels.push(ka),
             }
         } else if a.starts_with("--templatekernel") {
-            inv.template_kernel = value(&mut i);
+            loose.template_kernel = value(&mut i);
         } else if a == "-c" {
             req.opts.conf = Some(PathBuf::from(value(&mut i)));
         } else if a == "--quiet" || a == "-q" {
@@ -73,9 +135,9 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
         ) {
             req.warnings.push(text::deprecated_feature(a));
         } else if a == "--binaries-only" {
-            inv.binaries_only = true;
+            loose.binaries_only = true;
         } else if a == "--source-only" {
-            inv.source_only = true;
+            loose.source_only = true;
         } else if a == "--force" {
             req.opts.force = true;
         } else if a == "--force-version-override" {
@@ -121,21 +183,21 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
         } else if a.starts_with("--root") {
             req.root = Some(PathBuf::from(value(&mut i)));
         } else if a.starts_with("--output") {
-            inv.output = value(&mut i);
+            loose.output = value(&mut i);
         } else if a.starts_with('-') {
             return Err(Error::usage([text::unknown_option(a)]));
-        } else if ACTIONS.contains(&a) {
-            if !inv.action.is_empty() {
+        } else if let Some(action) = action_named(a) {
+            if inv.action != Action::Missing {
                 return Err(Error::unusable([text::MORE_THAN_ONE_ACTION]));
             }
-            inv.action = a.to_string();
+            inv.action = action;
         } else {
             let p = PathBuf::from(a);
             if p.is_file() && a.ends_with("dkms.conf") {
                 let dir = a.strip_suffix("dkms.conf").unwrap_or("");
-                inv.try_source_tree = Some(PathBuf::from(format!("{dir}./")));
+                inv.try_source_tree = Some(source_dir(PathBuf::from(format!("{dir}./"))));
             } else if p.is_dir() && p.join("dkms.conf").is_file() {
-                inv.try_source_tree = Some(p);
+                inv.try_source_tree = Some(source_dir(p));
             } else if p.is_file() {
                 inv.archive = Some(p);
             } else if inv.module.is_empty() {
@@ -147,7 +209,7 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
         i += 1;
     }
 
-    if inv.binaries_only && inv.source_only {
+    if loose.binaries_only && loose.source_only {
         return Err(Error::bad_conf(text::BINARIES_AND_SOURCE_ONLY));
     }
     if inv.kernels.len() != inv.arches.len() && inv.arches.len() > 1 {
@@ -159,20 +221,54 @@ pub fn parse(args: &[String]) -> Result<Parsed> {
     if !inv.arches.is_empty() && inv.all {
         return Err(Error::state(text::ARCH_AND_ALL));
     }
-    if matches!(
-        inv.action.as_str(),
-        "kernel_preinst" | "kernel_postinst" | "kernel_prerm"
-    ) {
+    if inv.action.is_kernel_hook() {
         have_one_kernel(inv)?;
     }
     // Our extension has output only for status; elsewhere it would be
     // silently ignored, so it is an error.
-    if !inv.output.is_empty() && inv.action != "status" {
-        return Err(Error::usage([text::output_only_for_status(&inv.action)]));
+    let is_status = matches!(inv.action, Action::Status { .. });
+    if !loose.output.is_empty() && !is_status {
+        return Err(Error::usage([text::output_only_for_status(
+            inv.action.name(),
+        )]));
     }
+    inv.action = with_arguments(std::mem::take(&mut inv.action), loose)?;
     req.command = Command::Dkms(a_);
     out.request = req;
     Ok(out)
+}
+
+/// The action with the arguments only it uses; the others are ignored, as
+/// upstream ignores them.
+fn with_arguments(action: Action, loose: Loose) -> Result<Action> {
+    Ok(match action {
+        Action::Match { .. } => Action::Match {
+            template_kernel: loose.template_kernel,
+        },
+        Action::MkTarball { .. } => Action::MkTarball {
+            contents: match (loose.binaries_only, loose.source_only) {
+                (true, _) => TarballContents::BinariesOnly,
+                (_, true) => TarballContents::SourceOnly,
+                _ => TarballContents::Both,
+            },
+        },
+        Action::Status { .. } => Action::Status {
+            format: match loose.output.as_str() {
+                "" | "text" => StatusFormat::Text,
+                "json" => StatusFormat::Json,
+                "yaml" => StatusFormat::Yaml,
+                other => return Err(Error::usage([text::unknown_output_format(other)])),
+            },
+        },
+        other => other,
+    })
+}
+
+/// A source directory named on the command line, resolved now (upstream's
+/// `readlink -f`); a path that cannot be resolved is used as given.
+fn source_dir(given: PathBuf) -> SourceDir {
+    let real = std::fs::canonicalize(&given).unwrap_or_else(|_| given.clone());
+    SourceDir { given, real }
 }
 
 /// upstream's `m/v` split: everything before the first `/` is the module.
@@ -189,7 +285,7 @@ fn parse_module_version(inv: &mut DkmsArgs, s: &str) {
 /// upstream's `have_one_kernel` for the kernel_* actions (checked while
 /// parsing, as upstream does).
 fn have_one_kernel(inv: &DkmsArgs) -> Result<()> {
-    crate::plan::checks::have_one_kernel(inv, &inv.action)
+    crate::plan::checks::have_one_kernel(inv)
 }
 
 #[cfg(test)]
@@ -247,6 +343,15 @@ mod tests {
         let e = p(args).unwrap_err();
         assert_eq!(e.code(), code);
         assert_eq!(e.lines()[0], first);
+    }
+
+    #[test]
+    fn every_action_name_parses_to_the_action_of_that_name() {
+        for name in ACTIONS {
+            let a = action_named(name).unwrap_or_else(|| panic!("{name} is not parsed"));
+            assert_eq!(a.name(), *name);
+        }
+        assert!(action_named("bogus").is_none());
     }
 
     #[test]

@@ -7,10 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::exec::runner::{self, shell_quote, Output, Step};
 use crate::exec::Ctx;
-use crate::layout::is_safe_component;
 use crate::observe::World;
 use crate::plan::Depmod;
 use crate::report::Say;
@@ -59,22 +58,25 @@ pub fn flush(cx: &mut Ctx, say: &mut dyn Say) -> crate::error::Result<()> {
     Err(Error::install_failed([text::depmod_failed(&failed)]))
 }
 
-/// Run depmod for every kernel a killed run left marked. Called right
-/// after taking the lock; names read from disk are checked first.
-pub fn flush_markers(world: &World, say: &mut dyn Say) {
-    let l = &world.host.layout;
-    let dir = l.depmod_pending_dir();
-    for k in crate::fs::list_names(&dir) {
-        if !is_safe_component(&k) {
-            continue;
-        }
-        if l.lib_tree(&k).is_dir() {
-            let mut quiet = crate::report::Buffer::new(say.style());
-            run(world, &mut quiet, &k);
-        } else {
-            let _ = crate::fs::remove_file(&l.dkms, &dir.join(&k));
-        }
+/// The depmod a killed run left due for `k`, run quietly (the run that
+/// changed the module tree printed nothing about it); when the kernel's
+/// module tree is `gone`, only the marker goes.
+pub fn finish(cx: &mut Ctx, say: &mut dyn Say, k: &str, gone: bool) -> Result<()> {
+    let world = cx.world;
+    if gone {
+        let l = &world.host.layout;
+        return crate::fs::remove_file(&l.dkms, &marker(world, k))
+            .map_err(|e| Error::io(text::CANNOT_REMOVE, &marker(world, k), e));
     }
+    let mut quiet = crate::report::Buffer::new(say.style());
+    if run(world, &mut quiet, k) != 0 && cx.style == crate::report::Style::Hook {
+        // The marker stays: the next run tries again, doctor shows it.
+        // (`dkms` stays silent about it, as upstream has no such repair.)
+        return Err(Error::install_failed([text::depmod_failed(&[
+            k.to_string()
+        ])]));
+    }
+    Ok(())
 }
 
 /// Upstream's `do_depmod` inside `invoke_command "do_depmod K" "Running

@@ -254,15 +254,18 @@ fn run_job(cx: &mut Ctx, job: &Job, step: usize, say: &mut dyn Say) -> Result<()
         Job::RebuildDependents { k, a, candidates } => {
             rebuild::rebuild_dependents(cx, say, k, a, candidates)
         }
-        Job::RemoveFromKernel { at, conf } => uninstall::remove_from_kernel(cx, say, at, conf),
+        Job::RemoveFromKernel {
+            at,
+            conf,
+            exclusive,
+        } => uninstall::remove_from_kernel(cx, say, at, conf, *exclusive),
         Job::RemovalSummary(r) => summary::removal(cx, say, r),
         Job::AutoSummary(s) => summary::autoinstall(cx, say, s, step),
         Job::FlushDepmod => depmod::flush(cx, say),
+        Job::FinishDepmod { k, gone } => depmod::finish(cx, say, k, *gone),
         Job::LoadInstalled { k } => load::load_installed(cx, say, k),
         Job::PostTransaction { k, a } => depmod::post_transaction(cx, say, k, a),
-        Job::Status { filter, format } => {
-            crate::report::status::print(cx.world, say, filter, format)
-        }
+        Job::Status { view, format } => crate::report::status::print(cx.world, say, view, *format),
         Job::MkTarball {
             m,
             v,

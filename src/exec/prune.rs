@@ -6,7 +6,7 @@
 use crate::error::Result;
 use crate::exec::{queue, uninstall, Ctx};
 use crate::layout::kernel_link_name;
-use crate::plan::{Depmod, Mvka};
+use crate::plan::{Depmod, PruneKernel};
 use crate::report::Say;
 use crate::text;
 
@@ -14,7 +14,7 @@ use crate::text;
 pub fn prune(
     cx: &mut Ctx,
     say: &mut dyn Say,
-    kernels: &[String],
+    kernels: &[PruneKernel],
     dry_run: bool,
     explicit: bool,
 ) -> Result<()> {
@@ -26,7 +26,8 @@ pub fn prune(
         }
         return Ok(());
     }
-    for k in kernels {
+    for pk in kernels {
+        let k = &pk.k;
         if dry_run {
             for (m, v) in world.tree.module_versions() {
                 if world.tree.is_built(&m, &v, k, &arch) || world.tree.has_link(&m, k, &arch) {
@@ -38,18 +39,17 @@ pub fn prune(
         say.line(&text::hook_pruning(k));
         crate::fault::point("prune:before-remove");
         let l = &world.host.layout;
-        for (m, v) in world.tree.module_versions() {
-            if !cx.ledger.is_built(world, &m, &v, k, &arch) {
+        for (at, key) in &pk.builds {
+            // An earlier step of this run may have taken it off already.
+            if !cx.ledger.is_built(world, &at.m, &at.v, k, &at.a) {
                 continue;
             }
-            let at = Mvka::new(&m, &v, k, &arch);
-            let key = world.conf_key(&m, &v, k, &arch, false);
-            let res = if cx.ledger.is_installed(world, &m, &v, k, &arch) {
-                uninstall::uninstall(cx, say, &at, &key, Depmod::Later)
+            let res = if cx.ledger.is_installed(world, &at.m, &at.v, k, &at.a) {
+                uninstall::uninstall(cx, say, at, key, Depmod::Later)
             } else {
                 Ok(())
             }
-            .and_then(|()| uninstall::unbuild(cx, &at));
+            .and_then(|()| uninstall::unbuild(cx, at));
             if let Err(e) = res {
                 say.error(&e);
             }

@@ -6,8 +6,7 @@
 
 use crate::error::Result;
 use crate::exec::{build, install, uninstall, Ctx};
-use crate::observe::ConfKey;
-use crate::plan::{Depmod, Mvka};
+use crate::plan::{Depmod, Mvka, RebuildCandidate};
 use crate::report::Say;
 use crate::text;
 
@@ -42,23 +41,23 @@ pub fn rebuild_dependents(
     say: &mut dyn Say,
     k: &str,
     a: &str,
-    candidates: &[(String, String, ConfKey)],
+    candidates: &[RebuildCandidate],
 ) -> Result<()> {
     if cx.ledger.rebuild_depth >= MAX_DEPTH {
         return Ok(());
     }
     let world = cx.world;
-    let mut todo: Vec<(Mvka, ConfKey, Vec<String>)> = Vec::new();
-    for (m, v, key) in candidates {
-        let at = Mvka::new(m, v, k, a);
-        if !cx.ledger.is_built(world, m, v, k, a) {
+    let mut todo: Vec<(Mvka, &RebuildCandidate, Vec<String>)> = Vec::new();
+    for c in candidates {
+        let at = Mvka::new(&c.m, &c.v, k, a);
+        if !cx.ledger.is_built(world, &c.m, &c.v, k, a) {
             continue;
         }
-        let Some(Ok(conf)) = world.conf(key).map(|r| &r.result) else {
+        let Some(Ok(conf)) = world.conf(&c.strict).map(|r| &r.result) else {
             continue;
         };
         if deps_updated(cx, &at, &conf.build_depends) {
-            todo.push((at, key.clone(), conf.build_depends.clone()));
+            todo.push((at, c, conf.build_depends.clone()));
         }
     }
     let mut rebuilt: Vec<String> = Vec::new();
@@ -66,24 +65,23 @@ pub fn rebuild_dependents(
     while progress && !todo.is_empty() {
         progress = false;
         let mut next = Vec::new();
-        for (at, key, deps) in std::mem::take(&mut todo) {
+        for (at, c, deps) in std::mem::take(&mut todo) {
             // Upstream rebuilds a module as soon as one of its
             // dependencies is not among those rebuilt in this pass.
             if deps.iter().all(|d| rebuilt.contains(d)) {
-                next.push((at, key, deps));
+                next.push((at, c, deps));
                 continue;
             }
             say.blank();
             say.line(&text::rebuilding_for_dependencies(&at.m, &at.v));
             say.blank();
-            let ukey = world.conf_key(&at.m, &at.v, k, a, false);
             if cx.ledger.is_installed(world, &at.m, &at.v, k, a) {
-                uninstall::uninstall(cx, say, &at, &ukey, Depmod::Now)?;
+                uninstall::uninstall(cx, say, &at, &c.plain, Depmod::Now)?;
             }
             uninstall::unbuild(cx, &at)?;
             cx.ledger.rebuild_depth += 1;
-            let res = build::build(cx, say, &at, &key)
-                .and_then(|()| install::install(cx, say, &at, &key, Depmod::Now));
+            let res = build::build(cx, say, &at, &c.strict)
+                .and_then(|()| install::install(cx, say, &at, &c.strict, Depmod::Now));
             cx.ledger.rebuild_depth -= 1;
             res?;
             rebuilt.push(at.m.clone());

@@ -74,11 +74,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
                     step: i,
                     at: at.clone(),
                     conf: conf.clone(),
-                    cost: world
-                        .costs
-                        .get(&(at.m.clone(), at.v.clone()))
-                        .copied()
-                        .unwrap_or(0),
+                    cost: s.cost,
                     state: State::Waiting,
                 }),
                 _ => None,

@@ -245,20 +245,18 @@ fn drop_records_of(cx: &Ctx, m: &str, v: &str) {
 
 /// kernel_prerm/preinst for one module: upstream's `unbuild_module` in a
 /// subshell with depmod put off, after its line on stderr.
-pub fn remove_from_kernel(cx: &mut Ctx, say: &mut dyn Say, at: &Mvka, key: &ConfKey) -> Result<()> {
+pub fn remove_from_kernel(
+    cx: &mut Ctx,
+    say: &mut dyn Say,
+    at: &Mvka,
+    key: &ConfKey,
+    exclusive: bool,
+) -> Result<()> {
     say.eline(&text::removing_from_kernel(&at.m, &at.v, &at.k, &at.a));
     if cx.ledger.is_installed(cx.world, &at.m, &at.v, &at.k, &at.a) {
         uninstall(cx, say, at, key, Depmod::Later)?;
-    } else {
-        let world = cx.world;
-        let skey = world.source_conf_key(&at.m, &at.v, &at.k, &at.a, false);
-        let excluded = world
-            .conf(&skey)
-            .and_then(|r| r.result.as_ref().ok())
-            .is_some_and(|c| c.has_build_exclusive);
-        if !excluded {
-            say.line(&text::not_installed(&at.m, &at.v, &at.k, &at.a));
-        }
+    } else if !exclusive {
+        say.line(&text::not_installed(&at.m, &at.v, &at.k, &at.a));
     }
     if cx.ledger.is_built(cx.world, &at.m, &at.v, &at.k, &at.a) {
         unbuild(cx, at)

@@ -14,6 +14,7 @@
 
 pub mod conf;
 pub mod distro;
+mod facts;
 pub mod files;
 pub mod forced;
 pub mod history;
@@ -27,9 +28,12 @@ pub mod status;
 pub mod tree;
 pub mod version;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
+use elsa::sync::FrozenBTreeMap;
+
+pub use facts::Facts;
 pub use host::{Host, Options};
 
 use conf::resolve::ResolveOpts;
@@ -99,26 +103,12 @@ impl ConfKey {
     }
 }
 
-/// What a request needs observed beyond the host and the tree.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Needs {
-    /// Kernels whose facts are needed.
-    pub kernels: Vec<String>,
-    /// dkms.conf reads.
-    pub confs: Vec<ConfKey>,
-    /// Module versions whose build costs (for scheduling) are needed.
-    pub costs: Vec<(String, String)>,
-}
-
-impl Needs {
-    /// Nothing more to observe.
-    pub fn is_empty(&self) -> bool {
-        self.kernels.is_empty() && self.confs.is_empty() && self.costs.is_empty()
-    }
-}
-
-/// Everything one run knows.
-#[derive(Debug, Clone)]
+/// Everything one run knows: the host, the dkms tree, the queue and the
+/// binary module packages, read when the World is made; and the facts of
+/// kernels, dkms.conf reads and build costs, observed the first time the
+/// planner asks for them ([`Facts`]) and kept, so that the plan and the
+/// executor see one answer to each question. The executor's getters
+/// ([`World::kernel`], [`World::conf`]) only answer what was observed.
 pub struct World {
     /// The machine: trees, settings, distribution, uname.
     pub host: Host,
@@ -128,12 +118,34 @@ pub struct World {
     pub records: Records,
     /// Modules provided by installed binary module packages.
     pub prebuilt: Vec<prebuilt::Prebuilt>,
-    /// Facts of the kernels the request concerns.
-    pub kernels: BTreeMap<String, KernelFacts>,
-    /// dkms.conf reads.
-    pub confs: BTreeMap<ConfKey, ConfRead>,
-    /// Expected build costs of module versions, in milliseconds.
-    pub costs: BTreeMap<(String, String), u64>,
+    kernels: FrozenBTreeMap<String, Box<KernelFacts>>,
+    confs: FrozenBTreeMap<ConfKey, Box<ConfRead>>,
+    costs: FrozenBTreeMap<(String, String), Box<u64>>,
+    paths: FrozenBTreeMap<PathBuf, Box<PathKind>>,
+    installed_kernels: OnceLock<Vec<String>>,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("host", &self.host)
+            .field("tree", &self.tree)
+            .field("records", &self.records)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What stands at a path the planner asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// Nothing (or nothing we may follow).
+    Missing,
+    /// A regular file (after following links).
+    File,
+    /// A directory (after following links).
+    Dir,
+    /// Something else.
+    Other,
 }
 
 impl World {
@@ -147,36 +159,43 @@ impl World {
             tree,
             records,
             prebuilt,
-            kernels: BTreeMap::new(),
-            confs: BTreeMap::new(),
-            costs: BTreeMap::new(),
+            kernels: FrozenBTreeMap::new(),
+            confs: FrozenBTreeMap::new(),
+            costs: FrozenBTreeMap::new(),
+            paths: FrozenBTreeMap::new(),
+            installed_kernels: OnceLock::new(),
         }
     }
 
-    /// Observe what `needs` asks for (kernels and dkms.conf reads).
-    pub fn fill(&mut self, needs: &Needs) {
-        for k in &needs.kernels {
-            if !self.kernels.contains_key(k) {
-                let f = self.kernel_facts(k);
-                self.kernels.insert(k.clone(), f);
-            }
-        }
-        for (m, v) in &needs.costs {
-            let c = history::estimate(&self.host.layout, &self.tree, m, v);
-            self.costs.insert((m.clone(), v.clone()), c);
-        }
-        for key in &needs.confs {
-            if self.confs.contains_key(key) {
-                continue;
-            }
-            let read = self.read_conf(key);
-            self.confs.insert(key.clone(), read);
-        }
+    /// The facts of kernel `k`, when they were observed.
+    pub fn kernel(&self, k: &str) -> Option<&KernelFacts> {
+        self.kernels.get(k)
     }
 
-    /// The facts of kernel `k` (observed now when not observed yet: only the
-    /// filling of a World calls this).
-    fn kernel_facts(&self, k: &str) -> KernelFacts {
+    /// A dkms.conf read, when it was observed.
+    pub fn conf(&self, key: &ConfKey) -> Option<&ConfRead> {
+        self.confs.get(key)
+    }
+
+    /// Record the facts of kernel `k` (tests describe kernels this way;
+    /// observation fills them through [`Facts`]).
+    #[cfg(test)]
+    pub(crate) fn set_kernel(&self, k: &str, facts: KernelFacts) -> &KernelFacts {
+        self.kernels.insert(k.to_string(), Box::new(facts))
+    }
+
+    /// Record a dkms.conf read (tests; observation fills them through
+    /// [`Facts`]).
+    #[cfg(test)]
+    pub(crate) fn set_conf(&self, key: ConfKey, read: ConfRead) -> &ConfRead {
+        self.confs.insert(key, Box::new(read))
+    }
+
+    /// Observe kernel `k` unless it was (only [`Facts`] asks).
+    fn observe_kernel(&self, k: &str) -> &KernelFacts {
+        if let Some(f) = self.kernels.get(k) {
+            return f;
+        }
         let h = &self.host;
         let kernel = Kernel::rooted(
             &h.layout.root,
@@ -184,12 +203,52 @@ impl World {
             k,
             h.opts.kernel_source_dir.as_deref(),
         );
-        KernelFacts::observe(kernel, &h.layout.root, h.opts.kernel_config.as_deref())
+        let facts = KernelFacts::observe(kernel, &h.layout.root, h.opts.kernel_config.as_deref());
+        self.kernels.insert(k.to_string(), Box::new(facts))
     }
 
-    /// The facts of kernel `k`, when observed.
-    pub fn kernel(&self, k: &str) -> Option<&KernelFacts> {
-        self.kernels.get(k)
+    /// Read a dkms.conf unless it was (only [`Facts`] asks).
+    fn observe_conf(&self, key: &ConfKey) -> &ConfRead {
+        if let Some(r) = self.confs.get(key) {
+            return r;
+        }
+        let read = self.read_conf(key);
+        self.confs.insert(key.clone(), Box::new(read))
+    }
+
+    /// Estimate the build cost of m/v unless it was (only [`Facts`] asks).
+    fn observe_cost(&self, m: &str, v: &str) -> u64 {
+        let key = (m.to_string(), v.to_string());
+        if let Some(c) = self.costs.get(&key) {
+            return *c;
+        }
+        let c = history::estimate(&self.host.layout, &self.tree, m, v);
+        *self.costs.insert(key, Box::new(c))
+    }
+
+    /// The kernels with a directory in the install tree (only [`Facts`] asks).
+    fn observe_installed_kernels(&self) -> &[String] {
+        self.installed_kernels
+            .get_or_init(|| kernel::list_kernels(&self.host.layout.install))
+    }
+
+    /// What stands at `p` (only [`Facts`] asks).
+    fn observe_path(&self, p: &Path) -> PathKind {
+        if let Some(k) = self.paths.get(p) {
+            return *k;
+        }
+        let kind = match std::fs::metadata(p) {
+            Ok(m) if m.is_file() => PathKind::File,
+            Ok(m) if m.is_dir() => PathKind::Dir,
+            Ok(_) => PathKind::Other,
+            Err(_) => PathKind::Missing,
+        };
+        *self.paths.insert(p.to_path_buf(), Box::new(kind))
+    }
+
+    /// The expected build cost of m/v in milliseconds, when it was estimated.
+    pub fn cost(&self, m: &str, v: &str) -> Option<u64> {
+        self.costs.get(&(m.to_string(), v.to_string())).copied()
     }
 
     /// True when an installed binary module package provides module `m`
@@ -198,11 +257,6 @@ impl World {
         self.prebuilt
             .iter()
             .any(|p| p.module == m && p.kernel == k && p.arch == a)
-    }
-
-    /// A dkms.conf read, when observed.
-    pub fn conf(&self, key: &ConfKey) -> Option<&ConfRead> {
-        self.confs.get(key)
     }
 
     /// The key for m/v's registered dkms.conf (or `-c`) on k/a.
@@ -278,7 +332,7 @@ impl World {
     /// The variables upstream has in scope while sourcing a dkms.conf.
     fn conf_context(&self, key: &ConfKey) -> ConfContext {
         let h = &self.host;
-        let kernel = match self.kernels.get(&key.kernel) {
+        let kernel = match self.kernels.get(key.kernel.as_str()) {
             Some(f) => f.kernel.clone(),
             None => Kernel::rooted(
                 &h.layout.root,

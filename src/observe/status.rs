@@ -9,21 +9,60 @@ use crate::observe::files::{compressed_or_uncompressed, files_equal, installed_f
 use crate::observe::prebuilt::Prebuilt;
 use crate::observe::tree::{Entry, State};
 use crate::observe::version::sort_v_cmp;
-use crate::observe::{ConfKey, World};
+use crate::observe::{ConfKey, Facts, World};
+
+/// What `status` shows for a filter, observed before anything is printed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusView {
+    /// The filters.
+    pub filter: Filter,
+    /// The status records.
+    pub records: Vec<Record>,
+    /// Added module versions BUILD_EXCLUSIVE keeps off an installed kernel
+    /// with headers: (module, version, kernel, arch). Only looked for when
+    /// the machine-readable form is asked for.
+    pub skipped: Vec<(String, String, String, String)>,
+}
+
+/// Observe what status shows for `f` (`skipped` too when `with_skipped`).
+pub fn view(facts: &Facts, f: &Filter, with_skipped: bool) -> StatusView {
+    let skipped = if with_skipped {
+        unbuilt_on_kernels(facts, f)
+            .into_iter()
+            .filter(|(m, v, k, a)| {
+                let key = facts.conf_key(m, v, k, a, false);
+                facts
+                    .conf(&key)
+                    .result
+                    .as_ref()
+                    .is_ok_and(|c| c.build_exclude)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    StatusView {
+        filter: f.clone(),
+        records: records(facts, f),
+        skipped,
+    }
+}
 
 /// A module version that is added but not built for an installed kernel
 /// with headers: whether BUILD_EXCLUSIVE rules the kernel out is read from
 /// its dkms.conf for that kernel (the machine-readable status lists those
-/// as skipped). The kernels must be observed for this to find any.
-pub fn unbuilt_on_kernels(world: &World, f: &Filter) -> Vec<(String, String, String, String)> {
+/// as skipped).
+fn unbuilt_on_kernels(facts: &Facts, f: &Filter) -> Vec<(String, String, String, String)> {
+    let world = facts;
     let arch = if f.arch.is_empty() {
         world.host.machine_arch.clone()
     } else {
         f.arch.clone()
     };
     let mut out = Vec::new();
-    for k in crate::observe::kernel::list_kernels(&world.host.layout.install) {
-        if !(f.kernel.is_empty() || f.kernel == k) || !world.kernel(&k).is_some_and(|x| x.headers) {
+    for k in facts.installed_kernels() {
+        let k = k.clone();
+        if !(f.kernel.is_empty() || f.kernel == k) || !facts.kernel(&k).headers {
             continue;
         }
         for (m, v) in world.tree.module_versions() {
@@ -37,14 +76,6 @@ pub fn unbuilt_on_kernels(world: &World, f: &Filter) -> Vec<(String, String, Str
         }
     }
     out
-}
-
-/// The kernels [`unbuilt_on_kernels`] looks at.
-pub fn kernels_to_look_at(world: &World, f: &Filter) -> Vec<String> {
-    crate::observe::kernel::list_kernels(&world.host.layout.install)
-        .into_iter()
-        .filter(|k| f.kernel.is_empty() || &f.kernel == k)
-        .collect()
 }
 
 /// One status record.
@@ -109,15 +140,15 @@ pub fn entries(world: &World, f: &Filter) -> Vec<Entry> {
     world.tree.status(&f.module, &f.version, &f.kernel, &f.arch)
 }
 
-/// The records for `f` (the World must hold the confs and kernels that
-/// [`entries`] name; see `plan::needs`): the dkms tree's, and among them,
-/// in module, version, kernel order, the modules binary module packages
-/// provide that the tree does not hold. Without such packages the list is
-/// exactly upstream's.
-pub fn records(world: &World, f: &Filter) -> Vec<Record> {
+/// The records for `f`: the dkms tree's, and among them, in module,
+/// version, kernel order, the modules binary module packages provide that
+/// the tree does not hold. Without such packages the list is exactly
+/// upstream's.
+pub fn records(facts: &Facts, f: &Filter) -> Vec<Record> {
+    let world: &World = facts;
     let mut out: Vec<Record> = entries(world, f)
         .into_iter()
-        .map(|e| record(world, e))
+        .map(|e| record(facts, e))
         .collect();
     for p in world.prebuilt.iter().filter(|p| {
         (f.module.is_empty() || f.module == p.module)
@@ -176,7 +207,8 @@ fn prebuilt_record(world: &World, p: &Prebuilt) -> Record {
     }
 }
 
-fn record(world: &World, e: Entry) -> Record {
+fn record(facts: &Facts, e: Entry) -> Record {
+    let world: &World = facts;
     let built = matches!(e.state, State::Built | State::Installed);
     let mut r = Record {
         module: e.module.clone(),
@@ -195,10 +227,10 @@ fn record(world: &World, e: Entry) -> Record {
     let layout = &world.host.layout;
     let (m, v, k, a) = (&e.module, &e.version, &e.kernel, &e.arch);
     r.original_modules_exist = world.tree.has_originals(m, k, a);
-    let Some(Ok(conf)) = world.conf(&conf_key(layout, &e)).map(|c| &c.result) else {
+    let Ok(conf) = &facts.conf(&conf_key(layout, &e)).result else {
         return r;
     };
-    let suffix = world.kernel(k).map(|f| f.suffix).unwrap_or("");
+    let suffix = facts.kernel(k).suffix;
     let mdir = layout.base_dir(m, v, k, a).join("module");
     let owned = layout.kernel_link(m, k, a).join("module");
     let lib = layout.lib_tree(k);
@@ -258,7 +290,7 @@ mod tests {
     }
 
     fn lines(w: &World, f: &Filter) -> Vec<String> {
-        records(w, f)
+        records(&Facts::new(w), f)
             .iter()
             .map(crate::report::status::line)
             .collect()

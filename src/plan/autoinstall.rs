@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Error;
-use crate::observe::World;
-use crate::plan::{AutoModule, AutoSummary, Depmod, ExitRule, Job, Mvka, Plan};
+use crate::observe::Facts;
+use crate::plan::{rebuild, AutoModule, AutoSummary, Depmod, ExitRule, Job, Mvka, Plan};
 use crate::report::Stream;
 use crate::text;
 
@@ -75,7 +75,7 @@ pub fn rounds(cands: &[Candidate]) -> Vec<(usize, Option<usize>)> {
 /// The candidates for k/a from the World; the key of a dkms.conf that could
 /// not be read (upstream dies on it) otherwise.
 pub fn candidates(
-    world: &World,
+    world: &Facts,
     k: &str,
     a: &str,
 ) -> Result<Vec<Candidate>, Box<crate::observe::ConfKey>> {
@@ -95,9 +95,8 @@ pub fn candidates(
             continue;
         }
         let key = world.source_conf_key(&m, &v, k, a, false);
-        let conf = match world.conf(&key).map(|r| &r.result) {
-            Some(Ok(c)) => c,
-            _ => return Err(Box::new(key)),
+        let Ok(conf) = &world.conf(&key).result else {
+            return Err(Box::new(key));
         };
         out.push(Candidate {
             built: world.tree.is_built(&m, &v, k, a),
@@ -112,7 +111,7 @@ pub fn candidates(
 }
 
 /// `dkms autoinstall` / `dkms kernel_postinst` for k/a.
-pub fn plan_dkms(world: &World, k: &str, a: &str) -> Plan {
+pub fn plan_dkms(world: &Facts, k: &str, a: &str) -> Plan {
     let mut p = Plan::new(ExitRule::Stop, true);
     plan_into(&mut p, world, k, a, Depmod::Now, false);
     p
@@ -123,7 +122,7 @@ pub fn plan_dkms(world: &World, k: &str, a: &str) -> Plan {
 /// Returns the steps that install modules.
 pub fn plan_into(
     p: &mut Plan,
-    world: &World,
+    world: &Facts,
     k: &str,
     a: &str,
     depmod: Depmod,
@@ -202,17 +201,19 @@ pub fn plan_into(
         );
         p.steps[s].deps = deps.clone();
         p.steps[s].parallel = parallel;
+        if parallel {
+            p.steps[s].cost = world.cost(&c.module, &c.version);
+        }
         if depmod == Depmod::Now {
-            let r = p.push_soft(
+            p.push_soft(
                 Job::RebuildDependents {
                     k: k.into(),
                     a: a.into(),
-                    candidates: super::dkms::rebuild_candidates(world, k, a),
+                    candidates: rebuild::candidates(world, k, a),
                 },
                 &[s],
                 chain,
             );
-            let _ = r;
         }
         let blank = p.push_soft(Job::Say(Stream::Out, "\n".into()), &[], chain);
         p.steps[blank].deps = deps.clone();

@@ -4,16 +4,18 @@
 
 use crate::error::{Error, Result};
 use crate::layout::is_safe_component;
-use crate::observe::World;
+use crate::observe::Facts;
+use crate::plan::request::Action;
 use crate::plan::DkmsArgs;
 use crate::text;
 
-/// Upstream's `check_module_args`.
-pub fn module_args(args: &DkmsArgs, action: &str) -> Result<()> {
+/// Upstream's `check_module_args` for `action` (the one asked for, or
+/// `add` when build or install adds first).
+pub fn module_args(args: &DkmsArgs, action: &Action) -> Result<()> {
     if !args.module.is_empty() && !args.version.is_empty() {
         return Ok(());
     }
-    Err(Error::denied(text::module_args_missing(action)))
+    Err(Error::denied(text::module_args_missing(action.name())))
 }
 
 /// Refuse a name that becomes a path component (module, version, kernel,
@@ -32,18 +34,21 @@ pub fn names(m: &str, v: &str) -> Result<()> {
 }
 
 /// Upstream's `check_all_is_banned`.
-pub fn all_is_banned(args: &DkmsArgs, action: &str) -> Result<()> {
+pub fn all_is_banned(args: &DkmsArgs) -> Result<()> {
     if args.all {
-        return Err(Error::not_allowed([text::all_not_supported(action)]));
+        return Err(Error::not_allowed([text::all_not_supported(
+            args.action.name(),
+        )]));
     }
     Ok(())
 }
 
 /// Upstream's `have_one_kernel`.
-pub fn have_one_kernel(args: &DkmsArgs, action: &str) -> Result<()> {
-    all_is_banned(args, action)?;
+pub fn have_one_kernel(args: &DkmsArgs) -> Result<()> {
+    all_is_banned(args)?;
     if args.kernels.len() != 1 {
-        if action.starts_with("kernel_") {
+        let action = args.action.name();
+        if args.action.is_kernel_hook() {
             return Err(Error::unusable([text::one_kernel_required(action)]));
         }
         return Err(Error::unusable([text::one_kernel_only(action)]));
@@ -52,7 +57,7 @@ pub fn have_one_kernel(args: &DkmsArgs, action: &str) -> Result<()> {
 }
 
 /// Upstream's `module_is_broken_and_die`.
-pub fn not_broken(world: &World, m: &str, v: &str) -> Result<()> {
+pub fn not_broken(world: &Facts, m: &str, v: &str) -> Result<()> {
     if world.tree.is_broken(m, v) {
         return Err(Error::unusable(text::broken(m, v)));
     }
@@ -60,7 +65,7 @@ pub fn not_broken(world: &World, m: &str, v: &str) -> Result<()> {
 }
 
 /// Upstream's `module_is_added_or_die`.
-pub fn added(world: &World, m: &str, v: &str) -> Result<()> {
+pub fn added(world: &Facts, m: &str, v: &str) -> Result<()> {
     if !world.tree.is_added(m, v) {
         return Err(Error::state([text::not_in_tree(m, v)]));
     }
@@ -68,7 +73,7 @@ pub fn added(world: &World, m: &str, v: &str) -> Result<()> {
 }
 
 /// Upstream's `check_root`.
-pub fn root(world: &World) -> Result<()> {
+pub fn root(world: &Facts) -> Result<()> {
     if world.host.is_root {
         Ok(())
     } else {
@@ -77,7 +82,7 @@ pub fn root(world: &World) -> Result<()> {
 }
 
 /// Upstream's `check_rw_dkms_tree`.
-pub fn rw_dkms_tree(world: &World) -> Result<()> {
+pub fn rw_dkms_tree(world: &Facts) -> Result<()> {
     if world.host.dkms_tree_writable {
         Ok(())
     } else {
@@ -91,7 +96,7 @@ pub fn rw_dkms_tree(world: &World) -> Result<()> {
 /// kernel m/v is built for (as observed now, under the lock); no kernel
 /// means the running one; no arch means `uname -m`; one arch serves every
 /// kernel; empty names are refused (16), unsafe ones too (2).
-pub fn kernels_arches(args: &DkmsArgs, world: &World) -> Result<Vec<(String, String)>> {
+pub fn kernels_arches(args: &DkmsArgs, world: &Facts) -> Result<Vec<(String, String)>> {
     let mut kernels = args.kernels.clone();
     let mut arches = args.arches.clone();
     if args.all {

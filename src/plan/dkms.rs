@@ -9,83 +9,115 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::observe::tree::{Entry, State};
-use crate::observe::{ConfKey, World};
+use crate::observe::{ConfKey, Facts};
 use crate::plan::checks;
 use crate::plan::removal::{removals, Removal};
-use crate::plan::{autoinstall, Depmod, DkmsArgs, ExitRule, Job, Mvka, Plan};
+use crate::plan::request::{Action, StatusFormat, TarballContents};
+use crate::plan::{autoinstall, rebuild, Depmod, DkmsArgs, ExitRule, Job, Mvka, Plan};
 use crate::report::Stream;
 use crate::text;
 
 /// Plan `args`.
-pub fn plan(args: &DkmsArgs, world: &World) -> Plan {
-    let action = args.action.as_str();
-    if action == "status" {
-        return status(args);
-    }
-    if action.is_empty() || !crate::plan::request::is_action(action) {
-        let mut p = Plan::new(ExitRule::Stop, false);
-        p.push(Job::Say(Stream::Err, text::unknown_action(action)), &[], 0);
-        p.push(Job::Say(Stream::Out, text::usage("dkms")), &[], 0);
-        return p;
-    }
-    let pairs = match checks::kernels_arches(args, world) {
-        Ok(p) => p,
-        Err(e) => return Plan::fail(e),
-    };
-    // The first kernel and arch (upstream's `${kernelver[0]}`); `--all` on
-    // a module built for no kernel gives none.
-    let (k0, a0) = pairs.first().cloned().unwrap_or_else(|| {
-        (
-            world.host.running_kernel.clone(),
-            world.host.machine_arch.clone(),
-        )
-    });
-    let r = match action {
-        "remove" | "unbuild" | "uninstall" => remove_unbuild_uninstall(args, world, &pairs),
-        "add" | "build" | "install" => add_build_install(args, world, &pairs),
-        "autoinstall" | "kernel_postinst" => checks::have_one_kernel(args, action)
-            .and_then(|()| checks::root(world))
-            .map(|()| autoinstall::plan_dkms(world, &k0, &a0)),
-        "kernel_preinst" | "kernel_prerm" => checks::root(world)
-            .and_then(|()| checks::have_one_kernel(args, action))
-            .map(|()| kernel_removal(world, &k0, &a0, action == "kernel_preinst")),
-        "match" => checks::root(world)
-            .and_then(|()| checks::have_one_kernel(args, "match"))
-            .and_then(|()| run_match(args, world, &k0, &a0)),
-        "mktarball" => mktarball(args, world, &pairs, &k0, &a0),
-        "ldtarball" => ldtarball(args, world),
-        "mkbmdeb" => crate::plan::package::steps::mkbmdeb(args, world, &k0, &a0),
-        "generate_mok" => {
-            let mut p = Plan::new(ExitRule::Stop, true);
-            p.push(Job::GenerateMok, &[], 0);
+pub fn plan(args: &DkmsArgs, world: &Facts) -> Plan {
+    // Upstream's `setup_kernels_arches`, for every action but status.
+    let kernels = || Kernels::of(args, world);
+    let r = match &args.action {
+        Action::Status { format } => Ok(status(args, world, *format)),
+        Action::Missing => {
+            let mut p = Plan::new(ExitRule::Stop, false);
+            p.push(Job::Say(Stream::Err, text::unknown_action("")), &[], 0);
+            p.push(Job::Say(Stream::Out, text::usage("dkms")), &[], 0);
             Ok(p)
         }
-        _ => Err(Error::usage([text::unplanned_action(action)])),
+        Action::Remove => kernels()
+            .and_then(|ks| remove_unbuild_uninstall(args, world, &ks.pairs, Removing::Remove)),
+        Action::Unbuild => kernels()
+            .and_then(|ks| remove_unbuild_uninstall(args, world, &ks.pairs, Removing::Unbuild)),
+        Action::Uninstall => kernels()
+            .and_then(|ks| remove_unbuild_uninstall(args, world, &ks.pairs, Removing::Uninstall)),
+        Action::Add => kernels().and_then(|ks| add(args, world, &ks.pairs)),
+        Action::Build => kernels().and_then(|ks| build_install(args, world, &ks.pairs, false)),
+        Action::Install => kernels().and_then(|ks| build_install(args, world, &ks.pairs, true)),
+        Action::Autoinstall | Action::KernelPostinst => kernels().and_then(|ks| {
+            checks::have_one_kernel(args)?;
+            checks::root(world)?;
+            Ok(autoinstall::plan_dkms(world, &ks.k0, &ks.a0))
+        }),
+        Action::KernelPreinst | Action::KernelPrerm => kernels().and_then(|ks| {
+            checks::root(world)?;
+            checks::have_one_kernel(args)?;
+            let preinst = args.action == Action::KernelPreinst;
+            Ok(kernel_removal(world, &ks.k0, &ks.a0, preinst))
+        }),
+        Action::Match { template_kernel } => kernels().and_then(|ks| {
+            checks::root(world)?;
+            checks::have_one_kernel(args)?;
+            run_match(args, template_kernel, world, &ks.k0, &ks.a0)
+        }),
+        Action::MkTarball { contents } => {
+            kernels().and_then(|ks| mktarball(args, *contents, world, &ks))
+        }
+        Action::LdTarball => kernels().and_then(|_| ldtarball(args, world)),
+        Action::MkBmDeb => kernels()
+            .and_then(|ks| crate::plan::package::steps::mkbmdeb(args, world, &ks.k0, &ks.a0)),
+        Action::GenerateMok => kernels().map(|_| {
+            let mut p = Plan::new(ExitRule::Stop, true);
+            p.push(Job::GenerateMok, &[], 0);
+            p
+        }),
     };
     r.unwrap_or_else(Plan::fail)
 }
 
-fn status(args: &DkmsArgs) -> Plan {
+/// The kernels and arches an action works on (upstream's
+/// `setup_kernels_arches`) and the first of them (`${kernelver[0]}`).
+struct Kernels {
+    pairs: Vec<(String, String)>,
+    k0: String,
+    a0: String,
+}
+
+impl Kernels {
+    fn of(args: &DkmsArgs, world: &Facts) -> Result<Kernels, Error> {
+        let pairs = checks::kernels_arches(args, world)?;
+        // `--all` on a module built for no kernel gives none.
+        let (k0, a0) = pairs.first().cloned().unwrap_or_else(|| {
+            (
+                world.host.running_kernel.clone(),
+                world.host.machine_arch.clone(),
+            )
+        });
+        Ok(Kernels { pairs, k0, a0 })
+    }
+}
+
+/// Which of the three removing actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Removing {
+    /// `remove`: uninstall, unbuild, delete the version.
+    Remove,
+    /// `unbuild`: uninstall and unbuild.
+    Unbuild,
+    /// `uninstall`.
+    Uninstall,
+}
+
+fn status(args: &DkmsArgs, world: &Facts, format: StatusFormat) -> Plan {
+    let filter = crate::observe::status::Filter {
+        module: args.module.clone(),
+        version: args.version.clone(),
+        kernel: args.kernels.first().cloned().unwrap_or_default(),
+        arch: args.arches.first().cloned().unwrap_or_default(),
+    };
+    let view = crate::observe::status::view(world, &filter, format.is_document());
     let mut p = Plan::new(ExitRule::Stop, false);
-    p.push(
-        Job::Status {
-            filter: crate::observe::status::Filter {
-                module: args.module.clone(),
-                version: args.version.clone(),
-                kernel: args.kernels.first().cloned().unwrap_or_default(),
-                arch: args.arches.first().cloned().unwrap_or_default(),
-            },
-            format: args.output.clone(),
-        },
-        &[],
-        0,
-    );
+    p.push(Job::Status { view, format }, &[], 0);
     p
 }
 
 /// The module version an action works on: as given, or the one a source
 /// directory given on the command line will be added as.
-pub fn target(args: &DkmsArgs, world: &World) -> Option<(String, String)> {
+pub fn target(args: &DkmsArgs, world: &Facts) -> Option<(String, String)> {
     if !args.module.is_empty() && !args.version.is_empty() {
         return Some((args.module.clone(), args.version.clone()));
     }
@@ -101,14 +133,14 @@ pub fn target(args: &DkmsArgs, world: &World) -> Option<(String, String)> {
         args.kernels.first().unwrap_or(&k),
         args.arches.first().unwrap_or(&a),
     )?;
-    let c = world.conf(&key)?.result.as_ref().ok()?;
+    let c = world.conf(&key).result.as_ref().ok()?;
     Some((c.package_name.clone(), c.package_version.clone()))
 }
 
-/// `readlink -f` of a source directory given on the command line.
+/// `readlink -f` of a source directory given on the command line (resolved
+/// when the command line was read).
 pub fn source_tree_dir(args: &DkmsArgs) -> Option<PathBuf> {
-    let d = args.try_source_tree.as_ref()?;
-    Some(std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()))
+    args.try_source_tree.as_ref().map(|d| d.real.clone())
 }
 
 /// The dkms.conf of a source directory given on the command line, read to
@@ -122,7 +154,7 @@ pub fn source_tree_conf(args: &DkmsArgs, k: &str, a: &str) -> Option<ConfKey> {
 }
 
 /// The strict read `add` makes of `<source_tree>/<m>-<v>/dkms.conf` (or `-c`).
-pub fn add_conf_key(world: &World, m: &str, v: &str, k: &str, a: &str) -> ConfKey {
+pub fn add_conf_key(world: &Facts, m: &str, v: &str, k: &str, a: &str) -> ConfKey {
     let path = world
         .host
         .opts
@@ -136,7 +168,7 @@ pub fn add_conf_key(world: &World, m: &str, v: &str, k: &str, a: &str) -> ConfKe
 /// the source tree: the same text, read from where it is now, named where
 /// it will be.
 pub fn copied_conf_key(
-    world: &World,
+    world: &Facts,
     dir_key: &ConfKey,
     m: &str,
     v: &str,
@@ -154,7 +186,7 @@ pub fn copied_conf_key(
 /// for a module about to be added from a source directory, that directory's.
 pub fn build_conf_key(
     args: &DkmsArgs,
-    world: &World,
+    world: &Facts,
     m: &str,
     v: &str,
     k: &str,
@@ -178,7 +210,7 @@ pub fn build_conf_key(
 fn plan_add(
     p: &mut Plan,
     args: &DkmsArgs,
-    world: &World,
+    world: &Facts,
     k: &str,
     a: &str,
     implied: bool,
@@ -206,15 +238,15 @@ fn plan_add(
             return Ok(Some(i));
         }
         if let Some(dir) = &args.try_source_tree {
-            let from = source_tree_dir(args).unwrap_or_else(|| dir.clone());
-            if !from.join("dkms.conf").is_file() {
-                return Err(Error::tarball([text::must_contain_conf(dir)]));
+            let from = dir.real.clone();
+            if !world.is_file(&from.join("dkms.conf")) {
+                return Err(Error::tarball([text::must_contain_conf(&dir.given)]));
             }
             checks::root(world)?;
             let key =
                 source_tree_conf(args, k, a).ok_or_else(|| Error::msg(text::NO_SOURCE_TREE))?;
             let read = p.push(Job::ReadConf(key.clone()), &[], chain);
-            let Some(Ok(c)) = world.conf(&key).map(|r| &r.result) else {
+            let Ok(c) = &world.conf(&key).result else {
                 return Ok(Some(read));
             };
             if c.package_name.is_empty() || c.package_version.is_empty() {
@@ -249,7 +281,7 @@ fn plan_add(
             return Ok(Some(add));
         }
     }
-    checks::module_args(args, "add")?;
+    checks::module_args(args, &Action::Add)?;
     checks::names(&m, &v)?;
     if world.tree.is_added(&m, &v) {
         if implied {
@@ -258,7 +290,7 @@ fn plan_add(
         return Err(Error::state(text::already_added(&m, &v)));
     }
     let src = world.host.layout.source_tree_dir(&m, &v);
-    if !src.is_dir() {
+    if !world.is_dir(&src) {
         return Err(Error::usage(text::source_dir_missing(&src)));
     }
     let conf = add_conf_key(world, &m, &v, k, a);
@@ -274,27 +306,34 @@ fn plan_add(
     )))
 }
 
-fn add_build_install(
+/// `dkms add`.
+fn add(args: &DkmsArgs, world: &Facts, pairs: &[(String, String)]) -> Result<Plan, Error> {
+    checks::all_is_banned(args)?;
+    checks::rw_dkms_tree(world)?;
+    let (k0, a0) = pairs.first().cloned().unwrap_or_default();
+    let mut p = Plan::new(ExitRule::Stop, true);
+    plan_add(&mut p, args, world, &k0, &a0, false, 0)?;
+    Ok(p)
+}
+
+/// `dkms build` and `dkms install` (`install`: true), each adding first
+/// when needed.
+fn build_install(
     args: &DkmsArgs,
-    world: &World,
+    world: &Facts,
     pairs: &[(String, String)],
+    install: bool,
 ) -> Result<Plan, Error> {
-    let action = args.action.as_str();
-    checks::all_is_banned(args, action)?;
-    if action != "add" && !args.module.is_empty() && !args.version.is_empty() {
+    checks::all_is_banned(args)?;
+    if !args.module.is_empty() && !args.version.is_empty() {
         checks::not_broken(world, &args.module, &args.version)?;
     }
-    if action == "install" {
+    if install {
         checks::root(world)?;
     } else {
         checks::rw_dkms_tree(world)?;
     }
     let (k0, a0) = pairs.first().cloned().unwrap_or_default();
-    if action == "add" {
-        let mut p = Plan::new(ExitRule::Stop, true);
-        plan_add(&mut p, args, world, &k0, &a0, false, 0)?;
-        return Ok(p);
-    }
     let mut p = Plan::new(ExitRule::LastChain, true);
     let mut added: Option<usize> = None;
     let mut adding = false;
@@ -327,13 +366,13 @@ fn add_build_install(
             continue;
         }
         let at = Mvka::new(&m, &v, k, a);
-        if action == "build" {
-            plan_maybe_build(&mut p, args, world, &at, &after, chain);
-        } else {
+        if install {
             plan_maybe_install(&mut p, args, world, &at, &after, chain, Depmod::Now);
+        } else {
+            plan_maybe_build(&mut p, args, world, &at, &after, chain);
         }
     }
-    if action == "install" {
+    if install {
         let i = p.push(
             Job::PostTransaction {
                 k: k0.clone(),
@@ -351,7 +390,7 @@ fn add_build_install(
 fn plan_maybe_build(
     p: &mut Plan,
     args: &DkmsArgs,
-    world: &World,
+    world: &Facts,
     at: &Mvka,
     after: &[usize],
     chain: usize,
@@ -381,7 +420,7 @@ fn plan_maybe_build(
 fn plan_maybe_install(
     p: &mut Plan,
     args: &DkmsArgs,
-    world: &World,
+    world: &Facts,
     at: &Mvka,
     after: &[usize],
     chain: usize,
@@ -436,7 +475,7 @@ fn plan_maybe_install(
         Job::RebuildDependents {
             k: at.k.clone(),
             a: at.a.clone(),
-            candidates: rebuild_candidates(world, &at.k, &at.a),
+            candidates: rebuild::candidates(world, &at.k, &at.a),
         },
         &[i],
         chain,
@@ -444,40 +483,17 @@ fn plan_maybe_install(
     Some(r)
 }
 
-/// Modules built for k/a that upstream's `check_and_rebuild_dependent_modules`
-/// looks at: BUILD_DEPENDS set, BUILD_DEPENDS_REBUILD=yes, no `--force`.
-pub fn rebuild_candidates(world: &World, k: &str, a: &str) -> Vec<(String, String, ConfKey)> {
-    if world.host.opts.force {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for (m, v) in world.tree.module_versions() {
-        if !world.tree.is_built(&m, &v, k, a) {
-            continue;
-        }
-        let key = world.conf_key(&m, &v, k, a, false);
-        let Some(Ok(c)) = world.conf(&key).map(|r| &r.result) else {
-            continue;
-        };
-        if c.build_depends.is_empty() || !c.build_depends_rebuild {
-            continue;
-        }
-        out.push((m.clone(), v.clone(), world.conf_key(&m, &v, k, a, true)));
-    }
-    out
-}
-
 fn remove_unbuild_uninstall(
     args: &DkmsArgs,
-    world: &World,
+    world: &Facts,
     pairs: &[(String, String)],
+    action: Removing,
 ) -> Result<Plan, Error> {
-    let action = args.action.as_str();
-    checks::module_args(args, action)?;
+    checks::module_args(args, &args.action)?;
     checks::names(&args.module, &args.version)?;
     checks::not_broken(world, &args.module, &args.version)?;
     checks::added(world, &args.module, &args.version)?;
-    if action == "uninstall" {
+    if action == Removing::Uninstall {
         checks::root(world)?;
     } else {
         checks::rw_dkms_tree(world)?;
@@ -485,7 +501,7 @@ fn remove_unbuild_uninstall(
     let (m, v) = (args.module.as_str(), args.version.as_str());
     let mut p = Plan::new(ExitRule::Stop, true);
     let mut last: Vec<usize> = Vec::new();
-    if action == "remove" {
+    if action == Removing::Remove {
         last = vec![p.push(
             Job::CleanVersion {
                 m: m.into(),
@@ -497,18 +513,18 @@ fn remove_unbuild_uninstall(
     }
     for (i, (k, a)) in pairs.iter().enumerate() {
         let at = Mvka::new(m, v, k, a);
-        if i > 0 && action != "remove" {
+        if i > 0 && action != Removing::Remove {
             last = vec![p.say("", &last, 0)];
         }
         last = vec![maybe_uninstall(&mut p, world, &at, &last, 0, Depmod::Now)];
-        if action != "uninstall" {
+        if action != Removing::Uninstall {
             last = vec![maybe_unbuild(&mut p, world, &at, &last, 0)];
         }
-        if action == "remove" {
+        if action == Removing::Remove {
             last = vec![p.say("", &last, 0)];
         }
     }
-    if action == "remove" {
+    if action == Removing::Remove {
         p.push(
             Job::DeleteVersion {
                 m: m.into(),
@@ -533,7 +549,7 @@ fn remove_unbuild_uninstall(
 /// Upstream's `maybe_uninstall_module`.
 pub fn maybe_uninstall(
     p: &mut Plan,
-    world: &World,
+    world: &Facts,
     at: &Mvka,
     after: &[usize],
     chain: usize,
@@ -550,12 +566,7 @@ pub fn maybe_uninstall(
             chain,
         );
     }
-    let key = world.source_conf_key(&at.m, &at.v, &at.k, &at.a, false);
-    let excluded = world
-        .conf(&key)
-        .and_then(|r| r.result.as_ref().ok())
-        .is_some_and(|c| c.has_build_exclusive);
-    if excluded {
+    if crate::plan::removal::exclusive(world, at) {
         return p.push(Job::Say(Stream::Out, String::new()), after, chain);
     }
     p.say(
@@ -568,7 +579,7 @@ pub fn maybe_uninstall(
 /// Upstream's `maybe_unbuild_module`.
 pub fn maybe_unbuild(
     p: &mut Plan,
-    world: &World,
+    world: &Facts,
     at: &Mvka,
     after: &[usize],
     chain: usize,
@@ -582,7 +593,7 @@ pub fn maybe_unbuild(
 /// Upstream's `kernel_preinst` / `kernel_prerm` for k/a: every module
 /// version built for it (preinst: AUTOINSTALL ones only) is uninstalled
 /// and unbuilt, depmod once at the end, exit 14 when one failed.
-pub fn kernel_removal(world: &World, k: &str, a: &str, preinst: bool) -> Plan {
+pub fn kernel_removal(world: &Facts, k: &str, a: &str, preinst: bool) -> Plan {
     let mut p = Plan::new(ExitRule::Stop, true);
     let mut modules = Vec::new();
     for r in removals(world, k, a, preinst) {
@@ -597,6 +608,7 @@ pub fn kernel_removal(world: &World, k: &str, a: &str, preinst: bool) -> Plan {
         let at = Mvka::new(&m, &v, k, a);
         let s = p.push_soft(
             Job::RemoveFromKernel {
+                exclusive: crate::plan::removal::exclusive(world, &at),
                 at,
                 conf: world.conf_key(&m, &v, k, a, false),
             },
@@ -623,17 +635,16 @@ pub fn kernel_removal(world: &World, k: &str, a: &str, preinst: bool) -> Plan {
 }
 
 /// The installed entries of the template kernel (upstream's `run_match`).
-pub fn match_entries(args: &DkmsArgs, world: &World, a: &str) -> Vec<Entry> {
+pub fn match_entries(args: &DkmsArgs, template: &str, world: &Facts, a: &str) -> Vec<Entry> {
     world
         .tree
-        .status(&args.module, "", &args.template_kernel, a)
+        .status(&args.module, "", template, a)
         .into_iter()
         .filter(|e| e.state == State::Installed)
         .collect()
 }
 
-fn run_match(args: &DkmsArgs, world: &World, k: &str, a: &str) -> Result<Plan, Error> {
-    let t = &args.template_kernel;
+fn run_match(args: &DkmsArgs, t: &str, world: &Facts, k: &str, a: &str) -> Result<Plan, Error> {
     if t.is_empty() {
         return Err(Error::denied(text::MATCH_USAGE));
     }
@@ -647,7 +658,7 @@ fn run_match(args: &DkmsArgs, world: &World, k: &str, a: &str) -> Result<Plan, E
     p.say("", &[], 0);
     p.say(text::matching_kernel(k, a), &[], 0);
     p.say(text::matching_template(t, a), &[], 0);
-    let entries = match_entries(args, world, a);
+    let entries = match_entries(args, t, world, a);
     if entries.is_empty() {
         p.say("", &[], 0);
         p.say(text::MATCH_NOTHING, &[], 0);
@@ -698,7 +709,7 @@ fn run_match(args: &DkmsArgs, world: &World, k: &str, a: &str) -> Result<Plan, E
                 Job::RebuildDependents {
                     k: k.into(),
                     a: a.into(),
-                    candidates: rebuild_candidates(world, k, a),
+                    candidates: rebuild::candidates(world, k, a),
                 },
                 &[i],
                 chain,
@@ -714,12 +725,12 @@ fn run_match(args: &DkmsArgs, world: &World, k: &str, a: &str) -> Result<Plan, E
 
 fn mktarball(
     args: &DkmsArgs,
-    world: &World,
-    pairs: &[(String, String)],
-    k: &str,
-    a: &str,
+    contents: TarballContents,
+    world: &Facts,
+    ks: &Kernels,
 ) -> Result<Plan, Error> {
-    checks::module_args(args, "mktarball")?;
+    let (pairs, k, a) = (&ks.pairs, &ks.k0, &ks.a0);
+    checks::module_args(args, &args.action)?;
     checks::names(&args.module, &args.version)?;
     checks::not_broken(world, &args.module, &args.version)?;
     checks::added(world, &args.module, &args.version)?;
@@ -732,8 +743,8 @@ fn mktarball(
             v: args.version.clone(),
             pairs: pairs.to_vec(),
             archive: args.archive.clone(),
-            binaries_only: args.binaries_only,
-            source_only: args.source_only,
+            binaries_only: contents == TarballContents::BinariesOnly,
+            source_only: contents == TarballContents::SourceOnly,
             conf,
         },
         &[r],
@@ -742,7 +753,7 @@ fn mktarball(
     Ok(p)
 }
 
-fn ldtarball(args: &DkmsArgs, world: &World) -> Result<Plan, Error> {
+fn ldtarball(args: &DkmsArgs, world: &Facts) -> Result<Plan, Error> {
     if !world.host.is_root && world.host.opts.force {
         return Err(Error::denied([text::MUST_BE_ROOT_FOR_FORCE]));
     }

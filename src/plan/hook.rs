@@ -11,9 +11,9 @@
 
 use crate::observe::kernel::headers_package;
 use crate::observe::version::sort_v_cmp;
-use crate::observe::World;
+use crate::observe::Facts;
 use crate::plan::removal::{removals, Removal};
-use crate::plan::{autoinstall, Depmod, Event, ExitRule, Job, Mvka, Plan};
+use crate::plan::{autoinstall, Depmod, Event, ExitRule, Job, Mvka, Plan, PruneKernel};
 use crate::report::Stream;
 
 /// The exit status of a hook run whose steps all ran: 11 when a real build
@@ -49,38 +49,10 @@ pub enum KernelWork {
     Drop(String),
 }
 
-/// The kernels an event autoinstalls (or considers deferring), and the
-/// other kernels whose facts it needs.
-pub fn kernels_of(event: &Event, world: &World) -> (Vec<String>, Vec<String>) {
-    let mut others = world.records.kernels();
-    others.extend(event.named_kernels().iter().map(|s| s.to_string()));
-    if matches!(event, Event::Boot) {
-        others.push(world.host.running_kernel.clone());
-    }
-    if let Event::Autoinstall(None) = event {
-        others.extend(crate::observe::kernel::list_kernels(
-            &world.host.layout.install,
-        ));
-    }
-    others.sort_by(|a, b| sort_v_cmp(a, b));
-    others.dedup();
-    if others.iter().any(|k| !world.kernels.contains_key(k)) {
-        return (Vec::new(), others);
-    }
-    let autos = work(event, world)
-        .into_iter()
-        .filter_map(|w| match w {
-            KernelWork::Autoinstall(k) | KernelWork::DeferHeaders(k) => Some(k),
-            KernelWork::Drop(_) => None,
-        })
-        .collect();
-    (autos, others)
-}
-
-/// What each kernel gets for `event` (kernel facts must be observed).
-pub fn work(event: &Event, world: &World) -> Vec<KernelWork> {
+/// What each kernel gets for `event`.
+pub fn work(event: &Event, world: &Facts) -> Vec<KernelWork> {
     let for_kernel = |k: &str, explicit: bool| -> Option<KernelWork> {
-        let f = world.kernel(k)?;
+        let f = world.kernel(k);
         if f.headers {
             Some(KernelWork::Autoinstall(k.to_string()))
         } else if !f.dir && !f.image {
@@ -105,12 +77,11 @@ pub fn work(event: &Event, world: &World) -> Vec<KernelWork> {
     match event {
         Event::KernelPostinst(k) => for_kernel(k, true).into_iter().collect(),
         Event::Autoinstall(Some(ks)) => ks.iter().filter_map(|k| for_kernel(k, true)).collect(),
-        Event::Autoinstall(None) => {
-            crate::observe::kernel::list_kernels(&world.host.layout.install)
-                .iter()
-                .filter_map(|k| for_kernel(k, true))
-                .collect()
-        }
+        Event::Autoinstall(None) => world
+            .installed_kernels()
+            .iter()
+            .filter_map(|k| for_kernel(k, true))
+            .collect(),
         Event::HeaderPostinst(k) => catch_up(Some(k)),
         Event::DpkgTrigger | Event::AptPostInvoke => catch_up(None),
         Event::Boot => catch_up(Some(&world.host.running_kernel)),
@@ -119,7 +90,7 @@ pub fn work(event: &Event, world: &World) -> Vec<KernelWork> {
 }
 
 /// Kernels something is built for, linked to, archived for or pending for.
-pub fn prune_candidates(world: &World) -> Vec<String> {
+pub fn prune_candidates(world: &Facts) -> Vec<String> {
     let mut ks = world.tree.kernels();
     ks.extend(world.records.kernels());
     ks.extend(world.records.failures.iter().map(|f| f.kernel.clone()));
@@ -131,29 +102,48 @@ pub fn prune_candidates(world: &World) -> Vec<String> {
 /// Kernels prune removes: neither the image nor the headers are installed
 /// any more. Headers alone keep a kernel: chroots and image builders
 /// install the headers of the kernels they build for without the image.
-pub fn prune_kernels(world: &World) -> Vec<String> {
+/// Each comes with what is built for it.
+pub fn prune_kernels(world: &Facts) -> Vec<PruneKernel> {
+    let a = &world.host.machine_arch;
     prune_candidates(world)
         .into_iter()
-        .filter(|k| world.kernel(k).is_some_and(|f| !f.image && !f.headers))
+        .filter(|k| {
+            let f = world.kernel(k);
+            !f.image && !f.headers
+        })
+        .map(|k| PruneKernel {
+            builds: world
+                .tree
+                .module_versions()
+                .into_iter()
+                .filter(|(m, v)| world.tree.is_built(m, v, &k, a))
+                .map(|(m, v)| {
+                    let key = world.conf_key(&m, &v, &k, a, false);
+                    (Mvka::new(&m, &v, &k, a), key)
+                })
+                .collect(),
+            k,
+        })
         .collect()
 }
 
 /// True if an autoinstall for k would build something (an AUTOINSTALL
 /// module not installed, not provided by a binary module package and not
 /// ruled out by BUILD_EXCLUSIVE).
-pub fn would_build(world: &World, k: &str, a: &str) -> bool {
+pub fn would_build(world: &Facts, k: &str, a: &str) -> bool {
     world.tree.latest_versions().into_iter().any(|(m, v)| {
         !world.tree.is_installed(&m, &v, k, a)
             && !world.provided_prebuilt(&m, k, a)
             && world
                 .conf(&world.source_conf_key(&m, &v, k, a, false))
-                .and_then(|r| r.result.as_ref().ok())
-                .is_some_and(|c| c.autoinstall && !c.build_exclude)
+                .result
+                .as_ref()
+                .is_ok_and(|c| c.autoinstall && !c.build_exclude)
     })
 }
 
 /// Plan `event`.
-pub fn plan(event: &Event, world: &World) -> Plan {
+pub fn plan(event: &Event, world: &Facts) -> Plan {
     let warn_only = world
         .host
         .settings
@@ -266,7 +256,7 @@ pub fn plan(event: &Event, world: &World) -> Plan {
 
 /// The prune that follows a removal, apt run or boot: soft (a failure
 /// never fails the event) and quiet when nothing is gone.
-fn implicit_prune(p: &mut Plan, world: &World) {
+fn implicit_prune(p: &mut Plan, world: &Facts) {
     p.push_soft(
         Job::Prune {
             kernels: prune_kernels(world),
@@ -280,7 +270,7 @@ fn implicit_prune(p: &mut Plan, world: &World) {
 
 /// Every module built for k/a comes off (preinst: AUTOINSTALL ones), one
 /// depmod at the end; failures are reported, never fatal.
-fn removal(p: &mut Plan, world: &World, k: &str, a: &str, preinst: bool) {
+fn removal(p: &mut Plan, world: &Facts, k: &str, a: &str, preinst: bool) {
     for r in removals(world, k, a, preinst) {
         let (m, v) = match r {
             Removal::Take(m, v) => (m, v),
@@ -290,9 +280,11 @@ fn removal(p: &mut Plan, world: &World, k: &str, a: &str, preinst: bool) {
             }
         };
         let chain = p.steps.len() + 1;
+        let at = Mvka::new(&m, &v, k, a);
         p.push_soft(
             Job::RemoveFromKernel {
-                at: Mvka::new(&m, &v, k, a),
+                exclusive: crate::plan::removal::exclusive(world, &at),
+                at,
                 conf: world.conf_key(&m, &v, k, a, false),
             },
             &[],
@@ -310,7 +302,7 @@ mod tests {
     use super::*;
     use crate::layout::{Layout, Root};
     use crate::observe::kernel::{Kernel, KernelFacts};
-    use crate::observe::{Host, World};
+    use crate::observe::{Facts, Host, World};
     use rstest::rstest;
 
     /// A world whose kernels are described by their names: "h" headers,
@@ -327,8 +319,8 @@ mod tests {
         let mut w = World::observe(host);
         for k in kernels.iter().chain(pending) {
             let tag = k.rsplit('-').next().unwrap_or("");
-            w.kernels.insert(
-                k.to_string(),
+            w.set_kernel(
+                k,
                 KernelFacts {
                     kernel: Kernel::new(std::path::Path::new("/x"), k, None),
                     dir: tag != "gone",
@@ -368,7 +360,7 @@ mod tests {
         #[case] pending: &[&str],
         #[case] want: Vec<KernelWork>,
     ) {
-        assert_eq!(work(&e, &world(kernels, pending)), want);
+        assert_eq!(work(&e, &Facts::new(&world(kernels, pending))), want);
     }
 
     #[rstest]
@@ -411,10 +403,11 @@ mod tests {
     #[test]
     fn prune_spares_installed_kernels_and_kernels_with_headers() {
         let w = world(&[], &["6.1-hi", "6.2-h", "6.3-gone", "6.4-d"]);
-        assert_eq!(
-            prune_kernels(&w),
-            vec!["6.3-gone".to_string(), "6.4-d".to_string()]
-        );
+        let gone: Vec<String> = prune_kernels(&Facts::new(&w))
+            .into_iter()
+            .map(|pk| pk.k)
+            .collect();
+        assert_eq!(gone, ["6.3-gone", "6.4-d"]);
     }
 
     /// The jobs of `event`'s plan that load modules, and whether each comes
@@ -422,7 +415,7 @@ mod tests {
     fn loads(event: Event, running: &str, kernels: &[&str], pending: &[&str]) -> Vec<String> {
         let mut w = world(kernels, pending);
         w.host.running_kernel = running.into();
-        let p = plan(&event, &w);
+        let p = plan(&event, &Facts::new(&w));
         let jobs = p.jobs();
         let depmod = jobs.iter().position(|j| matches!(j, Job::FlushDepmod));
         jobs.iter()
@@ -466,7 +459,7 @@ mod tests {
     #[test]
     fn hook_plans_never_stop_at_a_failure() {
         let w = world(&["6.1-hi"], &[]);
-        let p = plan(&Event::KernelPostinst("6.1-hi".into()), &w);
+        let p = plan(&Event::KernelPostinst("6.1-hi".into()), &Facts::new(&w));
         assert!(p.steps.iter().all(|s| !s.fatal));
         assert_eq!(
             p.exit,

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::error::Error;
-use crate::observe::status::Filter;
+use crate::observe::status::StatusView;
 use crate::observe::{ConfKey, Mvka};
 use crate::plan::package::Format;
 use crate::report::Stream;
@@ -57,6 +57,30 @@ pub struct RemovalSummary {
     pub preinst: bool,
     /// (m/v, step) of each module removed.
     pub modules: Vec<(String, usize)>,
+}
+
+/// A module version built for a kernel whose BUILD_DEPENDS may have
+/// changed version (upstream's `check_and_rebuild_dependent_modules`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebuildCandidate {
+    /// Module.
+    pub m: String,
+    /// Version.
+    pub v: String,
+    /// Its dkms.conf read strictly (the rebuild).
+    pub strict: ConfKey,
+    /// Its dkms.conf read as uninstall reads it.
+    pub plain: ConfKey,
+}
+
+/// A kernel that prune takes away, and what is built for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneKernel {
+    /// Kernel.
+    pub k: String,
+    /// Each module version built for it, with the dkms.conf read its
+    /// uninstall needs.
+    pub builds: Vec<(Mvka, ConfKey)>,
 }
 
 /// A unit of work.
@@ -166,8 +190,8 @@ pub enum Job {
         k: String,
         /// Arch.
         a: String,
-        /// Candidates: (module, version, conf read strictly).
-        candidates: Vec<(String, String, ConfKey)>,
+        /// The modules that may be rebuilt.
+        candidates: Vec<RebuildCandidate>,
     },
     /// A kernel_prerm/preinst removal of one module (upstream's
     /// `unbuild_module` in a subshell), with its stderr line first.
@@ -176,6 +200,9 @@ pub enum Job {
         at: Mvka,
         /// Its dkms.conf (not strict).
         conf: ConfKey,
+        /// Its dkms.conf has BUILD_EXCLUSIVE rules: a module that is not
+        /// installed is not said to be "not installed".
+        exclusive: bool,
     },
     /// The closing error of kernel_preinst/prerm when a module failed.
     RemovalSummary(RemovalSummary),
@@ -183,6 +210,14 @@ pub enum Job {
     AutoSummary(AutoSummary),
     /// depmod for every kernel whose depmod was put off.
     FlushDepmod,
+    /// The depmod an interrupted run left due for kernel k, quietly (or,
+    /// when the kernel's module tree is gone, only its marker goes).
+    FinishDepmod {
+        /// Kernel.
+        k: String,
+        /// Its module tree is gone: only the marker goes.
+        gone: bool,
+    },
     /// Boot: load what this run installed for the running kernel k, as the
     /// boot would have (modules-load.d, device aliases); after depmod.
     LoadInstalled {
@@ -200,10 +235,10 @@ pub enum Job {
     },
     /// `dkms status`.
     Status {
-        /// Filters.
-        filter: Filter,
-        /// text, json or yaml.
-        format: String,
+        /// What status observed.
+        view: StatusView,
+        /// Text, JSON or YAML.
+        format: crate::report::status::StatusFormat,
     },
     /// `dkms mktarball`.
     MkTarball {
@@ -258,8 +293,8 @@ pub enum Job {
     },
     /// Hook: remove builds and links of kernels that are no longer installed.
     Prune {
-        /// Kernels to prune.
-        kernels: Vec<String>,
+        /// Kernels to prune, with their builds.
+        kernels: Vec<PruneKernel>,
         /// Only say what would go.
         dry_run: bool,
         /// Asked for by hand: say so when there is nothing to prune.
@@ -299,4 +334,63 @@ pub enum Job {
         /// The package format.
         format: Format,
     },
+}
+
+impl Job {
+    /// Add the kernels and dkms.conf reads this job looks up in the World.
+    pub fn references<'a>(&'a self, kernels: &mut Vec<&'a str>, confs: &mut Vec<&'a ConfKey>) {
+        match self {
+            Job::Say(..)
+            | Job::Fail(_)
+            | Job::LoadTarball { .. }
+            | Job::RemovalSummary(_)
+            | Job::AutoSummary(_)
+            | Job::FlushDepmod
+            | Job::Status { .. }
+            | Job::GenerateMok
+            | Job::DeferHeaders { .. }
+            | Job::DeferModule { .. }
+            | Job::ClearHeadersDeferral { .. }
+            | Job::DropKernelRecords { .. }
+            | Job::HookSummary
+            | Job::Pending
+            | Job::Doctor { .. }
+            | Job::Publish { .. }
+            | Job::PublishBuilt { .. }
+            | Job::CleanVersion { .. }
+            | Job::DeleteVersion { .. } => {}
+            Job::ReadConf(key) => confs.push(key),
+            Job::Add { conf, .. } | Job::AddSourceTree { conf, .. } => confs.push(conf),
+            Job::PrepareKernel { k, .. }
+            | Job::FinishDepmod { k, .. }
+            | Job::LoadInstalled { k }
+            | Job::PostTransaction { k, .. } => kernels.push(k),
+            Job::Build { at, conf, .. }
+            | Job::Install { at, conf, .. }
+            | Job::AutoInstall { at, conf, .. }
+            | Job::Uninstall { at, conf, .. }
+            | Job::RemoveFromKernel { at, conf, .. } => {
+                kernels.push(&at.k);
+                confs.push(conf);
+            }
+            Job::Unbuild(at) | Job::Package { at, .. } => kernels.push(&at.k),
+            Job::RebuildDependents { k, candidates, .. } => {
+                kernels.push(k);
+                for c in candidates {
+                    confs.push(&c.strict);
+                    confs.push(&c.plain);
+                }
+            }
+            Job::MkTarball { pairs, conf, .. } => {
+                kernels.extend(pairs.iter().map(|(k, _)| k.as_str()));
+                confs.push(conf);
+            }
+            Job::Prune { kernels: ks, .. } => {
+                for pk in ks {
+                    kernels.push(&pk.k);
+                    confs.extend(pk.builds.iter().map(|(_, c)| c));
+                }
+            }
+        }
+    }
 }

@@ -1,12 +1,12 @@
-//! Plan: one pure function from what was asked ([`Request`]) and what was
-//! observed ([`World`]) to the work to do ([`Plan`]), for every `dkms`
-//! action and every `dkms-hook` event. No I/O here, so every decision is a
-//! fast unit test.
+//! Plan: one pure function from what was asked ([`Request`]) and the facts
+//! it asks for ([`Facts`]: observed on the first question, kept) to the
+//! work to do ([`Plan`]), for every `dkms` action and every `dkms-hook`
+//! event. The planner reads nothing itself, so every decision is a fast
+//! unit test over a described World.
 //!
 //! - [`dkms`]: upstream's actions, their checks and their order.
 //! - [`autoinstall`]: which modules, in which BUILD_DEPENDS order.
 //! - [`hook`]: package-manager events, deferral and pruning.
-//! - [`needs`]: what a request needs observed before it can be planned.
 //! - [`package`]: binary module packages (names, control, spec, scripts).
 
 pub mod autoinstall;
@@ -14,20 +14,21 @@ pub mod checks;
 pub mod dkms;
 pub mod hook;
 mod job;
-pub mod needs;
 pub mod package;
+pub mod rebuild;
 pub mod removal;
 pub mod request;
 #[cfg(test)]
 mod tests;
 
 pub use crate::observe::Mvka;
-pub use job::{AutoModule, AutoSummary, Depmod, Job, RemovalSummary};
-pub use needs::needs;
+pub use job::{
+    AutoModule, AutoSummary, Depmod, Job, PruneKernel, RebuildCandidate, RemovalSummary,
+};
 pub use request::{Command, DkmsArgs, Event, PackageArgs, Request};
 
 use crate::error::Error;
-use crate::observe::World;
+use crate::observe::{ConfKey, Facts};
 use crate::report::Stream;
 
 /// A job and how it hangs together with the others.
@@ -48,6 +49,8 @@ pub struct Step {
     pub if_ok: bool,
     /// May run in parallel with other parallel steps (hook builds).
     pub parallel: bool,
+    /// Expected cost in milliseconds (parallel builds start longest first).
+    pub cost: u64,
 }
 
 /// How the exit status follows from what happened.
@@ -100,6 +103,7 @@ impl Plan {
             chain,
             if_ok: false,
             parallel: false,
+            cost: 0,
         });
         self.steps.len() - 1
     }
@@ -131,12 +135,63 @@ impl Plan {
     pub fn jobs(&self) -> Vec<&Job> {
         self.steps.iter().map(|s| &s.job).collect()
     }
+
+    /// Put `before` ahead of every step (their indices move up).
+    fn prepend(&mut self, before: Vec<Step>) {
+        let n = before.len();
+        for s in &mut self.steps {
+            for i in s.after.iter_mut().chain(s.deps.iter_mut()) {
+                *i += n;
+            }
+        }
+        let mut steps = before;
+        steps.append(&mut self.steps);
+        self.steps = steps;
+    }
+
+    /// The kernels and dkms.conf reads the jobs name: what the executor
+    /// will look up in the World, so the engine has them observed first.
+    pub fn references(&self) -> (Vec<&str>, Vec<&ConfKey>) {
+        let mut kernels = Vec::new();
+        let mut confs = Vec::new();
+        for s in &self.steps {
+            s.job.references(&mut kernels, &mut confs);
+        }
+        kernels.sort();
+        kernels.dedup();
+        confs.sort();
+        confs.dedup();
+        (kernels, confs)
+    }
 }
 
-/// Plan `req` against `world`.
-pub fn plan(req: &Request, world: &World) -> Plan {
-    match &req.command {
-        Command::Dkms(args) => dkms::plan(args, world),
-        Command::Hook(event) => hook::plan(event, world),
+/// Plan `req` from `facts`. A plan that writes starts by finishing the
+/// depmod runs an interrupted run left due.
+pub fn plan(req: &Request, facts: &Facts) -> Plan {
+    let mut p = match &req.command {
+        Command::Dkms(args) => dkms::plan(args, facts),
+        Command::Hook(event) => hook::plan(event, facts),
+    };
+    if p.writes && !facts.tree.depmod_due.is_empty() {
+        let repairs = facts
+            .tree
+            .depmod_due
+            .iter()
+            .map(|k| Step {
+                job: Job::FinishDepmod {
+                    k: k.clone(),
+                    gone: !facts.kernel(k).dir,
+                },
+                after: Vec::new(),
+                deps: Vec::new(),
+                fatal: false,
+                chain: 0,
+                if_ok: false,
+                parallel: false,
+                cost: 0,
+            })
+            .collect();
+        p.prepend(repairs);
     }
+    p
 }

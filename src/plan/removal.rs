@@ -3,7 +3,7 @@
 //! built for it, or for preinst only the AUTOINSTALL ones. One choice for
 //! `dkms` and `dkms-hook`; each decides what an unreadable dkms.conf means.
 
-use crate::observe::{ConfKey, World};
+use crate::observe::{ConfKey, Facts, Mvka};
 
 /// One module version's fate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub enum Removal {
 }
 
 /// The module versions built for k/a, in tree order, that come off it.
-pub fn removals(world: &World, k: &str, a: &str, preinst: bool) -> Vec<Removal> {
+pub fn removals(world: &Facts, k: &str, a: &str, preinst: bool) -> Vec<Removal> {
     let mut out = Vec::new();
     for (m, v) in world.tree.module_versions() {
         if !world.tree.is_built(&m, &v, k, a) {
@@ -24,10 +24,10 @@ pub fn removals(world: &World, k: &str, a: &str, preinst: bool) -> Vec<Removal> 
         }
         if preinst {
             let key = world.source_conf_key(&m, &v, k, a, false);
-            match world.conf(&key).map(|r| &r.result) {
-                Some(Ok(c)) if c.autoinstall => {}
-                Some(Ok(_)) => continue,
-                _ => {
+            match &world.conf(&key).result {
+                Ok(c) if c.autoinstall => {}
+                Ok(_) => continue,
+                Err(_) => {
                     out.push(Removal::Unreadable(key));
                     continue;
                 }
@@ -36,4 +36,15 @@ pub fn removals(world: &World, k: &str, a: &str, preinst: bool) -> Vec<Removal> 
         out.push(Removal::Take(m, v));
     }
     out
+}
+
+/// Whether m/v's registered dkms.conf has BUILD_EXCLUSIVE rules for k/a:
+/// removing a module that is not installed then says nothing about it.
+pub fn exclusive(world: &Facts, at: &Mvka) -> bool {
+    let key = world.source_conf_key(&at.m, &at.v, &at.k, &at.a, false);
+    world
+        .conf(&key)
+        .result
+        .as_ref()
+        .is_ok_and(|c| c.has_build_exclusive)
 }

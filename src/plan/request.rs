@@ -6,31 +6,128 @@ use std::path::PathBuf;
 
 use crate::observe::settings::TreeOverrides;
 use crate::observe::Options;
+pub use crate::report::status::StatusFormat;
 use crate::report::Style;
 
-/// Every action `dkms` accepts.
-pub const ACTIONS: &[&str] = &[
-    "add",
-    "remove",
-    "build",
-    "unbuild",
-    "install",
-    "uninstall",
-    "autoinstall",
-    "match",
-    "mktarball",
-    "ldtarball",
-    "status",
-    "generate_mok",
-    "kernel_preinst",
-    "kernel_postinst",
-    "kernel_prerm",
-    "mkbmdeb",
-];
+/// A `dkms` action, parsed once from its name (in `cli/`) into a value
+/// that carries the arguments only it uses. Every decision below the
+/// parser matches on it exhaustively, so a new action cannot be half
+/// handled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Action {
+    /// No action on the command line (upstream: "Unknown action specified").
+    #[default]
+    Missing,
+    /// `add`.
+    Add,
+    /// `remove`.
+    Remove,
+    /// `build`.
+    Build,
+    /// `unbuild`.
+    Unbuild,
+    /// `install`.
+    Install,
+    /// `uninstall`.
+    Uninstall,
+    /// `autoinstall`.
+    Autoinstall,
+    /// `match --templatekernel K`.
+    Match {
+        /// `--templatekernel` ("" when not given: upstream's usage error).
+        template_kernel: String,
+    },
+    /// `mktarball`.
+    MkTarball {
+        /// `--binaries-only` / `--source-only` (never both: refused when parsed).
+        contents: TarballContents,
+    },
+    /// `ldtarball`.
+    LdTarball,
+    /// `status [--output FORMAT]`.
+    Status {
+        /// `--output` (our extension).
+        format: StatusFormat,
+    },
+    /// `generate_mok`.
+    GenerateMok,
+    /// `kernel_preinst`.
+    KernelPreinst,
+    /// `kernel_postinst`.
+    KernelPostinst,
+    /// `kernel_prerm`.
+    KernelPrerm,
+    /// `mkbmdeb` (Debian's binary module package, our compatibility alias).
+    MkBmDeb,
+}
 
-/// True for one of [`ACTIONS`].
-pub fn is_action(a: &str) -> bool {
-    ACTIONS.contains(&a)
+impl Action {
+    /// The action's name as upstream prints it in messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Missing => "",
+            Action::Add => "add",
+            Action::Remove => "remove",
+            Action::Build => "build",
+            Action::Unbuild => "unbuild",
+            Action::Install => "install",
+            Action::Uninstall => "uninstall",
+            Action::Autoinstall => "autoinstall",
+            Action::Match { .. } => "match",
+            Action::MkTarball { .. } => "mktarball",
+            Action::LdTarball => "ldtarball",
+            Action::Status { .. } => "status",
+            Action::GenerateMok => "generate_mok",
+            Action::KernelPreinst => "kernel_preinst",
+            Action::KernelPostinst => "kernel_postinst",
+            Action::KernelPrerm => "kernel_prerm",
+            Action::MkBmDeb => "mkbmdeb",
+        }
+    }
+
+    /// Whether the action may change the trees (and so takes the lock
+    /// before it observes them).
+    pub fn writes(&self) -> bool {
+        match self {
+            Action::Missing | Action::Status { .. } => false,
+            Action::Add
+            | Action::Remove
+            | Action::Build
+            | Action::Unbuild
+            | Action::Install
+            | Action::Uninstall
+            | Action::Autoinstall
+            | Action::Match { .. }
+            | Action::MkTarball { .. }
+            | Action::LdTarball
+            | Action::GenerateMok
+            | Action::KernelPreinst
+            | Action::KernelPostinst
+            | Action::KernelPrerm
+            | Action::MkBmDeb => true,
+        }
+    }
+
+    /// The `kernel_*` actions, which need exactly one kernel on the command
+    /// line (checked while parsing, as upstream does).
+    pub fn is_kernel_hook(&self) -> bool {
+        matches!(
+            self,
+            Action::KernelPreinst | Action::KernelPostinst | Action::KernelPrerm
+        )
+    }
+}
+
+/// What `mktarball` puts into the archive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TarballContents {
+    /// Sources and every build (the default).
+    #[default]
+    Both,
+    /// `--binaries-only`.
+    BinariesOnly,
+    /// `--source-only`.
+    SourceOnly,
 }
 
 /// One run's request.
@@ -79,8 +176,8 @@ impl Default for Command {
 /// A parsed `dkms` command line (upstream's variables).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DkmsArgs {
-    /// The action ("" when none was given).
-    pub action: String,
+    /// The action, with the arguments only it uses.
+    pub action: Action,
     /// `-m` / positional module.
     pub module: String,
     /// `-v` / positional version.
@@ -89,20 +186,22 @@ pub struct DkmsArgs {
     pub kernels: Vec<String>,
     /// `-a` values (and `/arch` of `-k K/A`) in order.
     pub arches: Vec<String>,
-    /// `--templatekernel`.
-    pub template_kernel: String,
     /// `--all`.
     pub all: bool,
-    /// `--binaries-only`.
-    pub binaries_only: bool,
-    /// `--source-only`.
-    pub source_only: bool,
     /// `--archive` or a positional file.
     pub archive: Option<PathBuf>,
     /// A positional source directory (or its dkms.conf).
-    pub try_source_tree: Option<PathBuf>,
-    /// `--output` (extension: status as text, json or yaml).
-    pub output: String,
+    pub try_source_tree: Option<SourceDir>,
+}
+
+/// A source directory named on the command line, as given and as
+/// `readlink -f` resolved it while the command line was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceDir {
+    /// As given (messages name it so).
+    pub given: PathBuf,
+    /// Resolved (what is copied into the source tree).
+    pub real: PathBuf,
 }
 
 /// A package-manager event or a `dkms-hook` command.

@@ -8,7 +8,8 @@ use crate::observe::conf::resolve::{resolve, ResolveOpts};
 use crate::observe::conf::static_reader::read_static;
 use crate::observe::conf::{ConfContext, ConfRead};
 use crate::observe::tree::VersionState;
-use crate::observe::{Host, World};
+use crate::observe::{Facts, Host, World};
+use crate::plan::request::Action;
 use crate::plan::{plan, Command, DkmsArgs, Job, Request};
 use crate::report::Stream;
 
@@ -76,7 +77,7 @@ fn world(words: &[&str]) -> World {
                     ..Default::default()
                 };
                 let result = resolve(&raw, &ctx, &opts).map_err(|_| unreachable!());
-                w.confs.insert(
+                w.set_conf(
                     key,
                     ConfRead {
                         bash_stderr: String::new(),
@@ -90,10 +91,25 @@ fn world(words: &[&str]) -> World {
     w
 }
 
-fn dkms(action: &str, mv: &str, extra: &[&str]) -> Request {
+/// The action named `name` (the words these tables use).
+fn action(name: &str) -> Action {
+    match name {
+        "add" => Action::Add,
+        "build" => Action::Build,
+        "install" => Action::Install,
+        "uninstall" => Action::Uninstall,
+        "unbuild" => Action::Unbuild,
+        "remove" => Action::Remove,
+        "autoinstall" => Action::Autoinstall,
+        "kernel_prerm" => Action::KernelPrerm,
+        other => panic!("no table uses {other}"),
+    }
+}
+
+fn dkms(name: &str, mv: &str, extra: &[&str]) -> Request {
     let (m, v) = mv.split_once('/').unwrap_or((mv, ""));
     let mut args = DkmsArgs {
-        action: action.into(),
+        action: action(name),
         module: m.into(),
         version: v.into(),
         kernels: vec![K.into()],
@@ -155,10 +171,13 @@ fn word(j: &Job) -> String {
 
 /// The plan's jobs; the request's options are the World's, as the engine
 /// observes the host with them.
-fn jobs(req: &Request, w: &World) -> Vec<String> {
-    let mut w = w.clone();
+fn jobs(req: &Request, mut w: World) -> Vec<String> {
     w.host.opts = req.opts.clone();
-    plan(req, &w).jobs().into_iter().map(word).collect()
+    plan(req, &Facts::new(&w))
+        .jobs()
+        .into_iter()
+        .map(word)
+        .collect()
 }
 
 #[rstest]
@@ -189,16 +208,21 @@ fn dkms_action_plans(
     #[case] extra: &[&str],
     #[case] want: &[&str],
 ) {
-    let w = world(words);
-    assert_eq!(jobs(&dkms(action, "hello/1.0", extra), &w), want);
+    assert_eq!(jobs(&dkms(action, "hello/1.0", extra), world(words)), want);
 }
 
 #[test]
 fn uninstall_as_a_user_is_refused_before_anything() {
-    let mut w = world(&["hello/1.0@6.1.0-1-amd64!"]);
-    w.host.is_root = false;
-    assert_eq!(jobs(&dkms("uninstall", "hello/1.0", &[]), &w), ["fail 1"]);
-    assert_eq!(jobs(&dkms("install", "hello/1.0", &[]), &w), ["fail 1"]);
+    let user = || {
+        let mut w = world(&["hello/1.0@6.1.0-1-amd64!"]);
+        w.host.is_root = false;
+        w
+    };
+    assert_eq!(
+        jobs(&dkms("uninstall", "hello/1.0", &[]), user()),
+        ["fail 1"]
+    );
+    assert_eq!(jobs(&dkms("install", "hello/1.0", &[]), user()), ["fail 1"]);
 }
 
 #[rstest]
@@ -212,12 +236,11 @@ fn uninstall_as_a_user_is_refused_before_anything() {
 // Built already: installed without preparing the kernel.
 #[case(&["hello/1.0@6.1.0-1-amd64"], &["say Autoinstall of module hello/1.0 for kernel 6.1.0-1-amd64 (x86_64)", "autoinstall hello/1.0", "rebuild-dependents", "blank", "summary"])]
 fn autoinstall_plans(#[case] words: &[&str], #[case] want: &[&str]) {
-    let w = world(words);
     let mut req = dkms("autoinstall", "", &[]);
     if let Command::Dkms(a) = &mut req.command {
         a.module.clear();
     }
-    assert_eq!(jobs(&req, &w), want);
+    assert_eq!(jobs(&req, world(words)), want);
 }
 
 #[test]
@@ -228,7 +251,7 @@ fn kernel_prerm_removes_every_built_module_and_runs_depmod_once() {
         a.module.clear();
     }
     assert_eq!(
-        jobs(&req, &w),
+        jobs(&req, w),
         [
             "remove-from-kernel a/1.0",
             "blank",

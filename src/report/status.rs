@@ -6,9 +6,29 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::observe::pending::{Failure, Item, Reason};
-use crate::observe::status::{records, unbuilt_on_kernels, Filter, Record};
+use crate::observe::status::{Record, StatusView};
 use crate::observe::World;
 use crate::report::Say;
+
+/// How `status` prints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StatusFormat {
+    /// Upstream's lines.
+    #[default]
+    Text,
+    /// `--output json`.
+    Json,
+    /// `--output yaml`.
+    Yaml,
+}
+
+impl StatusFormat {
+    /// The machine-readable forms (which also list pending work, failures
+    /// and BUILD_EXCLUSIVE skips).
+    pub fn is_document(&self) -> bool {
+        !matches!(self, StatusFormat::Text)
+    }
+}
 
 /// The version of the machine-readable document's layout. Bumped when a
 /// field changes meaning or goes away; new fields may appear without a bump.
@@ -138,8 +158,9 @@ pub fn line(r: &Record) -> String {
     s
 }
 
-/// The document for `f`.
-pub fn document(world: &World, f: &Filter) -> Document {
+/// The document for what status observed.
+pub fn document(world: &World, view: &StatusView) -> Document {
+    let f = &view.filter;
     let keep = |m: &str, v: Option<&str>, k: &str, a: &str| {
         (f.module.is_empty() || f.module == m)
             && (f.version.is_empty() || v.is_none_or(|v| f.version == v))
@@ -148,20 +169,15 @@ pub fn document(world: &World, f: &Filter) -> Document {
     };
     Document {
         schema: SCHEMA,
-        modules: records(world, f),
-        skipped: unbuilt_on_kernels(world, f)
-            .into_iter()
-            .filter(|(m, v, k, a)| {
-                let key = world.conf_key(m, v, k, a, false);
-                world
-                    .conf(&key)
-                    .is_some_and(|c| c.result.as_ref().is_ok_and(|c| c.build_exclude))
-            })
+        modules: view.records.clone(),
+        skipped: view
+            .skipped
+            .iter()
             .map(|(module, version, kernel, arch)| Skipped {
-                module,
-                version,
-                kernel,
-                arch,
+                module: module.clone(),
+                version: version.clone(),
+                kernel: kernel.clone(),
+                arch: arch.clone(),
                 reason: "build-exclusive",
             })
             .collect(),
@@ -188,11 +204,16 @@ pub fn document(world: &World, f: &Filter) -> Document {
 
 /// Print status in `format` (text, json, yaml). Broken modules also print
 /// upstream's error on stderr in text mode.
-pub fn print(world: &World, say: &mut dyn Say, f: &Filter, format: &str) -> Result<()> {
+pub fn print(
+    world: &World,
+    say: &mut dyn Say,
+    view: &StatusView,
+    format: StatusFormat,
+) -> Result<()> {
     match format {
-        "" | "text" => {
-            for r in records(world, f) {
-                say.line(&line(&r));
+        StatusFormat::Text => {
+            for r in &view.records {
+                say.line(&line(r));
                 if r.state == "broken" {
                     say.error(&Error::denied([
                         format!(
@@ -205,21 +226,18 @@ pub fn print(world: &World, say: &mut dyn Say, f: &Filter, format: &str) -> Resu
             }
             Ok(())
         }
-        "json" => {
-            let doc = document(world, f);
+        StatusFormat::Json => {
+            let doc = document(world, view);
             let text = serde_json::to_string_pretty(&doc).map_err(|e| Error::msg(e.to_string()))?;
             say.line(&text);
             Ok(())
         }
-        "yaml" => {
-            let doc = document(world, f);
+        StatusFormat::Yaml => {
+            let doc = document(world, view);
             let value = serde_json::to_value(&doc).map_err(|e| Error::msg(e.to_string()))?;
             say.out(&crate::report::yaml::to_yaml(&value));
             Ok(())
         }
-        other => Err(Error::usage([format!(
-            "Unknown output format: {other} (use text, json or yaml)."
-        )])),
     }
 }
 

@@ -50,6 +50,11 @@ pub const ARCH_AND_ALL: [&str; 2] = [
     "--all on the command line.",
 ];
 
+/// `status --output` with a format we do not have (our extension's error).
+pub fn unknown_output_format(format: &str) -> String {
+    format!("Unknown output format: {format} (use text, json or yaml).")
+}
+
 /// Ours: `--output` (our extension) given to an action other than status
 /// (empty `action`: none given).
 pub fn output_only_for_status(action: &str) -> String {

@@ -8,12 +8,12 @@ use std::path::PathBuf;
 
 use super::Format;
 use crate::error::{Error, Result};
-use crate::observe::World;
+use crate::observe::Facts;
 use crate::plan::{checks, DkmsArgs, ExitRule, Job, Mvka, PackageArgs, Plan};
 use crate::text;
 
 /// The format asked for (`deb`/`rpm`), else the distribution's own.
-pub fn format(asked: Option<&str>, world: &World) -> Result<Format> {
+pub fn format(asked: Option<&str>, world: &Facts) -> Result<Format> {
     match asked {
         None | Some("") => Ok(Format::native(&world.host.distribution)),
         Some("deb") => Ok(Format::Deb),
@@ -23,7 +23,7 @@ pub fn format(asked: Option<&str>, world: &World) -> Result<Format> {
 }
 
 /// Refuse m/v/k/a unless m/v is installed for k/a.
-fn installed(world: &World, at: &Mvka) -> Result<()> {
+fn installed(world: &Facts, at: &Mvka) -> Result<()> {
     checks::names(&at.m, &at.v)?;
     checks::component(text::NAME_KERNEL_VERSION, &at.k)?;
     checks::component(text::NAME_ARCH, &at.a)?;
@@ -37,7 +37,7 @@ fn installed(world: &World, at: &Mvka) -> Result<()> {
 }
 
 /// `dkms-hook package`.
-pub fn package(args: &PackageArgs, world: &World) -> Plan {
+pub fn package(args: &PackageArgs, world: &Facts) -> Plan {
     let a = args
         .arch
         .clone()
@@ -67,9 +67,9 @@ pub fn package(args: &PackageArgs, world: &World) -> Plan {
 
 /// `dkms mkbmdeb -m M -v V -k K` (Debian's old interface): the `.deb`,
 /// left in `<dkms_tree>/<m>/<v>/bmdeb/`.
-pub fn mkbmdeb(args: &DkmsArgs, world: &World, k: &str, a: &str) -> Result<Plan> {
-    checks::module_args(args, "mkbmdeb")?;
-    checks::have_one_kernel(args, "mkbmdeb")?;
+pub fn mkbmdeb(args: &DkmsArgs, world: &Facts, k: &str, a: &str) -> Result<Plan> {
+    checks::module_args(args, &args.action)?;
+    checks::have_one_kernel(args)?;
     let at = Mvka::new(&args.module, &args.version, k, a);
     installed(world, &at)?;
     // It writes into the dkms tree (bmdeb/), under the lock.
@@ -101,7 +101,7 @@ pub fn publish(repo: &std::path::Path, files: &[PathBuf]) -> Plan {
 }
 
 /// The hooks' packaging step when framework.conf sets `publish_repo`.
-pub fn publish_built(world: &World) -> Option<Job> {
+pub fn publish_built(world: &Facts) -> Option<Job> {
     let repo = world.host.settings.publish_repo.clone()?;
     Some(Job::PublishBuilt {
         repo,

@@ -19,11 +19,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+use dkms_hook::cli::dkms::ACTIONS;
 use dkms_hook::observe::conf::bash_eval::DIRECTIVES;
 use dkms_hook::observe::pending::{Failure, Item, Reason};
 use dkms_hook::observe::settings::{ALLOWED, FROM_ENVIRONMENT};
 use dkms_hook::observe::status::Record;
-use dkms_hook::plan::request::ACTIONS;
 use dkms_hook::report::status::{Document, Failed, Pending, Skipped, SCHEMA};
 
 use crate::harness::*;
