@@ -326,7 +326,7 @@ impl World {
             directives: h.opts.directives.clone(),
             conf_path: key.shown.display().to_string(),
         };
-        conf::resolve::load(&files, &ctx, &opts)
+        conf::load::load(&files, &ctx, &opts)
     }
 
     /// The variables upstream has in scope while sourcing a dkms.conf.

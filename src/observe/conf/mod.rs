@@ -13,7 +13,7 @@
 pub mod bash_eval;
 mod clang;
 pub mod ere;
-mod load;
+pub mod load;
 pub mod resolve;
 pub mod static_reader;
 

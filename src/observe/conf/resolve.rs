@@ -21,8 +21,6 @@ use super::{ConfContext, ModuleConf, ModuleRecord, RawConf, Reader};
 use crate::observe::version::ver_key;
 use crate::text;
 
-pub use super::load::load;
-
 /// How to resolve a dkms.conf beyond the raw variables.
 #[derive(Debug, Clone, Default)]
 pub struct ResolveOpts {

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::ctx;
 use crate::observe::conf::bash_eval::eval_bash;
-use crate::observe::conf::resolve::{load, ResolveOpts};
+use crate::observe::conf::load::load;
+use crate::observe::conf::resolve::ResolveOpts;
 use crate::observe::conf::ConfFiles;
 
 #[test]

@@ -3,7 +3,8 @@
 use rstest::rstest;
 
 use super::{ctx, fixture};
-use crate::observe::conf::resolve::{load, ResolveOpts};
+use crate::observe::conf::load::load;
+use crate::observe::conf::resolve::ResolveOpts;
 use crate::observe::conf::{ConfFiles, Reader};
 
 fn opts(strict: bool) -> ResolveOpts {
