@@ -27,6 +27,9 @@
 //! - [`text`]: every user-visible string, at the bottom so that every layer
 //!   can word what it reports.
 
+// Every system call goes through the safe wrappers of nix and rustix.
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod engine;
 pub mod error;
