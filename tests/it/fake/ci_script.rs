@@ -193,6 +193,27 @@ fn ci_run_stops_when_a_component_is_missing_and_rustup_is_not_there() {
 }
 
 #[test]
+fn ci_run_fails_with_one_kernel_headers_package() {
+    let ci = CiRun::new(&TWO_HEADERS[..1], true, true);
+    let out = ci.run();
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains(
+            "error: only one linux-headers-6.1.0-<N>-amd64 package is available \
+             (linux-headers-6.1.0-40-amd64); the real-kernel tests need two"
+        ),
+        "{out}"
+    );
+    let calls = ci.calls();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.starts_with("apt-get") || c.starts_with("cargo")),
+        "it went on after finding one headers package: {calls:?}\n{out}"
+    );
+}
+
+#[test]
 fn ci_run_fails_with_no_kernel_headers_package() {
     let ci = CiRun::new(&[], true, true);
     let out = ci.run();
