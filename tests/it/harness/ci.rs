@@ -2,12 +2,13 @@
 //! (a tool, root, user namespaces, real kernel headers) prints `SKIPPED` and
 //! passes; under CI (`CI` set, as `.ci/run` does) every prerequisite is
 //! installed, so a missing one is a failure: no test passes by skipping.
+//! What counts as CI is defined once, in the library (`src/ci.rs`).
 
 use std::process::Command;
 
 /// Whether the tests run under CI, where a missing prerequisite is a failure.
 pub fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+    dkms_hook::ci::under_ci()
 }
 
 /// `test` cannot run here because `why`. Under CI this panics; otherwise it
