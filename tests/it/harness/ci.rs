@@ -1,6 +1,7 @@
 //! Whether a test may skip. Outside CI a test whose prerequisite is missing
 //! (a tool, root, user namespaces, real kernel headers) prints `SKIPPED` and
-//! passes; under CI (`CI` set, as `.ci/run` does) every prerequisite is
+//! passes; under CI (`CI` set and not `false` or `0`, as `.ci/run` does:
+//! `CI=true` unless told otherwise) every prerequisite is
 //! installed, so a missing one is a failure: no test passes by skipping.
 //! What counts as CI is defined once, in the library (`src/ci.rs`).
 
