@@ -1,7 +1,8 @@
-//! Whether the tests run under CI: the one definition, which the integration
-//! harness (`tests/it/harness/ci.rs`) asks. Under CI `.ci/run` has installed
-//! every prerequisite of every test, so a test that finds one missing fails
-//! instead of skipping: no test passes by skipping there.
+//! Whether the tests run under CI: the one definition, which the unit tests
+//! (`test_support`) and the integration harness (`tests/it/harness/ci.rs`)
+//! ask. Under CI `.ci/run` has installed every prerequisite of every test,
+//! so a test that finds one missing fails instead of skipping: no test
+//! passes by skipping there.
 
 use std::ffi::OsStr;
 

@@ -203,13 +203,18 @@ fn decompress(tool: &str, path: &Path) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{require_tools, skip_unless_ci};
     use rstest::rstest;
     use std::path::PathBuf;
 
     /// Compile `entries` into a relocatable object with the host gcc, each
     /// as a `.modinfo` string the way the kernel's MODULE_INFO does.
-    /// `None` when no C compiler is available.
-    fn gcc_object(dir: &Path, entries: &[&str]) -> Option<PathBuf> {
+    /// `None` when there is no gcc: `test` is then skipped (outside CI) or
+    /// fails (under CI).
+    fn gcc_object(test: &str, dir: &Path, entries: &[&str]) -> Option<PathBuf> {
+        if !require_tools(test, &["gcc"], ".ci/run installs gcc") {
+            return None;
+        }
         let mut c = String::new();
         for (i, e) in entries.iter().enumerate() {
             c.push_str(&format!(
@@ -226,7 +231,7 @@ mod tests {
             .arg(&obj)
             .arg(&src)
             .status()
-            .ok()?;
+            .expect("run gcc");
         assert!(status.success(), "gcc failed");
         Some(obj)
     }
@@ -250,6 +255,7 @@ mod tests {
     fn reads_gcc_built_object() {
         let dir = tempfile::tempdir().unwrap();
         let Some(obj) = gcc_object(
+            "reads_gcc_built_object",
             dir.path(),
             &[
                 "version=1.2",
@@ -275,7 +281,7 @@ mod tests {
     #[test]
     fn object_without_modinfo_is_unversioned() {
         let dir = tempfile::tempdir().unwrap();
-        let Some(obj) = gcc_object(dir.path(), &[]) else {
+        let Some(obj) = gcc_object("object_without_modinfo_is_unversioned", dir.path(), &[]) else {
             return;
         };
         let m = read_modinfo(&obj).unwrap();
@@ -289,13 +295,19 @@ mod tests {
     #[case("zstd", "zst")]
     fn reads_compressed_modules(#[case] tool: &str, #[case] ext: &str) {
         let dir = tempfile::tempdir().unwrap();
-        let Some(obj) = gcc_object(dir.path(), &["version=3.4", "srcversion=XYZ"]) else {
+        let test = format!("reads_compressed_modules ({tool})");
+        if !require_tools(&test, &[tool], ".ci/run installs gzip, xz-utils and zstd") {
+            return;
+        }
+        let Some(obj) = gcc_object(&test, dir.path(), &["version=3.4", "srcversion=XYZ"]) else {
             return;
         };
         let packed = dir.path().join(format!("m.ko.{ext}"));
-        let Ok(out) = Command::new(tool).arg("-c").arg(&obj).output() else {
-            return; // tool not installed
-        };
+        let out = Command::new(tool)
+            .arg("-c")
+            .arg(&obj)
+            .output()
+            .unwrap_or_else(|e| panic!("run {tool}: {e}"));
         assert!(out.status.success());
         std::fs::write(&packed, out.stdout).unwrap();
         let m = read_modinfo(&packed).unwrap();
@@ -308,7 +320,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.ko.gz");
         std::fs::write(&p, b"not gzip at all").unwrap();
-        if Command::new("gzip").arg("--version").output().is_err() {
+        if !require_tools(
+            "corrupt_compressed_module_is_an_error",
+            &["gzip"],
+            ".ci/run's Debian has it",
+        ) {
             return;
         }
         assert!(read_modinfo(&p).is_err());
@@ -349,7 +365,7 @@ mod tests {
             }
         }
         let dir = tempfile::tempdir().unwrap();
-        if let Some(obj) = gcc_object(dir.path(), &["version=1"]) {
+        if let Some(obj) = gcc_object("truncation_never_panics", dir.path(), &["version=1"]) {
             let data = std::fs::read(obj).unwrap();
             for len in 0..data.len() {
                 let _ = read_modinfo_bytes(&data[..len]);
@@ -395,13 +411,16 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
     }
 
-    /// A real module of the running system, if any is installed.
+    /// A real module of an installed kernel (read only); `.ci/run`
+    /// installs one.
     #[test]
     fn reads_a_real_module_if_present() {
-        let Ok(paths) = glob::glob("/lib/modules/*/kernel/**/*.ko*") else {
-            return;
-        };
+        let paths = glob::glob("/lib/modules/*/kernel/**/*.ko*").expect("a valid pattern");
         let Some(path) = paths.flatten().next() else {
+            skip_unless_ci(
+                "reads_a_real_module_if_present",
+                "no /lib/modules/*/kernel/**/*.ko* (.ci/run installs a linux-image)",
+            );
             return;
         };
         let m = read_modinfo(&path).unwrap();

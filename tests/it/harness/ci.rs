@@ -3,7 +3,8 @@
 //! passes; under CI (`CI` set and not `false` or `0`, as `.ci/run` does:
 //! `CI=true` unless told otherwise) every prerequisite is
 //! installed, so a missing one is a failure: no test passes by skipping.
-//! What counts as CI is defined once, in the library (`src/ci.rs`).
+//! What counts as CI is defined once, in the library (`src/ci.rs`); the unit
+//! tests in `src/` follow the same rule (`src/test_support.rs`).
 
 use std::process::Command;
 
