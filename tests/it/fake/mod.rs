@@ -7,6 +7,8 @@ mod ci_script;
 mod concurrency;
 #[cfg(feature = "fault-injection")]
 mod crash;
+#[cfg(not(feature = "fault-injection"))]
+mod crash_not_compiled;
 mod dkms_actions;
 mod dkms_errors;
 mod dkms_forced;
