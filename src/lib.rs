@@ -26,7 +26,16 @@
 //!   [`error`]: the one error type; [`fault`]: crash points for tests.
 //! - [`text`]: every user-visible string, at the bottom so that every layer
 //!   can word what it reports.
+//!
+//! Beside the layers, for the tests only: `ci` (whether the tests run under
+//! CI, where a missing prerequisite fails a test instead of skipping it) and
+//! the unit tests' `test_support` (the skip rule built on it).
 
+// Every system call goes through the safe wrappers of nix and rustix.
+#![forbid(unsafe_code)]
+
+#[doc(hidden)]
+pub mod ci;
 pub mod cli;
 pub mod engine;
 pub mod error;
@@ -38,5 +47,8 @@ pub mod observe;
 pub mod plan;
 pub mod report;
 pub mod text;
+
+#[cfg(test)]
+mod test_support;
 
 pub use error::{Error, Result};

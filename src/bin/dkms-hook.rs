@@ -2,6 +2,8 @@
 //! one event (see `--help`); all of them go through the same engine as
 //! `dkms install`.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

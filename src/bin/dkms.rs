@@ -1,6 +1,8 @@
 //! `dkms`: the drop-in command line. Parses upstream's argument forms and
 //! runs the request through the engine; exits with upstream's codes.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use dkms_hook::report::{Console, Say, Style};

@@ -15,7 +15,9 @@ mod remove;
 mod write;
 
 pub use copy::{copy_file_into, copy_tree};
-pub use read::{is_dir, is_symlink, list_dirs, list_names, read_regular, read_regular_text};
+pub use read::{
+    is_dir, is_symlink, list_dirs, list_names, open_regular, read_regular, read_regular_text,
+};
 pub use remove::{remove_all, remove_empty_dirs, remove_empty_parents, remove_file, rmdir};
 pub use write::{
     append, create_dir_all, create_file, exchange, move_verified, place_atomically, rename,

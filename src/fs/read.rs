@@ -11,6 +11,23 @@ use crate::text::{self, NotRegular};
 /// Read `path` if it is a regular file of at most `cap` bytes. A FIFO,
 /// socket or device is refused at once (never blocks), as is a larger file.
 pub fn read_regular(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    let f = open_regular(path)?;
+    let len = f.metadata()?.len();
+    if len > cap {
+        return Err(too_large(path, cap));
+    }
+    let mut data = Vec::with_capacity(len as usize);
+    f.take(cap + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > cap {
+        return Err(too_large(path, cap));
+    }
+    Ok(data)
+}
+
+/// Open `path` for reading if it is a regular file, for readers that seek
+/// rather than read it whole (the ELF reader on a vmlinux). A FIFO, socket
+/// or device is refused at once, never blocking the open.
+pub fn open_regular(path: &Path) -> io::Result<std::fs::File> {
     let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc_nonblock())
@@ -32,15 +49,7 @@ pub fn read_regular(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
             text::not_regular(path, what),
         ));
     }
-    if meta.len() > cap {
-        return Err(too_large(path, cap));
-    }
-    let mut data = Vec::with_capacity(meta.len() as usize);
-    f.take(cap + 1).read_to_end(&mut data)?;
-    if data.len() as u64 > cap {
-        return Err(too_large(path, cap));
-    }
-    Ok(data)
+    Ok(f)
 }
 
 /// [`read_regular`] as text (invalid UTF-8 replaced).

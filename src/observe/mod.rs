@@ -10,10 +10,12 @@
 //! - [`prebuilt`]: modules that binary module packages provide.
 //! - [`files`]: where an installed module really is, byte comparisons.
 //! - [`status`]: the facts behind each `dkms status` line.
+//! - [`elf`]: the ELF reader (a named section of a module or vmlinux).
 //! - [`modinfo`], [`version`], [`distro`], [`settings`], [`forced`]: helpers.
 
 pub mod conf;
 pub mod distro;
+pub mod elf;
 mod facts;
 pub mod files;
 pub mod forced;

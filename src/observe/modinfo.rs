@@ -1,7 +1,7 @@
 //! A kernel module's metadata (`version`, `srcversion`, `vermagic`, ...)
-//! read straight from its `.modinfo` ELF section. Upstream runs `modinfo`
-//! once per file; status and the install-time version check look at many
-//! modules, so reading the section in-process keeps them fast.
+//! read straight from its `.modinfo` ELF section ([`super::elf`]). Upstream
+//! runs `modinfo` once per file; status and the install-time version check
+//! look at many modules, so reading the section in-process keeps them fast.
 //!
 //! Also here: upstream's module version comparison
 //! ([`compare_module_version`]), which decides whether an install would
@@ -12,6 +12,7 @@ use std::io;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::observe::elf;
 use crate::observe::version::ver_cmp;
 use crate::text;
 
@@ -143,11 +144,9 @@ pub fn read_modinfo(path: &Path) -> io::Result<ModInfo> {
 
 /// [`read_modinfo`] on an ELF image already in memory.
 pub fn read_modinfo_bytes(data: &[u8]) -> io::Result<ModInfo> {
-    let elf = Elf::parse(data)?;
-    let Some(section) = elf.find_section(".modinfo")? else {
-        return Ok(ModInfo::default());
-    };
-    Ok(parse_entries(section))
+    Ok(elf::section(data, ".modinfo")?
+        .map(parse_entries)
+        .unwrap_or_default())
 }
 
 /// Split a `.modinfo` section into its NUL-separated `key=value` entries,
@@ -201,213 +200,21 @@ fn decompress(tool: &str, path: &Path) -> io::Result<Vec<u8>> {
     Ok(out.stdout)
 }
 
-/// Shorthand for the error every malformed input maps to.
-fn bad(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, text::not_an_elf_module(what))
-}
-
-/// `SHT_NOBITS`: a section that occupies no bytes in the file.
-const SHT_NOBITS: u32 = 8;
-/// `SHN_XINDEX`: the real string-table index lives in section 0's `sh_link`.
-const SHN_XINDEX: u16 = 0xffff;
-
-/// A bounds-checked view of an ELF image: just enough to walk the section
-/// headers (ELF32/ELF64, either byte order).
-struct Elf<'a> {
-    data: &'a [u8],
-    is64: bool,
-    big: bool,
-    shoff: usize,
-    shentsize: usize,
-    shnum: usize,
-    shstrndx: usize,
-}
-
-/// The parts of a section header this module needs.
-struct Section {
-    name: u32,
-    kind: u32,
-    offset: u64,
-    size: u64,
-    link: u32,
-}
-
-impl<'a> Elf<'a> {
-    /// Validate the ELF header and locate the section header table.
-    fn parse(data: &'a [u8]) -> io::Result<Self> {
-        if data.len() < 16 || &data[..4] != b"\x7fELF" {
-            return Err(bad("no ELF magic"));
-        }
-        let is64 = match data[4] {
-            1 => false,
-            2 => true,
-            _ => return Err(bad("unknown ELF class")),
-        };
-        let big = match data[5] {
-            1 => false,
-            2 => true,
-            _ => return Err(bad("unknown byte order")),
-        };
-        let mut elf = Elf {
-            data,
-            is64,
-            big,
-            shoff: 0,
-            shentsize: 0,
-            shnum: 0,
-            shstrndx: 0,
-        };
-        let (shoff, rest) = if is64 {
-            (elf.u64_at(0x28)?, 0x3a)
-        } else {
-            (u64::from(elf.u32_at(0x20)?), 0x2e)
-        };
-        elf.shoff = usize::try_from(shoff).map_err(|_| bad("section header offset"))?;
-        elf.shentsize = usize::from(elf.u16_at(rest)?);
-        let shnum = elf.u16_at(rest + 2)?;
-        let shstrndx = elf.u16_at(rest + 4)?;
-        if elf.shoff == 0 {
-            return Err(bad("no section headers"));
-        }
-        if elf.shentsize < if is64 { 0x40 } else { 0x28 } {
-            return Err(bad("section header size"));
-        }
-        // Section 0 holds the real count and string-table index when they
-        // do not fit the header fields.
-        elf.shnum = 1;
-        let zero = elf.section(0)?;
-        elf.shnum = if shnum == 0 {
-            usize::try_from(zero.size).map_err(|_| bad("section count"))?
-        } else {
-            usize::from(shnum)
-        };
-        elf.shstrndx = if shstrndx == SHN_XINDEX {
-            zero.link as usize
-        } else {
-            usize::from(shstrndx)
-        };
-        let table = elf
-            .shnum
-            .checked_mul(elf.shentsize)
-            .and_then(|n| n.checked_add(elf.shoff));
-        if !matches!(table, Some(end) if end <= data.len()) {
-            return Err(bad("section header table is truncated"));
-        }
-        Ok(elf)
-    }
-
-    /// `len` bytes at `off`, or an error if they are not all in the file.
-    fn bytes(&self, off: usize, len: usize) -> io::Result<&'a [u8]> {
-        let end = off.checked_add(len).ok_or_else(|| bad("offset overflow"))?;
-        self.data.get(off..end).ok_or_else(|| bad("truncated"))
-    }
-
-    fn u16_at(&self, off: usize) -> io::Result<u16> {
-        let b: [u8; 2] = self
-            .bytes(off, 2)?
-            .try_into()
-            .map_err(|_| bad("truncated"))?;
-        Ok(if self.big {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        })
-    }
-
-    fn u32_at(&self, off: usize) -> io::Result<u32> {
-        let b: [u8; 4] = self
-            .bytes(off, 4)?
-            .try_into()
-            .map_err(|_| bad("truncated"))?;
-        Ok(if self.big {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
-    }
-
-    fn u64_at(&self, off: usize) -> io::Result<u64> {
-        let b: [u8; 8] = self
-            .bytes(off, 8)?
-            .try_into()
-            .map_err(|_| bad("truncated"))?;
-        Ok(if self.big {
-            u64::from_be_bytes(b)
-        } else {
-            u64::from_le_bytes(b)
-        })
-    }
-
-    /// An address-sized field (`Elf32_Off`/`Elf64_Off`, `..._Xword`).
-    fn word_at(&self, off: usize) -> io::Result<u64> {
-        if self.is64 {
-            self.u64_at(off)
-        } else {
-            self.u32_at(off).map(u64::from)
-        }
-    }
-
-    /// Section header number `i`.
-    fn section(&self, i: usize) -> io::Result<Section> {
-        if i >= self.shnum {
-            return Err(bad("section index out of range"));
-        }
-        let base = i
-            .checked_mul(self.shentsize)
-            .and_then(|o| o.checked_add(self.shoff))
-            .ok_or_else(|| bad("offset overflow"))?;
-        let (offset, size, link) = if self.is64 {
-            (0x18, 0x20, 0x28)
-        } else {
-            (0x10, 0x14, 0x18)
-        };
-        Ok(Section {
-            name: self.u32_at(base)?,
-            kind: self.u32_at(base + 4)?,
-            offset: self.word_at(base + offset)?,
-            size: self.word_at(base + size)?,
-            link: self.u32_at(base + link)?,
-        })
-    }
-
-    /// The bytes a section occupies in the file (empty for `SHT_NOBITS`).
-    fn contents(&self, s: &Section) -> io::Result<&'a [u8]> {
-        if s.kind == SHT_NOBITS {
-            return Ok(&[]);
-        }
-        let off = usize::try_from(s.offset).map_err(|_| bad("section offset"))?;
-        let len = usize::try_from(s.size).map_err(|_| bad("section size"))?;
-        self.bytes(off, len)
-    }
-
-    /// The contents of the first section called `name`, if any.
-    fn find_section(&self, name: &str) -> io::Result<Option<&'a [u8]>> {
-        let strtab = self.contents(&self.section(self.shstrndx)?)?;
-        for i in 1..self.shnum {
-            let s = self.section(i)?;
-            let start = s.name as usize;
-            let Some(rest) = strtab.get(start..) else {
-                continue;
-            };
-            let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-            if &rest[..end] == name.as_bytes() {
-                return self.contents(&s).map(Some);
-            }
-        }
-        Ok(None)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{require_tools, skip_unless_ci};
     use rstest::rstest;
     use std::path::PathBuf;
 
     /// Compile `entries` into a relocatable object with the host gcc, each
     /// as a `.modinfo` string the way the kernel's MODULE_INFO does.
-    /// `None` when no C compiler is available.
-    fn gcc_object(dir: &Path, entries: &[&str]) -> Option<PathBuf> {
+    /// `None` when there is no gcc: `test` is then skipped (outside CI) or
+    /// fails (under CI).
+    fn gcc_object(test: &str, dir: &Path, entries: &[&str]) -> Option<PathBuf> {
+        if !require_tools(test, &["gcc"], ".ci/run installs gcc") {
+            return None;
+        }
         let mut c = String::new();
         for (i, e) in entries.iter().enumerate() {
             c.push_str(&format!(
@@ -424,7 +231,7 @@ mod tests {
             .arg(&obj)
             .arg(&src)
             .status()
-            .ok()?;
+            .expect("run gcc");
         assert!(status.success(), "gcc failed");
         Some(obj)
     }
@@ -432,80 +239,7 @@ mod tests {
     /// A minimal ELF image with `.shstrtab` and `.modinfo` sections, in
     /// the class and byte order given (the host gcc only makes one kind).
     fn synthetic_elf(is64: bool, big: bool, modinfo: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let put16 = |out: &mut Vec<u8>, v: u16| {
-            out.extend(if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            })
-        };
-        let put32 = |out: &mut Vec<u8>, v: u32| {
-            out.extend(if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            })
-        };
-        let putw = |out: &mut Vec<u8>, v: u64| {
-            if is64 {
-                out.extend(if big {
-                    v.to_be_bytes()
-                } else {
-                    v.to_le_bytes()
-                })
-            } else {
-                let v = v as u32;
-                out.extend(if big {
-                    v.to_be_bytes()
-                } else {
-                    v.to_le_bytes()
-                })
-            }
-        };
-        let ehsize: u64 = if is64 { 64 } else { 52 };
-        let shentsize: u16 = if is64 { 64 } else { 40 };
-        let strtab = b"\0.shstrtab\0.modinfo\0";
-        let strtab_off = ehsize;
-        let modinfo_off = strtab_off + strtab.len() as u64;
-        let shoff = (modinfo_off + modinfo.len() as u64 + 7) & !7;
-
-        out.extend(b"\x7fELF");
-        out.extend([if is64 { 2 } else { 1 }, if big { 2 } else { 1 }, 1, 0]);
-        out.extend([0u8; 8]);
-        put16(&mut out, 1); // ET_REL
-        put16(&mut out, 0x3e);
-        put32(&mut out, 1);
-        putw(&mut out, 0); // entry
-        putw(&mut out, 0); // phoff
-        putw(&mut out, shoff);
-        put32(&mut out, 0);
-        put16(&mut out, ehsize as u16);
-        put16(&mut out, 0);
-        put16(&mut out, 0);
-        put16(&mut out, shentsize);
-        put16(&mut out, 3);
-        put16(&mut out, 1);
-        assert_eq!(out.len() as u64, ehsize);
-        out.extend(strtab);
-        out.extend(modinfo);
-        out.resize(shoff as usize, 0);
-        let section = |out: &mut Vec<u8>, name: u32, kind: u32, off: u64, size: u64| {
-            put32(out, name);
-            put32(out, kind);
-            putw(out, 0); // flags
-            putw(out, 0); // addr
-            putw(out, off);
-            putw(out, size);
-            put32(out, 0); // link
-            put32(out, 0); // info
-            putw(out, 1); // addralign
-            putw(out, 0); // entsize
-        };
-        section(&mut out, 0, 0, 0, 0);
-        section(&mut out, 1, 3, strtab_off, strtab.len() as u64);
-        section(&mut out, 11, 1, modinfo_off, modinfo.len() as u64);
-        out
+        elf::synthetic(is64, big, &[(".modinfo", modinfo)])
     }
 
     fn info(pairs: &[(&str, &str)]) -> ModInfo {
@@ -521,6 +255,7 @@ mod tests {
     fn reads_gcc_built_object() {
         let dir = tempfile::tempdir().unwrap();
         let Some(obj) = gcc_object(
+            "reads_gcc_built_object",
             dir.path(),
             &[
                 "version=1.2",
@@ -546,7 +281,7 @@ mod tests {
     #[test]
     fn object_without_modinfo_is_unversioned() {
         let dir = tempfile::tempdir().unwrap();
-        let Some(obj) = gcc_object(dir.path(), &[]) else {
+        let Some(obj) = gcc_object("object_without_modinfo_is_unversioned", dir.path(), &[]) else {
             return;
         };
         let m = read_modinfo(&obj).unwrap();
@@ -560,13 +295,19 @@ mod tests {
     #[case("zstd", "zst")]
     fn reads_compressed_modules(#[case] tool: &str, #[case] ext: &str) {
         let dir = tempfile::tempdir().unwrap();
-        let Some(obj) = gcc_object(dir.path(), &["version=3.4", "srcversion=XYZ"]) else {
+        let test = format!("reads_compressed_modules ({tool})");
+        if !require_tools(&test, &[tool], ".ci/run installs gzip, xz-utils and zstd") {
+            return;
+        }
+        let Some(obj) = gcc_object(&test, dir.path(), &["version=3.4", "srcversion=XYZ"]) else {
             return;
         };
         let packed = dir.path().join(format!("m.ko.{ext}"));
-        let Ok(out) = Command::new(tool).arg("-c").arg(&obj).output() else {
-            return; // tool not installed
-        };
+        let out = Command::new(tool)
+            .arg("-c")
+            .arg(&obj)
+            .output()
+            .unwrap_or_else(|e| panic!("run {tool}: {e}"));
         assert!(out.status.success());
         std::fs::write(&packed, out.stdout).unwrap();
         let m = read_modinfo(&packed).unwrap();
@@ -579,7 +320,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.ko.gz");
         std::fs::write(&p, b"not gzip at all").unwrap();
-        if Command::new("gzip").arg("--version").output().is_err() {
+        if !require_tools(
+            "corrupt_compressed_module_is_an_error",
+            &["gzip"],
+            ".ci/run's Debian has it",
+        ) {
             return;
         }
         assert!(read_modinfo(&p).is_err());
@@ -620,7 +365,7 @@ mod tests {
             }
         }
         let dir = tempfile::tempdir().unwrap();
-        if let Some(obj) = gcc_object(dir.path(), &["version=1"]) {
+        if let Some(obj) = gcc_object("truncation_never_panics", dir.path(), &["version=1"]) {
             let data = std::fs::read(obj).unwrap();
             for len in 0..data.len() {
                 let _ = read_modinfo_bytes(&data[..len]);
@@ -647,18 +392,35 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_or_garbage_module_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.ko");
+        let elf = synthetic_elf(true, false, b"version=1\0");
+        for data in [&elf[..elf.len() - 1], &elf[..40], b"garbage".as_slice()] {
+            std::fs::write(&path, data).unwrap();
+            let err = read_modinfo(&path).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+            let prefix = format!("{}: not a valid ELF module: ", path.display());
+            assert!(err.to_string().starts_with(&prefix), "{err}");
+        }
+    }
+
+    #[test]
     fn missing_file_is_not_found() {
         let err = read_modinfo(Path::new("/nonexistent/dkms-hook-test.ko")).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
     }
 
-    /// A real module of the running system, if any is installed.
+    /// A real module of an installed kernel (read only); `.ci/run`
+    /// installs one.
     #[test]
     fn reads_a_real_module_if_present() {
-        let Ok(paths) = glob::glob("/lib/modules/*/kernel/**/*.ko*") else {
-            return;
-        };
+        let paths = glob::glob("/lib/modules/*/kernel/**/*.ko*").expect("a valid pattern");
         let Some(path) = paths.flatten().next() else {
+            skip_unless_ci(
+                "reads_a_real_module_if_present",
+                "no /lib/modules/*/kernel/**/*.ko* (.ci/run installs a linux-image)",
+            );
             return;
         };
         let m = read_modinfo(&path).unwrap();

@@ -144,3 +144,8 @@ pub fn decompress_failed(
 pub fn not_an_elf_module(what: &str) -> String {
     format!("not a valid ELF module: {what}")
 }
+
+/// Ours: an ELF section larger than its reader's cap (`cap` bytes).
+pub fn elf_section_too_large(name: &str, cap: u64) -> String {
+    format!("ELF section {name} is larger than {cap} bytes")
+}

@@ -10,7 +10,7 @@
 //!
 //! All of them use the one harness in [`harness`]. Outside CI a test whose
 //! prerequisites are missing prints `SKIPPED` and passes; under CI (`CI`
-//! set) it fails.
+//! set and not `false` or `0`) it fails.
 
 mod fake;
 mod harness;

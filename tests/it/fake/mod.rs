@@ -3,9 +3,12 @@
 //! (it compiles modules with the host gcc), plus the shell shims, crash and
 //! concurrency safety, and the harness's own checks.
 
+mod ci_script;
 mod concurrency;
 #[cfg(feature = "fault-injection")]
 mod crash;
+#[cfg(not(feature = "fault-injection"))]
+mod crash_not_compiled;
 mod dkms_actions;
 mod dkms_errors;
 mod dkms_forced;

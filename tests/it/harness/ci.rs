@@ -1,13 +1,16 @@
 //! Whether a test may skip. Outside CI a test whose prerequisite is missing
 //! (a tool, root, user namespaces, real kernel headers) prints `SKIPPED` and
-//! passes; under CI (`CI` set, as `.ci/run` does) every prerequisite is
+//! passes; under CI (`CI` set and not `false` or `0`, as `.ci/run` does:
+//! `CI=true` unless told otherwise) every prerequisite is
 //! installed, so a missing one is a failure: no test passes by skipping.
+//! What counts as CI is defined once, in the library (`src/ci.rs`); the unit
+//! tests in `src/` follow the same rule (`src/test_support.rs`).
 
 use std::process::Command;
 
 /// Whether the tests run under CI, where a missing prerequisite is a failure.
 pub fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+    dkms_hook::ci::under_ci()
 }
 
 /// `test` cannot run here because `why`. Under CI this panics; otherwise it
