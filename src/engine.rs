@@ -61,13 +61,14 @@ fn run_inner(req: &Request, say: &mut dyn Say) -> Result<i32> {
     if host.jobs_clamped() && say.style() == Style::Hook {
         say.warning(&[text::jobs_clamped(crate::observe::host::MAX_JOBS)]);
     }
+    // The lock, or why the run has none.
     let lock = if writes(req) {
         take_lock(&host, say)?
     } else {
-        None
+        Err(Error::msg(text::READ_ONLY_REQUEST))
     };
     let mut host = host;
-    if lock.is_some() {
+    if lock.is_ok() {
         // Taking the lock creates the dkms tree when it was missing.
         host.dkms_tree_writable =
             nix::unistd::access(&host.layout.dkms, nix::unistd::AccessFlags::W_OK).is_ok();
@@ -84,22 +85,29 @@ fn run_inner(req: &Request, say: &mut dyn Say) -> Result<i32> {
         facts.conf(key);
     }
     log::debug!("plan: {:#?}", plan.jobs());
-    Ok(exec::execute(&plan, &world, lock.as_ref(), say))
+    // A plan that only reads runs without the lock; one that writes cannot
+    // run without it (the executor's writers take the lock as a value).
+    match (plan.read_only(), &lock) {
+        (Ok(plan), _) => Ok(exec::run_read(&plan, &world, say)),
+        (Err(plan), Ok(lock)) => Ok(exec::run_write(&plan, &world, lock, say)),
+        (Err(_), Err(why)) => Err(why.clone()),
+    }
 }
 
 /// Take the writers' lock. Without write access to the dkms tree (a
-/// non-root `dkms build` on /var/lib/dkms) the run goes on unlocked: the
-/// plan then fails with upstream's own check, before any write.
-fn take_lock(host: &Host, say: &mut dyn Say) -> Result<Option<Locked>> {
+/// non-root `dkms build` on /var/lib/dkms) the run goes on unlocked, with
+/// the reason kept: the plan then fails with upstream's own check before
+/// any write, and a plan that would write anyway is refused with it.
+fn take_lock(host: &Host, say: &mut dyn Say) -> Result<std::result::Result<Locked, Error>> {
     let path = host.layout.lock_file();
     let res = Locked::acquire(&path, &mut |p| {
         say.eline(&text::waiting_for_lock(p));
     });
     match res {
-        Ok(a) => Ok(Some(a.lock)),
+        Ok(a) => Ok(Ok(a.lock)),
         Err(e) if !host.is_root => {
             log::debug!("running without the lock: {e}");
-            Ok(None)
+            Ok(Err(e.with_lines([text::NEEDS_ROOT])))
         }
         Err(e) => Err(e),
     }

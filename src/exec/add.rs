@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::exec::build::run_script;
-use crate::exec::Ctx;
+use crate::exec::{Ctx, Locked};
 use crate::observe::conf::{ConfRead, ModuleConf};
 use crate::observe::ConfKey;
 use crate::report::Say;
@@ -17,20 +17,21 @@ use crate::text;
 /// add was implied by build or install.
 pub fn add(
     cx: &mut Ctx,
+    lock: &Locked,
     say: &mut dyn Say,
     m: &str,
     v: &str,
     key: &ConfKey,
     blank: bool,
 ) -> Result<()> {
-    cx.locked()?;
     let conf = cx.conf(say, key)?;
-    finish(cx, say, m, v, conf, blank)
+    finish(cx, lock, say, m, v, conf, blank)
 }
 
 /// [`add`] with a conf read during the run (an unpacked archive's).
 pub fn add_read(
     cx: &mut Ctx,
+    lock: &Locked,
     say: &mut dyn Say,
     m: &str,
     v: &str,
@@ -44,29 +45,28 @@ pub fn add_read(
     for d in conf.deprecations.iter().chain(&conf.strict_warnings) {
         say.eline(d);
     }
-    finish(cx, say, m, v, conf, blank)
+    finish(cx, lock, say, m, v, conf, blank)
 }
 
 fn finish(
     cx: &mut Ctx,
+    lock: &Locked,
     say: &mut dyn Say,
     m: &str,
     v: &str,
     conf: &ModuleConf,
     blank: bool,
 ) -> Result<()> {
-    let lock = cx.locked()?;
     let world = cx.world;
     let l = &world.host.layout;
     let src = l.source_tree_dir(m, v);
     let inside = l.root.inside(&src);
     let link = l.source_link(m, v);
     say.line(&text::creating_symlink(&link, &inside));
-    let _ = lock;
     let build = l.build_dir(m, v);
-    crate::fs::create_dir_all(&l.dkms, &build, 0o755)
+    lock.create_dir_all(&l.dkms, &build, 0o755)
         .map_err(|e| Error::io(text::CANNOT_CREATE, &build, e))?;
-    crate::fs::replace_symlink(&l.dkms, &inside, &link)
+    lock.replace_symlink(&l.dkms, &inside, &link)
         .map_err(|e| Error::io(text::CANNOT_CREATE_SYMLINK, &link, e))?;
     cx.ledger.set_added(m, v);
     let dir = crate::exec::build::script_dir(world, m, v);
@@ -80,8 +80,13 @@ fn finish(
 /// upstream's `add_source_tree`: copy `dir` (holding a dkms.conf) to
 /// `<source_tree>/<PACKAGE_NAME>-<PACKAGE_VERSION>`; with `--force` an
 /// existing copy is replaced.
-pub fn add_source_tree(cx: &mut Ctx, say: &mut dyn Say, dir: &Path, key: &ConfKey) -> Result<()> {
-    cx.locked()?;
+pub fn add_source_tree(
+    cx: &mut Ctx,
+    lock: &Locked,
+    say: &mut dyn Say,
+    dir: &Path,
+    key: &ConfKey,
+) -> Result<()> {
     let world = cx.world;
     let Some(Ok(conf)) = world.conf(key).map(|r| &r.result) else {
         return Err(Error::build_failed([text::MALFORMED_SOURCE_TREE]));
@@ -92,13 +97,13 @@ pub fn add_source_tree(cx: &mut Ctx, say: &mut dyn Say, dir: &Path, key: &ConfKe
     if world.host.opts.force && dest.is_dir() {
         say.eline("");
         say.line(&text::forcing_install_of(m, v));
-        crate::fs::remove_all(&l.source, &dest)
+        lock.remove_all(&l.source, &dest)
             .map_err(|e| Error::io(text::CANNOT_REMOVE, &dest, e))?;
     }
     let from = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     if from == dest || from == l.source_link(m, v) || from == l.build_dir(m, v) {
         return Ok(());
     }
-    crate::fs::copy_tree(&from, &l.source, &dest)
+    lock.copy_tree(&from, &l.source, &dest)
         .map_err(|e| Error::denied([text::cannot_copy(&from, &dest, &crate::error::os_error(&e))]))
 }

@@ -30,14 +30,20 @@ pub enum Jobs<'a> {
 
 /// Upstream's `prepare_kernel_and_signing` for k/a: headers (exit 21), the
 /// signing preamble, an empty line; once per kernel in a context.
-pub fn prepare_kernel(cx: &mut Ctx, say: &mut dyn Say, k: &str, a: &str) -> Result<()> {
+pub fn prepare_kernel(
+    cx: &mut Ctx,
+    lock: &Locked,
+    say: &mut dyn Say,
+    k: &str,
+    a: &str,
+) -> Result<()> {
     if cx.ledger.prepared_signer(k, a).is_some() {
         return Ok(());
     }
     let world = cx.world;
     let facts = kernel(world, k)?;
     check_headers(world, facts)?;
-    let signer = crate::exec::sign::prepare(&world.host, say, facts, a);
+    let signer = crate::exec::sign::prepare(&world.host, lock, say, facts, a);
     cx.ledger.prepared.insert((k.into(), a.into()), signer);
     say.blank();
     Ok(())
@@ -83,12 +89,17 @@ pub struct BuildInput<'a> {
 }
 
 /// Upstream's `do_build` as `dkms` runs it (one at a time).
-pub fn build(cx: &mut Ctx, say: &mut dyn Say, at: &Mvka, key: &ConfKey) -> Result<()> {
-    let lock = cx.locked()?;
+pub fn build(
+    cx: &mut Ctx,
+    lock: &Locked,
+    say: &mut dyn Say,
+    at: &Mvka,
+    key: &ConfKey,
+) -> Result<()> {
     let conf = cx.conf(say, key)?;
     let world = cx.world;
     checks_before_prepare(world, at, conf)?;
-    prepare_kernel(cx, say, &at.k, &at.a)?;
+    prepare_kernel(cx, lock, say, &at.k, &at.a)?;
     let signer = cx.ledger.prepared_signer(&at.k, &at.a).cloned().flatten();
     let missing_deps = cx
         .ledger
@@ -114,11 +125,11 @@ pub fn build(cx: &mut Ctx, say: &mut dyn Say, at: &Mvka, key: &ConfKey) -> Resul
 /// its result (it has files but no make.log: the log went with the
 /// result). Nothing else leaves one like that: a failed build keeps its
 /// make.log there for the user to read; `add` leaves it empty.
-pub fn clean_leftover(world: &World, m: &str, v: &str) {
+pub fn clean_leftover(world: &World, lock: &Locked, m: &str, v: &str) {
     let l = &world.host.layout;
     let bdir = l.build_dir(m, v);
     if !crate::fs::list_names(&bdir).is_empty() && !bdir.join("make.log").exists() {
-        let _ = crate::fs::remove_all(&l.dkms, &bdir);
+        let _ = lock.remove_all(&l.dkms, &bdir);
     }
 }
 
@@ -190,7 +201,7 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
     let settings = &world.host.settings;
     let verbose = world.host.verbose();
     let base = &l.dkms;
-    let _: &Locked = input.lock;
+    let lock = input.lock;
 
     if !input.missing_deps.is_empty() {
         let deps = &input.missing_deps;
@@ -208,21 +219,22 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
     for n in crate::fs::list_names(&kdir) {
         if n.starts_with(&format!("{TMP_BUILD}{a}_")) || n.starts_with(&format!("{OLD_BUILD}{a}_"))
         {
-            let _ = crate::fs::remove_all(base, &kdir.join(n));
+            let _ = lock.remove_all(base, &kdir.join(n));
         }
     }
     let env = compiler_env(world, input.kernel);
     let source = source_dir(l, world, m, v);
     let bdir = l.build_dir(m, v);
     let log = bdir.join("make.log");
-    crate::fs::remove_all(base, &bdir).map_err(|e| Error::io(text::CANNOT_REMOVE, &bdir, e))?;
+    lock.remove_all(base, &bdir)
+        .map_err(|e| Error::io(text::CANNOT_REMOVE, &bdir, e))?;
     source_check::check_source_tree(&source)?;
-    crate::fs::copy_tree(&source, base, &bdir).map_err(|e| {
-        let _ = crate::fs::remove_all(base, &bdir);
+    lock.copy_tree(&source, base, &bdir).map_err(|e| {
+        let _ = lock.remove_all(base, &bdir);
         Error::io(&text::cannot_copy_from(&source), &bdir, e)
     })?;
     source_check::confine_build_copy(&source, &bdir)?;
-    overlay_patches(world, m, &bdir)?;
+    overlay_patches(world, lock, m, &bdir)?;
     crate::fault::point("build:after-copy");
     runner::log_append(
         &log,
@@ -298,23 +310,27 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
 
     crate::fault::point("build:after-make");
     let suffix = input.kernel.suffix;
-    crate::fs::create_dir_all(base, &kdir, 0o755).map_err(|e| {
+    lock.create_dir_all(base, &kdir, 0o755).map_err(|e| {
         Error::io(text::CANNOT_CREATE, &kdir, e).into_kind(Error::BuiltModuleMissing)
     })?;
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!("{TMP_BUILD}{a}_"))
-        .tempdir_in(&kdir)
+    let tmp = lock
+        .temp_dir(base, &kdir, &format!("{TMP_BUILD}{a}_"))
         .map_err(|e| Error::io(text::NO_TEMP_DIR_IN, &kdir, e))?;
     let tmp_base = tmp.path().to_path_buf();
     for sub in ["log", "module"] {
         let d = tmp_base.join(sub);
-        crate::fs::create_dir_all(base, &d, 0o755).map_err(|e| {
+        lock.create_dir_all(base, &d, 0o755).map_err(|e| {
             Error::io(text::CANNOT_CREATE, &d, e).into_kind(Error::BuiltModuleMissing)
         })?;
     }
     let symvers = bdir.join("Module.symvers");
     if symvers.is_file() {
-        copy(base, &symvers, &tmp_base.join("module/Module.symvers"))?;
+        copy(
+            lock,
+            base,
+            &symvers,
+            &tmp_base.join("module/Module.symvers"),
+        )?;
     }
     for r in conf.modules.iter().filter(|r| r.buildable) {
         let built = bdir.join(format!("{}{}.ko", r.built_location, r.built_name));
@@ -337,30 +353,32 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
         let out = tmp_base
             .join("module")
             .join(format!("{}.ko{}", r.dest_name, suffix));
-        compress_into(world, base, &built, suffix, &out)?;
+        compress_into(world, lock, base, &built, suffix, &out)?;
     }
-    set_mode(&tmp_base, 0o755);
+    lock.set_mode(base, &tmp_base, 0o755).map_err(|e| {
+        Error::io(text::CANNOT_CREATE, &tmp_base, e).into_kind(Error::BuiltModuleMissing)
+    })?;
     // The log travels with the build, so a published build always has one
     // (and a build directory without a make.log is a finished one).
-    let _ = crate::fs::rename(base, &log, &tmp_base.join("log/make.log"));
+    let _ = lock.rename(base, &log, &tmp_base.join("log/make.log"));
     crate::fault::point("build:before-rename");
     // Publish atomically: a first build by rename, a rebuild by exchanging
     // the two directories, so there is never a moment without one.
     let base_dir = l.base_dir(m, v, k, a);
     let kept = tmp.keep();
     let published = if base_dir.exists() {
-        crate::fs::exchange(base, &kept, &base_dir)
+        lock.exchange(base, &kept, &base_dir)
     } else {
-        crate::fs::rename(base, &kept, &base_dir)
+        lock.rename(base, &kept, &base_dir)
     };
     if let Err(e) = published {
-        let _ = crate::fs::remove_all(base, &kept);
+        let _ = lock.remove_all(base, &kept);
         return Err(Error::built_missing([text::final_mv_failed(
             &crate::error::os_error(&e),
         )]));
     }
     // After an exchange `kept` holds the previous build.
-    let _ = crate::fs::remove_all(base, &kept);
+    let _ = lock.remove_all(base, &kept);
     crate::fault::point("build:after-rename");
 
     let log = base_dir.join("log/make.log");
@@ -377,13 +395,13 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
         m,
     );
     post?;
-    let _ = crate::fs::remove_all(base, &bdir);
+    let _ = lock.remove_all(base, &bdir);
 
     if conf.build_depends_rebuild && !world.host.opts.force {
         for bd in &conf.build_depends {
             if let Some(dv) = installed_dep_version(world, bd, k, a) {
                 let f = base_dir.join(format!(".dep_{bd}"));
-                let _ = crate::fs::write_atomic(base, &f, format!("{dv}\n").as_bytes(), 0o644);
+                let _ = lock.write_atomic(base, &f, format!("{dv}\n").as_bytes(), 0o644);
             }
         }
     }
@@ -410,7 +428,7 @@ fn dots(m: &str) -> bool {
 
 /// Upstream's overlay of `/etc/dkms/<module>/patches/` onto the build's
 /// `patches/`.
-fn overlay_patches(world: &World, m: &str, bdir: &Path) -> Result<()> {
+fn overlay_patches(world: &World, lock: &Locked, m: &str, bdir: &Path) -> Result<()> {
     let dir = world
         .host
         .layout
@@ -420,7 +438,7 @@ fn overlay_patches(world: &World, m: &str, bdir: &Path) -> Result<()> {
         return Ok(());
     }
     let base = &world.host.layout.dkms;
-    crate::fs::copy_tree(&dir, base, &bdir.join("patches"))
+    lock.copy_tree(&dir, base, &bdir.join("patches"))
         .map_err(|e| Error::io(&text::cannot_copy_from(&dir), &bdir.join("patches"), e))
 }
 
@@ -556,23 +574,31 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
-fn copy(base: &Path, from: &Path, to: &Path) -> Result<()> {
-    crate::fs::place_atomically(base, from, to, false)
+fn copy(lock: &Locked, base: &Path, from: &Path, to: &Path) -> Result<()> {
+    lock.place_atomically(base, from, to, false)
         .map_err(|e| Error::io(text::CANNOT_COPY_TO, to, e).into_kind(Error::BuiltModuleMissing))
 }
 
 /// Copy `built` to `out`, compressed like the kernel's modules (`suffix`);
 /// upstream falls back to the uncompressed module when compression fails.
-fn compress_into(world: &World, base: &Path, built: &Path, suffix: &str, out: &Path) -> Result<()> {
+fn compress_into(
+    world: &World,
+    lock: &Locked,
+    base: &Path,
+    built: &Path,
+    suffix: &str,
+    out: &Path,
+) -> Result<()> {
     let s = &world.host.settings;
     let (prog, opts) = match suffix {
         ".gz" => ("gzip", s.compress_gzip_opts.as_str()),
         ".xz" => ("xz", s.compress_xz_opts.as_str()),
         ".zst" => ("zstd", s.compress_zstd_opts.as_str()),
-        _ => return copy(base, built, out),
+        _ => return copy(lock, base, built, out),
     };
     let opts: Vec<&str> = opts.split_whitespace().filter(|o| *o != "--rm").collect();
-    let file = crate::fs::create_file(base, out, true)
+    let file = lock
+        .create_file(base, out, true)
         .map_err(|e| Error::io(text::CANNOT_CREATE, out, e).into_kind(Error::BuiltModuleMissing))?;
     let st = Command::new(prog)
         .args(&opts)
@@ -584,21 +610,16 @@ fn compress_into(world: &World, base: &Path, built: &Path, suffix: &str, out: &P
     match st {
         Ok(s) if s.success() => Ok(()),
         _ => {
-            let _ = crate::fs::remove_file(base, out);
+            let _ = lock.remove_file(base, out);
             let plain = out.with_file_name(
                 out.file_name()
                     .and_then(|n| n.to_str())
                     .map(|n| n.trim_end_matches(suffix).to_string())
                     .unwrap_or_default(),
             );
-            copy(base, built, &plain)
+            copy(lock, base, built, &plain)
         }
     }
-}
-
-fn set_mode(p: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::exec::runner::{self, shell_quote, Output, Step};
-use crate::exec::Ctx;
+use crate::exec::{Ctx, Locked};
 use crate::observe::World;
 use crate::plan::Depmod;
 use crate::report::Say;
@@ -19,20 +19,23 @@ fn marker(world: &World, k: &str) -> PathBuf {
     world.host.layout.depmod_pending_dir().join(k)
 }
 
-/// Record that kernel `k`'s depmod is due (before its module tree changes).
-pub fn mark_pending(world: &World, k: &str) {
+/// Record that kernel `k`'s depmod is due, before its module tree changes:
+/// the change must not happen when this record cannot be written (a crash
+/// after it would leave modules.dep wrong with nothing to say so).
+pub fn mark_pending(world: &World, lock: &Locked, k: &str) -> Result<()> {
     let l = &world.host.layout;
     let d = l.depmod_pending_dir();
-    if crate::fs::create_dir_all(&l.dkms, &d, 0o755).is_ok() {
-        let _ = crate::fs::write_atomic(&l.dkms, &marker(world, k), b"", 0o644);
-    }
+    let m = marker(world, k);
+    lock.create_dir_all(&l.dkms, &d, 0o755)
+        .and_then(|()| lock.write_atomic(&l.dkms, &m, b"", 0o644))
+        .map_err(|e| Error::io(text::CANNOT_WRITE, &m, e).into_kind(Error::InstallFailed))
 }
 
 /// depmod for `k` now (`Depmod::Now`: printed as upstream does), or later
 /// (recorded; [`flush`] runs it). Returns depmod's status (0 when put off).
-pub fn request(cx: &mut Ctx, say: &mut dyn Say, k: &str, when: Depmod) -> i32 {
+pub fn request(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, k: &str, when: Depmod) -> i32 {
     match when {
-        Depmod::Now => run(cx.world, say, k),
+        Depmod::Now => run(cx.world, lock, say, k),
         Depmod::Later => {
             cx.ledger.depmod_later.insert(k.to_string());
             0
@@ -41,11 +44,11 @@ pub fn request(cx: &mut Ctx, say: &mut dyn Say, k: &str, when: Depmod) -> i32 {
 }
 
 /// Run every depmod that was put off, once per kernel.
-pub fn flush(cx: &mut Ctx, say: &mut dyn Say) -> crate::error::Result<()> {
+pub fn flush(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say) -> Result<()> {
     let kernels = std::mem::take(&mut cx.ledger.depmod_later);
     let mut failed = Vec::new();
     for k in kernels {
-        if run(cx.world, say, &k) != 0 {
+        if run(cx.world, lock, say, &k) != 0 {
             failed.push(k);
         }
     }
@@ -61,15 +64,16 @@ pub fn flush(cx: &mut Ctx, say: &mut dyn Say) -> crate::error::Result<()> {
 /// The depmod a killed run left due for `k`, run quietly (the run that
 /// changed the module tree printed nothing about it); when the kernel's
 /// module tree is `gone`, only the marker goes.
-pub fn finish(cx: &mut Ctx, say: &mut dyn Say, k: &str, gone: bool) -> Result<()> {
+pub fn finish(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, k: &str, gone: bool) -> Result<()> {
     let world = cx.world;
     if gone {
         let l = &world.host.layout;
-        return crate::fs::remove_file(&l.dkms, &marker(world, k))
+        return lock
+            .remove_file(&l.dkms, &marker(world, k))
             .map_err(|e| Error::io(text::CANNOT_REMOVE, &marker(world, k), e));
     }
     let mut quiet = crate::report::Buffer::new(say.style());
-    if run(world, &mut quiet, k) != 0 && cx.style == crate::report::Style::Hook {
+    if run(world, lock, &mut quiet, k) != 0 && cx.style == crate::report::Style::Hook {
         // The marker stays: the next run tries again, doctor shows it.
         // (`dkms` stays silent about it, as upstream has no such repair.)
         return Err(Error::install_failed([text::depmod_failed(&[
@@ -83,7 +87,7 @@ pub fn finish(cx: &mut Ctx, say: &mut dyn Say, k: &str, gone: bool) -> Result<()
 /// depmod"`: prints `Running depmod... done.`; nothing is run for
 /// `--no-depmod` or when the kernel has no modules.dep; runs `depmod -b
 /// ROOT` under `--root`.
-pub fn run(world: &World, say: &mut dyn Say, k: &str) -> i32 {
+pub fn run(world: &World, lock: &Locked, say: &mut dyn Say, k: &str) -> i32 {
     let l = &world.host.layout;
     let verbose = world.host.verbose();
     let mut step = Step::new("true", text::STEP_DEPMOD);
@@ -107,11 +111,11 @@ pub fn run(world: &World, say: &mut dyn Say, k: &str) -> i32 {
         }
         step.cmd = c;
         let code = runner::invoke(say, &step, verbose, None);
-        cleanup_empty(world, k);
+        cleanup_empty(world, lock, k);
         code
     };
     if code == 0 {
-        let _ = crate::fs::remove_file(&l.dkms, &marker(world, k));
+        let _ = lock.remove_file(&l.dkms, &marker(world, k));
     }
     code
 }
@@ -150,7 +154,7 @@ fn depmod_base(world: &World) -> (Option<PathBuf>, Option<tempfile::TempDir>) {
 
 /// Upstream: an empty modules.dep for a kernel that has no modules of its
 /// own any more means the last module went; its depmod files go too.
-fn cleanup_empty(world: &World, k: &str) {
+fn cleanup_empty(world: &World, lock: &Locked, k: &str) {
     let l = &world.host.layout;
     let kd = l.lib_tree(k);
     let dep = kd.join("modules.dep");
@@ -161,10 +165,10 @@ fn cleanup_empty(world: &World, k: &str) {
     {
         for n in crate::fs::list_names(&kd) {
             if n.starts_with("modules.") {
-                let _ = crate::fs::remove_file(&l.install, &kd.join(n));
+                let _ = lock.remove_file(&l.install, &kd.join(n));
             }
         }
-        let _ = crate::fs::rmdir(&l.install, &kd);
+        let _ = lock.rmdir(&l.install, &kd);
     }
 }
 
@@ -172,19 +176,19 @@ fn cleanup_empty(world: &World, k: &str) {
 /// `<dkms_tree>/post_transaction.log` (emptied first).
 pub fn post_transaction(
     cx: &mut Ctx,
+    lock: &Locked,
     say: &mut dyn Say,
     k: &str,
     a: &str,
-) -> crate::error::Result<()> {
+) -> Result<()> {
     let world = cx.world;
     let cmd = &world.host.settings.post_transaction;
     if cmd.is_empty() {
         return Ok(());
     }
-    cx.locked()?;
     let l = &world.host.layout;
     let log = l.post_transaction_log();
-    let _ = crate::fs::create_file(&l.dkms, &log, true);
+    let _ = lock.create_file(&l.dkms, &log, true);
     // Upstream reads the setting when it runs it, with `$kernelver` and
     // `$arch` of the run in scope.
     let cmd = crate::observe::settings::expand_kernel_vars(cmd, k, a);

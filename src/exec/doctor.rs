@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
-use crate::exec::Ctx;
+use crate::exec::{Ctx, Locked};
 use crate::fs::{is_symlink, list_dirs};
 use crate::layout::{is_safe_component, looks_like_kernel, Layout, OLD_BUILD, PLACING, TMP_BUILD};
 use crate::observe::World;
@@ -32,23 +32,23 @@ pub struct Finding {
 }
 
 /// The findings of one scan, and the kernels whose depmod must run after
-/// the repairs.
-struct Scan {
-    repair: bool,
+/// the repairs. It repairs only when it holds the lock.
+struct Scan<'l> {
+    lock: Option<&'l Locked>,
     out: Vec<Finding>,
     depmod: BTreeSet<String>,
 }
 
-impl Scan {
+impl Scan<'_> {
     /// Record a finding; when repairing, apply `fix` to it. Returns whether
     /// it was repaired.
     fn found(
         &mut self,
         what: impl Into<String>,
         path: PathBuf,
-        fix: impl FnOnce(&Path) -> std::io::Result<()>,
+        fix: impl FnOnce(&Locked, &Path) -> std::io::Result<()>,
     ) -> bool {
-        let repaired = self.repair && fix(&path).is_ok();
+        let repaired = self.lock.is_some_and(|lock| fix(lock, &path).is_ok());
         self.out.push(Finding {
             what: what.into(),
             path,
@@ -68,8 +68,8 @@ impl Scan {
 }
 
 /// Remove `p` beneath the tree it lies in (never following a link).
-fn remove_in(base: &Path) -> impl Fn(&Path) -> std::io::Result<()> + '_ {
-    move |p: &Path| crate::fs::remove_all(base, p)
+fn remove_in(base: &Path) -> impl Fn(&Locked, &Path) -> std::io::Result<()> + '_ {
+    move |lock: &Locked, p: &Path| lock.remove_all(base, p)
 }
 
 /// The disk as doctor reads it: the observed module list, paths by layout.
@@ -99,11 +99,11 @@ impl Disk<'_> {
 /// Scan the trees; with `repair`, remove leftovers and put back what an
 /// interrupted install moved. Never touches a module file that is not a
 /// temporary of ours or a byte-identical copy of one of our builds.
-fn check(w: &World, repair: bool, say: &mut dyn Say) -> Vec<Finding> {
+fn check(w: &World, repair: Option<&Locked>, say: &mut dyn Say) -> Vec<Finding> {
     let l = &w.host.layout;
     let d = Disk { w, l };
     let mut s = Scan {
-        repair,
+        lock: repair,
         out: Vec::new(),
         depmod: BTreeSet::new(),
     };
@@ -122,9 +122,11 @@ fn check(w: &World, repair: bool, say: &mut dyn Say) -> Vec<Finding> {
         });
     }
     stale_depmod(&d, &mut s);
-    if repair {
+    if let Some(lock) = repair {
         for k in std::mem::take(&mut s.depmod) {
-            crate::exec::depmod::run(w, say, &k);
+            // Its own output says how it went (and a stale modules.dep is
+            // found again by the next doctor).
+            crate::exec::depmod::run(w, lock, say, &k);
         }
     }
     s.out
@@ -149,12 +151,12 @@ fn build_leftovers(d: &Disk, s: &mut Scan) {
                             && dir.join("make.log").is_file()
                     });
                 let base = &d.l.dkms;
-                s.found(text::LEFTOVER_BUILD_DIR, dir, |p| {
+                s.found(text::LEFTOVER_BUILD_DIR, dir, |lock, p| {
                     if let Some(b) = &rescue {
-                        crate::fs::create_dir_all(base, &b.join("log"), 0o755)?;
-                        crate::fs::rename(base, &p.join("make.log"), &b.join("log/make.log"))?;
+                        lock.create_dir_all(base, &b.join("log"), 0o755)?;
+                        lock.rename(base, &p.join("make.log"), &b.join("log/make.log"))?;
                     }
-                    crate::fs::remove_all(base, p)
+                    lock.remove_all(base, p)
                 });
             } else if looks_like_kernel(&name) {
                 let kd = vd.join(&name);
@@ -173,8 +175,8 @@ fn build_leftovers(d: &Disk, s: &mut Scan) {
                         if base.exists() {
                             s.found(text::LEFTOVER_SWAPPED_BUILD, e.path(), remove_in(&d.l.dkms));
                         } else {
-                            s.found(text::swapped_build_back(&base), e.path(), |p| {
-                                crate::fs::rename(&d.l.dkms, p, &base)
+                            s.found(text::swapped_build_back(&base), e.path(), |lock, p| {
+                                lock.rename(&d.l.dkms, p, &base)
                             });
                         }
                     }
@@ -276,15 +278,17 @@ fn interrupted_installs(d: &Disk, s: &mut Scan) {
                                 if std::fs::read(&back).ok().as_deref() == Some(ours.as_slice()) {
                                     continue;
                                 }
-                                s.found(text::interrupted_install_replaced(&m, &v, &k), p, |p| {
-                                    crate::fs::place_atomically(&d.l.install, &back, p, false)
-                                })
+                                s.found(
+                                    text::interrupted_install_replaced(&m, &v, &k),
+                                    p,
+                                    |lock, p| lock.place_atomically(&d.l.install, &back, p, false),
+                                )
                             }
-                            None => {
-                                s.found(text::interrupted_install_removed(&m, &v, &k), p, |p| {
-                                    crate::fs::remove_file(&d.l.install, p)
-                                })
-                            }
+                            None => s.found(
+                                text::interrupted_install_removed(&m, &v, &k),
+                                p,
+                                |lock, p| lock.remove_file(&d.l.install, p),
+                            ),
                         };
                         if repaired {
                             s.depmod.insert(k.clone());
@@ -335,9 +339,9 @@ fn stranded_originals(d: &Disk, s: &mut Scan) {
                         && !loc.contains("/../")
                         && std::fs::read(&host).ok() == std::fs::read(&module).ok()
                     {
-                        s.found(text::original_copy_left(&loc), module, |p| {
-                            crate::fs::remove_file(&d.l.dkms, p)?;
-                            crate::fs::remove_file(&d.l.dkms, &origin)
+                        s.found(text::original_copy_left(&loc), module, |lock, p| {
+                            lock.remove_file(&d.l.dkms, p)?;
+                            lock.remove_file(&d.l.dkms, &origin)
                         });
                         continue;
                     }
@@ -348,25 +352,28 @@ fn stranded_originals(d: &Disk, s: &mut Scan) {
                         s.attention(text::original_location_blocked(&loc), module);
                         continue;
                     }
-                    let repaired = s.found(text::original_put_back(&m, &k, &loc), module, |p| {
-                        if let Some(parent) = host.parent() {
-                            crate::fs::create_dir_all(it, parent, 0o755)?;
-                        }
-                        crate::fs::move_verified(&d.l.dkms, p, it, &host)?;
-                        crate::fs::remove_file(&d.l.dkms, &origin)
-                    });
+                    let repaired =
+                        s.found(text::original_put_back(&m, &k, &loc), module, |lock, p| {
+                            if let Some(parent) = host.parent() {
+                                lock.create_dir_all(it, parent, 0o755)?;
+                            }
+                            lock.move_verified(&d.l.dkms, p, it, &host)?;
+                            lock.remove_file(&d.l.dkms, &origin)
+                        });
                     if repaired {
                         s.depmod.insert(k.clone());
                     }
                 }
-                if s.repair {
-                    let _ = crate::fs::rmdir(&d.l.dkms, &dir);
-                    let _ = crate::fs::rmdir(&d.l.dkms, &od.join(&k));
+                if let Some(lock) = s.lock {
+                    // Only empty directories go; one still holding a
+                    // blocked original stays.
+                    let _ = lock.rmdir(&d.l.dkms, &dir);
+                    let _ = lock.rmdir(&d.l.dkms, &od.join(&k));
                 }
             }
         }
-        if s.repair {
-            let _ = crate::fs::rmdir(&d.l.dkms, &od);
+        if let Some(lock) = s.lock {
+            let _ = lock.rmdir(&d.l.dkms, &od);
         }
     }
 }
@@ -406,7 +413,7 @@ fn stale_depmod(d: &Disk, s: &mut Scan) {
             continue;
         };
         if newest_module(&it.join(&k)).is_some_and(|t| t > dep_time)
-            && s.found(text::STALE_MODULES_DEP, dep, |_| Ok(()))
+            && s.found(text::STALE_MODULES_DEP, dep, |_, _| Ok(()))
         {
             s.depmod.insert(k);
         }
@@ -445,17 +452,14 @@ fn untrusted_names(d: &Disk, s: &mut Scan) {
 /// `dkms-hook doctor`: print the findings (repairing them with `repair`),
 /// the pending work, the failures and the Secure Boot state; fails (exit 1)
 /// when something still needs attention.
-pub fn run(cx: &mut Ctx, say: &mut dyn Say, repair: bool) -> Result<()> {
-    if repair {
-        cx.locked()?;
-    }
+pub fn run(cx: &mut Ctx, repair: Option<&Locked>, say: &mut dyn Say) -> Result<()> {
     let w = cx.world;
     let findings = check(w, repair, say);
     let mut attention = 0;
     for f in &findings {
         let state = if f.repaired {
             text::REPAIRED
-        } else if repair {
+        } else if repair.is_some() {
             text::NEEDS_ATTENTION
         } else {
             text::FOUND

@@ -1,10 +1,11 @@
-//! Execute: one [`execute`] runs any plan, step by step in plan order,
-//! with the lock held for plans that write; a step whose prerequisites did
-//! not succeed is skipped, a fatal failure ends the run. In hook runs the
-//! builds of an autoinstall run in parallel under one make jobserver
-//! ([`scheduler`]) while their output still appears in plan order.
-//!
-//! Every function here that changes a tree takes the [`Locked`] guard.
+//! Execute: [`run_read`] runs a plan that only reads, [`run_write`] one
+//! that writes, with the held lock ([`Locked`]) it needs: every write job
+//! gets it as a parameter, and writing a tree is only possible through it
+//! (the writes are methods of `Locked`). Steps run in plan order; a step
+//! whose prerequisites did not succeed is skipped, a fatal failure ends the
+//! run. In hook runs the builds of an autoinstall run in parallel under one
+//! make jobserver ([`scheduler`]) while their output still appears in plan
+//! order.
 
 pub mod add;
 pub mod build;
@@ -14,8 +15,8 @@ pub mod doctor;
 pub mod install;
 pub mod ledger;
 pub mod load;
-pub mod lock;
 pub mod package;
+pub mod place;
 pub mod privilege;
 pub mod prune;
 pub mod publish;
@@ -28,23 +29,23 @@ pub mod source_check;
 pub mod summary;
 pub mod tarball;
 pub mod uninstall;
+pub mod version_check;
 
+pub use crate::fs::Locked;
 pub use ledger::{Ledger, Outcome};
-pub use lock::Locked;
 
 use crate::error::{Error, Result};
 use crate::observe::conf::ModuleConf;
 use crate::observe::{ConfKey, World};
-use crate::plan::{ExitRule, Job, Plan};
+use crate::plan::{ExitRule, Job, Plan, ReadJob, Step, WriteJob};
 use crate::report::{Say, Style};
 use crate::text;
 
-/// What a job runs with: the observed world, the lock (for plans that
-/// write), and what the run did so far.
+/// What a job runs with: the observed world and what the run did so far.
+/// It holds no lock: a job that writes gets the lock as a parameter.
 pub struct Ctx<'a> {
     /// The observation.
     pub world: &'a World,
-    lock: Option<&'a Locked>,
     /// The run's changes.
     pub ledger: Ledger,
     /// Whose output.
@@ -57,22 +58,14 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     /// A context for running a plan.
-    pub fn new(world: &'a World, lock: Option<&'a Locked>, style: Style) -> Ctx<'a> {
+    pub fn new(world: &'a World, style: Style) -> Ctx<'a> {
         Ctx {
             world,
-            lock,
             ledger: Ledger::default(),
             style,
             outcomes: Vec::new(),
             shown_conf: None,
         }
-    }
-
-    /// The lock: the capability to write. An error when the run could not
-    /// take it.
-    pub fn locked(&self) -> Result<&'a Locked> {
-        self.lock
-            .ok_or_else(|| Error::msg(text::tree_not_locked(&self.world.host.layout.dkms)))
     }
 
     /// Verbose output requested.
@@ -125,22 +118,50 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Run `plan`; returns the exit status. Errors are printed as they happen.
-pub fn execute(plan: &Plan, world: &World, lock: Option<&Locked>, say: &mut dyn Say) -> i32 {
-    std::thread::scope(|scope| {
-        let mut sched = scheduler::Scheduler::new(scope, world, lock, plan);
-        run_steps(plan, world, lock, say, sched.as_mut())
+/// Run a plan that only reads; returns the exit status. Errors are
+/// printed as they happen.
+pub fn run_read(plan: &Plan<ReadJob>, world: &World, say: &mut dyn Say) -> i32 {
+    let mut cx = Ctx::new(world, say.style());
+    run_steps(plan, &mut cx, say, |cx, _, step, say| {
+        run_read_job(cx, &step.job, say)
     })
 }
 
-fn run_steps(
-    plan: &Plan,
-    world: &World,
-    lock: Option<&Locked>,
+/// Run a plan that writes, with the lock held; returns the exit status.
+/// Errors are printed as they happen.
+pub fn run_write(plan: &Plan, world: &World, lock: &Locked, say: &mut dyn Say) -> i32 {
+    std::thread::scope(|scope| {
+        let mut sched = scheduler::Scheduler::new(scope, world, lock, plan);
+        let mut cx = Ctx::new(world, say.style());
+        let code = run_steps(plan, &mut cx, say, |cx, i, step, say| {
+            if let Some(s) = sched.as_mut() {
+                s.pump(cx, plan, say);
+                if step.parallel {
+                    return s.finish(cx, plan, i, say);
+                }
+            }
+            match &step.job {
+                Job::Read(job) => run_read_job(cx, job, say),
+                Job::Write(job) => run_write_job(cx, lock, job, say),
+            }
+        });
+        if let Some(s) = sched.as_mut() {
+            // A fatal failure ends the run: start no more builds (running
+            // ones finish; the scope waits for them).
+            s.abandon();
+        }
+        code
+    })
+}
+
+/// The steps of `plan` in order, each through `run`; returns the exit
+/// status the plan's rule gives.
+fn run_steps<J>(
+    plan: &Plan<J>,
+    cx: &mut Ctx,
     say: &mut dyn Say,
-    mut sched: Option<&mut scheduler::Scheduler>,
+    mut run: impl FnMut(&mut Ctx, usize, &Step<J>, &mut dyn Say) -> Result<()>,
 ) -> i32 {
-    let mut cx = Ctx::new(world, lock, say.style());
     cx.outcomes = vec![Outcome::NotRun; plan.steps.len()];
     let mut status = 0;
     let mut chain_status: std::collections::BTreeMap<usize, i32> = Default::default();
@@ -159,13 +180,7 @@ fn run_steps(
         if step.if_ok && status != 0 {
             continue;
         }
-        if let Some(s) = sched.as_deref_mut() {
-            s.pump(&mut cx, plan, say);
-        }
-        let res = match sched.as_deref_mut() {
-            Some(s) if step.parallel => s.finish(&mut cx, plan, i, say),
-            _ => run_job(&mut cx, &step.job, i, say),
-        };
+        let res = run(cx, i, step, say);
         let outcome = match &res {
             Ok(()) => Outcome::Ok,
             Err(e) if e.is_skip() => Outcome::Excluded,
@@ -188,9 +203,6 @@ fn run_steps(
         match plan.exit {
             ExitRule::Stop => {
                 if code != 0 && step.fatal {
-                    if let Some(s) = sched.as_deref_mut() {
-                        s.abandon();
-                    }
                     return code;
                 }
             }
@@ -220,53 +232,81 @@ fn run_steps(
     }
 }
 
-/// Run one job (not a parallel build).
-fn run_job(cx: &mut Ctx, job: &Job, step: usize, say: &mut dyn Say) -> Result<()> {
+/// Run one job that only reads.
+fn run_read_job(cx: &mut Ctx, job: &ReadJob, say: &mut dyn Say) -> Result<()> {
     match job {
-        Job::Say(stream, text) => {
+        ReadJob::Say(stream, text) => {
             if !text.is_empty() {
                 say.emit(*stream, text);
             }
             Ok(())
         }
-        Job::Fail(e) => Err(e.clone()),
-        Job::ReadConf(key) => cx.conf(say, key).map(|_| ()),
-        Job::Add { m, v, conf, blank } => add::add(cx, say, m, v, conf, *blank),
-        Job::AddSourceTree { dir, conf } => add::add_source_tree(cx, say, dir, conf),
-        Job::LoadTarball { archive, add } => tarball::ldtarball_and_add(cx, say, archive, *add),
-        Job::PrepareKernel { k, a } => build::prepare_kernel(cx, say, k, a),
-        Job::Build {
+        ReadJob::Fail(e) => Err(e.clone()),
+        ReadJob::ReadConf(key) => cx.conf(say, key).map(|_| ()),
+        ReadJob::Status { view, format } => {
+            crate::report::status::print(cx.world, say, view, *format)
+        }
+        ReadJob::HookSummary => {
+            crate::report::summary::print(say, &cx.ledger.results, &cx.ledger.headers_deferred);
+            Ok(())
+        }
+        ReadJob::Pending => {
+            crate::report::summary::pending(say, &cx.world.records);
+            Ok(())
+        }
+        ReadJob::Doctor => doctor::run(cx, None, say),
+        ReadJob::PrunePreview { kernels } => prune::preview(cx, say, kernels),
+        ReadJob::Package { at, format, out } => package::run(cx, say, at, *format, out),
+        ReadJob::Publish { repo, files } => publish::run(say, repo, files),
+    }
+}
+
+/// Run one job that writes (not a parallel build), with the lock held.
+fn run_write_job(cx: &mut Ctx, lock: &Locked, job: &WriteJob, say: &mut dyn Say) -> Result<()> {
+    match job {
+        WriteJob::Add { m, v, conf, blank } => add::add(cx, lock, say, m, v, conf, *blank),
+        WriteJob::AddSourceTree { dir, conf } => add::add_source_tree(cx, lock, say, dir, conf),
+        WriteJob::LoadTarball { archive, add } => {
+            tarball::ldtarball_and_add(cx, lock, say, archive, *add)
+        }
+        WriteJob::PrepareKernel { k, a } => build::prepare_kernel(cx, lock, say, k, a),
+        WriteJob::Build {
             at,
             conf,
             unbuild_first,
         } => {
             if *unbuild_first {
-                uninstall::unbuild(cx, at)?;
+                uninstall::unbuild(cx, lock, at)?;
             }
-            build::build(cx, say, at, conf)
+            build::build(cx, lock, say, at, conf)
         }
-        Job::Install { at, conf, depmod } => install::install(cx, say, at, conf, *depmod),
-        Job::AutoInstall { at, conf, depmod } => install::maybe_install(cx, say, at, conf, *depmod),
-        Job::Uninstall { at, conf, depmod } => uninstall::uninstall(cx, say, at, conf, *depmod),
-        Job::Unbuild(at) => uninstall::unbuild(cx, at),
-        Job::CleanVersion { m, v } => uninstall::clean_version(cx, m, v),
-        Job::DeleteVersion { m, v } => uninstall::delete_version(cx, say, m, v),
-        Job::RebuildDependents { k, a, candidates } => {
-            rebuild::rebuild_dependents(cx, say, k, a, candidates)
+        WriteJob::Install { at, conf, depmod } => {
+            install::install(cx, lock, say, at, conf, *depmod)
         }
-        Job::RemoveFromKernel {
+        WriteJob::AutoInstall { at, conf, depmod } => {
+            install::maybe_install(cx, lock, say, at, conf, *depmod)
+        }
+        WriteJob::Uninstall { at, conf, depmod } => {
+            uninstall::uninstall(cx, lock, say, at, conf, *depmod)
+        }
+        WriteJob::Unbuild(at) => uninstall::unbuild(cx, lock, at),
+        WriteJob::CleanVersion { m, v } => uninstall::clean_version(cx, lock, m, v),
+        WriteJob::DeleteVersion { m, v } => uninstall::delete_version(cx, lock, say, m, v),
+        WriteJob::RebuildDependents { k, a, candidates } => {
+            rebuild::rebuild_dependents(cx, lock, say, k, a, candidates)
+        }
+        WriteJob::RemoveFromKernel {
             at,
             conf,
             exclusive,
-        } => uninstall::remove_from_kernel(cx, say, at, conf, *exclusive),
-        Job::RemovalSummary(r) => summary::removal(cx, say, r),
-        Job::AutoSummary(s) => summary::autoinstall(cx, say, s, step),
-        Job::FlushDepmod => depmod::flush(cx, say),
-        Job::FinishDepmod { k, gone } => depmod::finish(cx, say, k, *gone),
-        Job::LoadInstalled { k } => load::load_installed(cx, say, k),
-        Job::PostTransaction { k, a } => depmod::post_transaction(cx, say, k, a),
-        Job::Status { view, format } => crate::report::status::print(cx.world, say, view, *format),
-        Job::MkTarball {
+        } => uninstall::remove_from_kernel(cx, lock, say, at, conf, *exclusive),
+        WriteJob::RemovalSummary(r) => summary::removal(cx, lock, r),
+        WriteJob::AutoSummary(s) => summary::autoinstall(cx, lock, say, s),
+        WriteJob::FlushDepmod => depmod::flush(cx, lock, say),
+        WriteJob::FinishDepmod { k, gone } => depmod::finish(cx, lock, say, k, *gone),
+        WriteJob::LoadInstalled { k } => load::load_installed(cx, say, k),
+        WriteJob::PostTransaction { k, a } => depmod::post_transaction(cx, lock, say, k, a),
+        WriteJob::MkTarball {
             m,
             v,
             pairs,
@@ -276,6 +316,7 @@ fn run_job(cx: &mut Ctx, job: &Job, step: usize, say: &mut dyn Say) -> Result<()
             ..
         } => tarball::mktarball(
             cx,
+            lock,
             say,
             m,
             v,
@@ -284,27 +325,16 @@ fn run_job(cx: &mut Ctx, job: &Job, step: usize, say: &mut dyn Say) -> Result<()
             *binaries_only,
             *source_only,
         ),
-        Job::GenerateMok => sign::generate_mok(cx, say),
-        Job::DeferHeaders { k, a, package } => queue::defer_headers(cx, say, k, a, package),
-        Job::DeferModule { k, a, m, deps } => queue::defer_module(cx, k, a, m, deps),
-        Job::ClearHeadersDeferral { k, a } => queue::clear_headers(cx, k, a),
-        Job::DropKernelRecords { k } => queue::drop_kernel(cx, k),
-        Job::Prune {
-            kernels,
-            dry_run,
-            explicit,
-        } => prune::prune(cx, say, kernels, *dry_run, *explicit),
-        Job::HookSummary => {
-            crate::report::summary::print(say, &cx.ledger.results, &cx.ledger.headers_deferred);
-            Ok(())
+        WriteJob::GenerateMok => sign::generate_mok(cx, lock, say),
+        WriteJob::DeferHeaders { k, a, package } => {
+            queue::defer_headers(cx, lock, say, k, a, package)
         }
-        Job::Pending => {
-            crate::report::summary::pending(say, &cx.world.records);
-            Ok(())
-        }
-        Job::Doctor { repair } => doctor::run(cx, say, *repair),
-        Job::Package { at, format, out } => package::run(cx, say, at, *format, out),
-        Job::Publish { repo, files } => publish::run(say, repo, files),
-        Job::PublishBuilt { repo, format } => publish::built::run(cx, say, repo, *format),
+        WriteJob::DeferModule { k, a, m, deps } => queue::defer_module(cx, lock, k, a, m, deps),
+        WriteJob::ClearHeadersDeferral { k, a } => queue::clear_headers(cx, lock, k, a),
+        WriteJob::DropKernelRecords { k } => queue::drop_kernel(cx, lock, k),
+        WriteJob::Prune { kernels, explicit } => prune::prune(cx, lock, say, kernels, *explicit),
+        WriteJob::Repair => doctor::run(cx, Some(lock), say),
+        WriteJob::PublishBuilt { repo, format } => publish::built::run(cx, say, repo, *format),
+        WriteJob::MkBmDeb { at, out } => package::run_in_tree(cx, lock, say, at, out),
     }
 }

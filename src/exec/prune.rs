@@ -3,19 +3,37 @@
 //! records. Which kernels is the planner's decision (from names it
 //! validated); nothing of an installed kernel is ever touched.
 
-use crate::error::Result;
-use crate::exec::{queue, uninstall, Ctx};
+use crate::error::{Error, Result};
+use crate::exec::{queue, uninstall, Ctx, Locked};
 use crate::layout::kernel_link_name;
 use crate::plan::{Depmod, PruneKernel};
 use crate::report::Say;
 use crate::text;
 
-/// Prune `kernels` (or, with `dry_run`, say what would go).
+/// Say what prune would take away (`prune --dry-run`).
+pub fn preview(cx: &mut Ctx, say: &mut dyn Say, kernels: &[PruneKernel]) -> Result<()> {
+    let world = cx.world;
+    let arch = &world.host.machine_arch;
+    if kernels.is_empty() {
+        say.line(text::NOTHING_TO_PRUNE);
+    }
+    for pk in kernels {
+        let k = &pk.k;
+        for (m, v) in world.tree.module_versions() {
+            if world.tree.is_built(&m, &v, k, arch) || world.tree.has_link(&m, k, arch) {
+                say.line(&text::would_prune(&m, &v, k, arch));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Prune `kernels`.
 pub fn prune(
     cx: &mut Ctx,
+    lock: &Locked,
     say: &mut dyn Say,
     kernels: &[PruneKernel],
-    dry_run: bool,
     explicit: bool,
 ) -> Result<()> {
     let world = cx.world;
@@ -28,14 +46,6 @@ pub fn prune(
     }
     for pk in kernels {
         let k = &pk.k;
-        if dry_run {
-            for (m, v) in world.tree.module_versions() {
-                if world.tree.is_built(&m, &v, k, &arch) || world.tree.has_link(&m, k, &arch) {
-                    say.line(&text::would_prune(&m, &v, k, &arch));
-                }
-            }
-            continue;
-        }
         say.line(&text::hook_pruning(k));
         crate::fault::point("prune:before-remove");
         let l = &world.host.layout;
@@ -45,11 +55,11 @@ pub fn prune(
                 continue;
             }
             let res = if cx.ledger.is_installed(world, &at.m, &at.v, k, &at.a) {
-                uninstall::uninstall(cx, say, at, key, Depmod::Later)
+                uninstall::uninstall(cx, lock, say, at, key, Depmod::Later)
             } else {
                 Ok(())
             }
-            .and_then(|()| uninstall::unbuild(cx, at));
+            .and_then(|()| uninstall::unbuild(cx, lock, at));
             if let Err(e) = res {
                 say.error(&e);
             }
@@ -57,7 +67,9 @@ pub fn prune(
         for m in world.tree.module_names() {
             let link = l.module_dir(&m).join(kernel_link_name(k, &arch));
             if world.tree.has_link(&m, k, &arch) {
-                let _ = crate::fs::remove_file(&l.dkms, &link);
+                if let Err(e) = lock.remove_file(&l.dkms, &link) {
+                    not_removed(say, &link, e);
+                }
             }
             if world
                 .tree
@@ -65,17 +77,26 @@ pub fn prune(
                 .get(&m)
                 .is_some_and(|ms| ms.originals.iter().any(|(kk, _)| kk == k))
             {
-                let _ = crate::fs::remove_all(&l.dkms, &l.originals_dir(&m).join(k));
                 let od = l.originals_dir(&m);
+                if let Err(e) = lock.remove_all(&l.dkms, &od.join(k)) {
+                    not_removed(say, &od.join(k), e);
+                }
                 if crate::fs::list_names(&od).is_empty() {
-                    let _ = crate::fs::rmdir(&l.dkms, &od);
+                    if let Err(e) = lock.rmdir(&l.dkms, &od) {
+                        not_removed(say, &od, e);
+                    }
                 }
             }
         }
-        queue::drop_kernel(cx, k)?;
+        queue::drop_kernel(cx, lock, k)?;
     }
-    if !dry_run {
-        crate::exec::depmod::flush(cx, say)?;
+    crate::exec::depmod::flush(cx, lock, say)
+}
+
+/// Say that `path` could not be removed (prune goes on with the rest; the
+/// next prune tries again).
+fn not_removed(say: &mut dyn Say, path: &std::path::Path, e: std::io::Error) {
+    if e.kind() != std::io::ErrorKind::NotFound {
+        say.error(&Error::io(text::CANNOT_REMOVE, path, e));
     }
-    Ok(())
 }

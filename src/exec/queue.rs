@@ -7,25 +7,29 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::exec::Ctx;
+use crate::exec::{Ctx, Locked};
 use crate::observe::pending::{failure_file, item_file, Failure, Item, Reason};
 use crate::report::Say;
 use crate::text;
 
-fn write<T: serde::Serialize>(cx: &Ctx, path: &std::path::Path, value: &T) -> Result<()> {
-    cx.locked()?;
+fn write<T: serde::Serialize>(
+    cx: &Ctx,
+    lock: &Locked,
+    path: &std::path::Path,
+    value: &T,
+) -> Result<()> {
     let l = &cx.world.host.layout;
     if let Some(dir) = path.parent() {
-        crate::fs::create_dir_all(&l.dkms, dir, 0o755)
+        lock.create_dir_all(&l.dkms, dir, 0o755)
             .map_err(|e| Error::io(text::CANNOT_CREATE, dir, e))?;
     }
     let data = serde_json::to_vec_pretty(value).map_err(|e| Error::msg(e.to_string()))?;
     crate::fault::point("pending:before-persist");
-    crate::fs::write_atomic(&l.dkms, path, &data, 0o644)
+    lock.write_atomic(&l.dkms, path, &data, 0o644)
         .map_err(|e| Error::io(text::CANNOT_WRITE, path, e))
 }
 
-fn add_item(cx: &Ctx, mut item: Item) -> Result<()> {
+fn add_item(cx: &Ctx, lock: &Locked, mut item: Item) -> Result<()> {
     let path = item_file(&cx.world.host.layout, &item);
     let old = cx
         .world
@@ -37,16 +41,24 @@ fn add_item(cx: &Ctx, mut item: Item) -> Result<()> {
         .map(|o| o.since)
         .filter(|s| *s > 0)
         .unwrap_or_else(crate::report::time::now);
-    write(cx, &path, &item)
+    write(cx, lock, &path, &item)
 }
 
-fn remove(cx: &Ctx, path: &std::path::Path) {
-    let _ = crate::fs::remove_file(&cx.world.host.layout.dkms, path);
+/// Remove a record. A record that cannot be removed stays and says
+/// something that is no longer true until the next run removes it: better
+/// than failing the run that did the work.
+fn remove(cx: &Ctx, lock: &Locked, path: &std::path::Path) {
+    if let Err(e) = lock.remove_file(&cx.world.host.layout.dkms, path) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            log::warn!("cannot remove {}: {e}", path.display());
+        }
+    }
 }
 
 /// Hook: headers of k missing; say so in one line and remember the kernel.
 pub fn defer_headers(
     cx: &mut Ctx,
+    lock: &Locked,
     say: &mut dyn Say,
     k: &str,
     a: &str,
@@ -58,6 +70,7 @@ pub fn defer_headers(
         .push((k.to_string(), package.to_string()));
     add_item(
         cx,
+        lock,
         Item {
             kernel: k.into(),
             arch: a.into(),
@@ -71,9 +84,17 @@ pub fn defer_headers(
 }
 
 /// Hook: m waits for BUILD_DEPENDS not registered with DKMS.
-pub fn defer_module(cx: &mut Ctx, k: &str, a: &str, m: &str, deps: &[String]) -> Result<()> {
+pub fn defer_module(
+    cx: &mut Ctx,
+    lock: &Locked,
+    k: &str,
+    a: &str,
+    m: &str,
+    deps: &[String],
+) -> Result<()> {
     add_item(
         cx,
+        lock,
         Item {
             kernel: k.into(),
             arch: a.into(),
@@ -86,46 +107,46 @@ pub fn defer_module(cx: &mut Ctx, k: &str, a: &str, m: &str, deps: &[String]) ->
 }
 
 /// Hook: the headers of k are here.
-pub fn clear_headers(cx: &mut Ctx, k: &str, a: &str) -> Result<()> {
+pub fn clear_headers(cx: &mut Ctx, lock: &Locked, k: &str, a: &str) -> Result<()> {
     for i in &cx.world.records.items {
         if i.kernel == k && i.arch == a && i.reason == Reason::HeadersMissing {
-            remove(cx, &item_file(&cx.world.host.layout, i));
+            remove(cx, lock, &item_file(&cx.world.host.layout, i));
         }
     }
     Ok(())
 }
 
 /// Hook: m was installed for k: its deferral and failure records go.
-pub fn clear_module(cx: &mut Ctx, k: &str, a: &str, m: &str) {
+pub fn clear_module(cx: &mut Ctx, lock: &Locked, k: &str, a: &str, m: &str) {
     let l = &cx.world.host.layout;
     for i in &cx.world.records.items {
         if i.kernel == k && i.arch == a && i.module == m {
-            remove(cx, &item_file(l, i));
+            remove(cx, lock, &item_file(l, i));
         }
     }
     for f in &cx.world.records.failures {
         if f.kernel == k && f.arch == a && f.module == m {
-            remove(cx, &failure_file(l, f));
+            remove(cx, lock, &failure_file(l, f));
             if let Some(saved) = saved_log(cx, f) {
-                let _ = crate::fs::remove_file(&l.dkms, &saved);
+                let _ = lock.remove_file(&l.dkms, &saved);
             }
         }
     }
 }
 
 /// Hook: everything recorded for kernel k goes (the kernel is gone).
-pub fn drop_kernel(cx: &mut Ctx, k: &str) -> Result<()> {
+pub fn drop_kernel(cx: &mut Ctx, lock: &Locked, k: &str) -> Result<()> {
     let l = &cx.world.host.layout;
     for i in &cx.world.records.items {
         if i.kernel == k {
-            remove(cx, &item_file(l, i));
+            remove(cx, lock, &item_file(l, i));
         }
     }
     for f in &cx.world.records.failures {
         if f.kernel == k {
-            remove(cx, &failure_file(l, f));
+            remove(cx, lock, &failure_file(l, f));
             if let Some(saved) = saved_log(cx, f) {
-                let _ = crate::fs::remove_file(&l.dkms, &saved);
+                let _ = lock.remove_file(&l.dkms, &saved);
             }
         }
     }
@@ -143,6 +164,7 @@ fn saved_log(cx: &Ctx, f: &Failure) -> Option<PathBuf> {
 /// returns the log the record points to.
 pub fn record_failure(
     cx: &mut Ctx,
+    lock: &Locked,
     k: &str,
     a: &str,
     m: &str,
@@ -162,8 +184,9 @@ pub fn record_failure(
     };
     let saved = failure_file(l, &f).with_extension("make.log");
     let log = if build_log.is_file() {
-        let kept = crate::fs::create_dir_all(&l.dkms, &l.failed_dir(), 0o755)
-            .and_then(|()| crate::fs::place_atomically(&l.dkms, &build_log, &saved, false));
+        let kept = lock
+            .create_dir_all(&l.dkms, &l.failed_dir(), 0o755)
+            .and_then(|()| lock.place_atomically(&l.dkms, &build_log, &saved, false));
         Some(if kept.is_ok() { saved } else { build_log })
     } else {
         None
@@ -172,6 +195,6 @@ pub fn record_failure(
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let _ = write(cx, &failure_file(l, &f), &f);
+    let _ = write(cx, lock, &failure_file(l, &f), &f);
     log
 }

@@ -5,7 +5,7 @@
 //! installed again, with upstream's messages.
 
 use crate::error::Result;
-use crate::exec::{build, install, uninstall, Ctx};
+use crate::exec::{build, install, uninstall, Ctx, Locked};
 use crate::plan::{Depmod, Mvka, RebuildCandidate};
 use crate::report::Say;
 use crate::text;
@@ -38,6 +38,7 @@ fn deps_updated(cx: &Ctx, at: &Mvka, deps: &[String]) -> bool {
 /// Rebuild the candidates whose dependencies changed.
 pub fn rebuild_dependents(
     cx: &mut Ctx,
+    lock: &Locked,
     say: &mut dyn Say,
     k: &str,
     a: &str,
@@ -76,12 +77,12 @@ pub fn rebuild_dependents(
             say.line(&text::rebuilding_for_dependencies(&at.m, &at.v));
             say.blank();
             if cx.ledger.is_installed(world, &at.m, &at.v, k, a) {
-                uninstall::uninstall(cx, say, &at, &c.plain, Depmod::Now)?;
+                uninstall::uninstall(cx, lock, say, &at, &c.plain, Depmod::Now)?;
             }
-            uninstall::unbuild(cx, &at)?;
+            uninstall::unbuild(cx, lock, &at)?;
             cx.ledger.rebuild_depth += 1;
-            let res = build::build(cx, say, &at, &c.strict)
-                .and_then(|()| install::install(cx, say, &at, &c.strict, Depmod::Now));
+            let res = build::build(cx, lock, say, &at, &c.strict)
+                .and_then(|()| install::install(cx, lock, say, &at, &c.strict, Depmod::Now));
             cx.ledger.rebuild_depth -= 1;
             res?;
             rebuilt.push(at.m.clone());

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::exec::build::{self, BuildInput, Jobs};
 use crate::exec::{install, Ctx, Locked};
 use crate::observe::{ConfKey, World};
-use crate::plan::{Job, Mvka, Plan};
+use crate::plan::{Job, Mvka, Plan, WriteJob};
 use crate::report::progress::{Event as Progress, Progress as Live};
 use crate::report::{Buffer, Say, Style};
 use crate::text;
@@ -47,7 +47,7 @@ type Finished = (usize, Result<()>, Buffer);
 pub struct Scheduler<'s, 'w> {
     scope: &'s Scope<'s, 'w>,
     world: &'w World,
-    lock: Option<&'w Locked>,
+    lock: &'w Locked,
     client: Option<jobserver::Client>,
     slots: usize,
     nodes: Vec<Node>,
@@ -61,7 +61,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
     pub fn new(
         scope: &'s Scope<'s, 'w>,
         world: &'w World,
-        lock: Option<&'w Locked>,
+        lock: &'w Locked,
         plan: &Plan,
     ) -> Option<Scheduler<'s, 'w>> {
         let nodes: Vec<Node> = plan
@@ -70,7 +70,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
             .enumerate()
             .filter(|(_, s)| s.parallel)
             .filter_map(|(i, s)| match &s.job {
-                Job::AutoInstall { at, conf, .. } => Some(Node {
+                Job::Write(WriteJob::AutoInstall { at, conf, .. }) => Some(Node {
                     step: i,
                     at: at.clone(),
                     conf: conf.clone(),
@@ -209,7 +209,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
                 // prepared (an earlier failure). Build it here.
                 let (at, key) = (self.nodes[idx].at.clone(), self.nodes[idx].conf.clone());
                 self.nodes[idx].state = State::Taken;
-                return run_install(cx, say, &at, &key, plan, i);
+                return run_install(cx, self.lock, say, &at, &key, plan, i);
             }
             if let Ok(f) = self.rx.recv_timeout(Duration::from_millis(500)) {
                 self.finished(f, say);
@@ -234,7 +234,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
         let at = self.nodes[idx].at.clone();
         cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, true);
         let key = self.nodes[idx].conf.clone();
-        run_install(cx, say, &at, &key, plan, i)
+        run_install(cx, self.lock, say, &at, &key, plan, i)
     }
 
     /// Stop starting builds (running ones finish; the scope waits for them).
@@ -249,6 +249,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
 
 fn run_install(
     cx: &mut Ctx,
+    lock: &Locked,
     say: &mut dyn Say,
     at: &Mvka,
     key: &ConfKey,
@@ -256,17 +257,17 @@ fn run_install(
     i: usize,
 ) -> Result<()> {
     let depmod = match &plan.steps[i].job {
-        Job::AutoInstall { depmod, .. } => *depmod,
+        Job::Write(WriteJob::AutoInstall { depmod, .. }) => *depmod,
         _ => crate::plan::Depmod::Later,
     };
-    install::maybe_install(cx, say, at, key, depmod)
+    install::maybe_install(cx, lock, say, at, key, depmod)
 }
 
 /// One build in a worker thread, its output in `buf`.
 #[allow(clippy::too_many_arguments)]
 fn build_one(
     world: &World,
-    lock: Option<&Locked>,
+    lock: &Locked,
     at: &Mvka,
     key: &ConfKey,
     signer: Option<crate::exec::sign::Signer>,
@@ -274,7 +275,6 @@ fn build_one(
     client: Option<&jobserver::Client>,
     buf: &mut Buffer,
 ) -> Result<()> {
-    let lock = lock.ok_or_else(|| Error::msg(text::BUILDING_WITHOUT_LOCK))?;
     let read = world
         .conf(key)
         .ok_or_else(|| Error::msg(text::CONF_NOT_OBSERVED))?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::error::{Error, Result};
-use crate::exec::Ctx;
+use crate::exec::{Ctx, Locked};
 use crate::observe::kernel::{config_file_value, KernelFacts};
 use crate::observe::settings::expand_kernel_vars;
 use crate::observe::Host;
@@ -33,7 +33,13 @@ const UBUNTU_CERT: &str = "/var/lib/shim-signed/mok/MOK.der";
 
 /// Upstream's `prepare_signing` for `kernel`, printing the same lines.
 /// `None` means modules are not signed.
-pub fn prepare(host: &Host, say: &mut dyn Say, kernel: &KernelFacts, arch: &str) -> Option<Signer> {
+pub fn prepare(
+    host: &Host,
+    lock: &Locked,
+    say: &mut dyn Say,
+    kernel: &KernelFacts,
+    arch: &str,
+) -> Option<Signer> {
     let s = &host.settings;
     let policy = s.try_sign_modules.as_str();
     if policy == "false" {
@@ -84,7 +90,7 @@ pub fn prepare(host: &Host, say: &mut dyn Say, kernel: &KernelFacts, arch: &str)
         say.line(&text::sign_no_binary(&sign_file));
         return None;
     }
-    let (key, cert) = prepare_mok(host, say, kver, arch)?;
+    let (key, cert) = prepare_mok(host, lock, say, kver, arch)?;
     Some(Signer {
         sign_file,
         hash,
@@ -119,6 +125,7 @@ pub fn key_paths(host: &Host, kver: &str, arch: &str) -> (PathBuf, PathBuf, bool
 /// configured pair, or a self-signed one created under `/var/lib/dkms`.
 pub fn prepare_mok(
     host: &Host,
+    lock: &Locked,
     say: &mut dyn Say,
     kver: &str,
     arch: &str,
@@ -130,7 +137,8 @@ pub fn prepare_mok(
             return None;
         };
         if cert.is_file() {
-            let _ = std::fs::remove_file(&cert);
+            // Best effort: the policy tool makes a new pair either way.
+            let _ = lock.remove_file(parent(&cert), &cert);
         }
         say.line(text::SIGN_GENERATING_SHIM_KEY);
         let _ = Command::new(&usp)
@@ -146,7 +154,7 @@ pub fn prepare_mok(
     let pkcs11 = key.to_string_lossy().starts_with("pkcs11:");
     if !pkcs11 && (!key.is_file() || !cert.is_file()) {
         say.line(text::SIGN_GENERATING_SELF_SIGNED);
-        if let Err(msg) = generate(&key, &cert) {
+        if let Err(msg) = generate(lock, &key, &cert) {
             say.line(&msg);
             return None;
         }
@@ -160,20 +168,16 @@ pub fn prepare_mok(
 
 /// Create a 2048-bit RSA key (mode 0600) and a DER certificate with the
 /// codeSigning extended key usage, valid for 100 years, as upstream does.
-pub fn generate(key: &Path, cert: &Path) -> std::result::Result<(), String> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+pub fn generate(lock: &Locked, key: &Path, cert: &Path) -> std::result::Result<(), String> {
     if !crate::exec::runner::in_path("openssl") {
         return Err(text::SIGN_NO_OPENSSL.into());
     }
     // The key file is created 0600 before openssl writes into it, so it is
     // never readable by others; never through a symlink.
-    let _ = std::fs::remove_file(key);
-    let _ = std::fs::OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(key);
+    let dir = parent(key);
+    if let Err(e) = lock.write_atomic(dir, key, b"", 0o600) {
+        return Err(text::sign_no_key(key) + ": " + &crate::error::os_error(&e));
+    }
     let status = Command::new("openssl")
         .args([
             "req",
@@ -198,12 +202,20 @@ pub fn generate(key: &Path, cert: &Path) -> std::result::Result<(), String> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status();
-    let _ = std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600));
+    // openssl keeps the mode of the file it writes into; make sure.
+    let kept_private = lock.set_mode(dir, key, 0o600);
     match status {
         Err(_) => Err(text::SIGN_NO_OPENSSL.into()),
-        Ok(_) if std::fs::metadata(key).map(|m| m.len() > 0).unwrap_or(false) => Ok(()),
+        Ok(_)
+            if kept_private.is_ok()
+                && std::fs::metadata(key).map(|m| m.len() > 0).unwrap_or(false) =>
+        {
+            Ok(())
+        }
         Ok(_) => {
-            let _ = std::fs::remove_file(key);
+            // An empty or exposed key is no key: it goes (best effort; the
+            // error below says the key could not be made).
+            let _ = lock.remove_file(dir, key);
             Err(text::sign_no_key(key))
         }
     }
@@ -233,10 +245,14 @@ impl Signer {
 }
 
 /// `dkms generate_mok`: create the key pair if missing, printing upstream's lines.
-pub fn generate_mok(cx: &mut Ctx, say: &mut dyn Say) -> Result<()> {
-    cx.locked()?;
-    prepare_mok(&cx.world.host, say, "", "").ok_or_else(|| Error::msg("").shown())?;
+pub fn generate_mok(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say) -> Result<()> {
+    prepare_mok(&cx.world.host, lock, say, "", "").ok_or_else(|| Error::msg("").shown())?;
     Ok(())
+}
+
+/// The directory a key or certificate is written in (its confinement).
+fn parent(p: &Path) -> &Path {
+    p.parent().unwrap_or(Path::new("/"))
 }
 
 fn which(prog: &str) -> Option<PathBuf> {

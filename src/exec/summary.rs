@@ -5,13 +5,13 @@
 
 use crate::error::{Error, Result};
 use crate::exec::ledger::HookResult;
-use crate::exec::{queue, Ctx, Outcome};
+use crate::exec::{queue, Ctx, Locked, Outcome};
 use crate::plan::{AutoSummary, RemovalSummary};
 use crate::report::{Say, Style};
 use crate::text;
 
 /// After an autoinstall of one kernel (upstream's closing lines).
-pub fn autoinstall(cx: &mut Ctx, say: &mut dyn Say, s: &AutoSummary, _step: usize) -> Result<()> {
+pub fn autoinstall(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, s: &AutoSummary) -> Result<()> {
     if s.modules.is_empty() {
         return Ok(());
     }
@@ -73,7 +73,7 @@ pub fn autoinstall(cx: &mut Ctx, say: &mut dyn Say, s: &AutoSummary, _step: usiz
             cx.ledger
                 .results
                 .push((k.clone(), m.clone(), String::new(), HookResult::Installed));
-            queue::clear_module(cx, k, &a, m);
+            queue::clear_module(cx, lock, k, &a, m);
         }
         for m in &skipped {
             cx.ledger
@@ -81,7 +81,7 @@ pub fn autoinstall(cx: &mut Ctx, say: &mut dyn Say, s: &AutoSummary, _step: usiz
                 .push((k.clone(), m.clone(), String::new(), HookResult::Excluded));
         }
         for (m, code) in &failed {
-            let log = queue::record_failure(cx, k, &a, &m.m, &m.v, *code);
+            let log = queue::record_failure(cx, lock, k, &a, &m.m, &m.v, *code);
             cx.ledger.results.push((
                 k.clone(),
                 m.m.clone(),
@@ -101,7 +101,7 @@ pub fn autoinstall(cx: &mut Ctx, say: &mut dyn Say, s: &AutoSummary, _step: usiz
         }
         for (m, deps) in &deferred {
             let deps: Vec<String> = deps.iter().map(|d| d.to_string()).collect();
-            let _ = queue::defer_module(cx, k, &a, &m.m, &deps);
+            let _ = queue::defer_module(cx, lock, k, &a, &m.m, &deps);
             cx.ledger.results.push((
                 k.clone(),
                 m.m.clone(),
@@ -119,11 +119,11 @@ pub fn autoinstall(cx: &mut Ctx, say: &mut dyn Say, s: &AutoSummary, _step: usiz
 
 /// After kernel_preinst/prerm: empty directories of the kernel's module
 /// tree go; exit 14 naming the modules that failed.
-pub fn removal(cx: &mut Ctx, _say: &mut dyn Say, r: &RemovalSummary) -> Result<()> {
+pub fn removal(cx: &mut Ctx, lock: &Locked, r: &RemovalSummary) -> Result<()> {
     let l = &cx.world.host.layout;
     let kd = l.lib_tree(&r.k);
-    if kd.is_dir() && cx.locked().is_ok() {
-        crate::fs::remove_empty_dirs(&l.install, &kd);
+    if kd.is_dir() {
+        lock.remove_empty_dirs(&l.install, &kd);
     }
     let failed: Vec<String> = r
         .modules

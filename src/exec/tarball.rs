@@ -26,7 +26,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
-use crate::exec::Ctx;
+use crate::exec::{Ctx, Locked};
 use crate::fs::is_symlink;
 use crate::layout::is_safe_component;
 use crate::observe::ConfKey;
@@ -52,6 +52,7 @@ const MAX_LINK_HOPS: usize = 40;
 #[allow(clippy::too_many_arguments)]
 pub fn mktarball(
     cx: &mut Ctx,
+    _lock: &Locked,
     say: &mut dyn Say,
     m: &str,
     v: &str,
@@ -210,10 +211,10 @@ impl Layout {
 /// registers the module (`add`).
 pub fn ldtarball(
     cx: &mut Ctx,
+    _lock: &Locked,
     say: &mut dyn Say,
     archive: &Path,
 ) -> Result<(String, String, bool)> {
-    cx.locked()?;
     if fs::metadata(archive).is_err() {
         return Err(Error::usage([text::archive_missing(archive)]));
     }
@@ -966,8 +967,14 @@ fn read_conf(
 
 /// `ldtarball` (and `add` of an archive): load it, then register what it
 /// holds when it holds a source.
-pub fn ldtarball_and_add(cx: &mut Ctx, say: &mut dyn Say, archive: &Path, add: bool) -> Result<()> {
-    let (m, v, has_source) = ldtarball(cx, say, archive)?;
+pub fn ldtarball_and_add(
+    cx: &mut Ctx,
+    lock: &Locked,
+    say: &mut dyn Say,
+    archive: &Path,
+    add: bool,
+) -> Result<()> {
+    let (m, v, has_source) = ldtarball(cx, lock, say, archive)?;
     if !add || !has_source {
         return Ok(());
     }
@@ -996,7 +1003,7 @@ pub fn ldtarball_and_add(cx: &mut Ctx, say: &mut dyn Say, archive: &Path, add: b
         }
         return Err(e.error.clone());
     }
-    crate::exec::add::add_read(cx, say, &m, &v, &read, false)
+    crate::exec::add::add_read(cx, lock, say, &m, &v, &read, false)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{os_error, Error, Result};
 use crate::exec::build::run_script;
-use crate::exec::{depmod, Ctx};
+use crate::exec::{depmod, Ctx, Locked};
 use crate::layout::{looks_like_kernel, NOT_KERNELS, ORIGIN, TMP_BUILD};
 use crate::observe::files::{actual_location, join_loc};
 use crate::observe::ConfKey;
@@ -20,12 +20,12 @@ use crate::text;
 /// Upstream's `do_uninstall` of m/v from k/a.
 pub fn uninstall(
     cx: &mut Ctx,
+    lock: &Locked,
     say: &mut dyn Say,
     at: &Mvka,
     key: &ConfKey,
     depmod: Depmod,
 ) -> Result<()> {
-    let lock = cx.locked()?;
     let (m, v, k, a) = (at.m.as_str(), at.v.as_str(), at.k.as_str(), at.a.as_str());
     say.line(&text::uninstalling(m, v, k, a));
     let conf = cx.conf(say, key)?;
@@ -41,7 +41,7 @@ pub fn uninstall(
     let mut kept = false;
     if was_active {
         say.line(text::WAS_ACTIVE);
-        depmod::mark_pending(world, k);
+        depmod::mark_pending(world, lock, k)?;
         let owned = l.base_dir(m, v, k, a).join("module");
         for r in &conf.modules {
             let name = &r.dest_name;
@@ -49,7 +49,7 @@ pub fn uninstall(
             // Originals go back first (one at our own path replaces ours
             // atomically), so the kernel always has one of the two.
             let mut said = Vec::new();
-            let restored = restore_originals(cx, &orig_dir, name, &lib_tree, &mut said)?;
+            let restored = restore_originals(cx, lock, &orig_dir, name, &lib_tree, &mut said)?;
             kept |= said.iter().any(|(s, _)| *s == Stream::Err);
             match location {
                 Some(loc) => {
@@ -60,10 +60,10 @@ pub fn uninstall(
                         if restored.contains(&p) || !p.exists() {
                             continue;
                         }
-                        crate::fs::remove_file(install, &p)
+                        lock.remove_file(install, &p)
                             .map_err(|e| Error::io(text::CANNOT_REMOVE, &p, e))?;
                     }
-                    crate::fs::remove_empty_parents(install, &dir, &lib_tree);
+                    lock.remove_empty_parents(install, &dir, &lib_tree);
                     crate::fault::point("uninstall:after-delete");
                 }
                 None => say.line(&text::not_found_within(name, suffix, &lib_tree)),
@@ -72,12 +72,12 @@ pub fn uninstall(
                 say.emit(stream, &format!("{line}\n"));
             }
             if let Some(kdir) = orig_dir.parent() {
-                crate::fs::remove_empty_dirs(dkms, kdir);
+                lock.remove_empty_dirs(dkms, kdir);
             }
         }
         crate::fault::point("uninstall:before-unlink");
         let link = l.kernel_link(m, k, a);
-        crate::fs::remove_file(dkms, &link)
+        lock.remove_file(dkms, &link)
             .map_err(|e| Error::io(text::CANNOT_REMOVE, &link, e))?;
         cx.ledger.set_linked(m, k, a, None);
     } else {
@@ -94,19 +94,19 @@ pub fn uninstall(
         &[],
         m,
     );
-    depmod::request(cx, say, k, depmod);
+    depmod::request(cx, lock, say, k, depmod);
     if was_active && orig_dir.is_dir() && kept {
         say.warning(&[text::originals_kept(&orig_dir)]);
     } else if was_active && orig_dir.is_dir() {
         say.line(&text::removing_originals(k, a));
-        let _ = crate::fs::remove_all(dkms, &orig_dir);
+        let _ = lock.remove_all(dkms, &orig_dir);
         if let Some(kd) = orig_dir.parent() {
-            let _ = crate::fs::rmdir(dkms, kd);
+            let _ = lock.rmdir(dkms, kd);
         }
     }
     let od = l.originals_dir(m);
     if crate::fs::list_dirs(&od).is_empty() {
-        let _ = crate::fs::remove_all(dkms, &od);
+        let _ = lock.remove_all(dkms, &od);
     }
     Ok(())
 }
@@ -117,6 +117,7 @@ pub fn uninstall(
 /// warned about; a move that fails is an error and the archive stays.
 fn restore_originals(
     cx: &Ctx,
+    lock: &Locked,
     orig_dir: &Path,
     name: &str,
     lib_tree: &Path,
@@ -147,18 +148,19 @@ fn restore_originals(
         }
         said.push((Stream::Out, text::restoring_original(&loc)));
         if let Some(p) = host.parent() {
-            crate::fs::create_dir_all(&l.install, p, 0o755)
+            lock.create_dir_all(&l.install, p, 0o755)
                 .map_err(|e| Error::io(text::CANNOT_CREATE, p, e))?;
         }
-        crate::fs::move_verified(&l.dkms, &module, &l.install, &host).map_err(|e| {
-            Error::denied(text::cannot_restore_original(
-                &module,
-                &host,
-                &os_error(&e),
-                orig_dir,
-            ))
-        })?;
-        let _ = crate::fs::remove_file(&l.dkms, &origin);
+        lock.move_verified(&l.dkms, &module, &l.install, &host)
+            .map_err(|e| {
+                Error::denied(text::cannot_restore_original(
+                    &module,
+                    &host,
+                    &os_error(&e),
+                    orig_dir,
+                ))
+            })?;
+        let _ = lock.remove_file(&l.dkms, &origin);
         restored.push(host);
     }
     Ok(restored)
@@ -166,14 +168,14 @@ fn restore_originals(
 
 /// Upstream's `do_unbuild`: delete `<v>/<k>/<a>` and `<v>/<k>` when no other
 /// arch is left under it.
-pub fn unbuild(cx: &mut Ctx, at: &Mvka) -> Result<()> {
-    cx.locked()?;
+pub fn unbuild(cx: &mut Ctx, lock: &Locked, at: &Mvka) -> Result<()> {
     let l = &cx.world.host.layout;
     let base = l.base_dir(&at.m, &at.v, &at.k, &at.a);
-    crate::fs::remove_all(&l.dkms, &base).map_err(|e| Error::io(text::CANNOT_REMOVE, &base, e))?;
+    lock.remove_all(&l.dkms, &base)
+        .map_err(|e| Error::io(text::CANNOT_REMOVE, &base, e))?;
     let kd = l.kernel_dir(&at.m, &at.v, &at.k);
     if crate::fs::list_dirs(&kd).is_empty() {
-        let _ = crate::fs::remove_all(&l.dkms, &kd);
+        let _ = lock.remove_all(&l.dkms, &kd);
     }
     cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, false);
     Ok(())
@@ -181,26 +183,30 @@ pub fn unbuild(cx: &mut Ctx, at: &Mvka) -> Result<()> {
 
 /// `remove`'s first step: temporary build results of m/v and empty kernel
 /// directories go.
-pub fn clean_version(cx: &mut Ctx, m: &str, v: &str) -> Result<()> {
-    cx.locked()?;
+pub fn clean_version(cx: &mut Ctx, lock: &Locked, m: &str, v: &str) -> Result<()> {
     let l = &cx.world.host.layout;
     let vd = l.version_dir(m, v);
     for k in crate::fs::list_dirs(&vd) {
         let kd = vd.join(&k);
         for n in crate::fs::list_names(&kd) {
             if n.starts_with(TMP_BUILD) {
-                let _ = crate::fs::remove_all(&l.dkms, &kd.join(n));
+                let _ = lock.remove_all(&l.dkms, &kd.join(n));
             }
         }
-        let _ = crate::fs::rmdir(&l.dkms, &kd);
+        let _ = lock.rmdir(&l.dkms, &kd);
     }
     Ok(())
 }
 
 /// `remove`'s last step: when no kernel is left under m/v, delete it
 /// ("completely"), then the module directory when it is empty.
-pub fn delete_version(cx: &mut Ctx, say: &mut dyn Say, m: &str, v: &str) -> Result<()> {
-    cx.locked()?;
+pub fn delete_version(
+    cx: &mut Ctx,
+    lock: &Locked,
+    say: &mut dyn Say,
+    m: &str,
+    v: &str,
+) -> Result<()> {
     let l = &cx.world.host.layout;
     let vd = l.version_dir(m, v);
     let remaining = crate::fs::list_dirs(&vd)
@@ -210,12 +216,13 @@ pub fn delete_version(cx: &mut Ctx, say: &mut dyn Say, m: &str, v: &str) -> Resu
     if remaining == 0 {
         say.line(&text::deleting_completely(m, v));
         crate::fault::point("remove:before-delete");
-        crate::fs::remove_all(&l.dkms, &vd).map_err(|e| Error::io(text::CANNOT_REMOVE, &vd, e))?;
-        drop_records_of(cx, m, v);
+        lock.remove_all(&l.dkms, &vd)
+            .map_err(|e| Error::io(text::CANNOT_REMOVE, &vd, e))?;
+        drop_records_of(cx, lock, m, v);
     }
     let md = l.module_dir(m);
     if crate::fs::list_names(&md).is_empty() {
-        let _ = crate::fs::rmdir(&l.dkms, &md);
+        let _ = lock.rmdir(&l.dkms, &md);
     }
     Ok(())
 }
@@ -227,17 +234,17 @@ fn is_old_build_dir(d: &str) -> bool {
 }
 
 /// The failure and deferral records of a module version that is gone.
-fn drop_records_of(cx: &Ctx, m: &str, v: &str) {
+fn drop_records_of(cx: &Ctx, lock: &Locked, m: &str, v: &str) {
     let l = &cx.world.host.layout;
     for f in &cx.world.records.failures {
         if f.module == m && f.version == v {
-            let _ = crate::fs::remove_file(&l.dkms, &crate::observe::pending::failure_file(l, f));
+            let _ = lock.remove_file(&l.dkms, &crate::observe::pending::failure_file(l, f));
         }
     }
     if cx.world.tree.versions(m).len() <= 1 {
         for i in &cx.world.records.items {
             if i.module == m {
-                let _ = crate::fs::remove_file(&l.dkms, &crate::observe::pending::item_file(l, i));
+                let _ = lock.remove_file(&l.dkms, &crate::observe::pending::item_file(l, i));
             }
         }
     }
@@ -247,6 +254,7 @@ fn drop_records_of(cx: &Ctx, m: &str, v: &str) {
 /// subshell with depmod put off, after its line on stderr.
 pub fn remove_from_kernel(
     cx: &mut Ctx,
+    lock: &Locked,
     say: &mut dyn Say,
     at: &Mvka,
     key: &ConfKey,
@@ -254,12 +262,12 @@ pub fn remove_from_kernel(
 ) -> Result<()> {
     say.eline(&text::removing_from_kernel(&at.m, &at.v, &at.k, &at.a));
     if cx.ledger.is_installed(cx.world, &at.m, &at.v, &at.k, &at.a) {
-        uninstall(cx, say, at, key, Depmod::Later)?;
+        uninstall(cx, lock, say, at, key, Depmod::Later)?;
     } else if !exclusive {
         say.line(&text::not_installed(&at.m, &at.v, &at.k, &at.a));
     }
     if cx.ledger.is_built(cx.world, &at.m, &at.v, &at.k, &at.a) {
-        unbuild(cx, at)
+        unbuild(cx, lock, at)
     } else {
         say.line(&text::not_built(&at.m, &at.v, &at.k, &at.a));
         Ok(())

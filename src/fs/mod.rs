@@ -7,19 +7,22 @@
 //!
 //! Every function takes `base`, the tree the path must stay under (the dkms
 //! tree, the install tree, the source tree), and absolute host paths.
+//!
+//! Writing needs the lock: the writes are methods of [`Locked`] (the held
+//! writers' lock, [`lock`]), and nothing else here writes, so code that
+//! changes a tree without holding the lock does not compile.
 
 pub mod beneath;
 mod copy;
+pub mod lock;
 mod read;
 mod remove;
+mod temp_dir;
 mod write;
+mod writer;
 
-pub use copy::{copy_file_into, copy_tree};
+pub use lock::Locked;
 pub use read::{
     is_dir, is_symlink, list_dirs, list_names, open_regular, read_regular, read_regular_text,
 };
-pub use remove::{remove_all, remove_empty_dirs, remove_empty_parents, remove_file, rmdir};
-pub use write::{
-    append, create_dir_all, create_file, exchange, move_verified, place_atomically, rename,
-    replace_symlink, write_atomic,
-};
+pub use temp_dir::TempDir;

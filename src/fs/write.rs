@@ -10,8 +10,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{
-    fsync, mkdirat, openat, renameat, renameat_with, symlinkat, unlinkat, AtFlags, Mode, OFlags,
-    RenameFlags,
+    fsync, mkdirat, openat, renameat, renameat_with, statat, symlinkat, unlinkat, AtFlags,
+    FileType, Mode, OFlags, RenameFlags,
 };
 
 use super::beneath;
@@ -121,24 +121,67 @@ pub fn append(base: &Path, path: &Path, data: &[u8]) -> io::Result<()> {
 }
 
 /// Open `path` beneath `base` for writing (created 0644 if missing, never
-/// through a symlink): emptied first with `truncate`, else appended to.
+/// through a symlink): emptied first with `truncate`, else appended to. A
+/// FIFO, socket or device standing there is refused without blocking and
+/// without being opened for long: the open does not wait for a reader, and
+/// nothing is truncated until the file is known to be a regular one.
 pub fn create_file(base: &Path, path: &Path, truncate: bool) -> io::Result<File> {
     let e = beneath::parent(base, path)?;
-    let mut flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    if truncate {
-        flags |= OFlags::TRUNC;
-    } else {
+    let mut flags =
+        OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    if !truncate {
         flags |= OFlags::APPEND;
     }
+    // What stands there is looked at first, so a device is never opened.
+    if let Ok(st) = statat(&e.dir, &e.name, AtFlags::SYMLINK_NOFOLLOW) {
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if kind != FileType::RegularFile {
+            return Err(not_regular(path, kind));
+        }
+    }
+    // O_NONBLOCK: one swapped in meanwhile still cannot block the open.
     let fd = openat(&e.dir, &e.name, flags, Mode::from_raw_mode(0o644))?;
     let f = File::from(fd);
-    if !f.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            text::not_regular(path, NotRegular::Other),
-        ));
+    let kind = FileType::from_raw_mode(rustix::fs::fstat(&f)?.st_mode);
+    if kind != FileType::RegularFile {
+        return Err(not_regular(path, kind));
     }
+    if truncate {
+        f.set_len(0)?;
+    }
+    // Back to blocking writes (a regular file never blocks anyway).
+    rustix::fs::fcntl_setfl(&f, flags & OFlags::APPEND)?;
     Ok(f)
+}
+
+/// The refusal of a file that is not a regular one.
+pub(super) fn not_regular(path: &Path, kind: FileType) -> io::Error {
+    let what = match kind {
+        FileType::Fifo => NotRegular::Fifo,
+        FileType::CharacterDevice | FileType::BlockDevice => NotRegular::Device,
+        FileType::Socket => NotRegular::Socket,
+        _ => NotRegular::Other,
+    };
+    io::Error::new(io::ErrorKind::InvalidInput, text::not_regular(path, what))
+}
+
+/// Change the permission bits of `path` beneath `base` (a file or a
+/// directory; never through a symlink, never opening a FIFO or device).
+pub fn set_mode(base: &Path, path: &Path, mode: u32) -> io::Result<()> {
+    let e = beneath::parent(base, path)?;
+    let st = statat(&e.dir, &e.name, AtFlags::SYMLINK_NOFOLLOW)?;
+    let kind = FileType::from_raw_mode(st.st_mode);
+    if !matches!(kind, FileType::RegularFile | FileType::Directory) {
+        return Err(not_regular(path, kind));
+    }
+    let fd = openat(
+        &e.dir,
+        &e.name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+    Ok(())
 }
 
 /// Copy `from` (our own file, e.g. a built module) to `to` beneath `base`

@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Error;
 use crate::observe::Facts;
-use crate::plan::{rebuild, AutoModule, AutoSummary, Depmod, ExitRule, Job, Mvka, Plan};
+use crate::plan::{
+    rebuild, AutoModule, AutoSummary, Depmod, ExitRule, Mvka, Plan, ReadJob, WriteJob,
+};
 use crate::report::Stream;
 use crate::text;
 
@@ -112,7 +114,7 @@ pub fn candidates(
 
 /// `dkms autoinstall` / `dkms kernel_postinst` for k/a.
 pub fn plan_dkms(world: &Facts, k: &str, a: &str) -> Plan {
-    let mut p = Plan::new(ExitRule::Stop, true);
+    let mut p = Plan::new(ExitRule::Stop);
     plan_into(&mut p, world, k, a, Depmod::Now, false);
     p
 }
@@ -135,7 +137,7 @@ pub fn plan_into(
     for (m, v) in world.tree.module_versions() {
         if world.tree.is_broken(&m, &v) {
             p.push_soft(
-                Job::Fail(Error::denied(text::autoinstall_broken(&m, &v))),
+                ReadJob::Fail(Error::denied(text::autoinstall_broken(&m, &v))),
                 &[],
                 0,
             );
@@ -144,7 +146,7 @@ pub fn plan_into(
     let cands = match candidates(world, k, a) {
         Ok(c) => c,
         Err(key) => {
-            p.push(Job::ReadConf(*key), &[], 0);
+            p.push(ReadJob::ReadConf(*key), &[], 0);
             return Vec::new();
         }
     };
@@ -172,7 +174,7 @@ pub fn plan_into(
         if !c.built && !prepared {
             prepared = true;
             p.push(
-                Job::PrepareKernel {
+                WriteJob::PrepareKernel {
                     k: k.into(),
                     a: a.into(),
                 },
@@ -181,7 +183,7 @@ pub fn plan_into(
             );
         }
         let line = p.push_soft(
-            Job::Say(
+            ReadJob::Say(
                 Stream::Out,
                 format!("{}\n", text::autoinstall_of(&c.module, &c.version, k, a)),
             ),
@@ -191,7 +193,7 @@ pub fn plan_into(
         p.steps[line].deps = deps.clone();
         let at = Mvka::new(&c.module, &c.version, k, a);
         let s = p.push_soft(
-            Job::AutoInstall {
+            WriteJob::AutoInstall {
                 conf: world.conf_key(&c.module, &c.version, k, a, true),
                 at,
                 depmod,
@@ -206,7 +208,7 @@ pub fn plan_into(
         }
         if depmod == Depmod::Now {
             p.push_soft(
-                Job::RebuildDependents {
+                WriteJob::RebuildDependents {
                     k: k.into(),
                     a: a.into(),
                     candidates: rebuild::candidates(world, k, a),
@@ -215,7 +217,7 @@ pub fn plan_into(
                 chain,
             );
         }
-        let blank = p.push_soft(Job::Say(Stream::Out, "\n".into()), &[], chain);
+        let blank = p.push_soft(ReadJob::Say(Stream::Out, "\n".into()), &[], chain);
         p.steps[blank].deps = deps.clone();
         step_of.insert(*i, s);
     }
@@ -239,7 +241,7 @@ pub fn plan_into(
         modules,
         known: cands.iter().map(|c| c.module.clone()).collect(),
     };
-    p.push(Job::AutoSummary(summary), &[], 0);
+    p.push(WriteJob::AutoSummary(summary), &[], 0);
     step_of.values().copied().collect()
 }
 

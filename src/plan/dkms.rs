@@ -13,7 +13,9 @@ use crate::observe::{ConfKey, Facts};
 use crate::plan::checks;
 use crate::plan::removal::{removals, Removal};
 use crate::plan::request::{Action, StatusFormat, TarballContents};
-use crate::plan::{autoinstall, rebuild, Depmod, DkmsArgs, ExitRule, Job, Mvka, Plan};
+use crate::plan::{
+    autoinstall, rebuild, Depmod, DkmsArgs, ExitRule, Mvka, Plan, ReadJob, WriteJob,
+};
 use crate::report::Stream;
 use crate::text;
 
@@ -24,9 +26,9 @@ pub fn plan(args: &DkmsArgs, world: &Facts) -> Plan {
     let r = match &args.action {
         Action::Status { format } => Ok(status(args, world, *format)),
         Action::Missing => {
-            let mut p = Plan::new(ExitRule::Stop, false);
-            p.push(Job::Say(Stream::Err, text::unknown_action("")), &[], 0);
-            p.push(Job::Say(Stream::Out, text::usage("dkms")), &[], 0);
+            let mut p = Plan::new(ExitRule::Stop);
+            p.push(ReadJob::Say(Stream::Err, text::unknown_action("")), &[], 0);
+            p.push(ReadJob::Say(Stream::Out, text::usage("dkms")), &[], 0);
             Ok(p)
         }
         Action::Remove => kernels()
@@ -61,8 +63,8 @@ pub fn plan(args: &DkmsArgs, world: &Facts) -> Plan {
         Action::MkBmDeb => kernels()
             .and_then(|ks| crate::plan::package::steps::mkbmdeb(args, world, &ks.k0, &ks.a0)),
         Action::GenerateMok => kernels().map(|_| {
-            let mut p = Plan::new(ExitRule::Stop, true);
-            p.push(Job::GenerateMok, &[], 0);
+            let mut p = Plan::new(ExitRule::Stop);
+            p.push(WriteJob::GenerateMok, &[], 0);
             p
         }),
     };
@@ -110,8 +112,8 @@ fn status(args: &DkmsArgs, world: &Facts, format: StatusFormat) -> Plan {
         arch: args.arches.first().cloned().unwrap_or_default(),
     };
     let view = crate::observe::status::view(world, &filter, format.is_document());
-    let mut p = Plan::new(ExitRule::Stop, false);
-    p.push(Job::Status { view, format }, &[], 0);
+    let mut p = Plan::new(ExitRule::Stop);
+    p.push(ReadJob::Status { view, format }, &[], 0);
     p
 }
 
@@ -221,7 +223,7 @@ fn plan_add(
     if m.is_empty() && v.is_empty() {
         if let Some(archive) = &args.archive {
             let i = p.push(
-                Job::LoadTarball {
+                WriteJob::LoadTarball {
                     archive: archive.clone(),
                     add: true,
                 },
@@ -230,7 +232,7 @@ fn plan_add(
             );
             if implied {
                 return Ok(Some(p.push(
-                    Job::Say(Stream::Out, "\n".into()),
+                    ReadJob::Say(Stream::Out, "\n".into()),
                     &[i],
                     chain,
                 )));
@@ -245,7 +247,7 @@ fn plan_add(
             checks::root(world)?;
             let key =
                 source_tree_conf(args, k, a).ok_or_else(|| Error::msg(text::NO_SOURCE_TREE))?;
-            let read = p.push(Job::ReadConf(key.clone()), &[], chain);
+            let read = p.push(ReadJob::ReadConf(key.clone()), &[], chain);
             let Ok(c) = &world.conf(&key).result else {
                 return Ok(Some(read));
             };
@@ -256,7 +258,7 @@ fn plan_add(
             v = c.package_version.clone();
             checks::names(&m, &v)?;
             let copy = p.push(
-                Job::AddSourceTree {
+                WriteJob::AddSourceTree {
                     dir: from,
                     conf: key.clone(),
                 },
@@ -269,7 +271,7 @@ fn plan_add(
                 return Err(Error::state(text::already_added(&m, &v)));
             }
             let add = p.push(
-                Job::Add {
+                WriteJob::Add {
                     m,
                     v,
                     conf,
@@ -295,7 +297,7 @@ fn plan_add(
     }
     let conf = add_conf_key(world, &m, &v, k, a);
     Ok(Some(p.push(
-        Job::Add {
+        WriteJob::Add {
             m,
             v,
             conf,
@@ -311,7 +313,7 @@ fn add(args: &DkmsArgs, world: &Facts, pairs: &[(String, String)]) -> Result<Pla
     checks::all_is_banned(args)?;
     checks::rw_dkms_tree(world)?;
     let (k0, a0) = pairs.first().cloned().unwrap_or_default();
-    let mut p = Plan::new(ExitRule::Stop, true);
+    let mut p = Plan::new(ExitRule::Stop);
     plan_add(&mut p, args, world, &k0, &a0, false, 0)?;
     Ok(p)
 }
@@ -334,7 +336,7 @@ fn build_install(
         checks::rw_dkms_tree(world)?;
     }
     let (k0, a0) = pairs.first().cloned().unwrap_or_default();
-    let mut p = Plan::new(ExitRule::LastChain, true);
+    let mut p = Plan::new(ExitRule::LastChain);
     let mut added: Option<usize> = None;
     let mut adding = false;
     for (i, (k, a)) in pairs.iter().enumerate() {
@@ -355,7 +357,7 @@ fn build_install(
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    p.push(Job::Fail(e), &[], chain);
+                    p.push(ReadJob::Fail(e), &[], chain);
                     continue;
                 }
             }
@@ -374,7 +376,7 @@ fn build_install(
     }
     if install {
         let i = p.push(
-            Job::PostTransaction {
+            WriteJob::PostTransaction {
                 k: k0.clone(),
                 a: a0.clone(),
             },
@@ -406,7 +408,7 @@ fn plan_maybe_build(
         return;
     }
     p.push(
-        Job::Build {
+        WriteJob::Build {
             at: at.clone(),
             conf,
             unbuild_first: built,
@@ -439,7 +441,7 @@ fn plan_maybe_install(
             return None;
         }
         let u = p.push(
-            Job::Uninstall {
+            WriteJob::Uninstall {
                 at: at.clone(),
                 conf: build_conf_key(args, world, &at.m, &at.v, &at.k, &at.a, false),
                 depmod,
@@ -452,7 +454,7 @@ fn plan_maybe_install(
     }
     if !tree.is_built(&at.m, &at.v, &at.k, &at.a) {
         let b = p.push(
-            Job::Build {
+            WriteJob::Build {
                 at: at.clone(),
                 conf: conf.clone(),
                 unbuild_first: false,
@@ -463,7 +465,7 @@ fn plan_maybe_install(
         after = vec![b];
     }
     let i = p.push(
-        Job::Install {
+        WriteJob::Install {
             at: at.clone(),
             conf,
             depmod,
@@ -472,7 +474,7 @@ fn plan_maybe_install(
         chain,
     );
     let r = p.push(
-        Job::RebuildDependents {
+        WriteJob::RebuildDependents {
             k: at.k.clone(),
             a: at.a.clone(),
             candidates: rebuild::candidates(world, &at.k, &at.a),
@@ -499,11 +501,11 @@ fn remove_unbuild_uninstall(
         checks::rw_dkms_tree(world)?;
     }
     let (m, v) = (args.module.as_str(), args.version.as_str());
-    let mut p = Plan::new(ExitRule::Stop, true);
+    let mut p = Plan::new(ExitRule::Stop);
     let mut last: Vec<usize> = Vec::new();
     if action == Removing::Remove {
         last = vec![p.push(
-            Job::CleanVersion {
+            WriteJob::CleanVersion {
                 m: m.into(),
                 v: v.into(),
             },
@@ -526,7 +528,7 @@ fn remove_unbuild_uninstall(
     }
     if action == Removing::Remove {
         p.push(
-            Job::DeleteVersion {
+            WriteJob::DeleteVersion {
                 m: m.into(),
                 v: v.into(),
             },
@@ -541,7 +543,7 @@ fn remove_unbuild_uninstall(
             world.host.machine_arch.clone(),
         )
     });
-    let t = p.push(Job::PostTransaction { k: k0, a: a0 }, &last, 0);
+    let t = p.push(WriteJob::PostTransaction { k: k0, a: a0 }, &last, 0);
     p.steps[t].if_ok = true;
     Ok(p)
 }
@@ -557,7 +559,7 @@ pub fn maybe_uninstall(
 ) -> usize {
     if world.tree.is_installed(&at.m, &at.v, &at.k, &at.a) {
         return p.push(
-            Job::Uninstall {
+            WriteJob::Uninstall {
                 at: at.clone(),
                 conf: world.conf_key(&at.m, &at.v, &at.k, &at.a, false),
                 depmod,
@@ -567,7 +569,7 @@ pub fn maybe_uninstall(
         );
     }
     if crate::plan::removal::exclusive(world, at) {
-        return p.push(Job::Say(Stream::Out, String::new()), after, chain);
+        return p.push(ReadJob::Say(Stream::Out, String::new()), after, chain);
     }
     p.say(
         text::not_installed(&at.m, &at.v, &at.k, &at.a),
@@ -585,7 +587,7 @@ pub fn maybe_unbuild(
     chain: usize,
 ) -> usize {
     if world.tree.is_built(&at.m, &at.v, &at.k, &at.a) {
-        return p.push(Job::Unbuild(at.clone()), after, chain);
+        return p.push(WriteJob::Unbuild(at.clone()), after, chain);
     }
     p.say(text::not_built(&at.m, &at.v, &at.k, &at.a), after, chain)
 }
@@ -594,20 +596,20 @@ pub fn maybe_unbuild(
 /// version built for it (preinst: AUTOINSTALL ones only) is uninstalled
 /// and unbuilt, depmod once at the end, exit 14 when one failed.
 pub fn kernel_removal(world: &Facts, k: &str, a: &str, preinst: bool) -> Plan {
-    let mut p = Plan::new(ExitRule::Stop, true);
+    let mut p = Plan::new(ExitRule::Stop);
     let mut modules = Vec::new();
     for r in removals(world, k, a, preinst) {
         let (m, v) = match r {
             Removal::Take(m, v) => (m, v),
             Removal::Unreadable(key) => {
-                p.push(Job::ReadConf(key), &[], 0);
+                p.push(ReadJob::ReadConf(key), &[], 0);
                 return p;
             }
         };
         let chain = modules.len() + 1;
         let at = Mvka::new(&m, &v, k, a);
         let s = p.push_soft(
-            Job::RemoveFromKernel {
+            WriteJob::RemoveFromKernel {
                 exclusive: crate::plan::removal::exclusive(world, &at),
                 at,
                 conf: world.conf_key(&m, &v, k, a, false),
@@ -616,13 +618,13 @@ pub fn kernel_removal(world: &Facts, k: &str, a: &str, preinst: bool) -> Plan {
             chain,
         );
         if !preinst {
-            p.push_soft(Job::Say(Stream::Out, "\n".into()), &[], chain);
+            p.push_soft(ReadJob::Say(Stream::Out, "\n".into()), &[], chain);
         }
         modules.push((format!("{m}/{v}"), s));
     }
-    p.push(Job::FlushDepmod, &[], 0);
+    p.push(WriteJob::FlushDepmod, &[], 0);
     p.push(
-        Job::RemovalSummary(crate::plan::RemovalSummary {
+        WriteJob::RemovalSummary(crate::plan::RemovalSummary {
             k: k.into(),
             a: a.into(),
             preinst,
@@ -654,7 +656,7 @@ fn run_match(args: &DkmsArgs, t: &str, world: &Facts, k: &str, a: &str) -> Resul
     if !args.module.is_empty() && !world.tree.modules.contains_key(&args.module) {
         return Err(Error::state([text::match_module_not_in_tree(&args.module)]));
     }
-    let mut p = Plan::new(ExitRule::Stop, true);
+    let mut p = Plan::new(ExitRule::Stop);
     p.say("", &[], 0);
     p.say(text::matching_kernel(k, a), &[], 0);
     p.say(text::matching_template(t, a), &[], 0);
@@ -665,7 +667,7 @@ fn run_match(args: &DkmsArgs, t: &str, world: &Facts, k: &str, a: &str) -> Resul
         return Ok(p);
     }
     p.push(
-        Job::PrepareKernel {
+        WriteJob::PrepareKernel {
             k: k.into(),
             a: a.into(),
         },
@@ -678,7 +680,7 @@ fn run_match(args: &DkmsArgs, t: &str, world: &Facts, k: &str, a: &str) -> Resul
         p.say(text::match_version(&e.version), &[], chain);
         if world.tree.is_broken(&e.module, &e.version) {
             p.push_soft(
-                Job::Fail(Error::denied(text::broken(&e.module, &e.version))),
+                ReadJob::Fail(Error::denied(text::broken(&e.module, &e.version))),
                 &[],
                 chain,
             );
@@ -697,7 +699,7 @@ fn run_match(args: &DkmsArgs, t: &str, world: &Facts, k: &str, a: &str) -> Resul
         if !world.tree.is_installed(&at.m, &at.v, &at.k, &at.a) {
             let conf = world.conf_key(&at.m, &at.v, k, a, true);
             let i = p.push(
-                Job::Install {
+                WriteJob::Install {
                     at: at.clone(),
                     conf,
                     depmod: Depmod::Now,
@@ -706,7 +708,7 @@ fn run_match(args: &DkmsArgs, t: &str, world: &Facts, k: &str, a: &str) -> Resul
                 chain,
             );
             p.push(
-                Job::RebuildDependents {
+                WriteJob::RebuildDependents {
                     k: k.into(),
                     a: a.into(),
                     candidates: rebuild::candidates(world, k, a),
@@ -734,11 +736,11 @@ fn mktarball(
     checks::names(&args.module, &args.version)?;
     checks::not_broken(world, &args.module, &args.version)?;
     checks::added(world, &args.module, &args.version)?;
-    let mut p = Plan::new(ExitRule::Stop, true);
+    let mut p = Plan::new(ExitRule::Stop);
     let conf = world.conf_key(&args.module, &args.version, k, a, false);
-    let r = p.push(Job::ReadConf(conf.clone()), &[], 0);
+    let r = p.push(ReadJob::ReadConf(conf.clone()), &[], 0);
     p.push(
-        Job::MkTarball {
+        WriteJob::MkTarball {
             m: args.module.clone(),
             v: args.version.clone(),
             pairs: pairs.to_vec(),
@@ -760,7 +762,7 @@ fn ldtarball(args: &DkmsArgs, world: &Facts) -> Result<Plan, Error> {
     let Some(archive) = args.archive.clone() else {
         return Err(Error::usage([text::archive_missing(Path::new(""))]));
     };
-    let mut p = Plan::new(ExitRule::Stop, true);
-    p.push(Job::LoadTarball { archive, add: true }, &[], 0);
+    let mut p = Plan::new(ExitRule::Stop);
+    p.push(WriteJob::LoadTarball { archive, add: true }, &[], 0);
     Ok(p)
 }

@@ -13,7 +13,9 @@ use crate::observe::kernel::headers_package;
 use crate::observe::version::sort_v_cmp;
 use crate::observe::Facts;
 use crate::plan::removal::{removals, Removal};
-use crate::plan::{autoinstall, Depmod, Event, ExitRule, Job, Mvka, Plan, PruneKernel};
+use crate::plan::{
+    autoinstall, Depmod, Event, ExitRule, Mvka, Plan, PruneKernel, ReadJob, WriteJob,
+};
 use crate::report::Stream;
 
 /// The exit status of a hook run whose steps all ran: 11 when a real build
@@ -149,31 +151,39 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
         .settings
         .autoinstall_failure
         .eq_ignore_ascii_case("warn");
-    let mut p = Plan::new(
-        ExitRule::Hook {
-            may_fail: event.may_fail(),
-            warn_only,
-        },
-        event.writes(),
-    );
+    let mut p = Plan::new(ExitRule::Hook {
+        may_fail: event.may_fail(),
+        warn_only,
+    });
     let a = world.host.machine_arch.clone();
     match event {
         Event::Pending => {
             p.exit = ExitRule::Stop;
-            p.push(Job::Pending, &[], 0);
+            p.push(ReadJob::Pending, &[], 0);
             return p;
         }
-        Event::Doctor { repair } => {
+        Event::Doctor { repair: false } => {
             p.exit = ExitRule::Stop;
-            p.push(Job::Doctor { repair: *repair }, &[], 0);
+            p.push(ReadJob::Doctor, &[], 0);
             return p;
         }
-        Event::Prune { dry_run } => {
+        Event::Doctor { repair: true } => {
             p.exit = ExitRule::Stop;
+            p.push(WriteJob::Repair, &[], 0);
+            return p;
+        }
+        Event::Prune { dry_run: true } => {
+            p.exit = ExitRule::Stop;
+            let kernels = prune_kernels(world);
+            p.push(ReadJob::PrunePreview { kernels }, &[], 0);
+            return p;
+        }
+        Event::Prune { dry_run: false } => {
+            p.exit = ExitRule::Stop;
+            let kernels = prune_kernels(world);
             p.push(
-                Job::Prune {
-                    kernels: prune_kernels(world),
-                    dry_run: *dry_run,
+                WriteJob::Prune {
+                    kernels,
                     explicit: true,
                 },
                 &[],
@@ -188,7 +198,7 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
             let preinst = matches!(event, Event::KernelPreinst(_));
             removal(&mut p, world, k, &a, preinst);
             if !preinst {
-                p.push_soft(Job::DropKernelRecords { k: k.clone() }, &[], 0);
+                p.push_soft(WriteJob::DropKernelRecords { k: k.clone() }, &[], 0);
                 implicit_prune(&mut p, world);
             }
             return p;
@@ -205,7 +215,7 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
                     load = Some(k.clone());
                 }
                 p.push_soft(
-                    Job::ClearHeadersDeferral {
+                    WriteJob::ClearHeadersDeferral {
                         k: k.clone(),
                         a: a.clone(),
                     },
@@ -217,7 +227,7 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
             KernelWork::DeferHeaders(k) => {
                 if would_build(world, &k, &a) {
                     p.push_soft(
-                        Job::DeferHeaders {
+                        WriteJob::DeferHeaders {
                             package: headers_package(&world.host.distribution, &k),
                             k,
                             a: a.clone(),
@@ -228,12 +238,12 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
                 }
             }
             KernelWork::Drop(k) => {
-                p.push_soft(Job::DropKernelRecords { k }, &[], 0);
+                p.push_soft(WriteJob::DropKernelRecords { k }, &[], 0);
             }
         }
     }
     if any_auto {
-        p.push_soft(Job::FlushDepmod, &[], 0);
+        p.push_soft(WriteJob::FlushDepmod, &[], 0);
         if let Some(job) = crate::plan::package::steps::publish_built(world) {
             p.push_soft(job, &[], 0);
         }
@@ -241,12 +251,12 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
     // The boot loaded modules before this unit built any: load what it
     // installs for the running kernel now, once depmod has run.
     if let Some(k) = load {
-        p.push_soft(Job::LoadInstalled { k }, &[], 0);
+        p.push_soft(WriteJob::LoadInstalled { k }, &[], 0);
     }
     if matches!(event, Event::AptPostInvoke | Event::Boot) {
         implicit_prune(&mut p, world);
     }
-    p.push_soft(Job::HookSummary, &[], 0);
+    p.push_soft(ReadJob::HookSummary, &[], 0);
     // In a hook nothing is fatal: every failure is reported and counted.
     for s in &mut p.steps {
         s.fatal = false;
@@ -258,9 +268,8 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
 /// never fails the event) and quiet when nothing is gone.
 fn implicit_prune(p: &mut Plan, world: &Facts) {
     p.push_soft(
-        Job::Prune {
+        WriteJob::Prune {
             kernels: prune_kernels(world),
-            dry_run: false,
             explicit: false,
         },
         &[],
@@ -275,14 +284,14 @@ fn removal(p: &mut Plan, world: &Facts, k: &str, a: &str, preinst: bool) {
         let (m, v) = match r {
             Removal::Take(m, v) => (m, v),
             Removal::Unreadable(key) => {
-                p.push_soft(Job::ReadConf(key), &[], 0);
+                p.push_soft(ReadJob::ReadConf(key), &[], 0);
                 continue;
             }
         };
         let chain = p.steps.len() + 1;
         let at = Mvka::new(&m, &v, k, a);
         p.push_soft(
-            Job::RemoveFromKernel {
+            WriteJob::RemoveFromKernel {
                 exclusive: crate::plan::removal::exclusive(world, &at),
                 at,
                 conf: world.conf_key(&m, &v, k, a, false),
@@ -291,10 +300,10 @@ fn removal(p: &mut Plan, world: &Facts, k: &str, a: &str, preinst: bool) {
             chain,
         );
         if !preinst {
-            p.push_soft(Job::Say(Stream::Out, "\n".into()), &[], chain);
+            p.push_soft(ReadJob::Say(Stream::Out, "\n".into()), &[], chain);
         }
     }
-    p.push_soft(Job::FlushDepmod, &[], 0);
+    p.push_soft(WriteJob::FlushDepmod, &[], 0);
 }
 
 #[cfg(test)]
@@ -303,6 +312,7 @@ mod tests {
     use crate::layout::{Layout, Root};
     use crate::observe::kernel::{Kernel, KernelFacts};
     use crate::observe::{Facts, Host, World};
+    use crate::plan::Job;
     use rstest::rstest;
 
     /// A world whose kernels are described by their names: "h" headers,
@@ -417,11 +427,13 @@ mod tests {
         w.host.running_kernel = running.into();
         let p = plan(&event, &Facts::new(&w));
         let jobs = p.jobs();
-        let depmod = jobs.iter().position(|j| matches!(j, Job::FlushDepmod));
+        let depmod = jobs
+            .iter()
+            .position(|j| matches!(j, Job::Write(WriteJob::FlushDepmod)));
         jobs.iter()
             .enumerate()
             .filter_map(|(i, j)| match j {
-                Job::LoadInstalled { k } => {
+                Job::Write(WriteJob::LoadInstalled { k }) => {
                     assert!(depmod.is_some_and(|d| d < i), "load before depmod");
                     Some(k.clone())
                 }

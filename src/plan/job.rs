@@ -83,9 +83,9 @@ pub struct PruneKernel {
     pub builds: Vec<(Mvka, ConfKey)>,
 }
 
-/// A unit of work.
+/// A unit of work that changes no tree: it may run without the lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Job {
+pub enum ReadJob {
     /// Print text the planner decided on.
     Say(Stream, String),
     /// Fail with this error (a check the planner made).
@@ -93,6 +93,47 @@ pub enum Job {
     /// Show what reading a dkms.conf prints and fail if it is bad
     /// (upstream's `read_conf_or_die` where it stands alone).
     ReadConf(ConfKey),
+    /// `dkms status`.
+    Status {
+        /// What status observed.
+        view: StatusView,
+        /// Text, JSON or YAML.
+        format: crate::report::status::StatusFormat,
+    },
+    /// Hook: the closing summary of a hook run.
+    HookSummary,
+    /// `dkms-hook pending`.
+    Pending,
+    /// `dkms-hook doctor`: report what needs attention.
+    Doctor,
+    /// A binary module package of the installed build of m/v for k/a,
+    /// written into `out` (`dkms-hook package`, `dkms mkbmdeb`).
+    Package {
+        /// What.
+        at: Mvka,
+        /// The package format.
+        format: Format,
+        /// The directory the package goes to (created when missing).
+        out: PathBuf,
+    },
+    /// Copy package files into a repository and index it.
+    Publish {
+        /// The repository directory.
+        repo: PathBuf,
+        /// The package files to add.
+        files: Vec<PathBuf>,
+    },
+    /// `dkms-hook prune --dry-run`: say what prune would take away.
+    PrunePreview {
+        /// The kernels prune would take.
+        kernels: Vec<PruneKernel>,
+    },
+}
+
+/// A unit of work that changes a tree: only a run holding the lock can
+/// execute it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteJob {
     /// Register m/v (upstream's `add_module`): `source` is the dkms.conf
     /// checked; a blank line follows when `blank`.
     Add {
@@ -233,13 +274,6 @@ pub enum Job {
         /// Arch.
         a: String,
     },
-    /// `dkms status`.
-    Status {
-        /// What status observed.
-        view: StatusView,
-        /// Text, JSON or YAML.
-        format: crate::report::status::StatusFormat,
-    },
     /// `dkms mktarball`.
     MkTarball {
         /// Module.
@@ -295,36 +329,8 @@ pub enum Job {
     Prune {
         /// Kernels to prune, with their builds.
         kernels: Vec<PruneKernel>,
-        /// Only say what would go.
-        dry_run: bool,
         /// Asked for by hand: say so when there is nothing to prune.
         explicit: bool,
-    },
-    /// Hook: the closing summary of a hook run.
-    HookSummary,
-    /// `dkms-hook pending`.
-    Pending,
-    /// `dkms-hook doctor`.
-    Doctor {
-        /// Repair, not only report.
-        repair: bool,
-    },
-    /// A binary module package of the installed build of m/v for k/a,
-    /// written into `out` (`dkms-hook package`, `dkms mkbmdeb`).
-    Package {
-        /// What.
-        at: Mvka,
-        /// The package format.
-        format: Format,
-        /// The directory the package goes to (created when missing).
-        out: PathBuf,
-    },
-    /// Copy package files into a repository and index it.
-    Publish {
-        /// The repository directory.
-        repo: PathBuf,
-        /// The package files to add.
-        files: Vec<PathBuf>,
     },
     /// Hook: package every module this run installed into `repo` and index
     /// it (framework.conf `publish_repo`); failures only warn.
@@ -334,58 +340,117 @@ pub enum Job {
         /// The package format.
         format: Format,
     },
+    /// `dkms-hook doctor --repair`: report and repair.
+    Repair,
+    /// `dkms mkbmdeb`: a `.deb` of the installed build of m/v for k/a, left
+    /// in `out` inside the dkms tree.
+    MkBmDeb {
+        /// What.
+        at: Mvka,
+        /// The directory in the dkms tree.
+        out: PathBuf,
+    },
+}
+
+/// A unit of work: one that only reads, or one that writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Runs with or without the lock.
+    Read(ReadJob),
+    /// Runs only with the lock.
+    Write(WriteJob),
+}
+
+impl From<ReadJob> for Job {
+    fn from(j: ReadJob) -> Job {
+        Job::Read(j)
+    }
+}
+
+impl From<WriteJob> for Job {
+    fn from(j: WriteJob) -> Job {
+        Job::Write(j)
+    }
 }
 
 impl Job {
     /// Add the kernels and dkms.conf reads this job looks up in the World.
     pub fn references<'a>(&'a self, kernels: &mut Vec<&'a str>, confs: &mut Vec<&'a ConfKey>) {
         match self {
-            Job::Say(..)
-            | Job::Fail(_)
-            | Job::LoadTarball { .. }
-            | Job::RemovalSummary(_)
-            | Job::AutoSummary(_)
-            | Job::FlushDepmod
-            | Job::Status { .. }
-            | Job::GenerateMok
-            | Job::DeferHeaders { .. }
-            | Job::DeferModule { .. }
-            | Job::ClearHeadersDeferral { .. }
-            | Job::DropKernelRecords { .. }
-            | Job::HookSummary
-            | Job::Pending
-            | Job::Doctor { .. }
-            | Job::Publish { .. }
-            | Job::PublishBuilt { .. }
-            | Job::CleanVersion { .. }
-            | Job::DeleteVersion { .. } => {}
-            Job::ReadConf(key) => confs.push(key),
-            Job::Add { conf, .. } | Job::AddSourceTree { conf, .. } => confs.push(conf),
-            Job::PrepareKernel { k, .. }
-            | Job::FinishDepmod { k, .. }
-            | Job::LoadInstalled { k }
-            | Job::PostTransaction { k, .. } => kernels.push(k),
-            Job::Build { at, conf, .. }
-            | Job::Install { at, conf, .. }
-            | Job::AutoInstall { at, conf, .. }
-            | Job::Uninstall { at, conf, .. }
-            | Job::RemoveFromKernel { at, conf, .. } => {
+            Job::Read(j) => j.references(kernels, confs),
+            Job::Write(j) => j.references(kernels, confs),
+        }
+    }
+
+    /// The job changes a tree.
+    pub fn writes(&self) -> bool {
+        matches!(self, Job::Write(_))
+    }
+}
+
+impl ReadJob {
+    /// Add the kernels and dkms.conf reads this job looks up in the World.
+    pub fn references<'a>(&'a self, kernels: &mut Vec<&'a str>, confs: &mut Vec<&'a ConfKey>) {
+        match self {
+            ReadJob::Say(..)
+            | ReadJob::Fail(_)
+            | ReadJob::Status { .. }
+            | ReadJob::HookSummary
+            | ReadJob::Pending
+            | ReadJob::Doctor
+            | ReadJob::Publish { .. } => {}
+            ReadJob::ReadConf(key) => confs.push(key),
+            ReadJob::Package { at, .. } => kernels.push(&at.k),
+            ReadJob::PrunePreview { kernels: ks } => {
+                kernels.extend(ks.iter().map(|pk| pk.k.as_str()));
+            }
+        }
+    }
+}
+
+impl WriteJob {
+    /// Add the kernels and dkms.conf reads this job looks up in the World.
+    pub fn references<'a>(&'a self, kernels: &mut Vec<&'a str>, confs: &mut Vec<&'a ConfKey>) {
+        match self {
+            WriteJob::LoadTarball { .. }
+            | WriteJob::RemovalSummary(_)
+            | WriteJob::AutoSummary(_)
+            | WriteJob::FlushDepmod
+            | WriteJob::GenerateMok
+            | WriteJob::DeferHeaders { .. }
+            | WriteJob::DeferModule { .. }
+            | WriteJob::ClearHeadersDeferral { .. }
+            | WriteJob::DropKernelRecords { .. }
+            | WriteJob::PublishBuilt { .. }
+            | WriteJob::CleanVersion { .. }
+            | WriteJob::DeleteVersion { .. }
+            | WriteJob::Repair => {}
+            WriteJob::Add { conf, .. } | WriteJob::AddSourceTree { conf, .. } => confs.push(conf),
+            WriteJob::PrepareKernel { k, .. }
+            | WriteJob::FinishDepmod { k, .. }
+            | WriteJob::LoadInstalled { k }
+            | WriteJob::PostTransaction { k, .. } => kernels.push(k),
+            WriteJob::Build { at, conf, .. }
+            | WriteJob::Install { at, conf, .. }
+            | WriteJob::AutoInstall { at, conf, .. }
+            | WriteJob::Uninstall { at, conf, .. }
+            | WriteJob::RemoveFromKernel { at, conf, .. } => {
                 kernels.push(&at.k);
                 confs.push(conf);
             }
-            Job::Unbuild(at) | Job::Package { at, .. } => kernels.push(&at.k),
-            Job::RebuildDependents { k, candidates, .. } => {
+            WriteJob::Unbuild(at) | WriteJob::MkBmDeb { at, .. } => kernels.push(&at.k),
+            WriteJob::RebuildDependents { k, candidates, .. } => {
                 kernels.push(k);
                 for c in candidates {
                     confs.push(&c.strict);
                     confs.push(&c.plain);
                 }
             }
-            Job::MkTarball { pairs, conf, .. } => {
+            WriteJob::MkTarball { pairs, conf, .. } => {
                 kernels.extend(pairs.iter().map(|(k, _)| k.as_str()));
                 confs.push(conf);
             }
-            Job::Prune { kernels: ks, .. } => {
+            WriteJob::Prune { kernels: ks, .. } => {
                 for pk in ks {
                     kernels.push(&pk.k);
                     confs.extend(pk.builds.iter().map(|(_, c)| c));

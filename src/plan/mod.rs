@@ -23,7 +23,8 @@ mod tests;
 
 pub use crate::observe::Mvka;
 pub use job::{
-    AutoModule, AutoSummary, Depmod, Job, PruneKernel, RebuildCandidate, RemovalSummary,
+    AutoModule, AutoSummary, Depmod, Job, PruneKernel, ReadJob, RebuildCandidate, RemovalSummary,
+    WriteJob,
 };
 pub use request::{Command, DkmsArgs, Event, PackageArgs, Request};
 
@@ -33,9 +34,9 @@ use crate::report::Stream;
 
 /// A job and how it hangs together with the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
+pub struct Step<J = Job> {
     /// The work.
-    pub job: Job,
+    pub job: J,
     /// Steps that must have succeeded; otherwise this one is skipped.
     pub after: Vec<usize>,
     /// Module steps whose module must be installed or ruled out by
@@ -72,31 +73,63 @@ pub enum ExitRule {
     },
 }
 
-/// The work of one run.
+/// The work of one run. A plan whose jobs all only read converts into a
+/// `Plan<ReadJob>` ([`Plan::read_only`]), which the executor runs without
+/// the lock; any other needs the lock to run at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct Plan<J = Job> {
     /// The steps, in the order their output appears.
-    pub steps: Vec<Step>,
+    pub steps: Vec<Step<J>>,
     /// How the exit status is decided.
     pub exit: ExitRule,
-    /// The run changes the trees: the executor must hold the lock.
-    pub writes: bool,
 }
 
 impl Plan {
     /// An empty plan with `exit`.
-    pub fn new(exit: ExitRule, writes: bool) -> Plan {
+    pub fn new(exit: ExitRule) -> Plan {
         Plan {
             steps: Vec::new(),
             exit,
-            writes,
         }
     }
 
+    /// Some job changes a tree.
+    pub fn writes(&self) -> bool {
+        self.steps.iter().any(|s| s.job.writes())
+    }
+
+    /// The same plan as one that only reads, when no job writes.
+    pub fn read_only(self) -> std::result::Result<Plan<ReadJob>, Plan> {
+        if self.writes() {
+            return Err(self);
+        }
+        let steps = self
+            .steps
+            .into_iter()
+            .filter_map(|s| match s.job {
+                Job::Read(job) => Some(Step {
+                    job,
+                    after: s.after,
+                    deps: s.deps,
+                    fatal: s.fatal,
+                    chain: s.chain,
+                    if_ok: s.if_ok,
+                    parallel: s.parallel,
+                    cost: s.cost,
+                }),
+                Job::Write(_) => None,
+            })
+            .collect();
+        Ok(Plan {
+            steps,
+            exit: self.exit,
+        })
+    }
+
     /// Add a fatal step after `after`; returns its index.
-    pub fn push(&mut self, job: Job, after: &[usize], chain: usize) -> usize {
+    pub fn push(&mut self, job: impl Into<Job>, after: &[usize], chain: usize) -> usize {
         self.steps.push(Step {
-            job,
+            job: job.into(),
             after: after.to_vec(),
             deps: Vec::new(),
             fatal: true,
@@ -109,7 +142,7 @@ impl Plan {
     }
 
     /// Add a step whose failure does not end the run.
-    pub fn push_soft(&mut self, job: Job, after: &[usize], chain: usize) -> usize {
+    pub fn push_soft(&mut self, job: impl Into<Job>, after: &[usize], chain: usize) -> usize {
         let i = self.push(job, after, chain);
         self.steps[i].fatal = false;
         i
@@ -118,7 +151,7 @@ impl Plan {
     /// Add a line of text on stdout.
     pub fn say(&mut self, text: impl Into<String>, after: &[usize], chain: usize) -> usize {
         self.push(
-            Job::Say(Stream::Out, format!("{}\n", text.into())),
+            ReadJob::Say(Stream::Out, format!("{}\n", text.into())),
             after,
             chain,
         )
@@ -126,8 +159,8 @@ impl Plan {
 
     /// A plan that only fails with `e`.
     pub fn fail(e: Error) -> Plan {
-        let mut p = Plan::new(ExitRule::Stop, false);
-        p.push(Job::Fail(e), &[], 0);
+        let mut p = Plan::new(ExitRule::Stop);
+        p.push(ReadJob::Fail(e), &[], 0);
         p
     }
 
@@ -172,16 +205,16 @@ pub fn plan(req: &Request, facts: &Facts) -> Plan {
         Command::Dkms(args) => dkms::plan(args, facts),
         Command::Hook(event) => hook::plan(event, facts),
     };
-    if p.writes && !facts.tree.depmod_due.is_empty() {
+    if p.writes() && !facts.tree.depmod_due.is_empty() {
         let repairs = facts
             .tree
             .depmod_due
             .iter()
             .map(|k| Step {
-                job: Job::FinishDepmod {
+                job: Job::Write(WriteJob::FinishDepmod {
                     k: k.clone(),
                     gone: !facts.kernel(k).dir,
-                },
+                }),
                 after: Vec::new(),
                 deps: Vec::new(),
                 fatal: false,

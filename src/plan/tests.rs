@@ -10,7 +10,7 @@ use crate::observe::conf::{ConfContext, ConfRead};
 use crate::observe::tree::VersionState;
 use crate::observe::{Facts, Host, World};
 use crate::plan::request::Action;
-use crate::plan::{plan, Command, DkmsArgs, Job, Request};
+use crate::plan::{plan, Command, DkmsArgs, Job, ReadJob, Request, WriteJob};
 use crate::report::Stream;
 
 const K: &str = "6.1.0-1-amd64";
@@ -133,14 +133,14 @@ fn dkms(name: &str, mv: &str, extra: &[&str]) -> Request {
 /// A job in a few words.
 fn word(j: &Job) -> String {
     match j {
-        Job::Say(Stream::Out, t) if t.trim().is_empty() => "blank".into(),
-        Job::Say(_, t) => format!("say {}", t.trim_end()),
-        Job::Fail(e) => format!("fail {}", e.code()),
-        Job::Add { m, v, .. } => format!("add {m}/{v}"),
-        Job::PrepareKernel { .. } => "prepare".into(),
-        Job::Build {
+        Job::Read(ReadJob::Say(Stream::Out, t)) if t.trim().is_empty() => "blank".into(),
+        Job::Read(ReadJob::Say(_, t)) => format!("say {}", t.trim_end()),
+        Job::Read(ReadJob::Fail(e)) => format!("fail {}", e.code()),
+        Job::Write(WriteJob::Add { m, v, .. }) => format!("add {m}/{v}"),
+        Job::Write(WriteJob::PrepareKernel { .. }) => "prepare".into(),
+        Job::Write(WriteJob::Build {
             at, unbuild_first, ..
-        } => {
+        }) => {
             format!(
                 "build {}/{}{}",
                 at.m,
@@ -152,19 +152,21 @@ fn word(j: &Job) -> String {
                 }
             )
         }
-        Job::Install { at, .. } => format!("install {}/{}", at.m, at.v),
-        Job::AutoInstall { at, .. } => format!("autoinstall {}/{}", at.m, at.v),
-        Job::Uninstall { at, .. } => format!("uninstall {}/{}", at.m, at.v),
-        Job::Unbuild(at) => format!("unbuild {}/{}", at.m, at.v),
-        Job::CleanVersion { .. } => "clean".into(),
-        Job::DeleteVersion { .. } => "delete".into(),
-        Job::RebuildDependents { .. } => "rebuild-dependents".into(),
-        Job::AutoSummary(_) => "summary".into(),
-        Job::PostTransaction { .. } => "post-transaction".into(),
-        Job::FlushDepmod => "depmod".into(),
-        Job::LoadInstalled { k } => format!("load {k}"),
-        Job::RemoveFromKernel { at, .. } => format!("remove-from-kernel {}/{}", at.m, at.v),
-        Job::RemovalSummary(_) => "removal-summary".into(),
+        Job::Write(WriteJob::Install { at, .. }) => format!("install {}/{}", at.m, at.v),
+        Job::Write(WriteJob::AutoInstall { at, .. }) => format!("autoinstall {}/{}", at.m, at.v),
+        Job::Write(WriteJob::Uninstall { at, .. }) => format!("uninstall {}/{}", at.m, at.v),
+        Job::Write(WriteJob::Unbuild(at)) => format!("unbuild {}/{}", at.m, at.v),
+        Job::Write(WriteJob::CleanVersion { .. }) => "clean".into(),
+        Job::Write(WriteJob::DeleteVersion { .. }) => "delete".into(),
+        Job::Write(WriteJob::RebuildDependents { .. }) => "rebuild-dependents".into(),
+        Job::Write(WriteJob::AutoSummary(_)) => "summary".into(),
+        Job::Write(WriteJob::PostTransaction { .. }) => "post-transaction".into(),
+        Job::Write(WriteJob::FlushDepmod) => "depmod".into(),
+        Job::Write(WriteJob::LoadInstalled { k }) => format!("load {k}"),
+        Job::Write(WriteJob::RemoveFromKernel { at, .. }) => {
+            format!("remove-from-kernel {}/{}", at.m, at.v)
+        }
+        Job::Write(WriteJob::RemovalSummary(_)) => "removal-summary".into(),
         other => format!("{other:?}"),
     }
 }

@@ -32,8 +32,10 @@ pub const NO_SUCH_BUILD: &str = "internal error: no such build";
 /// Ours: the scheduler lost a build it waited for.
 pub const BUILD_NOT_DONE: &str = "internal error: build not done";
 
-/// Ours: a parallel build started without the lock.
-pub const BUILDING_WITHOUT_LOCK: &str = "internal error: building without the lock";
+/// Ours: a plan that writes was made for a request that does not (the
+/// request's `writes` and the planner disagree).
+pub const READ_ONLY_REQUEST: &str =
+    "internal error: a read-only request planned to change the trees";
 
 /// Ours: a parallel build whose dkms.conf was not read.
 pub const CONF_NOT_OBSERVED: &str = "internal error: dkms.conf not observed";

@@ -25,10 +25,5 @@ pub fn cannot_lock(lock: &Path, cause: &str) -> String {
     format!("Cannot lock {}: {cause}", lock.display())
 }
 
-/// Ours: the error when a run that must write could not take the lock.
-pub fn tree_not_locked(dkms_tree: &Path) -> String {
-    format!(
-        "Cannot lock the DKMS tree {}; changes need write access to it.",
-        dkms_tree.display()
-    )
-}
+/// Ours: what to do when the lock could not be taken for lack of rights.
+pub const NEEDS_ROOT: &str = "Run it as root (changes to the DKMS trees need root).";

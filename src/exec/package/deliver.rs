@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::exec::Locked;
 use crate::text;
 
 fn io(path: &Path, e: std::io::Error) -> Error {
@@ -15,26 +16,39 @@ fn io(path: &Path, e: std::io::Error) -> Error {
 }
 
 /// Write `data` as `dir/name` (beneath `base`) atomically, mode 0644.
-pub fn bytes(base: &Path, dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf> {
+pub fn bytes(lock: &Locked, base: &Path, dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf> {
     let dest = dir.join(name);
-    crate::fs::write_atomic(base, &dest, data, 0o644).map_err(|e| io(&dest, e))?;
+    lock.write_atomic(base, &dest, data, 0o644)
+        .map_err(|e| io(&dest, e))?;
     Ok(dest)
 }
 
 /// Copy the file `from` to `dir/name` (beneath `base`) atomically.
-pub fn file(from: &Path, base: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
+pub fn file(lock: &Locked, from: &Path, base: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
     let data = crate::fs::read_regular(from, 4 << 30).map_err(|e| io(from, e))?;
-    bytes(base, dir, name, &data)
+    bytes(lock, base, dir, name, &data)
 }
 
-/// Create `dir` when missing: beneath `base` when it is inside it (the
-/// dkms tree), else `dir` is the base itself, a directory the user named.
-pub fn ensure_dir(base: &Path, dir: &Path) -> Result<()> {
-    if base == dir {
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))
-    } else {
-        crate::fs::create_dir_all(base, dir, 0o755).map_err(|e| io(dir, e))
-    }
+/// Create `dir`, a directory the user named for packages (not a tree: no
+/// lock guards it; its own lock is taken in it next), when missing.
+pub fn user_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))
+}
+
+/// Take the lock that serialises writers of a package directory or
+/// repository the user named (the same lock code as the trees').
+pub fn lock_dir(dir: &Path) -> Result<Locked> {
+    let path = dir.join(crate::layout::PUBLISH_LOCK);
+    Locked::acquire(&path, &mut |_| {})
+        .map(|a| a.lock)
+        .map_err(|e| e.into_kind(Error::InstallFailed))
+}
+
+/// Create `dir` beneath `base` when missing (a directory inside the dkms
+/// tree, e.g. `dkms mkbmdeb`'s `bmdeb/`, under the run's lock).
+pub fn tree_dir(lock: &Locked, base: &Path, dir: &Path) -> Result<()> {
+    lock.create_dir_all(base, dir, 0o755)
+        .map_err(|e| io(dir, e))
 }
 
 /// The base a package written into `out` is confined to: the dkms tree

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use crate::error::{Error, Result};
-use crate::exec::Ctx;
+use crate::exec::{Ctx, Locked};
 use crate::observe::prebuilt::Prebuilt;
 use crate::observe::World;
 use crate::plan::package::{naming, package, Format};
@@ -28,16 +28,46 @@ use crate::plan::Mvka;
 use crate::report::Say;
 use crate::text;
 
-/// The job: package `at` in `format` into `out`; says where it went.
+/// `dkms-hook package`: package `at` in `format` into `out`, a directory
+/// the user named (created when missing, its own lock held while the
+/// package goes in); says where it went.
 pub fn run(cx: &mut Ctx, say: &mut dyn Say, at: &Mvka, format: Format, out: &Path) -> Result<()> {
-    let path = build(cx.world, at, format, out)?;
+    deliver::user_dir(out)?;
+    let lock = deliver::lock_dir(out)?;
+    let built = build(cx.world, &lock, at, format, out);
+    if let Err(e) = lock.release_removing() {
+        // Only a stray dot file is left, and the next package run locks it.
+        log::debug!("lock file left in {}: {e}", out.display());
+    }
+    say.line(&text::package_written(&built?));
+    Ok(())
+}
+
+/// `dkms mkbmdeb`: package `at` as a `.deb` into `out` inside the dkms
+/// tree, under the run's lock; says where it went.
+pub fn run_in_tree(
+    cx: &mut Ctx,
+    lock: &Locked,
+    say: &mut dyn Say,
+    at: &Mvka,
+    out: &Path,
+) -> Result<()> {
+    let dkms = &cx.world.host.layout.dkms;
+    deliver::tree_dir(lock, dkms, out)?;
+    let path = build(cx.world, lock, at, Format::Deb, out)?;
     say.line(&text::package_written(&path));
     Ok(())
 }
 
-/// Package `at` in `format` into the directory `out` (created when
-/// missing); returns the package's path.
-pub fn build(world: &World, at: &Mvka, format: Format, out: &Path) -> Result<PathBuf> {
+/// Package `at` in `format` into the directory `out` (which exists, and
+/// which `lock` guards); returns the package's path.
+pub fn build(
+    world: &World,
+    lock: &Locked,
+    at: &Mvka,
+    format: Format,
+    out: &Path,
+) -> Result<PathBuf> {
     match format {
         Format::Deb => tool::require("dpkg-deb", "dpkg")?,
         Format::Rpm => tool::require("rpmbuild", "rpm")?,
@@ -72,8 +102,7 @@ pub fn build(world: &World, at: &Mvka, format: Format, out: &Path) -> Result<Pat
         Format::Rpm => rpm::build(&p, &tree, work.path())?,
     };
     let base = deliver::base_for(out, &world.host.layout.dkms);
-    deliver::ensure_dir(&base, out)?;
-    deliver::file(&built, &base, out, &name)
+    deliver::file(lock, &built, &base, out, &name)
 }
 
 /// SOURCE_DATE_EPOCH, else the time of the build's make.log, else 0.

@@ -34,9 +34,18 @@ pub fn run(
     if installed.is_empty() {
         return Ok(());
     }
+    let lock =
+        match package::deliver::user_dir(repo).and_then(|()| package::deliver::lock_dir(repo)) {
+            Ok(l) => l,
+            Err(e) => {
+                say.error(&e);
+                say.warning(&[text::auto_index_failed(repo)]);
+                return Ok(());
+            }
+        };
     let mut any = false;
     for at in &installed {
-        match package::build(cx.world, at, format, repo) {
+        match package::build(cx.world, &lock, at, format, repo) {
             Ok(p) => {
                 say.line(&text::package_written(&p));
                 any = true;
@@ -48,7 +57,7 @@ pub fn run(
         }
     }
     if any {
-        if let Err(e) = super::lock(repo).and_then(|_l| super::index(say, repo)) {
+        if let Err(e) = super::index(&lock, say, repo) {
             say.error(&e);
             say.warning(&[text::auto_index_failed(repo)]);
         }

@@ -10,11 +10,12 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::exec::package::{deliver, tool};
 use crate::exec::runner::in_path;
+use crate::exec::Locked;
 use crate::report::Say;
 use crate::text;
 
 /// Write the index of the `n` `.deb` files in `repo`.
-pub fn write(say: &mut dyn Say, repo: &Path, n: usize) -> Result<()> {
+pub fn write(lock: &Locked, say: &mut dyn Say, repo: &Path, n: usize) -> Result<()> {
     let ftparchive = in_path("apt-ftparchive");
     let packages = if ftparchive {
         tool::run(&["apt-ftparchive", "packages", "."], repo, None)?
@@ -26,25 +27,24 @@ pub fn write(say: &mut dyn Say, repo: &Path, n: usize) -> Result<()> {
             None,
         )?
     };
-    let work = tempfile::Builder::new()
-        .prefix(".dkms-hook-index-")
-        .tempdir_in(repo)
+    let work = lock
+        .temp_dir(repo, repo, ".dkms-hook-index-")
         .map_err(|e| Error::io(text::CANNOT_USE_REPOSITORY, repo, e))?;
     let w = work.path();
-    deliver::bytes(repo, w, "Packages", &packages)?;
+    deliver::bytes(lock, repo, w, "Packages", &packages)?;
     tool::require("gzip", "gzip")?;
     let gz = tool::run(&["gzip", "-9", "-n", "-c", "Packages"], w, None)?;
-    deliver::bytes(repo, w, "Packages.gz", &gz)?;
+    deliver::bytes(lock, repo, w, "Packages.gz", &gz)?;
     let mut made = vec!["Packages", "Packages.gz"];
     if ftparchive {
         let release = tool::run(&["apt-ftparchive", "release", "."], w, None)?;
-        deliver::bytes(repo, w, "Release", &release)?;
+        deliver::bytes(lock, repo, w, "Release", &release)?;
         made.push("Release");
     } else {
         say.line(text::PUBLISH_NO_RELEASE);
     }
     for name in &made {
-        crate::fs::rename(repo, &w.join(name), &repo.join(name))
+        lock.rename(repo, &w.join(name), &repo.join(name))
             .map_err(|e| Error::io(text::CANNOT_USE_REPOSITORY, &repo.join(name), e))?;
     }
     say.line(&text::publish_indexed_debs(n, repo, &made));

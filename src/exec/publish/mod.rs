@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::exec::package::deliver;
-use crate::layout::PUBLISH_LOCK;
+use crate::exec::Locked;
 use crate::report::Say;
 use crate::text;
 
@@ -38,19 +38,6 @@ pub fn packages_in(repo: &Path, ext: &str) -> Vec<String> {
     v
 }
 
-/// Hold the repository's publish lock.
-fn lock(repo: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
-    let path = repo.join(PUBLISH_LOCK);
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(text::CANNOT_USE_REPOSITORY, &path, e))?;
-    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| Error::io(text::CANNOT_USE_REPOSITORY, &path, std::io::Error::from(e)))
-}
-
 /// The job: check every file first (nothing is copied when one is not a
 /// package), copy them into `repo`, then index it.
 pub fn run(say: &mut dyn Say, repo: &Path, files: &[PathBuf]) -> Result<()> {
@@ -59,8 +46,8 @@ pub fn run(say: &mut dyn Say, repo: &Path, files: &[PathBuf]) -> Result<()> {
             return Err(Error::usage([text::publish_not_a_package(f)]));
         }
     }
-    deliver::ensure_dir(repo, repo)?;
-    let _lock = lock(repo)?;
+    deliver::user_dir(repo)?;
+    let lock = deliver::lock_dir(repo)?;
     for f in files {
         let name = f
             .file_name()
@@ -69,22 +56,22 @@ pub fn run(say: &mut dyn Say, repo: &Path, files: &[PathBuf]) -> Result<()> {
         // A file already in the repository is indexed where it is.
         let same = std::fs::canonicalize(f).ok() == std::fs::canonicalize(repo.join(&name)).ok();
         if !same {
-            deliver::file(f, repo, repo, &name)?;
+            deliver::file(&lock, f, repo, repo, &name)?;
         }
         say.line(&text::publish_added(&name, repo));
     }
-    index(say, repo)
+    index(&lock, say, repo)
 }
 
-/// Index what `repo` holds (the lock must be held).
-pub fn index(say: &mut dyn Say, repo: &Path) -> Result<()> {
+/// Index what `repo` holds, under its lock.
+pub fn index(lock: &Locked, say: &mut dyn Say, repo: &Path) -> Result<()> {
     let debs = packages_in(repo, "deb");
     let rpms = packages_in(repo, "rpm");
     if debs.is_empty() && rpms.is_empty() {
         say.line(&text::publish_empty(repo));
     }
     if !debs.is_empty() {
-        deb_index::write(say, repo, debs.len())?;
+        deb_index::write(lock, say, repo, debs.len())?;
     }
     if !rpms.is_empty() {
         rpm_index::write(say, repo, rpms.len())?;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::Format;
 use crate::error::{Error, Result};
 use crate::observe::Facts;
-use crate::plan::{checks, DkmsArgs, ExitRule, Job, Mvka, PackageArgs, Plan};
+use crate::plan::{checks, DkmsArgs, ExitRule, Mvka, PackageArgs, Plan, ReadJob, WriteJob};
 use crate::text;
 
 /// The format asked for (`deb`/`rpm`), else the distribution's own.
@@ -49,9 +49,9 @@ pub fn package(args: &PackageArgs, world: &Facts) -> Plan {
     });
     match r {
         Ok(format) => {
-            let mut p = Plan::new(ExitRule::Stop, false);
+            let mut p = Plan::new(ExitRule::Stop);
             p.push(
-                Job::Package {
+                ReadJob::Package {
                     at,
                     format,
                     out: args.out.clone(),
@@ -73,12 +73,11 @@ pub fn mkbmdeb(args: &DkmsArgs, world: &Facts, k: &str, a: &str) -> Result<Plan>
     let at = Mvka::new(&args.module, &args.version, k, a);
     installed(world, &at)?;
     // It writes into the dkms tree (bmdeb/), under the lock.
-    let mut p = Plan::new(ExitRule::Stop, true);
+    let mut p = Plan::new(ExitRule::Stop);
     p.push(
-        Job::Package {
+        WriteJob::MkBmDeb {
             out: world.host.layout.bmdeb_dir(&at.m, &at.v),
             at,
-            format: Format::Deb,
         },
         &[],
         0,
@@ -88,9 +87,9 @@ pub fn mkbmdeb(args: &DkmsArgs, world: &Facts, k: &str, a: &str) -> Result<Plan>
 
 /// `dkms-hook publish`.
 pub fn publish(repo: &std::path::Path, files: &[PathBuf]) -> Plan {
-    let mut p = Plan::new(ExitRule::Stop, false);
+    let mut p = Plan::new(ExitRule::Stop);
     p.push(
-        Job::Publish {
+        ReadJob::Publish {
             repo: repo.to_path_buf(),
             files: files.to_vec(),
         },
@@ -101,9 +100,9 @@ pub fn publish(repo: &std::path::Path, files: &[PathBuf]) -> Plan {
 }
 
 /// The hooks' packaging step when framework.conf sets `publish_repo`.
-pub fn publish_built(world: &Facts) -> Option<Job> {
+pub fn publish_built(world: &Facts) -> Option<WriteJob> {
     let repo = world.host.settings.publish_repo.clone()?;
-    Some(Job::PublishBuilt {
+    Some(WriteJob::PublishBuilt {
         repo,
         format: Format::native(&world.host.distribution),
     })

@@ -42,6 +42,14 @@ pub struct Acquired {
 }
 
 impl Locked {
+    /// Release the lock and leave no lock file behind (a directory the user
+    /// named, which should hold only what was asked for). Safe for anyone
+    /// waiting: a waiter that finds the file gone from its path takes the
+    /// lock again on a new one.
+    pub fn release_removing(self) -> std::io::Result<()> {
+        std::fs::remove_file(&self.path)
+    }
+
     /// The inode of the locked file.
     pub fn ino(&self) -> u64 {
         self._lock.metadata().map(|m| m.ino()).unwrap_or(0)
