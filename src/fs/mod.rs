@@ -14,10 +14,10 @@ mod read;
 mod remove;
 mod write;
 
-pub use copy::{copy_file_into, copy_tree};
+pub use copy::{copy_file_into, copy_tree, copy_tree_replacing};
 pub use read::{is_dir, is_symlink, list_dirs, list_names, read_regular, read_regular_text};
 pub use remove::{remove_all, remove_empty_dirs, remove_empty_parents, remove_file, rmdir};
 pub use write::{
-    append, create_dir_all, create_file, exchange, move_verified, place_atomically, rename,
-    replace_symlink, write_atomic,
+    append, create_dir_all, create_file, create_new, exchange, move_verified, place_atomically,
+    rename, replace_symlink, set_dir_mode_and_mtime, symlink, write_atomic,
 };
