@@ -185,6 +185,12 @@ fn pick_conf(
 
 /// Upstream's `add_source_tree` for the unpacked directory `dir`: read its
 /// dkms.conf and copy it to `<source_tree>/<PACKAGE_NAME>-<PACKAGE_VERSION>`.
+///
+/// Upstream copies first and refuses an m/v that is already added
+/// afterwards (exit 3, in `add_module`); here that refusal comes first,
+/// so without `--force` the registered source keeps every byte. With
+/// `--force` the source is replaced, and the caller refuses the add as
+/// upstream does.
 fn add_source_tree(
     cx: &mut Ctx,
     say: &mut dyn Say,
@@ -206,6 +212,9 @@ fn add_source_tree(
     let (m, v) = (c.package_name, c.package_version);
     check_conf_names(&m, &v, archive)?;
     let force = cx.world.host.opts.force;
+    if !force && cx.ledger.is_added(cx.world, &m, &v) {
+        return Err(Error::state(text::already_added(&m, &v)));
+    }
     let l = &cx.world.host.layout;
     let dest = l.source_tree_dir(&m, &v);
     if fs::is_symlink(&dest) {

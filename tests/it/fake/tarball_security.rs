@@ -443,6 +443,64 @@ fn more_hostile_archives_are_refused_before_anything_is_written() {
     assert_all_refused(&cases);
 }
 
+/// A plain source archive for m/1.0 whose files differ from the ones
+/// registered.
+const PLAIN_M: &str = "add('m-1.0/', tarfile.DIRTYPE, mode=0o755)\n\
+    add('m-1.0/dkms.conf', data=b'PACKAGE_NAME=m\\nPACKAGE_VERSION=1.0\\nBUILT_MODULE_NAME[0]=m\\nDEST_MODULE_LOCATION[0]=/updates\\n')\n\
+    add('m-1.0/m.c', data=b'changed\\n')\n\
+    add('m-1.0/new.c', data=b'new\\n')";
+
+/// Loading an archive of a module/version that is already added is
+/// refused the way upstream ends it (exit 3 "DKMS tree already contains"
+/// for a plain source archive, exit 8 "is already added!" for mktarball's
+/// layout), and without `--force` not a byte of the registered source or
+/// of the dkms tree changes. With `--force` upstream replaces the source
+/// before it refuses to add it again; so do we.
+#[test]
+fn loading_an_added_module_changes_nothing() {
+    let t = built_root();
+    let outside = Outside::new();
+    let plain = outside.archive("plain-m.tar.gz", PLAIN_M);
+    let made = outside.dir.path().join("made.tar.gz");
+    t.dkms(&[
+        "mktarball",
+        "m/1.0",
+        "-k",
+        K1,
+        "--archive",
+        made.to_str().expect("utf-8"),
+    ])
+    .assert_ok();
+    let lock = "var/lib/dkms/.dkms-hook.lock";
+    let before = t.snapshot();
+
+    for args in [
+        vec!["ldtarball", plain.to_str().expect("utf-8")],
+        vec!["add", "--archive", plain.to_str().expect("utf-8")],
+    ] {
+        let out = t.dkms(&args);
+        out.assert_code(3)
+            .assert_stderr_contains("Error! DKMS tree already contains: m/1.0")
+            .assert_stderr_contains("You cannot add the same module/version combo more than once.");
+        t.assert_unchanged(&before, &[lock]);
+    }
+    t.dkms(&["ldtarball", made.to_str().expect("utf-8")])
+        .assert_code(8)
+        .assert_stderr_contains("Error! m/1.0 is already added!")
+        .assert_stderr_contains("Aborting.");
+    t.assert_unchanged(&before, &[lock]);
+    assert!(t.list("/tmp").is_empty(), "{:?}", t.list("/tmp"));
+
+    let forced = t.dkms(&["ldtarball", "--force", plain.to_str().expect("utf-8")]);
+    forced
+        .assert_code(3)
+        .assert_stdout_contains("Forcing install of m/1.0")
+        .assert_stderr_contains("DKMS tree already contains: m/1.0");
+    assert_eq!(t.read("/usr/src/m-1.0/m.c"), "changed\n");
+    assert_eq!(t.read("/usr/src/m-1.0/new.c"), "new\n");
+    assert!(!t.exists("/usr/src/m-1.0/Makefile"));
+}
+
 /// A dkms.conf that needs bash (here it also touches a file in the
 /// canary directory) is read only once every check on the archive has
 /// passed: a hostile archive carrying it is refused without the code
