@@ -26,7 +26,9 @@ pub fn remove_all(base: &Path, path: &Path) -> io::Result<()> {
     missing_ok(remove_entry(&e.dir, &e.name))
 }
 
-fn remove_entry(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+/// Remove `name` in `dir` (a directory with everything in it), never
+/// following a symlink.
+pub(super) fn remove_entry(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
     let st = statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
     if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
         let sub = openat(

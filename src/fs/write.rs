@@ -184,6 +184,64 @@ pub fn set_mode(base: &Path, path: &Path, mode: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Create the new regular file `path` beneath `base` with `mode` (less the
+/// umask) and open it for writing. Anything already there, a symlink
+/// included, is an error (`EEXIST`): unpacking an archive must never land
+/// on, or through, something that was there before.
+pub fn create_new(base: &Path, path: &Path, mode: u32) -> io::Result<File> {
+    let e = beneath::parent(base, path)?;
+    let fd = openat(
+        &e.dir,
+        &e.name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    )?;
+    Ok(File::from(fd))
+}
+
+/// Create the new symlink `link` (beneath `base`) pointing at `target`;
+/// anything already at `link` is an error (`EEXIST`), never replaced.
+pub fn symlink(base: &Path, target: &Path, link: &Path) -> io::Result<()> {
+    let e = beneath::parent(base, link)?;
+    Ok(symlinkat(target, &e.dir, &e.name)?)
+}
+
+/// Give directory `path` (beneath `base`, not a symlink) `mode` and the
+/// modification time `mtime` (seconds since the epoch): the last step of
+/// unpacking a directory, once everything in it was written.
+pub fn set_dir_mode_and_mtime(base: &Path, path: &Path, mode: u32, mtime: i64) -> io::Result<()> {
+    let fd = match beneath::relative(base, path)?.is_empty() {
+        true => openat(
+            beneath::open_base(base)?,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?,
+        false => {
+            let e = beneath::parent(base, path)?;
+            openat(
+                &e.dir,
+                &e.name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?
+        }
+    };
+    rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+    let when = rustix::fs::Timespec {
+        tv_sec: mtime,
+        tv_nsec: 0,
+    };
+    rustix::fs::futimens(
+        &fd,
+        &rustix::fs::Timestamps {
+            last_access: when,
+            last_modification: when,
+        },
+    )?;
+    Ok(())
+}
+
 /// Copy `from` (our own file, e.g. a built module) to `to` beneath `base`
 /// through a temporary file and an atomic rename, so `to` is always the old
 /// file or the new one. With `symlink`, `to` becomes a link to `from`.
@@ -350,6 +408,53 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn new_entries_never_replace_or_follow_what_is_there() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path().join("tree");
+        let outside = d.path().join("outside");
+        std::fs::create_dir_all(base.join("d")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("victim"), b"keep").unwrap();
+        std::os::unix::fs::symlink(outside.join("victim"), base.join("planted")).unwrap();
+        std::os::unix::fs::symlink(&outside, base.join("dirlink")).unwrap();
+
+        let mut f = create_new(&base, &base.join("d/new"), 0o640).unwrap();
+        f.write_all(b"data").unwrap();
+        drop(f);
+        assert_eq!(std::fs::read(base.join("d/new")).unwrap(), b"data");
+        let mode = std::fs::metadata(base.join("d/new"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7000, 0);
+        // An existing file, a planted link, a path through a link: refused.
+        assert!(create_new(&base, &base.join("d/new"), 0o644).is_err());
+        assert!(create_new(&base, &base.join("planted"), 0o644).is_err());
+        assert!(create_new(&base, &base.join("dirlink/f"), 0o644).is_err());
+        assert!(symlink(&base, Path::new("x"), &base.join("planted")).is_err());
+        assert!(symlink(&base, Path::new("x"), &base.join("dirlink/l")).is_err());
+        assert_eq!(std::fs::read(outside.join("victim")).unwrap(), b"keep");
+        assert!(!outside.join("f").exists() && !outside.join("l").exists());
+
+        symlink(&base, Path::new("../new"), &base.join("d/l")).unwrap();
+        assert_eq!(
+            std::fs::read_link(base.join("d/l")).unwrap(),
+            Path::new("../new")
+        );
+
+        set_dir_mode_and_mtime(&base, &base.join("d"), 0o750, 1000).unwrap();
+        let m = std::fs::metadata(base.join("d")).unwrap();
+        assert_eq!((m.permissions().mode() & 0o7777, m.mtime()), (0o750, 1000));
+        set_dir_mode_and_mtime(&base, &base, 0o700, 2000).unwrap();
+        assert_eq!(std::fs::metadata(&base).unwrap().mtime(), 2000);
+        // A link to a directory is not a directory here.
+        let outside_mode = std::fs::metadata(&outside).unwrap().mode();
+        assert!(set_dir_mode_and_mtime(&base, &base.join("dirlink"), 0o700, 0).is_err());
+        assert_eq!(std::fs::metadata(&outside).unwrap().mode(), outside_mode);
     }
 
     #[test]

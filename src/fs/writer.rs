@@ -113,4 +113,32 @@ impl Locked {
     pub fn remove_empty_parents(&self, base: &Path, dir: &Path, stop: &Path) {
         remove::remove_empty_parents(base, dir, stop)
     }
+
+    /// Create the new regular file `path` (mode `mode`, less the umask) and
+    /// open it for writing; anything already there is an error.
+    pub fn create_new(&self, base: &Path, path: &Path, mode: u32) -> io::Result<File> {
+        write::create_new(base, path, mode)
+    }
+
+    /// Create the new symlink `link` to `target`; anything already there is
+    /// an error, never replaced.
+    pub fn symlink(&self, base: &Path, target: &Path, link: &Path) -> io::Result<()> {
+        write::symlink(base, target, link)
+    }
+
+    /// Give directory `path` `mode` and modification time `mtime`.
+    pub fn set_dir_mode_and_mtime(
+        &self,
+        base: &Path,
+        path: &Path,
+        mode: u32,
+        mtime: i64,
+    ) -> io::Result<()> {
+        write::set_dir_mode_and_mtime(base, path, mode, mtime)
+    }
+
+    /// Copy the tree `from` over `to` beneath `base`, replacing what is there.
+    pub fn copy_tree_replacing(&self, from: &Path, base: &Path, to: &Path) -> io::Result<()> {
+        copy::copy_tree_replacing(from, base, to)
+    }
 }

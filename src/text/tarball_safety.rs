@@ -25,14 +25,26 @@ pub fn unsafe_conf_name(archive: &Path, what: &str, value: &str) -> Vec<String> 
     ]
 }
 
-/// Ours: the error (exit 9) when tar cannot be run.
-pub fn cannot_run_tar(cause: &str) -> String {
-    format!("Cannot run tar: {cause}")
+/// Ours: the error (exit 9) when the program that decompresses an archive
+/// cannot be started.
+pub fn cannot_run_decompressor(program: &str, cause: &str) -> String {
+    format!("Cannot run {program}: {cause}")
 }
 
-/// Ours: the error (exit 9) when tar fails to unpack a checked archive.
-pub fn cannot_extract(archive: &Path) -> String {
-    format!("Unable to extract {}.", archive.display())
+/// Ours: the line (stderr) before upstream's "not a DKMS archive" error
+/// when the archive cannot be read as a (compressed) tar archive; `cause`
+/// is the reader's or the decompressor's own words.
+pub fn cannot_read_archive(archive: &Path, cause: &str) -> String {
+    format!(
+        "Cannot read {} as a tar archive: {cause}",
+        archive.display()
+    )
+}
+
+/// Ours: the error (exit 9) when a checked archive cannot be unpacked into
+/// the private directory.
+pub fn cannot_extract(archive: &Path, cause: &str) -> String {
+    format!("Unable to extract {}: {cause}", archive.display())
 }
 
 /// Ours: the error (exit 9) when the source tree's destination is a link.
@@ -41,12 +53,6 @@ pub fn source_dest_is_link(dest: &Path) -> String {
         "{} is a symbolic link; refusing to copy the source into it.",
         dest.display()
     )
-}
-
-/// Ours: a reason: a tar listing line that cannot be parsed (`line` shown
-/// quoted).
-pub fn unreadable_listing(line: &str) -> String {
-    format!("tar listed an entry this tool cannot read: {line}")
 }
 
 /// Ours: a reason: a prebuilt kernel/arch directory name that is not text.
@@ -95,11 +101,8 @@ pub const ENTRY_BLOCK_DEVICE: &str = "is a block device";
 /// Ours: why a member is refused: a fifo.
 pub const ENTRY_FIFO: &str = "is a fifo";
 
-/// Ours: why a member is refused: a socket.
-pub const ENTRY_SOCKET: &str = "is a socket";
-
-/// Ours: why a member is refused: a type tar lists that is none of the
-/// above (`kind` escaped).
+/// Ours: why a member is refused: a type that is none of the above
+/// (`kind` is the header's type byte, escaped).
 pub fn entry_unsupported(kind: &str) -> String {
     format!("has the unsupported type '{kind}'")
 }
@@ -112,18 +115,61 @@ pub fn entry_beneath_link(link: &str) -> String {
     format!("lies beneath the symbolic link {link}")
 }
 
-/// Ours: why a member is refused: a link listed more than once.
-pub const ENTRY_LINK_REPEATED: &str = "is a symbolic link and appears more than once";
-
-/// Ours: a reason: an unpacked file that cannot be inspected.
-pub fn cannot_inspect(path: &str, cause: &str) -> String {
-    format!("cannot inspect {path}: {cause}")
+/// Ours: why a member is refused: it lies beneath a member that is a file.
+pub fn entry_beneath_file(file: &str) -> String {
+    format!("lies beneath {file}, which is not a directory")
 }
 
-/// Ours: why an unpacked file is refused: a link leaving its directory.
+/// Ours: why a member is refused: the same name given twice (not two
+/// directories), so which one is unpacked would depend on the unpacker.
+pub const ENTRY_DUPLICATE: &str = "appears more than once";
+
+/// Ours: why a member is refused: a file with the setuid bit.
+pub const ENTRY_SETUID: &str = "has the setuid bit set";
+
+/// Ours: why a member is refused: a file with the setgid bit.
+pub const ENTRY_SETGID: &str = "has the setgid bit set";
+
+/// Ours: why a member is refused: a link that leaves the directory it is
+/// loaded with (the source, or one kernel's prebuilt modules).
 pub fn entry_link_escapes(target: &str) -> String {
     format!("is a symbolic link pointing outside its directory ({target})")
 }
 
-/// Ours: why an unpacked file is refused: a device, fifo or socket.
-pub const ENTRY_NOT_PLAIN: &str = "is not a regular file, directory or symbolic link";
+/// Ours: why a member is refused: its size.
+pub fn entry_too_large(cap: u64) -> String {
+    format!("is larger than {cap} bytes")
+}
+
+/// Ours: why a member is refused: its name or link target.
+pub fn entry_name_too_long(cap: usize) -> String {
+    format!("has a name or link target longer than {cap} bytes")
+}
+
+/// Ours: a reason: the members' sizes add up to too much.
+pub fn archive_too_large(cap: u64) -> String {
+    format!("its members add up to more than {cap} bytes")
+}
+
+/// Ours: a reason: too many members.
+pub fn archive_too_many_members(cap: usize) -> String {
+    format!("it has more than {cap} members")
+}
+
+/// Ours: a reason: a long name or extended header too large to hold.
+pub fn archive_header_too_large(cap: u64) -> String {
+    format!("a member's extended headers are larger than {cap} bytes")
+}
+
+/// Ours: a reason: the members' names and link targets add up to too much.
+pub fn archive_names_too_large(cap: u64) -> String {
+    format!("its member names and link targets add up to more than {cap} bytes")
+}
+
+/// Ours: a reason: symbolic links that take too long to resolve.
+pub fn archive_links_too_complex(steps: u64) -> String {
+    format!("its symbolic links take more than {steps} steps to resolve")
+}
+
+/// Ours: a reason: the private copy read differently the second time.
+pub const ARCHIVE_CHANGED: &str = "it read differently while being unpacked";

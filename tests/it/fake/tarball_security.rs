@@ -99,6 +99,13 @@ def add(name, kind=tarfile.REGTYPE, link="", data=b"", major=0, minor=0, mode=0o
     ti.size = len(data) if kind == tarfile.REGTYPE else 0
     ti.devmajor, ti.devminor, ti.mode = major, minor, mode
     t.addfile(ti, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+def add_huge(name, size):
+    # A header that claims `size` bytes, with none of them behind it.
+    ti = tarfile.TarInfo(name)
+    ti.size = size
+    buf = ti.tobuf(tarfile.GNU_FORMAT, t.encoding, t.errors)
+    t.fileobj.write(buf)
+    t.offset += len(buf)
 {body}
 t.close()
 "#
@@ -115,16 +122,20 @@ t.close()
     }
 }
 
-/// The well-formed part every hostile archive also carries, so the hostile
-/// entry is the only problem.
-fn valid_body(kernel: &str) -> String {
+/// The well-formed part every hostile archive also carries, around the
+/// hostile `extra` lines, so the hostile entries are the only problem. The
+/// dkms.conf is written last, from `SOURCE_CONF`, which `extra` may set
+/// (an archive has one member of a name).
+fn valid_body(kernel: &str, extra: &str) -> String {
     format!(
         r#"
+SOURCE_CONF = b"PACKAGE_NAME=m\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=m\nDEST_MODULE_LOCATION[0]=/updates\n"
 add("./", tarfile.DIRTYPE, mode=0o755)
 add("dkms_source_tree/", tarfile.DIRTYPE, mode=0o755)
-add("dkms_source_tree/dkms.conf", data=b"PACKAGE_NAME=m\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=m\nDEST_MODULE_LOCATION[0]=/updates\n")
 add("dkms_source_tree/Makefile", data=b"obj-m := m.o\n")
 add("dkms_main_tree/{kernel}/{ARCH}/module/m.ko", data=b"ko\n")
+{extra}
+add("dkms_source_tree/dkms.conf", data=SOURCE_CONF)
 "#
     )
 }
@@ -316,18 +327,25 @@ const HOSTILE: &[(&str, &str, &str)] = &[
     ("hardlink-passwd", "add('dkms_source_tree/passwd', tarfile.LNKTYPE, '/etc/passwd')", "hard link"),
     ("hardlink-canary", "add('dkms_source_tree/c', tarfile.LNKTYPE, CANARY + '/file')", "hard link"),
     ("bad-kernel-dir", "add('dkms_main_tree/-rf/x/module/m.ko', data=b'x')", "kernel/arch directory name"),
-    ("bad-package-name", "add('dkms_source_tree/dkms.conf', data=b'PACKAGE_NAME=\"a b\"\\nPACKAGE_VERSION=1.0\\nBUILT_MODULE_NAME[0]=m\\nDEST_MODULE_LOCATION[0]=/updates\\n')", "PACKAGE_NAME"),
+    ("bad-package-name", "SOURCE_CONF = b'PACKAGE_NAME=\"a b\"\\nPACKAGE_VERSION=1.0\\nBUILT_MODULE_NAME[0]=m\\nDEST_MODULE_LOCATION[0]=/updates\\n'", "PACKAGE_NAME"),
 ];
 
 #[test]
 fn hostile_archives_are_refused_and_nothing_changes() {
+    assert_all_refused(HOSTILE);
+}
+
+/// Each case is loaded into a fresh root holding nothing of m: it must be
+/// refused with exit 9 and the problem named on stderr, and neither the
+/// root nor the canary outside it may change.
+fn assert_all_refused(cases: &[(&str, &str, &str)]) {
     let outside = Outside::new();
     let canary_before = snapshot_dir(&outside.canary());
     let mut failures = Vec::new();
-    for (case, extra, problem) in HOSTILE {
+    for (case, extra, problem) in cases {
         let t = built_root();
         t.dkms(&["remove", "m/1.0", "--all"]).assert_ok();
-        let body = format!("DOTS = '../' * 40\n{}{}", valid_body(K1), extra);
+        let body = format!("DOTS = '../' * 40\n{}", valid_body(K1, extra));
         let archive = outside.archive(&format!("{case}.tar.gz"), &body);
         let before = t.snapshot();
         let out = t.dkms(&["ldtarball", archive.to_str().expect("utf-8")]);
@@ -374,4 +392,203 @@ fn hostile_plain_tarball_is_refused() {
     out.assert_code(9).assert_stderr_contains("p-2.0/evil");
     t.assert_unchanged(&before, &["var/lib/dkms/.dkms-hook.lock"]);
     assert_eq!(snapshot_dir(&outside.canary()), canary_before);
+}
+
+/// Archives that only a look at every member's type, mode, name and size
+/// (before anything is unpacked) can refuse: a setuid or setgid file, a
+/// member given twice (the check and the unpack could see different
+/// ones), a member beneath a file, and a member larger than any module
+/// source (its header claims 5 GiB; nothing follows it).
+const MORE_HOSTILE: &[(&str, &str, &str)] = &[
+    (
+        "setuid",
+        "add('dkms_source_tree/su', data=b'x', mode=0o4755)",
+        "setuid",
+    ),
+    (
+        "setgid",
+        "add('dkms_main_tree/' + KERNEL + '/' + ARCH + '/module/sg.ko', data=b'x', mode=0o2755)",
+        "setgid",
+    ),
+    (
+        "duplicate-file",
+        "add('dkms_source_tree/Makefile', data=b'obj-m := evil.o\\n')",
+        "more than once",
+    ),
+    (
+        "duplicate-dot-slash",
+        "add('./dkms_source_tree/dkms.conf', data=b'PACKAGE_NAME=m\\nPACKAGE_VERSION=1.0\\n')",
+        "more than once",
+    ),
+    (
+        "beneath-a-file",
+        "add('dkms_source_tree/Makefile/x', data=b'x')",
+        "not a directory",
+    ),
+    (
+        "oversize",
+        "add_huge('dkms_source_tree/huge', 5 << 30)",
+        "larger than",
+    ),
+];
+
+#[test]
+fn more_hostile_archives_are_refused_before_anything_is_written() {
+    let cases: Vec<(&str, String, &str)> = MORE_HOSTILE
+        .iter()
+        .map(|(c, extra, p)| (*c, format!("KERNEL = {K1:?}\nARCH = {ARCH:?}\n{extra}"), *p))
+        .collect();
+    let cases: Vec<(&str, &str, &str)> =
+        cases.iter().map(|(c, e, p)| (*c, e.as_str(), *p)).collect();
+    assert_all_refused(&cases);
+}
+
+/// A plain source archive for m/1.0 whose files differ from the ones
+/// registered.
+const PLAIN_M: &str = "add('m-1.0/', tarfile.DIRTYPE, mode=0o755)\n\
+    add('m-1.0/dkms.conf', data=b'PACKAGE_NAME=m\\nPACKAGE_VERSION=1.0\\nBUILT_MODULE_NAME[0]=m\\nDEST_MODULE_LOCATION[0]=/updates\\n')\n\
+    add('m-1.0/m.c', data=b'changed\\n')\n\
+    add('m-1.0/new.c', data=b'new\\n')";
+
+/// Loading an archive of a module/version that is already added is
+/// refused the way upstream ends it (exit 3 "DKMS tree already contains"
+/// for a plain source archive, exit 8 "is already added!" for mktarball's
+/// layout), and without `--force` not a byte of the registered source or
+/// of the dkms tree changes. With `--force` upstream replaces the source
+/// before it refuses to add it again; so do we.
+#[test]
+fn loading_an_added_module_changes_nothing() {
+    let t = built_root();
+    let outside = Outside::new();
+    let plain = outside.archive("plain-m.tar.gz", PLAIN_M);
+    let made = outside.dir.path().join("made.tar.gz");
+    t.dkms(&[
+        "mktarball",
+        "m/1.0",
+        "-k",
+        K1,
+        "--archive",
+        made.to_str().expect("utf-8"),
+    ])
+    .assert_ok();
+    let lock = "var/lib/dkms/.dkms-hook.lock";
+    let before = t.snapshot();
+
+    for args in [
+        vec!["ldtarball", plain.to_str().expect("utf-8")],
+        vec!["add", "--archive", plain.to_str().expect("utf-8")],
+    ] {
+        let out = t.dkms(&args);
+        out.assert_code(3)
+            .assert_stderr_contains("Error! DKMS tree already contains: m/1.0")
+            .assert_stderr_contains("You cannot add the same module/version combo more than once.");
+        t.assert_unchanged(&before, &[lock]);
+    }
+    t.dkms(&["ldtarball", made.to_str().expect("utf-8")])
+        .assert_code(8)
+        .assert_stderr_contains("Error! m/1.0 is already added!")
+        .assert_stderr_contains("Aborting.");
+    t.assert_unchanged(&before, &[lock]);
+    assert!(t.list("/tmp").is_empty(), "{:?}", t.list("/tmp"));
+
+    let forced = t.dkms(&["ldtarball", "--force", plain.to_str().expect("utf-8")]);
+    forced
+        .assert_code(3)
+        .assert_stdout_contains("Forcing install of m/1.0")
+        .assert_stderr_contains("DKMS tree already contains: m/1.0");
+    assert_eq!(t.read("/usr/src/m-1.0/m.c"), "changed\n");
+    assert_eq!(t.read("/usr/src/m-1.0/new.c"), "new\n");
+    assert!(!t.exists("/usr/src/m-1.0/Makefile"));
+}
+
+/// A dkms.conf that needs bash (here it also touches a file in the
+/// canary directory) is read only once every check on the archive has
+/// passed: a hostile archive carrying it is refused without the code
+/// running; the same conf in a clean archive does run (so the refusals
+/// are not vacuous).
+#[test]
+fn archive_shell_code_runs_only_after_every_check() {
+    let outside = Outside::new();
+    let conf = |tag: &str| {
+        format!(
+            "add('dkms_source_tree/dkms.conf', data=b'PACKAGE_NAME=m\\nPACKAGE_VERSION=1.0\\nBUILT_MODULE_NAME[0]=m\\nDEST_MODULE_LOCATION[0]=/updates\\ntouch ' + CANARY.encode() + b'/ran-{tag}\\n')\n"
+        )
+    };
+    let common = format!(
+        "add('dkms_source_tree/', tarfile.DIRTYPE, mode=0o755)\n\
+         add('dkms_source_tree/Makefile', data=b'obj-m := m.o\\n')\n\
+         add('dkms_main_tree/{K1}/{ARCH}/module/m.ko', data=b'ko\\n')\n"
+    );
+    let cases = [
+        (
+            "bad-kernel-dir",
+            "add('dkms_main_tree/-rf/x/module/m.ko', data=b'x')",
+            "kernel/arch directory name",
+        ),
+        (
+            "link-out-of-subtree",
+            "add('dkms_source_tree/l', tarfile.SYMTYPE, '../dkms_main_tree')",
+            "symbolic link pointing outside",
+        ),
+        (
+            "setuid",
+            "add('dkms_source_tree/su', data=b'x', mode=0o4755)",
+            "setuid",
+        ),
+    ];
+    for (case, extra, problem) in cases {
+        let t = TestRoot::new();
+        t.set_framework_conf("tmp_location=/tmp\n");
+        let archive = outside.archive(
+            &format!("{case}.tar.gz"),
+            &format!("{common}{}{extra}", conf(case)),
+        );
+        let before = t.snapshot();
+        t.dkms(&["ldtarball", archive.to_str().expect("utf-8")])
+            .assert_code(9)
+            .assert_stderr_contains(problem);
+        assert!(
+            !outside.canary().join(format!("ran-{case}")).exists(),
+            "case {case}: the archive's dkms.conf ran before the archive was refused"
+        );
+        t.assert_unchanged(&before, &["var/lib/dkms/.dkms-hook.lock"]);
+    }
+
+    let t = TestRoot::new();
+    t.set_framework_conf("tmp_location=/tmp\n");
+    let clean = outside.archive("clean.tar.gz", &format!("{common}{}", conf("clean")));
+    t.dkms(&["ldtarball", clean.to_str().expect("utf-8")])
+        .assert_ok();
+    assert!(outside.canary().join("ran-clean").exists());
+}
+
+/// Upstream's ldtarball takes whatever compression tar itself detects;
+/// mktarball picks it from the `--archive` name. Each round trip loads
+/// back the same files.
+#[test]
+fn every_compression_round_trips() {
+    let outside = Outside::new();
+    for ext in [
+        "tar", "tar.gz", "tgz", "tar.bz2", "tar.xz", "tar.zst", "tar.lzma",
+    ] {
+        let t = built_root();
+        let archive = outside.dir.path().join(format!("m.{ext}"));
+        t.dkms(&[
+            "mktarball",
+            "m/1.0",
+            "-k",
+            K1,
+            "--archive",
+            archive.to_str().expect("utf-8"),
+        ])
+        .assert_ok();
+        let before = module_state(&t);
+        t.dkms(&["remove", "m/1.0", "--all"]).assert_ok();
+        std::fs::remove_dir_all(t.path("/usr/src/m-1.0")).expect("rm source");
+        let out = t.dkms(&["ldtarball", archive.to_str().expect("utf-8")]);
+        assert_eq!(out.code, 0, "{ext}: {out}");
+        let (mut after, src) = module_state(&t);
+        after.remove(Path::new("1.0/build"));
+        assert_eq!((after, src), before, "{ext}");
+    }
 }
