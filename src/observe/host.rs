@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::layout::{Layout, Root};
 use crate::observe::settings::{Settings, TreeOverrides};
+use crate::observe::trust::Trust;
 use crate::observe::{distro, forced, kernel};
 use crate::text;
 
@@ -68,6 +69,9 @@ pub struct Host {
     /// Running in a chroot (upstream's `running_in_chroot`): no signing
     /// unless `try_sign_modules=true`.
     pub in_chroot: bool,
+    /// Which files another user can change (as root): `/etc/dkms` observed
+    /// when the run starts, the rule for the files found later.
+    pub trust: Trust,
 }
 
 /// Largest number of parallel jobs accepted; larger values are clamped.
@@ -89,7 +93,9 @@ impl Host {
             )]));
         }
         let distribution = distro::running_distribution(&root)?;
-        let settings = Settings::load(&root, trees);
+        let is_root = nix::unistd::geteuid().is_root();
+        let trust = Trust::observe(&root, is_root);
+        let settings = Settings::load(&root, trees, &trust);
         let layout = Layout {
             root: root.clone(),
             dkms: settings.dkms_tree.clone(),
@@ -106,9 +112,10 @@ impl Host {
             layout,
             settings,
             distribution,
-            is_root: nix::unistd::geteuid().is_root(),
+            is_root,
             dkms_tree_writable,
             in_chroot: running_in_chroot(),
+            trust,
             running_kernel: kernel::running_kernel(),
             machine_arch: kernel::machine_arch(),
             opts,
@@ -141,6 +148,7 @@ impl Host {
                 Default::default(),
                 &TreeOverrides::default(),
             ),
+            trust: Trust::off(&layout.root),
             layout,
             distribution: "debian".into(),
             running_kernel: "6.1.0-1-amd64".into(),

@@ -11,6 +11,7 @@
 //! - [`files`]: where an installed module really is, byte comparisons.
 //! - [`status`]: the facts behind each `dkms status` line.
 //! - [`elf`]: the ELF reader (a named section of a module or vmlinux).
+//! - [`trust`]: which files another user can change (refused as root).
 //! - [`modinfo`], [`version`], [`distro`], [`settings`], [`forced`]: helpers.
 
 pub mod conf;
@@ -28,6 +29,7 @@ pub mod prebuilt;
 pub mod settings;
 pub mod status;
 pub mod tree;
+pub mod trust;
 pub mod version;
 
 use std::path::{Path, PathBuf};

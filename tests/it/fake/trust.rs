@@ -1,0 +1,216 @@
+//! Fake-kernel tier: run as root, `dkms` and `dkms-hook` use no file that
+//! another user can change (sshd's `StrictModes`, applied to what root
+//! reads, sources, runs or signs with). One test per kind of file:
+//!
+//! - framework.conf, a framework.conf.d file, `/etc/dkms` and
+//!   `/etc/dkms/framework.conf.d` themselves, and what framework.conf has
+//!   root source or run (`build_environment`, the `post_transaction`
+//!   program): the run fails with exit 1 before doing anything (a hook that
+//!   must never fail exits 0 and says so);
+//! - `/etc/dkms/<module>.conf` overrides: the module's conf is not read;
+//! - `/etc/dkms/<module>/<script>` overrides: not run (a build script's
+//!   refusal fails the build; POST_INSTALL's is a warning);
+//! - `/etc/dkms/<module>/patches/`: the build fails;
+//! - `sign_file`, `mok_signing_key`, `mok_certificate`: the build fails.
+//!
+//! Each case asserts the exit status, the exact refusal line, and that
+//! nothing happened (the root unchanged, or the planted script's marker
+//! absent). The last test proves that root-owned files only root can change
+//! still work, sticky `/tmp`-like directories on the way included.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::harness::*;
+
+/// The uid that stands for "another user".
+const USER: u32 = 1000;
+
+/// The hooks' line after an error that does not fail a package operation.
+const IGNORED: &str = "dkms-hook: the error above does not fail this package operation.";
+
+/// True when the test can run: the rule is only checked as root (and only
+/// root can give files away).
+#[track_caller]
+fn as_root(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    skip_unless_ci(test, "trust is only checked when running as root");
+    false
+}
+
+fn chmod(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", p.display()));
+}
+
+fn give_away(p: &Path) {
+    nix::unistd::chown(p, Some(nix::unistd::Uid::from_raw(USER)), None)
+        .unwrap_or_else(|e| panic!("chown {}: {e}", p.display()));
+}
+
+/// The refusal line for `path` whose own owner or mode is the problem.
+fn refused(path: &Path, uid: u32, mode: u32) -> String {
+    let p = path.display();
+    format!(
+        "{p} is not trusted: owned by uid {uid} with mode {mode:04o}, so a user other than root can change it (fix: chown root:root {p} && chmod go-w {p})"
+    )
+}
+
+/// Panics unless one line of stderr is exactly `line`.
+#[track_caller]
+fn assert_stderr_line(out: &Output, line: &str) {
+    assert!(
+        out.stderr.lines().any(|l| l == line),
+        "no line\n{line}\n{out}"
+    );
+}
+
+/// A root with kernel K1 and hello/1.0 added.
+fn root_with_hello() -> TestRoot {
+    let root = TestRoot::with_kernel(K1);
+    root.add_source("hello-1.0");
+    root.dkms(&["add", "hello/1.0"]).assert_ok();
+    root
+}
+
+/// What the marker a planted script would create is, in `root`.
+fn marker(root: &TestRoot) -> PathBuf {
+    root.path("/PLANTED")
+}
+
+// Framework files and their directories. ---------------------------------
+
+/// A framework.conf that would run a planted program after the install.
+fn framework_running(root: &TestRoot) -> String {
+    let post = root.path("/usr/local/bin/post");
+    write_executable(
+        &post,
+        format!("#!/bin/sh\ntouch {}\n", marker(root).display()),
+    );
+    format!("post_transaction={}\n", post.display())
+}
+
+#[test]
+fn untrusted_framework_files_stop_every_run_before_it_does_anything() {
+    if !as_root("untrusted_framework_files_stop_every_run_before_it_does_anything") {
+        return;
+    }
+    // (what is made untrusted, how, and the refusal line)
+    type Case = (&'static str, fn(&TestRoot) -> String);
+    let cases: [Case; 5] = [
+        ("framework.conf owned by a user", |root| {
+            let f = root.path("/etc/dkms/framework.conf");
+            give_away(&f);
+            refused(&f, USER, 0o644)
+        }),
+        ("framework.conf writable by all", |root| {
+            let f = root.path("/etc/dkms/framework.conf");
+            chmod(&f, 0o666);
+            refused(&f, 0, 0o666)
+        }),
+        ("a framework.conf.d file writable by its group", |root| {
+            let f = root.path("/etc/dkms/framework.conf.d/local.conf");
+            write_file(&f, "parallel_jobs=2\n");
+            chmod(&f, 0o620);
+            refused(&f, 0, 0o620)
+        }),
+        ("/etc/dkms writable by all", |root| {
+            let d = root.path("/etc/dkms");
+            chmod(&d, 0o777);
+            refused(&d, 0, 0o777)
+        }),
+        ("framework.conf.d owned by a user", |root| {
+            let d = root.path("/etc/dkms/framework.conf.d");
+            std::fs::create_dir_all(&d).unwrap();
+            chmod(&d, 0o755);
+            give_away(&d);
+            refused(&d, USER, 0o755)
+        }),
+    ];
+    for (what, make_untrusted) in cases {
+        let root = root_with_hello();
+        root.set_framework_conf(&framework_running(&root));
+        let line = make_untrusted(&root);
+        let before = root.snapshot();
+
+        let out = root.dkms(&["install", "hello/1.0", "-k", K1]);
+        out.assert_code(1);
+        assert_stderr_line(&out, &format!("Error! {line}"));
+        assert_eq!(out.stdout, "", "{what}: nothing is done\n{out}");
+        root.assert_unchanged(&before, &[]);
+
+        // A hook that may fail fails the same way ...
+        let out = root.hook(&["kernel-postinst", K1]);
+        out.assert_code(1);
+        assert_stderr_line(&out, &format!("Error! {line}"));
+        root.assert_unchanged(&before, &[]);
+        // ... and one that must never fail says so loudly.
+        let out = root.hook(&["apt-post-invoke"]);
+        out.assert_ok();
+        assert_stderr_line(&out, &format!("Error! {line}"));
+        assert_stderr_line(&out, &format!("Warning: {IGNORED}"));
+        root.assert_unchanged(&before, &[]);
+        assert!(!marker(&root).exists(), "{what}: the program ran");
+    }
+}
+
+#[test]
+fn what_framework_conf_has_root_run_or_source_must_be_root_s_too() {
+    if !as_root("what_framework_conf_has_root_run_or_source_must_be_root_s_too") {
+        return;
+    }
+    // The post_transaction program, named by path and by a bare name found
+    // in PATH, and the build_environment file.
+    for case in ["path", "bare", "build_environment"] {
+        let root = root_with_hello();
+        let bin = root.path("/usr/local/bin");
+        let post = bin.join("post");
+        let env = root.path("/etc/dkms-build.env");
+        write_executable(
+            &post,
+            format!("#!/bin/sh\ntouch {}\n", marker(&root).display()),
+        );
+        write_file(&env, format!("touch {}\n", marker(&root).display()));
+        let (conf, line) = match case {
+            "path" => {
+                give_away(&post);
+                (
+                    format!("post_transaction=\"{} $kernelver\"\n", post.display()),
+                    refused(&post, USER, 0o755),
+                )
+            }
+            "bare" => {
+                chmod(&post, 0o777);
+                (
+                    "post_transaction=post\n".to_string(),
+                    refused(&post, 0, 0o777),
+                )
+            }
+            _ => {
+                chmod(&env, 0o666);
+                (
+                    "build_environment=/etc/dkms-build.env\n".to_string(),
+                    refused(&env, 0, 0o666),
+                )
+            }
+        };
+        root.set_framework_conf(&conf);
+        let path = format!(
+            "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            bin.display()
+        );
+        let env_vars = [("PATH", path.as_str())];
+        let before = root.snapshot();
+        let out = root.dkms_env(&["install", "hello/1.0", "-k", K1], &env_vars);
+        out.assert_code(1);
+        assert_stderr_line(&out, &format!("Error! {line}"));
+        root.assert_unchanged(&before, &[]);
+        let out = root.hook_env(&["kernel-postinst", K1], &env_vars);
+        out.assert_code(1);
+        assert_stderr_line(&out, &format!("Error! {line}"));
+        root.assert_unchanged(&before, &[]);
+        assert!(!marker(&root).exists(), "{case}: it ran");
+    }
+}
