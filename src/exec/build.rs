@@ -409,7 +409,7 @@ fn dots(m: &str) -> bool {
 }
 
 /// Upstream's overlay of `/etc/dkms/<module>/patches/` onto the build's
-/// `patches/`.
+/// `patches/`, refused (exit 1) when another user can change any of it.
 fn overlay_patches(world: &World, m: &str, bdir: &Path) -> Result<()> {
     let dir = world
         .host
@@ -418,6 +418,10 @@ fn overlay_patches(world: &World, m: &str, bdir: &Path) -> Result<()> {
         .join(format!("/etc/dkms/{m}/patches"));
     if !dir.is_dir() {
         return Ok(());
+    }
+    // Patches another user can change are not applied: the build fails.
+    if let Some(u) = world.host.trust.of_tree(&dir) {
+        return Err(Error::denied([u.line()]));
     }
     let base = &world.host.layout.dkms;
     crate::fs::copy_tree(&dir, base, &bdir.join("patches"))
@@ -486,8 +490,9 @@ pub fn script_dir(world: &World, m: &str, v: &str) -> PathBuf {
 
 /// Upstream's `run_build_script`: PRE_/POST_BUILD run in the build
 /// directory, the others in the source (`<dkms_tree>/<m>/<v>/source`);
-/// `/etc/dkms/<module>/<script>` overrides the module's own. A script that
-/// is not executable is only warned about. With a log the output goes
+/// `/etc/dkms/<module>/<script>` overrides the module's own, unless another
+/// user can change it (then it is not run: exit 1). A script that is not
+/// executable is only warned about. With a log the output goes
 /// there and a failure ends the action with the script's status.
 #[allow(clippy::too_many_arguments)]
 pub fn run_script(
@@ -506,6 +511,17 @@ pub fn run_script(
     let first = script.split_whitespace().next().unwrap_or("");
     let etc = world.host.layout.root.join(format!("/etc/dkms/{module}"));
     let (dir, prog_dir) = if is_executable(&etc.join(first)) {
+        // An override another user can change is not run: a build script's
+        // refusal fails the build; the others' results are ignored by
+        // their callers (as upstream ignores them), so it is said here.
+        if let Some(u) = world.host.trust.of(&etc.join(first)) {
+            let e = Error::denied([u.line()]);
+            if log.is_some() {
+                return Err(e);
+            }
+            say.warning(&[u.line()]);
+            return Err(e.shown());
+        }
         (etc.clone(), etc)
     } else {
         (run_dir.to_path_buf(), run_dir.to_path_buf())

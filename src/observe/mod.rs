@@ -316,13 +316,24 @@ impl World {
         self.read_conf(key)
     }
 
-    /// Read one dkms.conf with its override files.
+    /// Read one dkms.conf with its override files. An override file another
+    /// user can change makes the read fail (exit 1) unread: bash would
+    /// source it as root.
     fn read_conf(&self, key: &ConfKey) -> ConfRead {
         let h = &self.host;
         let files = ConfFiles {
             overrides: h.override_files(&key.module, &key.version, &key.kernel, &key.arch),
             main: key.path.clone(),
         };
+        if let Some(u) = files.overrides.iter().find_map(|f| h.trust.of(f)) {
+            return ConfRead {
+                bash_stderr: String::new(),
+                directive_lines: Vec::new(),
+                result: Err(conf::ConfError::plain(crate::error::Error::denied([
+                    u.line()
+                ]))),
+            };
+        }
         let ctx = self.conf_context(key);
         let opts = ResolveOpts {
             distribution: h.distribution.clone(),

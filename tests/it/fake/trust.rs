@@ -58,6 +58,15 @@ fn refused(path: &Path, uid: u32, mode: u32) -> String {
     )
 }
 
+/// The refusal line for `path` whose directory `dir` is the problem.
+fn refused_in(path: &Path, dir: &Path, uid: u32, mode: u32) -> String {
+    let d = dir.display();
+    format!(
+        "{} is not trusted: its directory {d} is owned by uid {uid} with mode {mode:04o}, so a user other than root can change it (fix: chown root:root {d} && chmod go-w {d})",
+        path.display()
+    )
+}
+
 /// Panics unless one line of stderr is exactly `line`.
 #[track_caller]
 fn assert_stderr_line(out: &Output, line: &str) {
@@ -212,5 +221,146 @@ fn what_framework_conf_has_root_run_or_source_must_be_root_s_too() {
         assert_stderr_line(&out, &format!("Error! {line}"));
         root.assert_unchanged(&before, &[]);
         assert!(!marker(&root).exists(), "{case}: it ran");
+    }
+}
+
+// /etc/dkms overrides. -----------------------------------------------------
+
+#[test]
+fn an_untrusted_module_override_conf_is_not_sourced() {
+    if !as_root("an_untrusted_module_override_conf_is_not_sourced") {
+        return;
+    }
+    let root = root_with_hello();
+    let over = root.path("/etc/dkms/hello.conf");
+    // bash would run this while sourcing the override as root.
+    write_file(&over, format!(": $(touch {})\n", marker(&root).display()));
+    give_away(&over);
+    let line = refused(&over, USER, 0o644);
+    let before = root.snapshot();
+
+    let out = root.dkms(&["build", "hello/1.0", "-k", K1]);
+    out.assert_code(1);
+    assert_stderr_line(&out, &format!("Error! {line}"));
+    root.assert_unchanged(&before, &[LOCK]);
+
+    // The hooks treat it as any dkms.conf that cannot be read: said, the
+    // module left alone, the kernel's other work done (exit 0).
+    let out = root.hook(&["kernel-postinst", K1]);
+    out.assert_ok();
+    assert_stderr_line(&out, &format!("Error! {line}"));
+    assert!(!marker(&root).exists(), "the override was sourced");
+    assert!(root.installed_modules(K1).is_empty(), "{out}");
+}
+
+/// A module with a PRE_BUILD and a POST_INSTALL script of its own, and
+/// `/etc/dkms/scripted/` overrides of both that would leave a marker.
+fn root_with_scripted() -> TestRoot {
+    let root = TestRoot::with_kernel(K1);
+    root.add_source_text(
+        "scripted",
+        "1.0",
+        &[
+            (
+                "dkms.conf",
+                "PACKAGE_NAME=\"scripted\"\nPACKAGE_VERSION=\"1.0\"\n\
+                 BUILT_MODULE_NAME[0]=\"scripted\"\nDEST_MODULE_LOCATION[0]=\"/updates/dkms\"\n\
+                 PRE_BUILD=\"pre.sh\"\nPOST_INSTALL=\"post.sh\"\nAUTOINSTALL=\"yes\"\n",
+            ),
+            ("Makefile", "obj-m += scripted.o\n"),
+            ("scripted.c", "int scripted_init(void)\n{\n\treturn 0;\n}\n"),
+            ("pre.sh", "#!/bin/sh\nexit 0\n"),
+            ("post.sh", "#!/bin/sh\nexit 0\n"),
+        ],
+    );
+    for s in ["pre.sh", "post.sh"] {
+        write_executable(
+            &root.path(&format!("/etc/dkms/scripted/{s}")),
+            format!("#!/bin/sh\ntouch {}.{s}\n", marker(&root).display()),
+        );
+    }
+    chmod(&root.path("/etc/dkms/scripted"), 0o755);
+    root.dkms(&["add", "scripted/1.0"]).assert_ok();
+    root
+}
+
+fn ran(root: &TestRoot, script: &str) -> bool {
+    root.path(&format!("/PLANTED.{script}")).exists()
+}
+
+#[test]
+fn an_untrusted_override_script_is_not_run() {
+    if !as_root("an_untrusted_override_script_is_not_run") {
+        return;
+    }
+    // PRE_BUILD: the build fails.
+    let root = root_with_scripted();
+    let pre = root.path("/etc/dkms/scripted/pre.sh");
+    chmod(&pre, 0o777);
+    let line = refused(&pre, 0, 0o777);
+    let out = root.dkms(&["build", "scripted/1.0", "-k", K1]);
+    out.assert_code(1);
+    assert_stderr_line(&out, &format!("Error! {line}"));
+    assert!(!ran(&root, "pre.sh"), "{out}");
+    assert!(!root.exists(&format!("/var/lib/dkms/scripted/1.0/{K1}")));
+    let out = root.hook(&["kernel-postinst", K1]);
+    out.assert_code(11);
+    assert!(out.stderr.contains(&line), "{out}");
+    assert!(!ran(&root, "pre.sh"), "{out}");
+    assert!(root.installed_modules(K1).is_empty(), "{out}");
+
+    // POST_INSTALL (whose failure upstream ignores): not run, said, and
+    // the install goes on.
+    let root = root_with_scripted();
+    let post = root.path("/etc/dkms/scripted/post.sh");
+    give_away(&post);
+    let line = refused(&post, USER, 0o755);
+    let out = root.dkms(&["install", "scripted/1.0", "-k", K1]);
+    out.assert_ok();
+    assert_stderr_line(&out, &format!("Warning: {line}"));
+    assert!(ran(&root, "pre.sh"), "the trusted PRE_BUILD override runs");
+    assert!(!ran(&root, "post.sh"), "{out}");
+    assert!(root.exists(&format!("/lib/modules/{K1}/updates/dkms/scripted.ko")));
+
+    // A directory another user can change makes its scripts untrusted.
+    let root = root_with_scripted();
+    let dir = root.path("/etc/dkms/scripted");
+    give_away(&dir);
+    let out = root.hook(&["kernel-postinst", K1]);
+    out.assert_code(11);
+    assert!(
+        out.stderr
+            .contains(&refused_in(&dir.join("pre.sh"), &dir, USER, 0o755)),
+        "{out}"
+    );
+    assert!(!ran(&root, "pre.sh") && !ran(&root, "post.sh"), "{out}");
+}
+
+#[test]
+fn untrusted_override_patches_are_not_applied() {
+    if !as_root("untrusted_override_patches_are_not_applied") {
+        return;
+    }
+    for owner_of_dir in [false, true] {
+        let root = root_with_hello();
+        let dir = root.path("/etc/dkms/hello/patches");
+        write_file(&dir.join("local.patch"), "");
+        chmod(&root.path("/etc/dkms/hello"), 0o755);
+        chmod(&dir, 0o755);
+        let line = if owner_of_dir {
+            give_away(&dir);
+            refused(&dir, USER, 0o755)
+        } else {
+            chmod(&dir.join("local.patch"), 0o666);
+            refused(&dir.join("local.patch"), 0, 0o666)
+        };
+        let out = root.dkms(&["build", "hello/1.0", "-k", K1]);
+        out.assert_code(1);
+        assert_stderr_line(&out, &format!("Error! {line}"));
+        assert!(!root.exists(&format!("/var/lib/dkms/hello/1.0/{K1}")));
+        let out = root.hook(&["kernel-postinst", K1]);
+        out.assert_code(11);
+        assert!(out.stderr.contains(&line), "{out}");
+        assert!(root.installed_modules(K1).is_empty(), "{out}");
     }
 }
