@@ -37,7 +37,13 @@ pub fn prepare_kernel(cx: &mut Ctx, say: &mut dyn Say, k: &str, a: &str) -> Resu
     let world = cx.world;
     let facts = kernel(world, k)?;
     check_headers(world, facts)?;
-    let signer = crate::exec::sign::prepare(&world.host, say, facts, a);
+    let ka = (k.to_string(), a.to_string());
+    if let Some(e) = cx.ledger.signing_refused.get(&ka) {
+        return Err(e.clone().shown());
+    }
+    let signer = crate::exec::sign::prepare(&world.host, say, facts, a).inspect_err(|e| {
+        cx.ledger.signing_refused.insert(ka, e.clone());
+    })?;
     cx.ledger.prepared.insert((k.into(), a.into()), signer);
     say.blank();
     Ok(())

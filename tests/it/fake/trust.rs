@@ -364,3 +364,161 @@ fn untrusted_override_patches_are_not_applied() {
         assert!(root.installed_modules(K1).is_empty(), "{out}");
     }
 }
+
+// Signing. -----------------------------------------------------------------
+
+/// A root whose kernel signs modules, with a key pair and a sign-file
+/// (which leaves a marker when run) that framework.conf names.
+fn signing_root() -> TestRoot {
+    let root = root_with_hello();
+    root.add_kernel_config(K1, "CONFIG_MODULE_SIG=y");
+    root.add_kernel_config(K1, "CONFIG_MODULE_SIG_HASH=\"sha256\"");
+    let keys = root.path("/etc/keys");
+    write_file(&keys.join("mok.key"), "private key\n");
+    write_file(&keys.join("mok.der"), "certificate\n");
+    chmod(&keys.join("mok.key"), 0o600);
+    let sign = root.path("/usr/local/sbin/sign-file");
+    write_executable(
+        &sign,
+        format!(
+            "#!/bin/sh\ntouch {}\nprintf '~Module signature appended~\\n' >> \"$4\"\n",
+            marker(&root).display()
+        ),
+    );
+    root.set_framework_conf(
+        "try_sign_modules=true\nsign_file=/usr/local/sbin/sign-file\n\
+         mok_signing_key=/etc/keys/mok.key\nmok_certificate=/etc/keys/mok.der\n",
+    );
+    root
+}
+
+#[test]
+fn untrusted_signing_files_fail_the_build() {
+    if !as_root("untrusted_signing_files_fail_the_build") {
+        return;
+    }
+    type Case = (&'static str, fn(&TestRoot) -> String);
+    let cases: [Case; 4] = [
+        ("a key owned by a user", |root| {
+            let k = root.path("/etc/keys/mok.key");
+            give_away(&k);
+            refused(&k, USER, 0o600)
+        }),
+        ("a certificate writable by all", |root| {
+            let c = root.path("/etc/keys/mok.der");
+            chmod(&c, 0o666);
+            refused(&c, 0, 0o666)
+        }),
+        ("a sign-file writable by all", |root| {
+            let s = root.path("/usr/local/sbin/sign-file");
+            chmod(&s, 0o777);
+            refused(&s, 0, 0o777)
+        }),
+        (
+            "a missing key to create where a user can reach it",
+            |root| {
+                let keys = root.path("/etc/keys");
+                std::fs::remove_file(keys.join("mok.key")).unwrap();
+                give_away(&keys);
+                refused_in(&keys.join("mok.key"), &keys, USER, 0o755)
+            },
+        ),
+    ];
+    for (what, make_untrusted) in cases {
+        let root = signing_root();
+        let line = make_untrusted(&root);
+        let out = root.dkms(&["build", "hello/1.0", "-k", K1]);
+        out.assert_code(1);
+        assert_stderr_line(&out, &format!("Error! {line}"));
+        assert!(
+            !root.exists(&format!("/var/lib/dkms/hello/1.0/{K1}")),
+            "{what}: built\n{out}"
+        );
+        let out = root.hook(&["kernel-postinst", K1]);
+        out.assert_code(11);
+        assert_eq!(
+            out.stderr.matches(&line).count(),
+            1,
+            "{what}: said once\n{out}"
+        );
+        assert!(root.installed_modules(K1).is_empty(), "{what}\n{out}");
+        assert!(!marker(&root).exists(), "{what}: sign-file ran");
+        if what.starts_with("a missing key") {
+            assert!(!root.exists("/etc/keys/mok.key"), "the key was created");
+        }
+    }
+}
+
+// What keeps working. ------------------------------------------------------
+
+#[test]
+fn root_owned_files_only_root_can_change_are_used() {
+    if !as_root("root_owned_files_only_root_can_change_are_used") {
+        return;
+    }
+    let root = root_with_scripted();
+    root.add_kernel_config(K1, "CONFIG_MODULE_SIG=y");
+    root.add_kernel_config(K1, "CONFIG_MODULE_SIG_HASH=\"sha256\"");
+    // The key pair in a directory under a sticky, world-writable one (as
+    // /tmp is), the rest root's 0644 and 0755.
+    let tmp = root.path("/tmp");
+    chmod(&tmp, 0o1777);
+    let keys = tmp.join("keys");
+    write_file(&keys.join("mok.key"), "private key\n");
+    write_file(&keys.join("mok.der"), "certificate\n");
+    chmod(&keys, 0o700);
+    chmod(&keys.join("mok.key"), 0o600);
+    let bin = root.path("/usr/local/bin");
+    write_executable(
+        &bin.join("post"),
+        format!("#!/bin/sh\ntouch {}.post\n", marker(&root).display()),
+    );
+    write_file(
+        &root.path("/etc/dkms-build.env"),
+        "EXTRA_FROM_ENVIRONMENT=yes\n",
+    );
+    write_file(
+        &root.path("/etc/dkms/framework.conf.d/signing.conf"),
+        format!(
+            "try_sign_modules=true\nsign_file=/lib/modules/${{kernelver}}/build/scripts/sign-file\n\
+             mok_signing_key=/tmp/keys/mok.key\nmok_certificate=/tmp/keys/mok.der\n\
+             build_environment=/etc/dkms-build.env\npost_transaction={}\n",
+            bin.join("post").display()
+        ),
+    );
+    root.set_framework_conf("parallel_jobs=2\n");
+    write_file(
+        &root.path("/etc/dkms/scripted.conf"),
+        "# nothing to change\n",
+    );
+    write_file(&root.path("/etc/dkms/scripted/patches/none.patch"), "");
+    for f in [
+        "/etc/dkms/framework.conf",
+        "/etc/dkms/framework.conf.d/signing.conf",
+        "/etc/dkms/scripted.conf",
+        "/etc/dkms-build.env",
+    ] {
+        assert_eq!(
+            std::fs::metadata(root.path(f))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777,
+            0o644,
+            "{f}"
+        );
+    }
+    let out = root.dkms(&["install", "scripted/1.0", "-k", K1]);
+    out.assert_ok();
+    assert!(!out.stderr.contains("not trusted"), "{out}");
+    assert!(out.stdout.contains("Signing module"), "{out}");
+    for s in ["pre.sh", "post.sh", "post"] {
+        assert!(ran(&root, s), "{s} did not run\n{out}");
+    }
+    assert!(root.exists(&format!("/lib/modules/{K1}/updates/dkms/scripted.ko")));
+
+    // The hooks too, for a second kernel.
+    root.add_fake_kernel(K2, true, true);
+    root.hook(&["kernel-postinst", K2]).assert_ok();
+    assert!(root.exists(&format!("/lib/modules/{K2}/updates/dkms/scripted.ko")));
+}
