@@ -128,21 +128,10 @@ pub fn clean_leftover(world: &World, m: &str, v: &str) {
     }
 }
 
-/// upstream's `-j$parallel_jobs` (a bare `-j` for 0).
+/// upstream's `-j$parallel_jobs` (a bare `-j` for 0), at most
+/// [`crate::observe::host::MAX_JOBS`]: see [`crate::observe::Host::upstream_jobs`].
 pub fn upstream_jobs(world: &World) -> Option<usize> {
-    let raw = world
-        .host
-        .opts
-        .jobs
-        .clone()
-        .unwrap_or_else(|| world.host.settings.parallel_jobs.clone());
-    // Upstream passes the number through as given (only the hooks' shared
-    // jobserver is bounded).
-    match raw.trim().parse::<usize>() {
-        Ok(0) => None,
-        Ok(n) => Some(n),
-        Err(_) => Some(crate::observe::settings::cpu_count()),
-    }
+    world.host.upstream_jobs()
 }
 
 /// The checks `do_build` makes before preparing the kernel: the build must

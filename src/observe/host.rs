@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::layout::{Layout, Root};
-use crate::observe::settings::{Settings, TreeOverrides};
+use crate::observe::settings::{cpu_count, Settings, TreeOverrides};
 use crate::observe::trust::Trust;
 use crate::observe::{distro, forced, kernel};
 use crate::text;
@@ -168,34 +168,46 @@ impl Host {
         self.opts.verbose || self.settings.verbose
     }
 
-    /// make jobs: `-j`, else parallel_jobs, else the CPU count; never 0, and
-    /// never more than [`MAX_JOBS`] (a jobserver of 100000 tokens would hang
-    /// filling its pipe).
-    pub fn jobs(&self) -> usize {
-        let n = match &self.opts.jobs {
-            Some(j) => j
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n > 0)
-                .unwrap_or_else(crate::observe::settings::cpu_count),
-            None => self.settings.jobs(),
+    /// The make jobs asked for: `-j`, else parallel_jobs. `None` when unset
+    /// or not a number; a number too large to hold counts as the largest.
+    fn asked_jobs(&self) -> Option<usize> {
+        let raw = match &self.opts.jobs {
+            Some(j) => j.as_str(),
+            None => self.settings.parallel_jobs.as_str(),
         };
-        n.min(MAX_JOBS)
+        match raw.trim().parse::<usize>() {
+            Ok(n) => Some(n),
+            Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Some(usize::MAX),
+            Err(_) => None,
+        }
+    }
+
+    /// make jobs for the hooks' jobserver: `-j`, else parallel_jobs, else
+    /// the CPU count; never 0, and never more than [`MAX_JOBS`] (a
+    /// jobserver of 100000 tokens would hang filling its pipe).
+    pub fn jobs(&self) -> usize {
+        self.asked_jobs()
+            .filter(|n| *n > 0)
+            .unwrap_or_else(cpu_count)
+            .min(MAX_JOBS)
+    }
+
+    /// Upstream's `-j$parallel_jobs` for `dkms build`: `-j`, else
+    /// parallel_jobs, else the CPU count; `None` for 0 (upstream's bare
+    /// `-j`, which the administrator asks for by name). Never more than
+    /// [`MAX_JOBS`]: the limit holds for every entry point, silently for
+    /// `dkms`, which prints upstream's text only.
+    pub fn upstream_jobs(&self) -> Option<usize> {
+        match self.asked_jobs() {
+            Some(0) => None,
+            Some(n) => Some(n.min(MAX_JOBS)),
+            None => Some(cpu_count().min(MAX_JOBS)),
+        }
     }
 
     /// True when the jobs asked for were more than [`MAX_JOBS`].
     pub fn jobs_clamped(&self) -> bool {
-        let asked = match &self.opts.jobs {
-            Some(j) => j.trim().parse::<usize>().unwrap_or(0),
-            None => self
-                .settings
-                .parallel_jobs
-                .trim()
-                .parse::<usize>()
-                .unwrap_or(0),
-        };
-        asked > MAX_JOBS
+        self.asked_jobs().is_some_and(|n| n > MAX_JOBS)
     }
 }
 

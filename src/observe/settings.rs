@@ -216,16 +216,6 @@ impl Settings {
             untrusted: Vec::new(),
         }
     }
-
-    /// Number of make jobs: `-j`/parallel_jobs, else the CPU count (never 0).
-    pub fn jobs(&self) -> usize {
-        self.parallel_jobs
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .unwrap_or_else(cpu_count)
-    }
 }
 
 /// The machine's CPU count (upstream uses `nproc`).
