@@ -15,6 +15,13 @@
 #   DKMS_HOOK_KEEP_ROOT  1: keep the throwaway root afterwards to look around
 set -euo pipefail
 
+# Without cargo there is nothing to build the programs with: say how to get
+# a toolchain before anything else happens.
+if [ -z "${DKMS_HOOK_BIN_DIR:-}" ] && ! command -v cargo >/dev/null 2>&1; then
+    echo "try.sh: cargo not found; get a Rust toolchain with: curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh, then . \"\$HOME/.cargo/env\" and run this again." >&2
+    exit 1
+fi
+
 examples=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$examples")
 

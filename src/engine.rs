@@ -55,6 +55,10 @@ pub fn run(req: &Request, say: &mut dyn Say) -> i32 {
 
 fn run_inner(req: &Request, say: &mut dyn Say) -> Result<i32> {
     let host = Host::observe(req.root.clone(), &req.trees, req.opts.clone())?;
+    // Configuration another user can change: nothing is done.
+    if let Some(e) = host.settings.refusal() {
+        return Err(e);
+    }
     for w in &host.settings.warnings {
         say.warning(std::slice::from_ref(w));
     }

@@ -14,6 +14,8 @@ use crate::plan::{Command as PlanCommand, Event, PackageArgs, Request};
 /// The package-manager side of DKMS: one command per event (a kernel or its
 /// headers installed or removed, an apt or dpkg run, boot), plus commands
 /// for the administrator. Modules are registered with dkms(8).
+///
+/// Run as root, it uses no configuration, override script, patch, signing key or program that another user can change (see TRUSTED FILES).
 #[derive(Parser, Debug)]
 #[command(
     name = "dkms-hook",

@@ -60,6 +60,7 @@ pub fn hook_page(title: &Title) -> io::Result<String> {
     out.extend_from_slice(EXIT_STATUS.as_bytes());
     out.extend_from_slice(environment().as_bytes());
     out.extend_from_slice(FILES.as_bytes());
+    out.extend_from_slice(TRUSTED_FILES.as_bytes());
     out.extend_from_slice(SEE_ALSO.as_bytes());
     let page = String::from_utf8(out).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     Ok(once_preamble(&page))
@@ -180,7 +181,9 @@ autoinstall; with
 .B autoinstall_failure=warn
 in framework.conf a warning is printed instead and the status is 0.
 An error before any module is looked at (for example a lock that cannot
-be taken) gives that error's status.
+be taken, or configuration another user can change: see
+.BR "TRUSTED FILES" )
+gives that error's status.
 .TP
 .BR kernel\-preinst ", " kernel\-prerm ", " apt\-post\-invoke ", " dpkg\-trigger ", " boot ", " "kernel\-install remove"
 0, always: these run inside package operations and at boot, which a
@@ -374,6 +377,45 @@ and it is indexed, as
 and
 .B publish
 do.
+"#;
+
+/// TRUSTED FILES: what a run as root refuses to use, and what refusing
+/// means per file (the rule is `observe::trust`).
+const TRUSTED_FILES: &str = r#".SH TRUSTED FILES
+Run as root, dkms\-hook uses no file that another user can change, as
+.BR sshd (8)
+does with
+.BR StrictModes :
+a file is trusted when it, every directory on the way to it and, for a
+symbolic link, the file the link leads to are owned by root and not
+writable by group or others (a directory on the way may be a sticky one
+of root's, as
+.I /tmp
+is).
+Under
+.B \-\-root
+the directories above the root are not checked; the root itself is.
+Each file that is not trusted is named on one line with its owner, its
+mode and the fix
+.RB ( "chown root:root" " \fIfile\fP " "&& chmod go\-w" " \fIfile\fP)."
+.TP
+.IR /etc/dkms/framework.conf ", " /etc/dkms/framework.conf.d/*.conf ", " /etc/dkms
+.TQ
+.IR /etc/dkms/framework.conf.d ", " build_environment ", " post_transaction
+Nothing is done: the events that may fail exit 1; the ones that never
+fail print the error and the line saying it does not fail the
+operation, and exit 0.
+.TP
+.IR /etc/dkms/ module *.conf
+The module's dkms.conf is not read, as any dkms.conf that cannot be read.
+.TP
+.IR /etc/dkms/ module / script ", " /etc/dkms/ module /patches/
+The script is not run and the patches are not applied: the module's
+build fails (PRE_BUILD, POST_BUILD, patches) or a warning says so (the
+other scripts).
+.TP
+.BR sign_file ", " mok_signing_key ", " mok_certificate
+Every build for that kernel fails; the modules built before stay.
 "#;
 
 /// SEE ALSO.

@@ -43,7 +43,13 @@ pub fn prepare_kernel(
     let world = cx.world;
     let facts = kernel(world, k)?;
     check_headers(world, facts)?;
-    let signer = crate::exec::sign::prepare(&world.host, lock, say, facts, a);
+    let ka = (k.to_string(), a.to_string());
+    if let Some(e) = cx.ledger.signing_refused.get(&ka) {
+        return Err(e.clone().shown());
+    }
+    let signer = crate::exec::sign::prepare(&world.host, lock, say, facts, a).inspect_err(|e| {
+        cx.ledger.signing_refused.insert(ka, e.clone());
+    })?;
     cx.ledger.prepared.insert((k.into(), a.into()), signer);
     say.blank();
     Ok(())
@@ -133,21 +139,10 @@ pub fn clean_leftover(world: &World, lock: &Locked, m: &str, v: &str) {
     }
 }
 
-/// upstream's `-j$parallel_jobs` (a bare `-j` for 0).
+/// upstream's `-j$parallel_jobs` (a bare `-j` for 0), at most
+/// [`crate::observe::host::MAX_JOBS`]: see [`crate::observe::Host::upstream_jobs`].
 pub fn upstream_jobs(world: &World) -> Option<usize> {
-    let raw = world
-        .host
-        .opts
-        .jobs
-        .clone()
-        .unwrap_or_else(|| world.host.settings.parallel_jobs.clone());
-    // Upstream passes the number through as given (only the hooks' shared
-    // jobserver is bounded).
-    match raw.trim().parse::<usize>() {
-        Ok(0) => None,
-        Ok(n) => Some(n),
-        Err(_) => Some(crate::observe::settings::cpu_count()),
-    }
+    world.host.upstream_jobs()
 }
 
 /// The checks `do_build` makes before preparing the kernel: the build must
@@ -427,7 +422,7 @@ fn dots(m: &str) -> bool {
 }
 
 /// Upstream's overlay of `/etc/dkms/<module>/patches/` onto the build's
-/// `patches/`.
+/// `patches/`, refused (exit 1) when another user can change any of it.
 fn overlay_patches(world: &World, lock: &Locked, m: &str, bdir: &Path) -> Result<()> {
     let dir = world
         .host
@@ -436,6 +431,10 @@ fn overlay_patches(world: &World, lock: &Locked, m: &str, bdir: &Path) -> Result
         .join(format!("/etc/dkms/{m}/patches"));
     if !dir.is_dir() {
         return Ok(());
+    }
+    // Patches another user can change are not applied: the build fails.
+    if let Some(u) = world.host.trust.of_tree(&dir) {
+        return Err(Error::denied([u.line()]));
     }
     let base = &world.host.layout.dkms;
     lock.copy_tree(&dir, base, &bdir.join("patches"))
@@ -504,8 +503,9 @@ pub fn script_dir(world: &World, m: &str, v: &str) -> PathBuf {
 
 /// Upstream's `run_build_script`: PRE_/POST_BUILD run in the build
 /// directory, the others in the source (`<dkms_tree>/<m>/<v>/source`);
-/// `/etc/dkms/<module>/<script>` overrides the module's own. A script that
-/// is not executable is only warned about. With a log the output goes
+/// `/etc/dkms/<module>/<script>` overrides the module's own, unless another
+/// user can change it (then it is not run: exit 1). A script that is not
+/// executable is only warned about. With a log the output goes
 /// there and a failure ends the action with the script's status.
 #[allow(clippy::too_many_arguments)]
 pub fn run_script(
@@ -524,6 +524,17 @@ pub fn run_script(
     let first = script.split_whitespace().next().unwrap_or("");
     let etc = world.host.layout.root.join(format!("/etc/dkms/{module}"));
     let (dir, prog_dir) = if is_executable(&etc.join(first)) {
+        // An override another user can change is not run: a build script's
+        // refusal fails the build; the others' results are ignored by
+        // their callers (as upstream ignores them), so it is said here.
+        if let Some(u) = world.host.trust.of(&etc.join(first)) {
+            let e = Error::denied([u.line()]);
+            if log.is_some() {
+                return Err(e);
+            }
+            say.warning(&[u.line()]);
+            return Err(e.shown());
+        }
         (etc.clone(), etc)
     } else {
         (run_dir.to_path_buf(), run_dir.to_path_buf())

@@ -53,6 +53,9 @@ pub struct Ledger {
     /// Prepared in the parent context (autoinstall prepares before its
     /// subshells; they inherit it).
     pub prepared_parent: BTreeMap<(String, String), Option<Signer>>,
+    /// Kernels whose signing files were refused (another user can change
+    /// them): every build for them fails with that error, said once.
+    pub signing_refused: BTreeMap<(String, String), crate::error::Error>,
     /// Kernels whose depmod is put off to the end of the run.
     pub depmod_later: BTreeSet<String>,
     /// Hook runs: what happened to each module, per kernel.

@@ -32,32 +32,36 @@ const UBUNTU_KEY: &str = "/var/lib/shim-signed/mok/MOK.priv";
 const UBUNTU_CERT: &str = "/var/lib/shim-signed/mok/MOK.der";
 
 /// Upstream's `prepare_signing` for `kernel`, printing the same lines.
-/// `None` means modules are not signed.
+/// `None` means modules are not signed. A `sign-file`, key or certificate
+/// another user can change is an error (exit 1): the build fails rather
+/// than run that program as root, sign with a key others hold or can
+/// swap, or replace a signed module that loads by an unsigned one that
+/// Secure Boot refuses; the module built before stays.
 pub fn prepare(
     host: &Host,
     lock: &Locked,
     say: &mut dyn Say,
     kernel: &KernelFacts,
     arch: &str,
-) -> Option<Signer> {
+) -> Result<Option<Signer>> {
     let s = &host.settings;
     let policy = s.try_sign_modules.as_str();
     if policy == "false" {
         say.line(text::SIGN_DISABLED);
-        return None;
+        return Ok(None);
     }
     if policy != "true" && host.in_chroot {
         say.line(text::SIGN_IN_CHROOT);
-        return None;
+        return Ok(None);
     }
     let config = &kernel.config;
     if !config.is_file() {
         say.line(&text::sign_no_config(config));
-        return None;
+        return Ok(None);
     }
     let Some(hash) = config_file_value(config, "CONFIG_MODULE_SIG_HASH") else {
         say.line(text::SIGN_NO_FACILITY);
-        return None;
+        return Ok(None);
     };
     let kver = kernel.version();
     let root = &host.layout.root;
@@ -88,15 +92,20 @@ pub fn prepare(
     say.line(&text::sign_command(&sign_file));
     if !is_executable(&sign_file) {
         say.line(&text::sign_no_binary(&sign_file));
-        return None;
+        return Ok(None);
     }
-    let (key, cert) = prepare_mok(host, lock, say, kver, arch)?;
-    Some(Signer {
+    if let Some(u) = host.trust.of(&sign_file) {
+        return Err(Error::denied([u.line()]));
+    }
+    let Some((key, cert)) = prepare_mok(host, lock, say, kver, arch)? else {
+        return Ok(None);
+    };
+    Ok(Some(Signer {
         sign_file,
         hash,
         key,
         cert,
-    })
+    }))
 }
 
 /// The configured key and certificate, or the distribution's default pair.
@@ -123,18 +132,20 @@ pub fn key_paths(host: &Host, kver: &str, arch: &str) -> (PathBuf, PathBuf, bool
 /// Upstream's `prepare_mok`: on Ubuntu shim's pair, made by
 /// `update-secureboot-policy --new-key` when missing; elsewhere the
 /// configured pair, or a self-signed one created under `/var/lib/dkms`.
+/// A key or certificate another user can change, or could put in place
+/// before it is created, is an error (exit 1).
 pub fn prepare_mok(
     host: &Host,
     lock: &Locked,
     say: &mut dyn Say,
     kver: &str,
     arch: &str,
-) -> Option<(PathBuf, PathBuf)> {
+) -> Result<Option<(PathBuf, PathBuf)>> {
     let (key, cert, ubuntu) = key_paths(host, kver, arch);
     if ubuntu && (!key.is_file() || !cert.is_file()) {
         let Some(usp) = which("update-secureboot-policy") else {
             say.line(text::SIGN_NO_SECUREBOOT_POLICY);
-            return None;
+            return Ok(None);
         };
         if cert.is_file() {
             // Best effort: the policy tool makes a new pair either way.
@@ -152,18 +163,26 @@ pub fn prepare_mok(
     say.line(&text::signing_key(&key));
     say.line(&text::public_certificate(&cert));
     let pkcs11 = key.to_string_lossy().starts_with("pkcs11:");
+    let files = if pkcs11 {
+        vec![&cert]
+    } else {
+        vec![&key, &cert]
+    };
+    if let Some(u) = files.into_iter().find_map(|f| host.trust.of(f)) {
+        return Err(Error::denied([u.line()]));
+    }
     if !pkcs11 && (!key.is_file() || !cert.is_file()) {
         say.line(text::SIGN_GENERATING_SELF_SIGNED);
         if let Err(msg) = generate(lock, &key, &cert) {
             say.line(&msg);
-            return None;
+            return Ok(None);
         }
     }
     if !cert.is_file() {
         say.line(&text::sign_no_certificate(&cert));
-        return None;
+        return Ok(None);
     }
-    Some((key, cert))
+    Ok(Some((key, cert)))
 }
 
 /// Create a 2048-bit RSA key (mode 0600) and a DER certificate with the
@@ -246,7 +265,7 @@ impl Signer {
 
 /// `dkms generate_mok`: create the key pair if missing, printing upstream's lines.
 pub fn generate_mok(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say) -> Result<()> {
-    prepare_mok(&cx.world.host, lock, say, "", "").ok_or_else(|| Error::msg("").shown())?;
+    prepare_mok(&cx.world.host, lock, say, "", "")?.ok_or_else(|| Error::msg("").shown())?;
     Ok(())
 }
 

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::layout::{Layout, Root};
-use crate::observe::settings::{Settings, TreeOverrides};
+use crate::observe::settings::{cpu_count, Settings, TreeOverrides};
+use crate::observe::trust::Trust;
 use crate::observe::{distro, forced, kernel};
 use crate::text;
 
@@ -68,6 +69,9 @@ pub struct Host {
     /// Running in a chroot (upstream's `running_in_chroot`): no signing
     /// unless `try_sign_modules=true`.
     pub in_chroot: bool,
+    /// Which files another user can change (as root): `/etc/dkms` observed
+    /// when the run starts, the rule for the files found later.
+    pub trust: Trust,
 }
 
 /// Largest number of parallel jobs accepted; larger values are clamped.
@@ -89,7 +93,9 @@ impl Host {
             )]));
         }
         let distribution = distro::running_distribution(&root)?;
-        let settings = Settings::load(&root, trees);
+        let is_root = nix::unistd::geteuid().is_root();
+        let trust = Trust::observe(&root, is_root);
+        let settings = Settings::load(&root, trees, &trust);
         let layout = Layout {
             root: root.clone(),
             dkms: settings.dkms_tree.clone(),
@@ -106,9 +112,10 @@ impl Host {
             layout,
             settings,
             distribution,
-            is_root: nix::unistd::geteuid().is_root(),
+            is_root,
             dkms_tree_writable,
             in_chroot: running_in_chroot(),
+            trust,
             running_kernel: kernel::running_kernel(),
             machine_arch: kernel::machine_arch(),
             opts,
@@ -141,6 +148,7 @@ impl Host {
                 Default::default(),
                 &TreeOverrides::default(),
             ),
+            trust: Trust::off(&layout.root),
             layout,
             distribution: "debian".into(),
             running_kernel: "6.1.0-1-amd64".into(),
@@ -160,34 +168,46 @@ impl Host {
         self.opts.verbose || self.settings.verbose
     }
 
-    /// make jobs: `-j`, else parallel_jobs, else the CPU count; never 0, and
-    /// never more than [`MAX_JOBS`] (a jobserver of 100000 tokens would hang
-    /// filling its pipe).
-    pub fn jobs(&self) -> usize {
-        let n = match &self.opts.jobs {
-            Some(j) => j
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n > 0)
-                .unwrap_or_else(crate::observe::settings::cpu_count),
-            None => self.settings.jobs(),
+    /// The make jobs asked for: `-j`, else parallel_jobs. `None` when unset
+    /// or not a number; a number too large to hold counts as the largest.
+    fn asked_jobs(&self) -> Option<usize> {
+        let raw = match &self.opts.jobs {
+            Some(j) => j.as_str(),
+            None => self.settings.parallel_jobs.as_str(),
         };
-        n.min(MAX_JOBS)
+        match raw.trim().parse::<usize>() {
+            Ok(n) => Some(n),
+            Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Some(usize::MAX),
+            Err(_) => None,
+        }
+    }
+
+    /// make jobs for the hooks' jobserver: `-j`, else parallel_jobs, else
+    /// the CPU count; never 0, and never more than [`MAX_JOBS`] (a
+    /// jobserver of 100000 tokens would hang filling its pipe).
+    pub fn jobs(&self) -> usize {
+        self.asked_jobs()
+            .filter(|n| *n > 0)
+            .unwrap_or_else(cpu_count)
+            .min(MAX_JOBS)
+    }
+
+    /// Upstream's `-j$parallel_jobs` for `dkms build`: `-j`, else
+    /// parallel_jobs, else the CPU count; `None` for 0 (upstream's bare
+    /// `-j`, which the administrator asks for by name). Never more than
+    /// [`MAX_JOBS`]: the limit holds for every entry point, silently for
+    /// `dkms`, which prints upstream's text only.
+    pub fn upstream_jobs(&self) -> Option<usize> {
+        match self.asked_jobs() {
+            Some(0) => None,
+            Some(n) => Some(n.min(MAX_JOBS)),
+            None => Some(cpu_count().min(MAX_JOBS)),
+        }
     }
 
     /// True when the jobs asked for were more than [`MAX_JOBS`].
     pub fn jobs_clamped(&self) -> bool {
-        let asked = match &self.opts.jobs {
-            Some(j) => j.trim().parse::<usize>().unwrap_or(0),
-            None => self
-                .settings
-                .parallel_jobs
-                .trim()
-                .parse::<usize>()
-                .unwrap_or(0),
-        };
-        asked > MAX_JOBS
+        self.asked_jobs().is_some_and(|n| n > MAX_JOBS)
     }
 }
 

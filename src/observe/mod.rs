@@ -11,6 +11,7 @@
 //! - [`files`]: where an installed module really is, byte comparisons.
 //! - [`status`]: the facts behind each `dkms status` line.
 //! - [`elf`]: the ELF reader (a named section of a module or vmlinux).
+//! - [`trust`]: which files another user can change (refused as root).
 //! - [`modinfo`], [`version`], [`distro`], [`settings`], [`forced`]: helpers.
 
 pub mod conf;
@@ -28,6 +29,7 @@ pub mod prebuilt;
 pub mod settings;
 pub mod status;
 pub mod tree;
+pub mod trust;
 pub mod version;
 
 use std::path::{Path, PathBuf};
@@ -314,13 +316,24 @@ impl World {
         self.read_conf(key)
     }
 
-    /// Read one dkms.conf with its override files.
+    /// Read one dkms.conf with its override files. An override file another
+    /// user can change makes the read fail (exit 1) unread: bash would
+    /// source it as root.
     fn read_conf(&self, key: &ConfKey) -> ConfRead {
         let h = &self.host;
         let files = ConfFiles {
             overrides: h.override_files(&key.module, &key.version, &key.kernel, &key.arch),
             main: key.path.clone(),
         };
+        if let Some(u) = files.overrides.iter().find_map(|f| h.trust.of(f)) {
+            return ConfRead {
+                bash_stderr: String::new(),
+                directive_lines: Vec::new(),
+                result: Err(conf::ConfError::plain(crate::error::Error::denied([
+                    u.line()
+                ]))),
+            };
+        }
         let ctx = self.conf_context(key);
         let opts = ResolveOpts {
             distribution: h.distribution.clone(),

@@ -2,12 +2,22 @@
 //! administrator sets. Read statically: only allow-listed `name=value`
 //! assignments take effect; any other code in the files has no effect (it is
 //! never executed).
+//!
+//! As root, configuration another user can change is not used (see
+//! [`crate::observe::trust`]): such a framework file is not read, and it,
+//! `/etc/dkms` or `/etc/dkms/framework.conf.d` themselves, the
+//! `build_environment` file and the `post_transaction` program (what
+//! framework.conf has root source or run) are recorded in
+//! [`Settings::untrusted`]; the run then fails before doing anything
+//! ([`Settings::refusal`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::error::Error;
 use crate::layout::Root;
 use crate::observe::conf::static_reader::read_static;
+use crate::observe::trust::{Trust, Untrusted};
 use crate::text;
 
 /// The variables upstream honours from framework.conf, plus our extensions
@@ -100,18 +110,48 @@ pub struct Settings {
     pub raw: BTreeMap<String, String>,
     /// Warnings about the files (ignored parts), to print once.
     pub warnings: Vec<String>,
+    /// Configuration another user can change (each culprit once): the run
+    /// refuses to start while there is any.
+    pub untrusted: Vec<Untrusted>,
 }
 
 impl Settings {
     /// Read `/etc/dkms/framework.conf` then `framework.conf.d/*.conf` (sorted)
-    /// under `root`, apply defaults, then the command-line overrides.
-    pub fn load(root: &Root, over: &TreeOverrides) -> Settings {
+    /// under `root`, apply defaults, then the command-line overrides. Files
+    /// `trust` does not trust are not read and are recorded in
+    /// [`Settings::untrusted`], with the files the settings name for root to
+    /// source or run.
+    pub fn load(root: &Root, over: &TreeOverrides, trust: &Trust) -> Settings {
         let mut warnings = Vec::new();
+        let mut untrusted = Vec::new();
+        for d in ["/etc/dkms", "/etc/dkms/framework.conf.d"] {
+            untrusted.extend(trust.of(&root.join(d)));
+        }
         let mut raw = from_environment();
-        raw.extend(read_framework(root, &mut warnings));
+        raw.extend(read_framework(root, trust, &mut warnings, &mut untrusted));
         let mut s = Settings::from_raw(root, raw, over);
+        if let Some(f) = &s.build_environment {
+            untrusted.extend(trust.of(f));
+        }
+        if let Some(p) = program_path(&s.post_transaction) {
+            untrusted.extend(trust.of(&p));
+        }
+        let mut culprits = Vec::new();
+        untrusted.retain(|u| {
+            let first = !culprits.contains(&u.culprit);
+            culprits.push(u.culprit.clone());
+            first
+        });
         s.warnings = warnings;
+        s.untrusted = untrusted;
         s
+    }
+
+    /// The error that ends a run whose configuration another user can
+    /// change, before it does anything: exit 1, the family of upstream's
+    /// "You must be root" and "No write access to DKMS tree".
+    pub fn refusal(&self) -> Option<Error> {
+        (!self.untrusted.is_empty()).then(|| Error::denied(self.untrusted.iter().map(|u| u.line())))
     }
 
     /// Build settings from already-read raw values (tests use this directly).
@@ -173,17 +213,8 @@ impl Settings {
                 .map(|s| root.join(s)),
             raw,
             warnings: Vec::new(),
+            untrusted: Vec::new(),
         }
-    }
-
-    /// Number of make jobs: `-j`/parallel_jobs, else the CPU count (never 0).
-    pub fn jobs(&self) -> usize {
-        self.parallel_jobs
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .unwrap_or_else(cpu_count)
     }
 }
 
@@ -242,8 +273,14 @@ fn from_environment() -> BTreeMap<String, String> {
 }
 
 /// Read the allow-listed assignments from every framework file. Statements
-/// that are not plain assignments are skipped, never run.
-pub fn read_framework(root: &Root, warnings: &mut Vec<String>) -> BTreeMap<String, String> {
+/// that are not plain assignments are skipped, never run; files `trust`
+/// does not trust are not read but added to `untrusted`.
+pub fn read_framework(
+    root: &Root,
+    trust: &Trust,
+    warnings: &mut Vec<String>,
+    untrusted: &mut Vec<Untrusted>,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     // Signing settings may refer to the kernel; keep those references for
     // expansion at use time.
@@ -251,9 +288,41 @@ pub fn read_framework(root: &Root, warnings: &mut Vec<String>) -> BTreeMap<Strin
     known.insert("kernelver".to_string(), "${kernelver}".to_string());
     known.insert("arch".to_string(), "${arch}".to_string());
     for f in framework_files(root) {
-        read_one(&f, &known, &mut out, warnings);
+        match trust.of(&f) {
+            Some(u) => untrusted.push(u),
+            None => read_one(&f, &known, &mut out, warnings),
+        }
     }
     out
+}
+
+/// The program a `post_transaction` command runs, when it can be known
+/// without running a shell: its first word, when that is a path (taken as
+/// the shell takes it, on this host: the command is not run inside the
+/// root), else where that name is found in `PATH`. `None` for an empty
+/// command, a first word built from variables or quotes, and a name not
+/// found in `PATH` (a shell builtin, or a command that fails to run). The
+/// directories of `PATH` themselves are not judged: every program dkms
+/// starts is found through them.
+pub fn program_path(command: &str) -> Option<PathBuf> {
+    let word = command.split_whitespace().next()?;
+    if word.contains(['$', '`', '\'', '"', '\\']) {
+        return None;
+    }
+    if word.contains('/') {
+        return Some(PathBuf::from(word));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(word))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 fn read_one(

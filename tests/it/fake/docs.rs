@@ -10,7 +10,8 @@
 //!   and each field of `status --output json`.
 //! - `examples/try.sh` (the README's first command) builds and installs
 //!   the example module in a throwaway root, here with the test build's
-//!   binaries and the machine's kernel headers.
+//!   binaries and the machine's kernel headers; without cargo it says how
+//!   to get a toolchain before doing anything.
 //!
 //! A missing tool (man, zsh) or missing kernel headers skip a test with a
 //! message, except under CI (`CI` set), where they fail it.
@@ -598,6 +599,41 @@ fn try_script_installs_the_example_module() {
         registered,
         "try.sh changed the machine's /var/lib/dkms"
     );
+}
+
+/// Without cargo (and no binaries given), try.sh says in one line how to
+/// get a toolchain before it does anything: no build, no temporary root.
+#[test]
+fn try_script_without_cargo_says_how_to_get_it_first() {
+    let bash = stdout_of(Command::new("sh").args(["-c", "command -v bash"]));
+    let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let empty_path = scratch.path().join("bin");
+    std::fs::create_dir(&empty_path).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let tmp = scratch.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let target = scratch.path().join("target");
+    let out = run_command(
+        Command::new(bash.trim())
+            .arg(repo().join("examples/try.sh"))
+            .env("PATH", &empty_path)
+            .env("TMPDIR", &tmp)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("DKMS_HOOK_BIN_DIR")
+            .env_remove("DKMS_ROOT"),
+        RUN_TIMEOUT,
+    );
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(
+        out.stderr,
+        "try.sh: cargo not found; get a Rust toolchain with: curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh, then . \"$HOME/.cargo/env\" and run this again.\n",
+        "{out}"
+    );
+    assert_eq!(out.stdout, "", "nothing else happened first\n{out}");
+    assert!(!target.exists(), "a build started");
+    let made: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(made.is_empty(), "try.sh made {made:?}");
 }
 
 /// The README opens with the try script, then the test command .ci/run

@@ -479,6 +479,36 @@ fn an_absurd_parallel_jobs_is_clamped_and_said() {
     assert!(root.exists(&format!("/lib/modules/{K1}/updates/dkms/hello.ko")));
 }
 
+/// The limit holds for `dkms` too, from framework.conf and from `-j`, and
+/// silently: `dkms` prints upstream's text only.
+#[test]
+fn an_absurd_parallel_jobs_is_clamped_for_dkms_too() {
+    for (conf, args) in [
+        ("parallel_jobs=100000000\n", vec![]),
+        ("", vec!["-j", "100000000"]),
+        ("parallel_jobs=99999999999999999999999\n", vec![]),
+    ] {
+        let root = TestRoot::with_kernel(K1);
+        root.add_source("hello-1.0");
+        root.dkms(&["add", "hello/1.0"]).assert_ok();
+        root.set_framework_conf(conf);
+        let mut argv = vec!["build", "hello/1.0", "-k", K1];
+        argv.extend(&args);
+        let out = within(60, root.command(env!("CARGO_BIN_EXE_dkms"), &argv));
+        out.assert_ok();
+        assert!(
+            !out.stderr.contains("parallel_jobs"),
+            "no new line for dkms\n{out}"
+        );
+        let log = root.read(&format!("/var/lib/dkms/hello/1.0/{K1}/{ARCH}/log/make.log"));
+        assert!(
+            log.lines()
+                .any(|l| l.starts_with(&format!("# command: make -j1024 KERNELRELEASE={K1} "))),
+            "{conf}{args:?}: the make command has the clamped -j\n{log}"
+        );
+    }
+}
+
 // 11. --------------------------------------------------------------------
 
 #[test]

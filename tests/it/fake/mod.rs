@@ -26,5 +26,6 @@ mod package_fake;
 mod shims;
 mod status_schema;
 mod tarball_security;
+mod trust;
 mod ubuntu_signing;
 mod upstream_text;
