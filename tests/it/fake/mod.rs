@@ -24,6 +24,7 @@ mod live_progress;
 mod no_spawn;
 mod output_errors;
 mod package_fake;
+mod readme_failed_build;
 mod shims;
 mod status_schema;
 mod tarball_security;
