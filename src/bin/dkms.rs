@@ -1,11 +1,12 @@
 //! `dkms`: the drop-in command line. Parses upstream's argument forms and
-//! runs the request through the engine; exits with upstream's codes.
+//! runs the request through the engine; exits with upstream's codes, and
+//! with 1 instead of 0 when its output could not be written.
 
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
-use dkms_hook::report::{Console, Say, Style};
+use dkms_hook::report::{lost, Console, Say, Style};
 use dkms_hook::text;
 use dkms_hook::{cli, engine, exec};
 
@@ -16,9 +17,24 @@ fn main() -> ExitCode {
     for v in ["CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS"] {
         std::env::remove_var(v);
     }
+    let mut say = Console::new(Style::Upstream);
+    let c = run(&mut say);
+    // Text that never reached its reader (a full disk under a log) makes
+    // the run a failure, said on the other stream; a closed pipe does not.
+    let c = match say.finish() {
+        None => c,
+        Some(l) => {
+            say.tell(&l);
+            lost::failed_status(c)
+        }
+    };
+    code(c)
+}
+
+/// Everything but the end: parse, run the request; the exit status.
+fn run(say: &mut Console) -> i32 {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let argv0 = std::env::args().next().unwrap_or_else(|| "dkms".into());
-    let mut say = Console::new(Style::Upstream);
     let parsed = match cli::dkms::parse(&args) {
         Ok(p) => p,
         Err(e) => {
@@ -30,25 +46,25 @@ fn main() -> ExitCode {
             {
                 say.out(&text::usage(&argv0));
             }
-            return code(e.code());
+            return e.code();
         }
     };
     init_log(parsed.debug);
     if parsed.show_version {
         say.line(text::RELEASE);
-        return ExitCode::SUCCESS;
+        return 0;
     }
     if parsed.show_help {
         say.out(&text::usage(&argv0));
-        return ExitCode::SUCCESS;
+        return 0;
     }
     if parsed.request.quiet {
         say.quiet();
     }
     exec::children::handle_signals();
-    let c = engine::run(&parsed.request, &mut say);
+    let c = engine::run(&parsed.request, say);
     exec::children::hold_if_stopping();
-    code(c)
+    c
 }
 
 /// Diagnostics: `DKMS_LOG` (e.g. `debug`), or debug with `--debug`.

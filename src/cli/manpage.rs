@@ -238,6 +238,22 @@ or with a slash, blank, control or shell character, or a leading
 .B \-
 or
 .BR ~ ).
+.PP
+When standard output or standard error cannot be written (a full disk
+under a log, an I/O error), the command still does its work, then prints
+one line naming that stream and the system's error on the other stream.
+.BR kernel\-preinst ,
+.BR kernel\-prerm ,
+.BR apt\-post\-invoke ,
+.BR dpkg\-trigger ,
+.B boot
+and
+.B kernel\-install remove
+still exit 0; every other command exits 1 where it would have exited 0,
+and keeps any other status.
+A reader that closed its end of a pipe (as
+.B head
+does) is not an error.
 "#;
 
 /// ENVIRONMENT, with the framework variables read from the environment

@@ -7,7 +7,10 @@
 //! failure fails `kernel-postinst`, `header-postinst` and `autoinstall`
 //! (exit 11) unless framework.conf sets `autoinstall_failure=warn`; skips,
 //! missing headers and deferrals never fail anything; removal hooks, apt,
-//! dpkg triggers and boot never fail.
+//! dpkg triggers and boot never fail. Output that could not be written
+//! (stdout or stderr on a full disk) fails the commands a person or a
+//! script runs and whose report is their product, and is only said by
+//! the events that must never fail their caller.
 
 use crate::observe::kernel::headers_package;
 use crate::observe::version::sort_v_cmp;
@@ -37,6 +40,30 @@ pub fn exit_status_on_error(event: &Event, code: i32) -> (i32, bool) {
         (code, false)
     } else {
         (0, true)
+    }
+}
+
+/// The exit status of a hook run that would have ended with `code` but
+/// could not write its stdout or stderr (not a closed pipe): events that
+/// must never fail their caller (removal hooks, apt, the dpkg trigger,
+/// boot) keep their status and only say so; every other event fails
+/// (see [`crate::report::lost::failed_status`]).
+pub fn exit_status_on_lost_output(event: &Event, code: i32) -> i32 {
+    match event {
+        Event::KernelPreinst(_)
+        | Event::KernelPrerm(_)
+        | Event::AptPostInvoke
+        | Event::DpkgTrigger
+        | Event::KernelInstallOther
+        | Event::Boot => code,
+        Event::KernelPostinst(_)
+        | Event::HeaderPostinst(_)
+        | Event::Autoinstall(_)
+        | Event::Prune { .. }
+        | Event::Pending
+        | Event::Doctor { .. }
+        | Event::Package(_)
+        | Event::Publish { .. } => crate::report::lost::failed_status(code),
     }
 }
 
@@ -408,6 +435,22 @@ mod tests {
     #[case(Event::Boot, 1, (0, true))]
     fn hook_errors_before_planning(#[case] e: Event, #[case] code: i32, #[case] want: (i32, bool)) {
         assert_eq!(exit_status_on_error(&e, code), want);
+    }
+
+    #[rstest]
+    #[case(Event::KernelPostinst("k".into()), 0, 1)]
+    #[case(Event::KernelPostinst("k".into()), 11, 11)]
+    #[case(Event::Autoinstall(None), 0, 1)]
+    #[case(Event::HeaderPostinst("k".into()), 0, 1)]
+    #[case(Event::Pending, 0, 1)]
+    #[case(Event::Prune { dry_run: true }, 0, 1)]
+    #[case(Event::KernelPreinst("k".into()), 0, 0)]
+    #[case(Event::KernelPrerm("k".into()), 0, 0)]
+    #[case(Event::AptPostInvoke, 0, 0)]
+    #[case(Event::DpkgTrigger, 0, 0)]
+    #[case(Event::Boot, 0, 0)]
+    fn hook_output_lost(#[case] e: Event, #[case] code: i32, #[case] want: i32) {
+        assert_eq!(exit_status_on_lost_output(&e, code), want);
     }
 
     #[test]

@@ -7,9 +7,13 @@
 //! The [`Style`] says whose output it is: `dkms` prints upstream's text
 //! exactly; `dkms-hook` adds its own (live progress, the make.log tail,
 //! summaries).
+//!
+//! Output that cannot be written is itself reported: [`Console::finish`]
+//! says what was lost and [`lost`] words it and sets the exit status.
 
 mod buffer;
 mod console;
+pub mod lost;
 pub mod progress;
 pub mod status;
 pub mod summary;
