@@ -1,43 +1,17 @@
-//! One error type for the whole tool. Each variant is one of upstream DKMS's
-//! exit statuses (the table at the top of upstream's `dkms`), so a call site
-//! says *what kind* of failure it is and the number follows from that; the
-//! message lines are what upstream prints after `Error! ` (or `Warning: `
-//! for the BUILD_EXCLUSIVE skip).
+//! One error type for the whole tool: a [`Kind`] (one of upstream DKMS's
+//! exit statuses, the table at the top of upstream's `dkms`), so a call
+//! site says *what kind* of failure it is and the number follows from that;
+//! the message lines upstream prints after `Error! ` (or `Warning: ` for the
+//! BUILD_EXCLUSIVE skip); and the cause it came from, which `--debug`
+//! prints.
 
 use std::fmt;
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::text;
 
-/// `match` over every variant, binding its message as `$m` (one list of
-/// variants for the borrowing and the mutating accessor).
-macro_rules! each_msg {
-    ($e:expr, $m:ident => $body:expr) => {
-        match $e {
-            Error::Denied($m)
-            | Error::Usage($m)
-            | Error::State($m)
-            | Error::Unusable($m)
-            | Error::NotAllowed($m)
-            | Error::InstallFailed($m)
-            | Error::BuiltModuleMissing($m)
-            | Error::BadConf($m)
-            | Error::Tarball($m)
-            | Error::BuildFailed($m)
-            | Error::AutoinstallFailed($m)
-            | Error::NoArch($m)
-            | Error::BuildDepends($m)
-            | Error::KernelHook($m)
-            | Error::Chdir($m)
-            | Error::EmptyKernel($m)
-            | Error::NoHeaders($m)
-            | Error::BuildExclusive($m)
-            | Error::PreInstall($m)
-            | Error::Script(_, $m) => $body,
-        }
-    };
-}
 /// The lines of an error message and whether they were already shown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Msg {
@@ -58,64 +32,126 @@ impl Msg {
     }
 }
 
-/// Every way the tool fails, named after upstream's exit statuses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Error {
+/// What kind of failure, named after upstream's exit statuses: the exit
+/// status follows from the kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
     /// 1: not root, no write access, module/version not given, I/O failure.
-    Denied(Msg),
+    Denied,
     /// 2: bad option or combination, source directory or archive missing,
     /// a name that could escape the trees.
-    Usage(Msg),
+    Usage,
     /// 3: already added / not in the tree / `--all` with `-a`.
-    State(Msg),
+    State,
     /// 4: one action only, wrong kernel count, broken module, no dkms.conf,
     /// no os-release.
-    Unusable(Msg),
+    Unusable,
     /// 5: `--all` not allowed, bad patch path, already installed.
-    NotAllowed(Msg),
+    NotAllowed,
     /// 6: patch, install, depmod or tarball creation failed.
-    InstallFailed(Msg),
+    InstallFailed,
     /// 7: a built module file is missing.
-    BuiltModuleMissing(Msg),
+    BuiltModuleMissing,
     /// 8: bad dkms.conf, empty source, conflicting options.
-    BadConf(Msg),
+    BadConf,
     /// 9: tarball and source-tree loading errors.
-    Tarball(Msg),
+    Tarball,
     /// 10: make failed (or a malformed dkms.conf in a source tree).
-    BuildFailed(Msg),
+    BuildFailed,
     /// 11: one or more modules failed during autoinstall.
-    AutoinstallFailed(Msg),
+    AutoinstallFailed,
     /// 12: the architecture could not be determined.
-    NoArch(Msg),
+    NoArch,
     /// 13: BUILD_DEPENDS missing.
-    BuildDepends(Msg),
+    BuildDepends,
     /// 14: kernel_preinst / kernel_prerm failed for some module.
-    KernelHook(Msg),
+    KernelHook,
     /// 15: a `cd` failed.
-    Chdir(Msg),
+    Chdir,
     /// 16: empty kernel version or arch.
-    EmptyKernel(Msg),
+    EmptyKernel,
     /// 21: the kernel headers are missing.
-    NoHeaders(Msg),
+    NoHeaders,
     /// 77: BUILD_EXCLUSIVE rules the kernel out (printed as a warning).
-    BuildExclusive(Msg),
+    BuildExclusive,
     /// 101: PRE_INSTALL failed.
-    PreInstall(Msg),
+    PreInstall,
     /// A build script's own exit status, passed on as upstream's
     /// `run_build_script` does (`exit $res`).
-    Script(i32, Msg),
+    Script(i32),
 }
+
+impl Kind {
+    /// The exit status upstream uses for this kind of failure.
+    pub fn code(self) -> i32 {
+        match self {
+            Kind::Denied => 1,
+            Kind::Usage => 2,
+            Kind::State => 3,
+            Kind::Unusable => 4,
+            Kind::NotAllowed => 5,
+            Kind::InstallFailed => 6,
+            Kind::BuiltModuleMissing => 7,
+            Kind::BadConf => 8,
+            Kind::Tarball => 9,
+            Kind::BuildFailed => 10,
+            Kind::AutoinstallFailed => 11,
+            Kind::NoArch => 12,
+            Kind::BuildDepends => 13,
+            Kind::KernelHook => 14,
+            Kind::Chdir => 15,
+            Kind::EmptyKernel => 16,
+            Kind::NoHeaders => 21,
+            Kind::BuildExclusive => 77,
+            Kind::PreInstall => 101,
+            Kind::Script(c) => c,
+        }
+    }
+}
+
+/// The cause an error was made from (an OS error, a child's failure),
+/// kept for `--debug`.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Every way the tool fails: a kind (the exit status), the message upstream
+/// prints after `Error! `, and the cause it came from.
+#[derive(Clone)]
+pub struct Error {
+    kind: Kind,
+    msg: Msg,
+    source: Option<Cause>,
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("msg", &self.msg)
+            .field("source", &self.source.as_ref().map(|s| s.to_string()))
+            .finish()
+    }
+}
+
+/// Two errors are the same failure when kind and message are (the cause
+/// is what led to it, not what it is).
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.msg == other.msg
+    }
+}
+
+impl Eq for Error {}
 
 /// Shorthand for results throughout the crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
 macro_rules! constructors {
-    ($($(#[$doc:meta])* $name:ident => $variant:ident;)*) => {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident;)*) => {
         impl Error {
             $(
                 $(#[$doc])*
                 pub fn $name<S: Into<String>>(lines: impl IntoIterator<Item = S>) -> Error {
-                    Error::$variant(Msg::new(lines))
+                    Error::new(Kind::$kind, Msg::new(lines))
                 }
             )*
         }
@@ -123,62 +159,72 @@ macro_rules! constructors {
 }
 
 constructors! {
-    /// [`Error::Denied`] (1).
+    /// [`Kind::Denied`] (1).
     denied => Denied;
-    /// [`Error::Usage`] (2).
+    /// [`Kind::Usage`] (2).
     usage => Usage;
-    /// [`Error::State`] (3).
+    /// [`Kind::State`] (3).
     state => State;
-    /// [`Error::Unusable`] (4).
+    /// [`Kind::Unusable`] (4).
     unusable => Unusable;
-    /// [`Error::NotAllowed`] (5).
+    /// [`Kind::NotAllowed`] (5).
     not_allowed => NotAllowed;
-    /// [`Error::InstallFailed`] (6).
+    /// [`Kind::InstallFailed`] (6).
     install_failed => InstallFailed;
-    /// [`Error::BuiltModuleMissing`] (7).
+    /// [`Kind::BuiltModuleMissing`] (7).
     built_missing => BuiltModuleMissing;
-    /// [`Error::BadConf`] (8).
+    /// [`Kind::BadConf`] (8).
     bad_conf => BadConf;
-    /// [`Error::Tarball`] (9).
+    /// [`Kind::Tarball`] (9).
     tarball => Tarball;
-    /// [`Error::BuildFailed`] (10).
+    /// [`Kind::BuildFailed`] (10).
     build_failed => BuildFailed;
-    /// [`Error::AutoinstallFailed`] (11).
+    /// [`Kind::AutoinstallFailed`] (11).
     autoinstall_failed => AutoinstallFailed;
-    /// [`Error::NoArch`] (12).
+    /// [`Kind::NoArch`] (12).
     no_arch => NoArch;
-    /// [`Error::BuildDepends`] (13).
+    /// [`Kind::BuildDepends`] (13).
     build_depends => BuildDepends;
-    /// [`Error::KernelHook`] (14).
+    /// [`Kind::KernelHook`] (14).
     kernel_hook => KernelHook;
-    /// [`Error::Chdir`] (15).
+    /// [`Kind::Chdir`] (15).
     chdir => Chdir;
-    /// [`Error::EmptyKernel`] (16).
+    /// [`Kind::EmptyKernel`] (16).
     empty_kernel => EmptyKernel;
-    /// [`Error::NoHeaders`] (21).
+    /// [`Kind::NoHeaders`] (21).
     no_headers => NoHeaders;
-    /// [`Error::BuildExclusive`] (77).
+    /// [`Kind::BuildExclusive`] (77).
     build_exclusive => BuildExclusive;
-    /// [`Error::PreInstall`] (101).
+    /// [`Kind::PreInstall`] (101).
     pre_install => PreInstall;
 }
 
 impl Error {
-    /// A one-line [`Error::Denied`].
+    /// An error of `kind` with `msg`.
+    pub fn new(kind: Kind, msg: Msg) -> Self {
+        Error {
+            kind,
+            msg,
+            source: None,
+        }
+    }
+
+    /// A one-line [`Kind::Denied`].
     pub fn msg(line: impl Into<String>) -> Self {
         Error::denied([line.into()])
     }
 
     /// An I/O failure on `path`: `<what> <path>: <the OS error>`
-    /// ([`Error::Denied`], exit 1; change the kind with [`Error::into_kind`]).
+    /// ([`Kind::Denied`], exit 1; change the kind with [`Error::into_kind`]),
+    /// the OS error kept as its cause.
     pub fn io(what: &str, path: &Path, err: io::Error) -> Self {
-        Error::msg(format!("{what} {}: {}", path.display(), os_error(&err)))
+        Error::msg(format!("{what} {}: {}", path.display(), os_error(&err))).caused_by(err)
     }
 
     /// A script's exit status that was already reported.
     pub fn script_status(code: i32) -> Self {
-        Error::Script(
-            code,
+        Error::new(
+            Kind::Script(code),
             Msg {
                 lines: Vec::new(),
                 shown: true,
@@ -186,75 +232,73 @@ impl Error {
         )
     }
 
+    /// The same error with `cause` kept as what led to it.
+    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(cause));
+        self
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
     /// The exit status upstream uses for this failure.
     pub fn code(&self) -> i32 {
-        match self {
-            Error::Denied(_) => 1,
-            Error::Usage(_) => 2,
-            Error::State(_) => 3,
-            Error::Unusable(_) => 4,
-            Error::NotAllowed(_) => 5,
-            Error::InstallFailed(_) => 6,
-            Error::BuiltModuleMissing(_) => 7,
-            Error::BadConf(_) => 8,
-            Error::Tarball(_) => 9,
-            Error::BuildFailed(_) => 10,
-            Error::AutoinstallFailed(_) => 11,
-            Error::NoArch(_) => 12,
-            Error::BuildDepends(_) => 13,
-            Error::KernelHook(_) => 14,
-            Error::Chdir(_) => 15,
-            Error::EmptyKernel(_) => 16,
-            Error::NoHeaders(_) => 21,
-            Error::BuildExclusive(_) => 77,
-            Error::PreInstall(_) => 101,
-            Error::Script(c, _) => *c,
-        }
+        self.kind.code()
     }
 
     /// The message.
     pub fn msg_ref(&self) -> &Msg {
-        each_msg!(self, m => m)
-    }
-
-    fn msg_mut(&mut self) -> &mut Msg {
-        each_msg!(self, m => m)
+        &self.msg
     }
 
     /// The message lines.
     pub fn lines(&self) -> &[String] {
-        &self.msg_ref().lines
+        &self.msg.lines
     }
 
     /// The same message as another kind of failure (another exit status),
-    /// e.g. an I/O error during install becomes [`Error::InstallFailed`].
-    pub fn into_kind(self, kind: fn(Msg) -> Error) -> Error {
-        let msg = self.msg_ref().clone();
-        kind(msg)
+    /// e.g. an I/O error during install becomes [`Kind::InstallFailed`].
+    pub fn into_kind(mut self, kind: Kind) -> Error {
+        self.kind = kind;
+        self
     }
 
     /// The same error, marked as already shown to the user.
     pub fn shown(mut self) -> Self {
-        self.msg_mut().shown = true;
+        self.msg.shown = true;
         self
     }
 
     /// Lines added after the message (e.g. the cause).
     pub fn with_lines<S: Into<String>>(mut self, more: impl IntoIterator<Item = S>) -> Self {
-        self.msg_mut()
-            .lines
-            .extend(more.into_iter().map(Into::into));
+        self.msg.lines.extend(more.into_iter().map(Into::into));
         self
     }
 
     /// Whether it was already shown.
     pub fn is_shown(&self) -> bool {
-        self.msg_ref().shown
+        self.msg.shown
     }
 
     /// True for the BUILD_EXCLUSIVE skip (77), which callers count as skipped.
     pub fn is_skip(&self) -> bool {
-        matches!(self, Error::BuildExclusive(_))
+        self.kind == Kind::BuildExclusive
+    }
+
+    /// What led to it, outermost first (for `--debug`).
+    pub fn causes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut next: Option<&(dyn std::error::Error + 'static)> = self
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static));
+        while let Some(e) = next {
+            out.push(e.to_string());
+            next = e.source();
+        }
+        out
     }
 }
 
@@ -283,7 +327,13 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -316,6 +366,7 @@ mod tests {
             io::Error::from_raw_os_error(28),
         );
         assert_eq!(e.lines(), ["Cannot copy to /x: No space left on device"]);
-        assert_eq!(e.clone().into_kind(Error::InstallFailed).code(), 6);
+        assert_eq!(e.clone().into_kind(Kind::InstallFailed).code(), 6);
+        assert_eq!(e.causes(), ["No space left on device (os error 28)"]);
     }
 }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::exec::runner::{self, Output, Step};
 use crate::exec::sign::Signer;
 use crate::exec::{privilege, source_check, Ctx, Locked};
@@ -306,7 +306,7 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
     crate::fault::point("build:after-make");
     let suffix = input.kernel.suffix;
     lock.create_dir_all(base, &kdir, 0o755).map_err(|e| {
-        Error::io(text::CANNOT_CREATE, &kdir, e).into_kind(Error::BuiltModuleMissing)
+        Error::io(text::CANNOT_CREATE, &kdir, e).into_kind(Kind::BuiltModuleMissing)
     })?;
     let tmp = lock
         .temp_dir(base, &kdir, &format!("{TMP_BUILD}{a}_"))
@@ -315,7 +315,7 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
     for sub in ["log", "module"] {
         let d = tmp_base.join(sub);
         lock.create_dir_all(base, &d, 0o755).map_err(|e| {
-            Error::io(text::CANNOT_CREATE, &d, e).into_kind(Error::BuiltModuleMissing)
+            Error::io(text::CANNOT_CREATE, &d, e).into_kind(Kind::BuiltModuleMissing)
         })?;
     }
     let symvers = bdir.join("Module.symvers");
@@ -351,7 +351,7 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
         compress_into(world, lock, base, &built, suffix, &out)?;
     }
     lock.set_mode(base, &tmp_base, 0o755).map_err(|e| {
-        Error::io(text::CANNOT_CREATE, &tmp_base, e).into_kind(Error::BuiltModuleMissing)
+        Error::io(text::CANNOT_CREATE, &tmp_base, e).into_kind(Kind::BuiltModuleMissing)
     })?;
     // The log travels with the build, so a published build always has one
     // (and a build directory without a make.log is a finished one).
@@ -587,7 +587,7 @@ fn is_executable(p: &Path) -> bool {
 
 fn copy(lock: &Locked, base: &Path, from: &Path, to: &Path) -> Result<()> {
     lock.place_atomically(base, from, to, false)
-        .map_err(|e| Error::io(text::CANNOT_COPY_TO, to, e).into_kind(Error::BuiltModuleMissing))
+        .map_err(|e| Error::io(text::CANNOT_COPY_TO, to, e).into_kind(Kind::BuiltModuleMissing))
 }
 
 /// Copy `built` to `out`, compressed like the kernel's modules (`suffix`);
@@ -610,7 +610,7 @@ fn compress_into(
     let opts: Vec<&str> = opts.split_whitespace().filter(|o| *o != "--rm").collect();
     let file = lock
         .create_file(base, out, true)
-        .map_err(|e| Error::io(text::CANNOT_CREATE, out, e).into_kind(Error::BuiltModuleMissing))?;
+        .map_err(|e| Error::io(text::CANNOT_CREATE, out, e).into_kind(Kind::BuiltModuleMissing))?;
     let st = Command::new(prog)
         .args(&opts)
         .arg("-c")

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::exec::runner::{self, shell_quote, Output, Step};
 use crate::exec::{Ctx, Locked};
 use crate::observe::World;
@@ -28,7 +28,7 @@ pub fn mark_pending(world: &World, lock: &Locked, k: &str) -> Result<()> {
     let m = marker(world, k);
     lock.create_dir_all(&l.dkms, &d, 0o755)
         .and_then(|()| lock.write_atomic(&l.dkms, &m, b"", 0o644))
-        .map_err(|e| Error::io(text::CANNOT_WRITE, &m, e).into_kind(Error::InstallFailed))
+        .map_err(|e| Error::io(text::CANNOT_WRITE, &m, e).into_kind(Kind::InstallFailed))
 }
 
 /// depmod for `k` now (`Depmod::Now`: printed as upstream does), or later

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::exec::build::{self, run_script};
 use crate::exec::depmod;
 use crate::exec::{place, Ctx, Locked};
@@ -130,7 +130,7 @@ pub fn install(
                 &l.kernel_link(&at.m, &at.k, &at.a),
                 e,
             )
-            .into_kind(Error::InstallFailed)
+            .into_kind(Kind::InstallFailed)
         })?;
     cx.ledger.set_linked(&at.m, &at.k, &at.a, Some(&at.v));
     let _ = run_script(

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::exec::depmod;
 use crate::exec::version_check::{version_sane, with_suffix};
 use crate::exec::Locked;
@@ -196,7 +196,7 @@ impl Placement<'_> {
         self.lock
             .place_atomically(dkms, &original, &backup, false)
             .map_err(|e| {
-                Error::io(text::CANNOT_ARCHIVE_TO, &backup, e).into_kind(Error::InstallFailed)
+                Error::io(text::CANNOT_ARCHIVE_TO, &backup, e).into_kind(Kind::InstallFailed)
             })?;
         self.archived.push((backup.clone(), original.clone()));
         let origin = orig_dir.join(format!("{}{ORIGIN}", fname.to_string_lossy()));
@@ -208,7 +208,7 @@ impl Placement<'_> {
                 0o644,
             )
             .map_err(|e| {
-                Error::io(text::CANNOT_WRITE, &origin, e).into_kind(Error::InstallFailed)
+                Error::io(text::CANNOT_WRITE, &origin, e).into_kind(Kind::InstallFailed)
             })?;
         crate::fault::point("install:after-archive");
         Ok(())
@@ -245,9 +245,7 @@ impl Placement<'_> {
             let aside = cdir.join(fname);
             self.lock
                 .move_verified(install, dup, dkms, &aside)
-                .map_err(|e| {
-                    Error::io(text::CANNOT_MOVE, dup, e).into_kind(Error::InstallFailed)
-                })?;
+                .map_err(|e| Error::io(text::CANNOT_MOVE, dup, e).into_kind(Kind::InstallFailed))?;
             self.moved.push((dup.clone(), aside));
             let origin = cdir.join(format!("{}{ORIGIN}", fname.to_string_lossy()));
             self.lock
@@ -258,7 +256,7 @@ impl Placement<'_> {
                     0o644,
                 )
                 .map_err(|e| {
-                    Error::io(text::CANNOT_WRITE, &origin, e).into_kind(Error::InstallFailed)
+                    Error::io(text::CANNOT_WRITE, &origin, e).into_kind(Kind::InstallFailed)
                 })?;
         }
         Ok(())
@@ -305,7 +303,7 @@ impl Placement<'_> {
 
 fn mkdirs(lock: &Locked, base: &Path, p: &Path) -> Result<()> {
     lock.create_dir_all(base, p, 0o755)
-        .map_err(|e| Error::io(text::CANNOT_CREATE, p, e).into_kind(Error::InstallFailed))
+        .map_err(|e| Error::io(text::CANNOT_CREATE, p, e).into_kind(Kind::InstallFailed))
 }
 
 /// Remove temporary files an interrupted placement of `name` left in `dir`

@@ -80,6 +80,10 @@ pub trait Say {
         if !e.is_shown() && !e.lines().is_empty() {
             self.emit(Stream::Err, &e.to_string());
         }
+        // `--debug` (or DKMS_LOG=debug): what the error came from.
+        for cause in e.causes() {
+            log::debug!("caused by: {cause}");
+        }
     }
 
     /// `Warning: ` and the lines, on stderr (upstream's `warn`).

@@ -7,12 +7,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::exec::Locked;
 use crate::text;
 
 fn io(path: &Path, e: std::io::Error) -> Error {
-    Error::io(text::CANNOT_WRITE_PACKAGE, path, e).into_kind(Error::InstallFailed)
+    Error::io(text::CANNOT_WRITE_PACKAGE, path, e).into_kind(Kind::InstallFailed)
 }
 
 /// Write `data` as `dir/name` (beneath `base`) atomically, mode 0644.
@@ -41,7 +41,7 @@ pub fn lock_dir(dir: &Path) -> Result<Locked> {
     let path = dir.join(crate::layout::PUBLISH_LOCK);
     Locked::acquire(&path, &mut |_| {})
         .map(|a| a.lock)
-        .map_err(|e| e.into_kind(Error::InstallFailed))
+        .map_err(|e| e.into_kind(Kind::InstallFailed))
 }
 
 /// Create `dir` beneath `base` when missing (a directory inside the dkms

@@ -19,7 +19,7 @@ pub mod tool;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::exec::{Ctx, Locked};
 use crate::observe::prebuilt::Prebuilt;
 use crate::observe::World;
@@ -88,7 +88,7 @@ pub fn build(
         .tempdir()
         .map_err(|e| {
             Error::io(text::CANNOT_WRITE_PACKAGE, &std::env::temp_dir(), e)
-                .into_kind(Error::InstallFailed)
+                .into_kind(Kind::InstallFailed)
         })?;
     let tree = work.path().join("tree");
     staging::payload(&tree, &p)?;

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use nix::sys::stat::{utimensat, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::plan::package::BinaryPackage;
 use crate::text;
 
 fn io(path: &Path, e: std::io::Error) -> Error {
-    Error::io(text::CANNOT_WRITE_PACKAGE, path, e).into_kind(Error::InstallFailed)
+    Error::io(text::CANNOT_WRITE_PACKAGE, path, e).into_kind(Kind::InstallFailed)
 }
 
 /// `dest` (an absolute installed path) under `tree`.

@@ -16,7 +16,7 @@ use super::check::{check, Candidate, Checked, Layout, Prebuilt, Refusal};
 use super::list::{members, Stop, LIMITS};
 use super::scratch::Scratch;
 use super::unpack::unpack;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::exec::{Ctx, Locked};
 use crate::fs;
 use crate::layout::is_safe_component;
@@ -87,7 +87,7 @@ fn load(
     // the unpacking.
     let copy = scratch.path().join("archive");
     private_copy(lock, archive, scratch.path(), &copy)
-        .map_err(|e| Error::io(text::CANNOT_READ, archive, e).into_kind(Error::Tarball))?;
+        .map_err(|e| Error::io(text::CANNOT_READ, archive, e).into_kind(Kind::Tarball))?;
     let listed = members(&copy, &LIMITS).map_err(|s| stopped(say, archive, s))?;
     let checked = check(&listed).map_err(|r| match r {
         Refusal::Unsafe(why) => unsafe_archive(archive, &why),
