@@ -81,11 +81,14 @@ fn run_inner(req: &Request, say: &mut dyn Say) -> Result<i32> {
     let facts = Facts::new(&world);
     let plan = plan::plan(req, &facts);
     // What the jobs will look up, observed now: the executor only reads.
-    let (kernels, confs) = plan.references();
-    for k in kernels {
+    let refs = plan.references();
+    for k in refs.kernels {
         facts.kernel(k);
     }
-    for key in confs {
+    for k in refs.builds {
+        facts.build_facts(k);
+    }
+    for key in refs.confs {
         facts.conf(key);
     }
     log::debug!("plan: {:#?}", plan.jobs());
@@ -108,7 +111,14 @@ fn take_lock(host: &Host, say: &mut dyn Say) -> Result<std::result::Result<Locke
         say.eline(&text::waiting_for_lock(p));
     });
     match res {
-        Ok(a) => Ok(Ok(a.lock)),
+        Ok(a) => {
+            // Whatever this run starts from now on dies with it before the
+            // lock can be taken by another run.
+            if let Err(e) = crate::child::hold_lock(&a.lock) {
+                log::debug!("the watchdog will not hold the lock: {e}");
+            }
+            Ok(Ok(a.lock))
+        }
         Err(e) if !host.is_root => {
             log::debug!("running without the lock: {e}");
             Ok(Err(e.with_lines([text::NEEDS_ROOT])))

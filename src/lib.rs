@@ -34,6 +34,7 @@
 // Every system call goes through the safe wrappers of nix and rustix.
 #![forbid(unsafe_code)]
 
+pub mod child;
 #[doc(hidden)]
 pub mod ci;
 pub mod cli;

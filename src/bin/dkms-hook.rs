@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use dkms_hook::plan::hook::exit_status_on_lost_output;
 use dkms_hook::report::{lost, Console, Stream, Style};
-use dkms_hook::{cli, engine, exec};
+use dkms_hook::{child, cli, engine};
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::new().filter("DKMS_LOG"))
@@ -44,9 +44,10 @@ fn main() -> ExitCode {
     };
     let running = dkms_hook::observe::kernel::running_kernel();
     let req = cli::hook::request(parsed, &running);
-    exec::children::handle_signals();
+    child::handle_signals();
     let c = engine::run(&req, &mut say);
-    exec::children::hold_if_stopping();
+    child::hold_if_stopping();
+    child::finish();
     // kernel-install aborts every later plugin on 77: never return it.
     let c = if c == 77 { 0 } else { c };
     let c = finish(&mut say, c, |c| match engine::event(&req) {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use dkms_hook::report::{lost, Console, Say, Style};
 use dkms_hook::text;
-use dkms_hook::{cli, engine, exec};
+use dkms_hook::{child, cli, engine};
 
 fn main() -> ExitCode {
     // Files and directories we create are readable by anyone, as upstream's umask 022.
@@ -61,9 +61,10 @@ fn run(say: &mut Console) -> i32 {
     if parsed.request.quiet {
         say.quiet();
     }
-    exec::children::handle_signals();
+    child::handle_signals();
     let c = engine::run(&parsed.request, say);
-    exec::children::hold_if_stopping();
+    child::hold_if_stopping();
+    child::finish();
     c
 }
 

@@ -6,14 +6,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
+use crate::child::Run;
 use crate::error::{Error, Kind, Result};
-use crate::exec::runner::{self, Output, Step};
+use crate::exec::runner::{self, Hold, Log, Output, Step};
 use crate::exec::sign::Signer;
 use crate::exec::{privilege, source_check, Ctx, Locked};
 use crate::layout::{Layout, OLD_BUILD, TMP_BUILD};
 use crate::observe::conf::ModuleConf;
-use crate::observe::kernel::{config_file_value, KernelFacts};
+use crate::observe::kernel::KernelFacts;
 use crate::observe::{ConfKey, World};
 use crate::plan::Mvka;
 use crate::report::{Say, Style};
@@ -47,9 +49,13 @@ pub fn prepare_kernel(
     if let Some(e) = cx.ledger.signing_refused.get(&ka) {
         return Err(e.clone().shown());
     }
-    let signer = crate::exec::sign::prepare(&world.host, lock, say, facts, a).inspect_err(|e| {
-        cx.ledger.signing_refused.insert(ka, e.clone());
-    })?;
+    let build = world
+        .build_facts(k)
+        .ok_or_else(|| Error::msg(text::kernel_not_observed(k)))?;
+    let signer =
+        crate::exec::sign::prepare(&world.host, lock, say, facts, build, a).inspect_err(|e| {
+            cx.ledger.signing_refused.insert(ka, e.clone());
+        })?;
     cx.ledger.prepared.insert((k.into(), a.into()), signer);
     say.blank();
     Ok(())
@@ -217,7 +223,12 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
             let _ = lock.remove_all(base, &kdir.join(n));
         }
     }
-    let env = compiler_env(world, input.kernel);
+    // CC/LD from the kernel's configuration and build_environment's
+    // variables, observed before planning.
+    let env = world
+        .build_facts(k)
+        .map(|b| b.env.clone())
+        .ok_or_else(|| Error::msg(text::kernel_not_observed(k)))?;
     let source = source_dir(l, world, m, v);
     let bdir = l.build_dir(m, v);
     let log = bdir.join("make.log");
@@ -228,13 +239,12 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
         let _ = lock.remove_all(base, &bdir);
         Error::io(&text::cannot_copy_from(&source), &bdir, e)
     })?;
-    source_check::confine_build_copy(&source, &bdir)?;
+    source_check::confine_build_copy(lock, base, &source, &bdir)?;
     overlay_patches(world, lock, m, &bdir)?;
     crate::fault::point("build:after-copy");
-    runner::log_append(
-        &log,
-        &text::make_log_header(m, v, k, a, &runner::date_now()),
-    );
+    let make_log =
+        Log::open(lock, base, &log, false).map_err(|e| Error::io(text::CANNOT_WRITE, &log, e))?;
+    make_log.append(&text::make_log_header(m, v, k, a, &runner::date_now()));
 
     for p in &conf.patches {
         if format!("patches/{p}").contains("/../") {
@@ -244,22 +254,22 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
             return Err(Error::not_allowed(text::patch_missing(p, &bdir)));
         }
         let mut step = Step::new(format!("patch -p1 < ./patches/{p}"), text::step_patch(p));
-        step.output = Output::Log(log.clone());
+        step.output = Output::Log(make_log.clone());
         step.cwd = Some(bdir.clone());
         step.dots = dots(m);
-        if runner::invoke(say, &step, verbose, None) != 0 {
+        if runner::invoke(say, &step, verbose, None, Hold::Lock(lock)) != 0 {
             return Err(Error::install_failed(text::patch_failed(p, &log)));
         }
     }
 
-    privilege::hand_over(settings, &bdir, &log)?;
+    privilege::hand_over(lock, base, settings, &bdir, &log)?;
     run_script(
         world,
         say,
         "pre_build",
         &conf.pre_build,
         &bdir,
-        Some(&log),
+        Some((&make_log, lock)),
         &env,
         m,
     )?;
@@ -273,7 +283,7 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
         },
     };
     let mut step = Step::new(privilege::wrap(settings, &make)?, text::STEP_BUILD);
-    step.output = Output::Log(log.clone());
+    step.output = Output::Log(make_log.clone());
     step.cwd = Some(bdir.clone());
     step.env = env.clone();
     step.dots = dots(m);
@@ -281,7 +291,7 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
         Jobs::Server(c) => Some(c),
         Jobs::Fixed(_) => None,
     };
-    if runner::invoke(say, &step, verbose, client) != 0 {
+    if runner::invoke(say, &step, verbose, client, Hold::Lock(lock)) != 0 {
         let mut e = Error::build_failed(text::make_failed(k, a, &log));
         if input.style == Style::Hook {
             e = e.with_lines(crate::report::summary::tail_block(&log));
@@ -289,7 +299,7 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
         return Err(e);
     }
 
-    privilege::take_back(settings, &bdir, &log)?;
+    privilege::take_back(lock, base, settings, &bdir, &log)?;
     for r in conf.modules.iter().filter(|r| r.buildable) {
         let f = bdir.join(format!("{}{}.ko", r.built_location, r.built_name));
         if !f.exists() {
@@ -335,12 +345,11 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
             } else {
                 "strip"
             };
-            let _ = Command::new(strip)
-                .arg("-g")
-                .arg(&built)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
+            // Upstream strips with its output discarded and goes on when
+            // strip fails (the module is only bigger): so do we, logging why.
+            if let Err(e) = Command::new(strip).arg("-g").arg(&built).run_ok() {
+                log::debug!("{e}");
+            }
         }
         if let Some(s) = &input.signer {
             s.sign(say, &built);
@@ -377,15 +386,18 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
     crate::fault::point("build:after-rename");
 
     let log = base_dir.join("log/make.log");
-    privilege::hand_over(settings, &bdir, &log)?;
+    privilege::hand_over(lock, base, settings, &bdir, &log)?;
     // POST_BUILD's output goes on in the build's log.
+    drop(make_log);
+    let make_log =
+        Log::open(lock, base, &log, false).map_err(|e| Error::io(text::CANNOT_WRITE, &log, e))?;
     let post = run_script(
         world,
         say,
         "post_build",
         &conf.post_build,
         &bdir,
-        Some(&log),
+        Some((&make_log, lock)),
         &env,
         m,
     );
@@ -455,38 +467,6 @@ pub fn make_command(conf_make: &str, jobs: Option<usize>, kver: &str) -> String 
     }
 }
 
-/// Upstream's compiler selection: CC (and KERNEL_CC) from
-/// CONFIG_CC_VERSION_TEXT when that compiler exists, clang/ld.lld for clang
-/// kernels; then the `build_environment` file's variables.
-fn compiler_env(world: &World, kernel: &KernelFacts) -> Vec<(String, String)> {
-    let cfg = &kernel.config;
-    let mut env = Vec::new();
-    if let Some(text) = config_file_value(cfg, "CONFIG_CC_VERSION_TEXT") {
-        if let Some(cc) = text.split_whitespace().next() {
-            if runner::in_path(cc) {
-                env.push(("CC".to_string(), cc.to_string()));
-                env.push(("KERNEL_CC".to_string(), cc.to_string()));
-            }
-        }
-    }
-    if config_file_value(cfg, "CONFIG_CC_IS_CLANG").as_deref() == Some("y")
-        && runner::in_path("clang")
-    {
-        env.push(("CC".into(), "clang".into()));
-        env.push(("KERNEL_CC".into(), "clang".into()));
-    }
-    if config_file_value(cfg, "CONFIG_LD_IS_LLD").as_deref() == Some("y")
-        && runner::in_path("ld.lld")
-    {
-        env.push(("LD".into(), "ld.lld".into()));
-        env.push(("KERNEL_LD".into(), "ld.lld".into()));
-    }
-    env.extend(crate::observe::forced::build_environment(
-        world.host.settings.build_environment.as_deref(),
-    ));
-    env
-}
-
 /// Where upstream runs PRE_INSTALL, POST_INSTALL, POST_ADD and POST_REMOVE:
 /// `<dkms_tree>/<m>/<v>/source` (the link, as upstream's shell sees it).
 /// Under `--root` the link's target is a path inside the root, so the
@@ -514,7 +494,7 @@ pub fn run_script(
     kind: &str,
     script: &str,
     run_dir: &Path,
-    log: Option<&Path>,
+    log: Option<(&Arc<Log>, &Locked)>,
     env: &[(String, String)],
     module: &str,
 ) -> Result<()> {
@@ -523,7 +503,7 @@ pub fn run_script(
     }
     let first = script.split_whitespace().next().unwrap_or("");
     let etc = world.host.layout.root.join(format!("/etc/dkms/{module}"));
-    let (dir, prog_dir) = if is_executable(&etc.join(first)) {
+    let (dir, prog_dir) = if crate::child::is_executable(&etc.join(first)) {
         // An override another user can change is not run: a build script's
         // refusal fails the build; the others' results are ignored by
         // their callers (as upstream ignores them), so it is said here.
@@ -540,7 +520,7 @@ pub fn run_script(
         (run_dir.to_path_buf(), run_dir.to_path_buf())
     };
     let run = format!("{}/{}", prog_dir.display(), script);
-    if !is_executable(&prog_dir.join(first)) {
+    if !crate::child::is_executable(&prog_dir.join(first)) {
         say.blank();
         say.warning(&[text::script_not_executable(kind)]);
         return Ok(());
@@ -548,18 +528,18 @@ pub fn run_script(
     let settings = &world.host.settings;
     let verbose = world.host.verbose();
     match log {
-        Some(log) => {
+        Some((log, lock)) => {
             let mut step = Step::new(
                 privilege::wrap(settings, &format!("cd {}/ && {run}", dir.display()))?,
                 text::step_script(kind),
             );
-            step.output = Output::Log(log.to_path_buf());
+            step.output = Output::Log(log.clone());
             step.env = env.to_vec();
             step.cwd = Some(dir.clone());
             step.dots = dots(module);
-            let res = runner::invoke(say, &step, verbose, None);
+            let res = runner::invoke(say, &step, verbose, None, Hold::Lock(lock));
             if res != 0 {
-                say.line(&text::consult(log));
+                say.line(&text::consult(log.path()));
                 return Err(Error::script_status(res));
             }
             Ok(())
@@ -576,13 +556,6 @@ pub fn run_script(
             }
         }
     }
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
 }
 
 fn copy(lock: &Locked, base: &Path, from: &Path, to: &Path) -> Result<()> {
@@ -615,13 +588,20 @@ fn compress_into(
         .args(&opts)
         .arg("-c")
         .arg(built)
+        .stdin(std::process::Stdio::null())
         .stdout(file)
         .stderr(std::process::Stdio::null())
-        .status();
+        .run_status();
     match st {
         Ok(s) if s.success() => Ok(()),
         _ => {
-            let _ = lock.remove_file(base, out);
+            // Upstream falls back to the uncompressed module. The partial
+            // compressed file must go first: left beside it, install would
+            // take it (compressed names win), so failing to remove it fails
+            // the build.
+            lock.remove_file(base, out).map_err(|e| {
+                Error::io(text::CANNOT_REMOVE, out, e).into_kind(Kind::BuiltModuleMissing)
+            })?;
             let plain = out.with_file_name(
                 out.file_name()
                     .and_then(|n| n.to_str())

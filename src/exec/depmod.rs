@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Kind, Result};
-use crate::exec::runner::{self, shell_quote, Output, Step};
+use crate::exec::runner::{self, shell_quote, Hold, Log, Output, Step};
 use crate::exec::{Ctx, Locked};
 use crate::observe::World;
 use crate::plan::Depmod;
@@ -95,10 +95,10 @@ pub fn run(world: &World, lock: &Locked, say: &mut dyn Say, k: &str) -> i32 {
     step.output = Output::Discard;
     let modules_dep = l.lib_tree(k).join("modules.dep");
     let code = if world.host.opts.no_depmod {
-        runner::invoke(say, &step, verbose, None)
+        runner::invoke(say, &step, verbose, None, Hold::No)
     } else if !modules_dep.is_file() {
         step.cmd = format!("echo {}", shell_quote(&text::depmod_skipped(&modules_dep)));
-        runner::invoke(say, &step, verbose, None)
+        runner::invoke(say, &step, verbose, None, Hold::No)
     } else {
         let (base, _keep) = depmod_base(world);
         let mut c = String::from("depmod");
@@ -110,11 +110,13 @@ pub fn run(world: &World, lock: &Locked, say: &mut dyn Say, k: &str) -> i32 {
             c.push_str(&format!(" -F {}", shell_quote(&map.display().to_string())));
         }
         step.cmd = c;
-        let code = runner::invoke(say, &step, verbose, None);
+        // depmod writes the module indexes: it holds the lock while it runs.
+        let code = runner::invoke(say, &step, verbose, None, Hold::Lock(lock));
         cleanup_empty(world, lock, k);
         code
     };
     if code == 0 {
+        // A marker left behind only makes the next run run depmod again.
         let _ = lock.remove_file(&l.dkms, &marker(world, k));
     }
     code
@@ -188,7 +190,8 @@ pub fn post_transaction(
     }
     let l = &world.host.layout;
     let log = l.post_transaction_log();
-    let _ = lock.create_file(&l.dkms, &log, true);
+    let log =
+        Log::open(lock, &l.dkms, &log, true).map_err(|e| Error::io(text::CANNOT_WRITE, &log, e))?;
     // Upstream reads the setting when it runs it, with `$kernelver` and
     // `$arch` of the run in scope.
     let cmd = crate::observe::settings::expand_kernel_vars(cmd, k, a);
@@ -197,6 +200,7 @@ pub fn post_transaction(
     // Upstream evals the command in its own shell: `${kernelver}` and
     // `${arch}` are the run's first kernel and arch.
     step.env = vec![("kernelver".into(), k.into()), ("arch".into(), a.into())];
-    runner::invoke(say, &step, world.host.verbose(), None);
+    // The command's status is upstream's to ignore too; it is in the log.
+    runner::invoke(say, &step, world.host.verbose(), None, Hold::No);
     Ok(())
 }

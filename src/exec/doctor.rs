@@ -509,7 +509,7 @@ fn secure_boot(w: &World, say: &mut dyn Say) {
                 say.line(&text::signing_key_absent(&shown));
                 return;
             }
-            let enrolled = crate::exec::runner::in_path("mokutil")
+            let enrolled = crate::child::in_path("mokutil")
                 && std::process::Command::new("mokutil")
                     .arg("--test-key")
                     .arg(&cert)

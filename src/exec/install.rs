@@ -5,7 +5,6 @@
 //! puts back whatever it moved away.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use crate::error::{Error, Kind, Result};
 use crate::exec::build::{self, run_script};
@@ -154,10 +153,12 @@ pub fn install(
         && world.host.layout.root.is_slash()
         && at.k == world.host.running_kernel
     {
-        let _ = Command::new("bash")
-            .arg("-c")
-            .arg("find /sys/devices -name modalias -print0 | xargs -0 cat | sort -u | xargs modprobe -a -b -q; [ -f /lib/systemd/system/systemd-modules-load.service ] && systemctl restart systemd-modules-load.service")
-            .status();
+        // Upstream's --modprobe-on-install: device modules first, then the
+        // modules-load.d lists when systemd has the unit.
+        crate::exec::load::device_modules(say, false);
+        if std::path::Path::new("/lib/systemd/system/systemd-modules-load.service").is_file() {
+            crate::exec::load::modules_load_lists(say, false);
+        }
     }
     Ok(())
 }

@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::child::Run;
 use crate::error::Result;
 use crate::exec::Ctx;
 use crate::report::summary::HookResult;
@@ -59,17 +60,50 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<String>) {
     }
 }
 
-/// Run `cmd`; a failure is a warning (its exit status only when
-/// `check_status`).
-fn run(say: &mut dyn Say, shown: &str, cmd: &mut Command, check_status: bool) {
-    match cmd.status() {
-        Ok(s) if s.success() || !check_status => {}
-        Ok(s) => say.warning(&[format!(
-            "`{shown}` failed ({s}); the module loads on the next boot."
-        )]),
-        Err(e) => say.warning(&[format!(
-            "cannot run `{shown}`: {e}; the module loads on the next boot."
-        )]),
+/// Run `cmd`; with `warn`, a failure is a warning (its exit status only
+/// when `check_status`); without, it is only logged (`dkms
+/// --modprobe-on-install`, where upstream prints nothing of it).
+fn run(say: &mut dyn Say, shown: &str, cmd: &mut Command, check_status: bool, warn: bool) {
+    let said = match cmd.run_status() {
+        Ok(s) if s.success() || !check_status => return,
+        Ok(s) => format!("`{shown}` failed ({s}); the module loads on the next boot."),
+        Err(e) => format!("cannot run `{shown}`: {e}; the module loads on the next boot."),
+    };
+    if warn {
+        say.warning(&[said]);
+    } else {
+        log::debug!("{said}");
+    }
+}
+
+/// Restart systemd-modules-load.service: it loads the modules-load.d lists
+/// again, now that their modules exist.
+pub fn modules_load_lists(say: &mut dyn Say, warn: bool) {
+    let unit = "systemd-modules-load.service";
+    run(
+        say,
+        &format!("systemctl restart {unit}"),
+        Command::new("systemctl").args(["restart", unit]),
+        true,
+        warn,
+    );
+}
+
+/// Load a module for each device's modalias, as udev's coldplug does. Most
+/// devices have no module of their own (built in, or none at all): modprobe
+/// then exits 1, which is no failure here (udev ignores the same).
+pub fn device_modules(say: &mut dyn Say, warn: bool) {
+    let aliases = device_aliases(Path::new("/sys/devices"));
+    if !aliases.is_empty() {
+        run(
+            say,
+            "modprobe -a -b -q <device aliases>",
+            Command::new("modprobe")
+                .args(["-a", "-b", "-q"])
+                .args(&aliases),
+            false,
+            warn,
+        );
     }
 }
 
@@ -87,28 +121,9 @@ pub fn load_installed(cx: &mut Ctx, say: &mut dyn Say, k: &str) -> Result<()> {
         "dkms-hook: loading the modules installed for the running kernel {k} (modules-load.d, device aliases)"
     ));
     if Path::new("/run/systemd/system").is_dir() {
-        let unit = "systemd-modules-load.service";
-        run(
-            say,
-            &format!("systemctl restart {unit}"),
-            Command::new("systemctl").args(["restart", unit]),
-            true,
-        );
+        modules_load_lists(say, true);
     }
-    // Most devices have no module of their own (built in, or none at all):
-    // modprobe then exits 1, which is no failure here (udev's coldplug
-    // ignores the same).
-    let aliases = device_aliases(Path::new("/sys/devices"));
-    if !aliases.is_empty() {
-        run(
-            say,
-            "modprobe -a -b -q <device aliases>",
-            Command::new("modprobe")
-                .args(["-a", "-b", "-q"])
-                .args(&aliases),
-            false,
-        );
-    }
+    device_modules(say, true);
     Ok(())
 }
 

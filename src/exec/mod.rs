@@ -9,7 +9,6 @@
 
 pub mod add;
 pub mod build;
-pub mod children;
 pub mod depmod;
 pub mod doctor;
 pub mod install;

@@ -21,13 +21,14 @@
 //! moved into the dkms tree. POST_BUILD gets the directory back after the
 //! results were moved.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use nix::unistd::{Gid, Uid, User};
 
 use crate::error::{Error, Result};
 use crate::exec::runner::shell_quote;
+use crate::exec::Locked;
 use crate::observe::settings::Settings;
 use crate::text;
 
@@ -91,7 +92,13 @@ pub fn wrap_as(user: &BuildUser, cmd: &str) -> String {
 /// Give build directory `dir` to the build user (a no-op without one):
 /// everything in it except `log` becomes theirs; `dir` itself becomes
 /// `root:<their group>` mode 01770.
-pub fn hand_over(settings: &Settings, dir: &Path, log: &Path) -> Result<()> {
+pub fn hand_over(
+    lock: &Locked,
+    base: &Path,
+    settings: &Settings,
+    dir: &Path,
+    log: &Path,
+) -> Result<()> {
     let Some(u) = build_user(settings)? else {
         return Ok(());
     };
@@ -100,20 +107,26 @@ pub fn hand_over(settings: &Settings, dir: &Path, log: &Path) -> Result<()> {
         if p == log {
             return Ok(());
         }
-        chown(p, u.uid, u.gid)
+        chown(lock, base, p, u.uid, u.gid)
     })?;
-    chown(dir, root, u.gid)?;
-    chmod(dir, 0o1770)
+    chown(lock, base, dir, root, u.gid)?;
+    chmod(lock, base, dir, 0o1770)
 }
 
 /// Take build directory `dir` back from the build user (a no-op without
 /// one) after checking that the build left no link leading outside, no
 /// device node, and no file of another owner (besides `log`).
-pub fn take_back(settings: &Settings, dir: &Path, log: &Path) -> Result<()> {
+pub fn take_back(
+    lock: &Locked,
+    base: &Path,
+    settings: &Settings,
+    dir: &Path,
+    log: &Path,
+) -> Result<()> {
     let Some(u) = build_user(settings)? else {
         return Ok(());
     };
-    for link in crate::exec::source_check::remove_escaping_links(dir)? {
+    for link in crate::exec::source_check::remove_escaping_links(lock, base, dir)? {
         log::debug!(
             "removed {} left by the build: it leads outside",
             link.display()
@@ -128,9 +141,9 @@ pub fn take_back(settings: &Settings, dir: &Path, log: &Path) -> Result<()> {
         Ok(())
     })?;
     let (root, group) = (nix::unistd::geteuid(), nix::unistd::getegid());
-    walk(dir, &mut |p, _| chown(p, root, group))?;
-    chown(dir, root, group)?;
-    chmod(dir, 0o755)
+    walk(dir, &mut |p, _| chown(lock, base, p, root, group))?;
+    chown(lock, base, dir, root, group)?;
+    chmod(lock, base, dir, 0o755)
 }
 
 /// Call `f` on every entry under `dir` (not `dir` itself), never following
@@ -150,20 +163,14 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path, &std::fs::Metadata) -> Result<()>) 
     Ok(())
 }
 
-/// lchown(2): change the owner of `p` itself, never a link's target.
-fn chown(p: &Path, uid: Uid, gid: Gid) -> Result<()> {
-    nix::unistd::fchownat(
-        None,
-        p,
-        Some(uid),
-        Some(gid),
-        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-    )
-    .map_err(|e| Error::io(text::CANNOT_CHANGE_OWNER, p, std::io::Error::from(e)))
+/// Change the owner of `p` itself (beneath `base`), never a link's target.
+fn chown(lock: &Locked, base: &Path, p: &Path, uid: Uid, gid: Gid) -> Result<()> {
+    lock.set_owner(base, p, uid.as_raw(), gid.as_raw())
+        .map_err(|e| Error::io(text::CANNOT_CHANGE_OWNER, p, e))
 }
 
-fn chmod(p: &Path, mode: u32) -> Result<()> {
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+fn chmod(lock: &Locked, base: &Path, p: &Path, mode: u32) -> Result<()> {
+    lock.set_mode(base, p, mode)
         .map_err(|e| Error::io(text::CANNOT_CHANGE_MODE, p, e))
 }
 

@@ -4,21 +4,69 @@
 //! set to it, output appended to make.log in upstream's framing, and the
 //! exit status.
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::exec::children;
+use crate::child;
+use crate::exec::Locked;
 use crate::report::{Say, Stream};
 use crate::text;
 
+/// A log the commands of a step append to (make.log, post_transaction.log),
+/// opened beneath its tree through the lock: never through a symlink, never
+/// a FIFO or device.
+#[derive(Debug)]
+pub struct Log {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl Log {
+    /// Open `path` beneath `base` for appending (created when missing;
+    /// emptied first with `truncate`).
+    pub fn open(
+        lock: &Locked,
+        base: &Path,
+        path: &Path,
+        truncate: bool,
+    ) -> std::io::Result<Arc<Log>> {
+        let file = lock.create_file(base, path, truncate)?;
+        Ok(Arc::new(Log {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+        }))
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append `text`. A log that cannot be written never stops a build
+    /// (upstream's redirections do not either); the loss is logged.
+    pub fn append(&self, text: &str) {
+        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = f.write_all(text.as_bytes()) {
+            log::warn!("cannot write {}: {e}", self.path.display());
+        }
+    }
+
+    /// Two more descriptors of it, for a child's stdout and stderr.
+    fn streams(&self) -> std::io::Result<(File, File)> {
+        let f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        Ok((f.try_clone()?, f.try_clone()?))
+    }
+}
+
 /// Where a command's output goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Output {
     /// Appended to this log, framed like upstream's make.log.
-    Log(PathBuf),
+    Log(Arc<Log>),
     /// Discarded (upstream's background mode without a log).
     Discard,
     /// Shown to the user.
@@ -60,6 +108,16 @@ impl Step {
     }
 }
 
+/// How a step's command holds the writers' lock.
+#[derive(Clone, Copy)]
+pub enum Hold<'a> {
+    /// It does not (the lock is released when we exit, whatever it left).
+    No,
+    /// It and everything it starts hold `lock` (build steps: no rerun may
+    /// build where an orphan of ours still writes).
+    Lock(&'a Locked),
+}
+
 /// Run `step`, print progress like upstream, return the exit status
 /// (signals map to 128+n; a spawn failure to 127).
 pub fn invoke(
@@ -67,6 +125,7 @@ pub fn invoke(
     step: &Step,
     verbose: bool,
     jobserver: Option<&jobserver::Client>,
+    hold: Hold,
 ) -> i32 {
     let shown = step.shown.as_deref().unwrap_or(&step.cmd);
     if verbose {
@@ -75,7 +134,7 @@ pub fn invoke(
         say.out(&text::step_running(&step.description));
     }
     let dots = step.dots && !verbose && say.live();
-    let status = run(say, step, jobserver, dots);
+    let status = run(say, step, jobserver, dots, hold);
     if status > 0 {
         say.out(&text::step_bad_exit(status));
         if !verbose {
@@ -103,10 +162,16 @@ pub fn exec_words(say: &mut dyn Say, argv: &[String], dir: &Path, env: &[(String
     if capture {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    wait(say, cmd, false, capture)
+    wait(say, cmd, false, capture, Hold::No)
 }
 
-fn run(say: &mut dyn Say, step: &Step, jobserver: Option<&jobserver::Client>, dots: bool) -> i32 {
+fn run(
+    say: &mut dyn Say,
+    step: &Step,
+    jobserver: Option<&jobserver::Client>,
+    dots: bool,
+    hold: Hold,
+) -> i32 {
     let mut cmd = Command::new("bash");
     cmd.arg("-c").arg(&step.cmd);
     cmd.stdin(Stdio::null());
@@ -124,18 +189,13 @@ fn run(say: &mut dyn Say, step: &Step, jobserver: Option<&jobserver::Client>, do
     let mut capture = false;
     match &step.output {
         Output::Log(log) => {
-            log_append(log, &text::log_step_start(&step.description, &step.cmd));
-            match std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .custom_nofollow()
-                .open(log)
-                .and_then(|f| Ok((f.try_clone()?, f)))
-            {
+            log.append(&text::log_step_start(&step.description, &step.cmd));
+            match log.streams() {
                 Ok((a, b)) => {
                     cmd.stdout(a).stderr(b);
                 }
-                Err(_) => {
+                Err(e) => {
+                    log::warn!("cannot write {}: {e}", log.path().display());
                     cmd.stdout(Stdio::null()).stderr(Stdio::null());
                 }
             }
@@ -149,45 +209,54 @@ fn run(say: &mut dyn Say, step: &Step, jobserver: Option<&jobserver::Client>, do
         }
         Output::Show => {}
     }
-    let code = wait(say, cmd, dots, capture);
+    let code = wait(say, cmd, dots, capture, hold);
     if let Output::Log(log) = &step.output {
-        log_append(log, &text::log_step_end(code, &hms(started.elapsed())));
+        log.append(&text::log_step_end(code, &hms(started.elapsed())));
     }
     code
 }
 
-/// Spawn `cmd` in its own process group (so a signal to us takes it down
-/// too), print a dot every 3 s while it runs when `dots`, and return its
-/// status.
-fn wait(say: &mut dyn Say, mut cmd: Command, dots: bool, capture: bool) -> i32 {
-    use std::os::unix::process::CommandExt;
-    cmd.process_group(0);
-    let mut child = match children::spawn(&mut cmd) {
-        Ok(c) => c,
-        Err(_) => return 127,
+/// Start `cmd` (through [`child`]), print a dot every 3 s while it runs when
+/// `dots`, and return its status.
+fn wait(say: &mut dyn Say, mut cmd: Command, dots: bool, capture: bool, hold: Hold) -> i32 {
+    let started = match hold {
+        Hold::No => child::spawn(&mut cmd),
+        Hold::Lock(lock) => child::spawn_holding(&mut cmd, lock),
     };
-    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+    let mut running = match started {
+        Ok(c) => c,
+        Err(e) => {
+            log::debug!("cannot run {}: {e}", child::command_line(&cmd));
+            return 127;
+        }
+    };
     let readers = capture.then(|| {
-        let o = out.take().map(|mut p| {
-            std::thread::spawn(move || {
-                let mut b = Vec::new();
-                let _ = p.read_to_end(&mut b);
-                b
+        let read = |p: Option<Box<dyn Read + Send>>| {
+            p.map(|mut p| {
+                std::thread::spawn(move || {
+                    let mut b = Vec::new();
+                    // What could be read is what the child wrote.
+                    let _ = p.read_to_end(&mut b);
+                    b
+                })
             })
-        });
-        let e = err.take().map(|mut p| {
-            std::thread::spawn(move || {
-                let mut b = Vec::new();
-                let _ = p.read_to_end(&mut b);
-                b
-            })
-        });
+        };
+        let o = read(
+            running
+                .stdout()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let e = read(
+            running
+                .stderr()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
         (o, e)
     });
-    let pid = child.id();
     let (tx, rx) = mpsc::channel();
     let waiter = std::thread::spawn(move || {
-        let st = child.wait();
+        let st = running.wait();
+        // The receiver only stops listening once we have the status.
         let _ = tx.send(());
         st
     });
@@ -197,7 +266,6 @@ fn wait(say: &mut dyn Say, mut cmd: Command, dots: bool, capture: bool) -> i32 {
         }
     }
     let status = waiter.join().ok().and_then(|r| r.ok());
-    children::reaped(pid);
     if let Some((o, e)) = readers {
         if let Some(o) = o.and_then(|t| t.join().ok()) {
             say.emit(Stream::Out, &String::from_utf8_lossy(&o));
@@ -217,31 +285,6 @@ fn status_code(s: Option<std::process::ExitStatus>) -> i32 {
     }
 }
 
-trait NoFollow {
-    fn custom_nofollow(&mut self) -> &mut Self;
-}
-
-impl NoFollow for std::fs::OpenOptions {
-    fn custom_nofollow(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-    }
-}
-
-/// Append to make.log (never through a symlink); a log never stops a build.
-pub fn log_append(log: &Path, text: &str) {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-        .open(log)
-    {
-        let _ = f.write_all(text.as_bytes());
-    }
-}
-
 /// `HH:MM:SS` for an elapsed time, as upstream's `date -u +%T` prints it.
 pub fn hms(d: Duration) -> String {
     let s = d.as_secs();
@@ -250,31 +293,7 @@ pub fn hms(d: Duration) -> String {
 
 /// Quote a word for bash (only when it needs it).
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:+,@".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-/// True if `prog` is an executable in PATH (or an executable path).
-pub fn in_path(prog: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    if prog.contains('/') {
-        return Path::new(prog).is_file();
-    }
-    std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p).any(|d| {
-                std::fs::metadata(d.join(prog))
-                    .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                    .unwrap_or(false)
-            })
-        })
-        .unwrap_or(false)
+    child::quote(s)
 }
 
 /// The current time as `date` prints it in the C locale, in UTC
@@ -289,6 +308,36 @@ mod tests {
     use crate::report::{Buffer, Style};
     use rstest::rstest;
 
+    fn test_lock(dir: &Path) -> Locked {
+        Locked::acquire(&dir.join(".lock"), &mut |_| {})
+            .unwrap()
+            .lock
+    }
+
+    /// A step that holds the lock keeps it held by what it leaves running
+    /// outside its process group (what stays in the group is killed when
+    /// the step ends): another taker waits until that process is gone.
+    #[test]
+    fn a_holding_step_keeps_the_lock_while_its_orphans_live() {
+        let d = tempfile::tempdir().unwrap();
+        let lock = test_lock(d.path());
+        // The step leaves a grandchild that lives 1 s after the step ends
+        // (an asynchronous list gets /dev/null as stdin: it inherits the
+        // step's stdin, the lock, as fd 3).
+        let s = Step::new("exec 3<&0; (setsid sleep 1 &) ; sleep 0.2", "x");
+        let mut b = Buffer::new(Style::Upstream);
+        assert_eq!(invoke(&mut b, &s, false, None, Hold::Lock(&lock)), 0);
+        drop(lock);
+        let t = Instant::now();
+        let again = Locked::acquire(&d.path().join(".lock"), &mut |_| {}).unwrap();
+        assert!(again.waited, "the orphan did not hold the lock");
+        assert!(
+            t.elapsed() >= Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
     #[rstest]
     #[case("abc", "abc")]
     #[case("a b", "'a b'")]
@@ -302,11 +351,12 @@ mod tests {
     fn log_framing_matches_upstream() {
         let d = tempfile::tempdir().unwrap();
         let log = d.path().join("make.log");
+        let lock = test_lock(d.path());
         let mut s = Step::new("echo hi; exit 3", "Building module(s)");
-        s.output = Output::Log(log.clone());
+        s.output = Output::Log(Log::open(&lock, d.path(), &log, false).unwrap());
         s.dots = false;
         let mut b = Buffer::new(Style::Upstream);
-        assert_eq!(run(&mut b, &s, None, false), 3);
+        assert_eq!(run(&mut b, &s, None, false, Hold::No), 3);
         let text = std::fs::read_to_string(&log).unwrap();
         let want = format!(
             "\nBuilding module(s)\n# command: echo hi; exit 3\nhi\n\n# exit code: 3\n# elapsed time: 00:00:00\n{}\n",
@@ -319,11 +369,12 @@ mod tests {
     fn commands_see_their_directory_as_pwd() {
         let d = tempfile::tempdir().unwrap();
         let log = d.path().join("log");
+        let lock = test_lock(d.path());
         let mut s = Step::new("echo \"$PWD\"", "x");
         s.cwd = Some(d.path().to_path_buf());
-        s.output = Output::Log(log.clone());
+        s.output = Output::Log(Log::open(&lock, d.path(), &log, false).unwrap());
         let mut b = Buffer::new(Style::Upstream);
-        assert_eq!(invoke(&mut b, &s, false, None), 0);
+        assert_eq!(invoke(&mut b, &s, false, None, Hold::No), 0);
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(
             text.contains(&format!("\n{}\n", d.path().display())),
@@ -336,7 +387,7 @@ mod tests {
         let mut s = Step::new("echo out; echo err >&2", "x");
         s.output = Output::Show;
         let mut b = Buffer::new(Style::Hook);
-        assert_eq!(invoke(&mut b, &s, false, None), 0);
+        assert_eq!(invoke(&mut b, &s, false, None, Hold::No), 0);
         let all: String = b.items().iter().map(|(_, t)| t.as_str()).collect();
         assert!(all.contains("out\n") && all.contains("err\n"), "{all}");
     }

@@ -6,10 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::child::{self, Run};
 use crate::error::{Error, Result};
 use crate::exec::{Ctx, Locked};
-use crate::observe::kernel::{config_file_value, KernelFacts};
+use crate::observe::kernel::KernelFacts;
 use crate::observe::settings::expand_kernel_vars;
+use crate::observe::BuildFacts;
 use crate::observe::Host;
 use crate::report::Say;
 use crate::text;
@@ -42,6 +44,7 @@ pub fn prepare(
     lock: &Locked,
     say: &mut dyn Say,
     kernel: &KernelFacts,
+    build: &BuildFacts,
     arch: &str,
 ) -> Result<Option<Signer>> {
     let s = &host.settings;
@@ -55,11 +58,11 @@ pub fn prepare(
         return Ok(None);
     }
     let config = &kernel.config;
-    if !config.is_file() {
+    if !build.config_exists {
         say.line(&text::sign_no_config(config));
         return Ok(None);
     }
-    let Some(hash) = config_file_value(config, "CONFIG_MODULE_SIG_HASH") else {
+    let Some(hash) = build.sig_hash.clone() else {
         say.line(text::SIGN_NO_FACILITY);
         return Ok(None);
     };
@@ -74,7 +77,7 @@ pub fn prepare(
             let short = kver.rsplit_once('.').map(|x| x.0).unwrap_or(kver);
             p = root.join(format!("/usr/lib/linux-kbuild-{short}/scripts/sign-file"));
         } else if d.starts_with("ubuntu") {
-            p = which("kmodsign").unwrap_or_else(|| {
+            p = child::which("kmodsign").unwrap_or_else(|| {
                 root.join(format!("/usr/src/linux-headers-{kver}/scripts/sign-file"))
             });
         } else if d.starts_with("gentoo") {
@@ -90,7 +93,7 @@ pub fn prepare(
         p
     };
     say.line(&text::sign_command(&sign_file));
-    if !is_executable(&sign_file) {
+    if !child::is_executable(&sign_file) {
         say.line(&text::sign_no_binary(&sign_file));
         return Ok(None);
     }
@@ -143,7 +146,7 @@ pub fn prepare_mok(
 ) -> Result<Option<(PathBuf, PathBuf)>> {
     let (key, cert, ubuntu) = key_paths(host, kver, arch);
     if ubuntu && (!key.is_file() || !cert.is_file()) {
-        let Some(usp) = which("update-secureboot-policy") else {
+        let Some(usp) = child::which("update-secureboot-policy") else {
             say.line(text::SIGN_NO_SECUREBOOT_POLICY);
             return Ok(None);
         };
@@ -152,13 +155,17 @@ pub fn prepare_mok(
             let _ = lock.remove_file(parent(&cert), &cert);
         }
         say.line(text::SIGN_GENERATING_SHIM_KEY);
-        let _ = Command::new(&usp)
+        // Upstream runs both and checks for the files afterwards (below).
+        let made = Command::new(&usp)
             .arg("--new-key")
             .env("SHIM_NOTRIGGER", "y")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .status();
-        let _ = Command::new(&usp).arg("--enroll-key").status();
+            .run_status();
+        log::debug!("update-secureboot-policy --new-key: {made:?}");
+        // --enroll-key asks for a password on the terminal: its streams stay ours.
+        let enrolled = Command::new(&usp).arg("--enroll-key").run_status();
+        log::debug!("update-secureboot-policy --enroll-key: {enrolled:?}");
     }
     say.line(&text::signing_key(&key));
     say.line(&text::public_certificate(&cert));
@@ -188,7 +195,7 @@ pub fn prepare_mok(
 /// Create a 2048-bit RSA key (mode 0600) and a DER certificate with the
 /// codeSigning extended key usage, valid for 100 years, as upstream does.
 pub fn generate(lock: &Locked, key: &Path, cert: &Path) -> std::result::Result<(), String> {
-    if !crate::exec::runner::in_path("openssl") {
+    if !crate::child::in_path("openssl") {
         return Err(text::SIGN_NO_OPENSSL.into());
     }
     // The key file is created 0600 before openssl writes into it, so it is
@@ -218,20 +225,20 @@ pub fn generate(lock: &Locked, key: &Path, cert: &Path) -> std::result::Result<(
             "-out",
         ])
         .arg(cert)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
+        .run_ok();
+    if let Err(e) = &status {
+        log::debug!("{e}");
+    }
     // openssl keeps the mode of the file it writes into; make sure.
     let kept_private = lock.set_mode(dir, key, 0o600);
     match status {
-        Err(_) => Err(text::SIGN_NO_OPENSSL.into()),
-        Ok(_)
-            if kept_private.is_ok()
-                && std::fs::metadata(key).map(|m| m.len() > 0).unwrap_or(false) =>
+        Err(e) if e.start.is_some() => Err(text::SIGN_NO_OPENSSL.into()),
+        _ if kept_private.is_ok()
+            && std::fs::metadata(key).map(|m| m.len() > 0).unwrap_or(false) =>
         {
             Ok(())
         }
-        Ok(_) => {
+        _ => {
             // An empty or exposed key is no key: it goes (best effort; the
             // error below says the key could not be made).
             let _ = lock.remove_file(dir, key);
@@ -244,12 +251,17 @@ impl Signer {
     /// Sign `module` in place; on failure upstream only warns.
     pub fn sign(&self, say: &mut dyn Say, module: &Path) {
         say.line(&text::signing_module(module));
-        let out = Command::new(&self.sign_file)
-            .arg(&self.hash)
-            .arg(&self.key)
-            .arg(&self.cert)
-            .arg(module)
-            .output();
+        let out = child::spawn(
+            Command::new(&self.sign_file)
+                .arg(&self.hash)
+                .arg(&self.key)
+                .arg(&self.cert)
+                .arg(module)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped()),
+        )
+        .and_then(|c| c.wait_with_output());
         let failure = match out {
             Ok(o) if o.status.success() => return,
             Ok(o) => {
@@ -272,18 +284,4 @@ pub fn generate_mok(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say) -> Result<()
 /// The directory a key or certificate is written in (its confinement).
 fn parent(p: &Path) -> &Path {
     p.parent().unwrap_or(Path::new("/"))
-}
-
-fn which(prog: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(prog))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
 }

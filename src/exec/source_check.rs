@@ -28,6 +28,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::exec::Locked;
 use crate::text;
 
 /// How many links one resolution may follow (Linux's own limit is 40).
@@ -64,15 +65,18 @@ pub fn check_source_tree(dir: &Path) -> Result<()> {
 /// Make the build copy `bdir` of `source` safe to write in (see the module
 /// docs). On refusal `bdir` is removed and the error names the link in the
 /// source.
-pub fn confine_build_copy(source: &Path, bdir: &Path) -> Result<()> {
-    let res = confine(bdir, source);
+pub fn confine_build_copy(lock: &Locked, base: &Path, source: &Path, bdir: &Path) -> Result<()> {
+    let res = confine(lock, base, bdir, source);
     if res.is_err() {
-        let _ = std::fs::remove_dir_all(bdir);
+        // The refusal is the error that counts; a copy that cannot go is
+        // emptied by the next build of the module, which starts by
+        // removing it.
+        let _ = lock.remove_all(base, bdir);
     }
     res
 }
 
-fn confine(bdir: &Path, source: &Path) -> Result<()> {
+fn confine(lock: &Locked, base: &Path, bdir: &Path, source: &Path) -> Result<()> {
     for entry in scan(bdir) {
         match entry {
             Entry::Special(p) => return Err(special_error(text::MODULE_SOURCE, source, &p)),
@@ -80,20 +84,12 @@ fn confine(bdir: &Path, source: &Path) -> Result<()> {
                 let path = bdir.join(&link);
                 match std::fs::metadata(&path) {
                     // Dangling: it could only create a file outside.
-                    Err(_) => remove(&path)?,
+                    Err(_) => remove(lock, base, &path)?,
                     Ok(m) if m.is_file() && m.mode() & 0o004 != 0 && m.len() <= MAX_COPY_BYTES => {
-                        let tmp = path.with_file_name(format!(
-                            ".dkms-deref.{}",
-                            path.file_name()
-                                .map(|n| n.to_string_lossy().into_owned())
-                                .unwrap_or_default()
-                        ));
-                        std::fs::copy(&path, &tmp)
-                            .and_then(|_| std::fs::rename(&tmp, &path))
-                            .map_err(|e| {
-                                let _ = std::fs::remove_file(&tmp);
-                                Error::io(text::CANNOT_COPY_TARGET, &path, e)
-                            })?;
+                        // The link becomes a copy of what it points at, by
+                        // an atomic rename over it.
+                        lock.place_atomically(base, &path, &path, false)
+                            .map_err(|e| Error::io(text::CANNOT_COPY_TARGET, &path, e))?;
                     }
                     Ok(_) => {
                         return Err(Error::bad_conf(text::escaping_link(source, &link, &target)))
@@ -108,13 +104,13 @@ fn confine(bdir: &Path, source: &Path) -> Result<()> {
 /// Remove every symbolic link under `dir` that leads outside it (after an
 /// unprivileged build, before root touches the results); refuse device
 /// nodes, fifos and sockets. Returns the links removed.
-pub fn remove_escaping_links(dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn remove_escaping_links(lock: &Locked, base: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for entry in scan(dir) {
         match entry {
             Entry::Special(p) => return Err(special_error(text::BUILD_DIRECTORY, dir, &p)),
             Entry::EscapingLink { link, .. } => {
-                remove(&dir.join(&link))?;
+                remove(lock, base, &dir.join(&link))?;
                 removed.push(link);
             }
         }
@@ -122,8 +118,9 @@ pub fn remove_escaping_links(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
-fn remove(p: &Path) -> Result<()> {
-    std::fs::remove_file(p).map_err(|e| Error::io(text::CANNOT_REMOVE, p, e))
+fn remove(lock: &Locked, base: &Path, p: &Path) -> Result<()> {
+    lock.remove_file(base, p)
+        .map_err(|e| Error::io(text::CANNOT_REMOVE, p, e))
 }
 
 fn special_error(what: &str, dir: &Path, p: &Path) -> Error {
@@ -263,6 +260,12 @@ mod tests {
         assert_eq!(escaping(&d), want);
     }
 
+    fn test_lock(dir: &Path) -> Locked {
+        Locked::acquire(&dir.join(".lock"), &mut |_| {})
+            .unwrap()
+            .lock
+    }
+
     #[test]
     fn confine_copies_files_drops_dangling_links_keeps_inner_ones() {
         let d = tree(&[
@@ -272,7 +275,8 @@ mod tests {
             ("Kbuild", "hello.c"),
         ]);
         let src = d.path().join("src");
-        confine_build_copy(&src, &src).unwrap();
+        let lock = test_lock(d.path());
+        confine_build_copy(&lock, d.path(), &src, &src).unwrap();
         for l in ["abs", "rel"] {
             let m = std::fs::symlink_metadata(src.join(l)).unwrap();
             assert!(m.is_file(), "{l} is not a plain file now");
@@ -296,7 +300,8 @@ mod tests {
     fn confine_refuses_a_link_to_a_directory_outside_and_removes_the_copy() {
         let d = tree(&[("obj", "@T@/outside/dir")]);
         let src = d.path().join("src");
-        let err = confine_build_copy(Path::new("/usr/src/m-1"), &src).unwrap_err();
+        let lock = test_lock(d.path());
+        let err = confine_build_copy(&lock, d.path(), Path::new("/usr/src/m-1"), &src).unwrap_err();
         assert_eq!(err.code(), 8);
         assert_eq!(
             err.lines()[1],
@@ -319,8 +324,9 @@ mod tests {
     fn remove_escaping_links_keeps_the_rest() {
         let d = tree(&[("abs", "/etc/passwd"), ("Kbuild", "hello.c")]);
         let src = d.path().join("src");
+        let lock = test_lock(d.path());
         assert_eq!(
-            remove_escaping_links(&src).unwrap(),
+            remove_escaping_links(&lock, d.path(), &src).unwrap(),
             vec![PathBuf::from("abs")]
         );
         assert!(std::fs::symlink_metadata(src.join("Kbuild")).is_ok());

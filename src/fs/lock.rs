@@ -7,6 +7,10 @@
 //! before it is ours, and after `flock` the locked file must still be the
 //! file at the path: one that was unlinked or replaced while we waited is
 //! dropped and the lock taken again.
+//!
+//! Releasing is closing: the lock belongs to the open file, so a child
+//! that inherited a descriptor of it (see [`Locked::share`]) keeps it held
+//! after we are gone. Nothing unlocks it explicitly.
 
 use std::fs::File;
 use std::io::Write;
@@ -14,7 +18,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nix::fcntl::{Flock, FlockArg};
+use rustix::fs::{flock, FlockOperation};
 
 use crate::error::{os_error, Error, Result};
 use crate::text;
@@ -22,7 +26,7 @@ use crate::text;
 /// A held exclusive lock on `<dkms_tree>/.dkms-hook.lock`; released on drop
 /// (and by the kernel if the process dies).
 pub struct Locked {
-    _lock: Flock<File>,
+    file: File,
     /// The lock file.
     pub path: PathBuf,
 }
@@ -50,9 +54,18 @@ impl Locked {
         std::fs::remove_file(&self.path)
     }
 
+    /// Another descriptor of the locked file (close-on-exec in this
+    /// process), for a child to inherit: the lock stays held as long as any
+    /// process holds one (an flock belongs to the open file, not to a
+    /// process).
+    pub fn share(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        self.file.as_fd().try_clone_to_owned()
+    }
+
     /// The inode of the locked file.
     pub fn ino(&self) -> u64 {
-        self._lock.metadata().map(|m| m.ino()).unwrap_or(0)
+        self.file.metadata().map(|m| m.ino()).unwrap_or(0)
     }
 
     /// Take the lock on `path` (creating the directory holding it), waiting
@@ -70,30 +83,28 @@ impl Locked {
                 .read(true)
                 .write(true)
                 .mode(0o644)
-                .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+                .custom_flags(
+                    (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC).bits() as i32,
+                )
                 .open(path)
                 .map_err(|e| Error::msg(text::cannot_open_lock(path, &os_error(&e))))?;
             if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
                 return Err(Error::msg(text::lock_not_regular(path)));
             }
-            let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(l) => l,
-                Err((f, errno)) if errno == nix::errno::Errno::EWOULDBLOCK => {
+            let mut lock = file;
+            match flock(&lock, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => {}
+                Err(errno) if errno == rustix::io::Errno::WOULDBLOCK => {
                     if !waited {
                         waiting(path);
                         waited = true;
                     }
-                    match Flock::lock(f, FlockArg::LockExclusive) {
-                        Ok(l) => l,
-                        Err((_, errno)) => {
-                            return Err(Error::msg(text::cannot_lock(path, &errno.to_string())))
-                        }
+                    if let Err(errno) = flock(&lock, FlockOperation::LockExclusive) {
+                        return Err(Error::msg(text::cannot_lock(path, &errno.to_string())));
                     }
                 }
-                Err((_, errno)) => {
-                    return Err(Error::msg(text::cannot_lock(path, &errno.to_string())))
-                }
-            };
+                Err(errno) => return Err(Error::msg(text::cannot_lock(path, &errno.to_string()))),
+            }
             // The file we locked must still be the one at the path.
             let ours = lock.metadata().map(|m| (m.dev(), m.ino())).ok();
             let now = std::fs::symlink_metadata(path)
@@ -104,11 +115,12 @@ impl Locked {
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
+            // The pid inside is for people looking; the lock is the flock.
             let _ = lock.set_len(0);
-            let _ = writeln!(&mut *lock, "{}", std::process::id());
+            let _ = writeln!(lock, "{}", std::process::id());
             return Ok(Acquired {
                 lock: Locked {
-                    _lock: lock,
+                    file: lock,
                     path: path.to_path_buf(),
                 },
                 waited,

@@ -165,6 +165,20 @@ pub(super) fn not_regular(path: &Path, kind: FileType) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, text::not_regular(path, what))
 }
 
+/// Change the owner of `path` itself beneath `base` (a symlink's own
+/// owner, never its target's).
+pub fn set_owner(base: &Path, path: &Path, uid: u32, gid: u32) -> io::Result<()> {
+    let e = beneath::parent(base, path)?;
+    rustix::fs::chownat(
+        &e.dir,
+        &e.name,
+        Some(rustix::process::Uid::from_raw(uid)),
+        Some(rustix::process::Gid::from_raw(gid)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?;
+    Ok(())
+}
+
 /// Change the permission bits of `path` beneath `base` (a file or a
 /// directory; never through a symlink, never opening a FIFO or device).
 pub fn set_mode(base: &Path, path: &Path, mode: u32) -> io::Result<()> {

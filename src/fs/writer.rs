@@ -74,6 +74,12 @@ impl Locked {
         write::move_verified(from_base, from, to_base, to)
     }
 
+    /// Change the owner of `path` itself (a symlink's own, never its
+    /// target's).
+    pub fn set_owner(&self, base: &Path, path: &Path, uid: u32, gid: u32) -> io::Result<()> {
+        write::set_owner(base, path, uid, gid)
+    }
+
     /// Change the permission bits of `path` (never through a symlink).
     pub fn set_mode(&self, base: &Path, path: &Path, mode: u32) -> io::Result<()> {
         write::set_mode(base, path, mode)

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::observe::conf::ConfRead;
 use crate::observe::kernel::KernelFacts;
+use crate::observe::BuildFacts;
 use crate::observe::{ConfKey, PathKind, World};
 
 /// The facts a plan is made from: a World that observes on demand.
@@ -30,6 +31,12 @@ impl<'w> Facts<'w> {
     /// The facts of kernel `k`.
     pub fn kernel(&self, k: &str) -> &'w KernelFacts {
         self.world.observe_kernel(k)
+    }
+
+    /// What building for kernel `k` needs (configuration, compiler,
+    /// `build_environment`).
+    pub fn build_facts(&self, k: &str) -> &'w BuildFacts {
+        self.world.observe_build_facts(k)
     }
 
     /// A dkms.conf read with its override files.

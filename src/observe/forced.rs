@@ -7,6 +7,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::child::Run;
+
 use crate::layout::Root;
 
 /// What the force lists say for `module`.
@@ -63,10 +65,16 @@ pub fn build_environment(file: Option<&Path>) -> Vec<(String, String)> {
         .arg(f)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .output();
-    let Ok(out) = out else { return Vec::new() };
-    out.stdout
-        .split(|b| *b == 0)
+        .run_stdout();
+    // Upstream sources it and goes on whatever it does: so do we.
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            log::debug!("{e}");
+            return Vec::new();
+        }
+    };
+    out.split(|b| *b == 0)
         .filter_map(|kv| {
             let kv = String::from_utf8_lossy(kv);
             let (k, v) = kv.split_once('=')?;

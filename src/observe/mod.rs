@@ -14,6 +14,7 @@
 //! - [`trust`]: which files another user can change (refused as root).
 //! - [`modinfo`], [`version`], [`distro`], [`settings`], [`forced`]: helpers.
 
+pub mod build_facts;
 pub mod conf;
 pub mod distro;
 pub mod elf;
@@ -37,6 +38,7 @@ use std::sync::OnceLock;
 
 use elsa::sync::FrozenBTreeMap;
 
+pub use build_facts::BuildFacts;
 pub use facts::Facts;
 pub use host::{Host, Options};
 
@@ -127,6 +129,8 @@ pub struct World {
     costs: FrozenBTreeMap<(String, String), Box<u64>>,
     paths: FrozenBTreeMap<PathBuf, Box<PathKind>>,
     installed_kernels: OnceLock<Vec<String>>,
+    build_facts: FrozenBTreeMap<String, Box<BuildFacts>>,
+    build_environment: OnceLock<Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for World {
@@ -168,6 +172,8 @@ impl World {
             costs: FrozenBTreeMap::new(),
             paths: FrozenBTreeMap::new(),
             installed_kernels: OnceLock::new(),
+            build_facts: FrozenBTreeMap::new(),
+            build_environment: OnceLock::new(),
         }
     }
 
@@ -248,6 +254,24 @@ impl World {
             Err(_) => PathKind::Missing,
         };
         *self.paths.insert(p.to_path_buf(), Box::new(kind))
+    }
+
+    /// The build facts of kernel `k`, when they were observed.
+    pub fn build_facts(&self, k: &str) -> Option<&BuildFacts> {
+        self.build_facts.get(k)
+    }
+
+    /// Observe kernel `k`'s build facts unless they were (only [`Facts`]
+    /// asks): the configuration read, `build_environment` run once.
+    fn observe_build_facts(&self, k: &str) -> &BuildFacts {
+        if let Some(b) = self.build_facts.get(k) {
+            return b;
+        }
+        let env = self.build_environment.get_or_init(|| {
+            forced::build_environment(self.host.settings.build_environment.as_deref())
+        });
+        let b = BuildFacts::observe(self.observe_kernel(k), env);
+        self.build_facts.insert(k.to_string(), Box::new(b))
     }
 
     /// The expected build cost of m/v in milliseconds, when it was estimated.

@@ -10,7 +10,9 @@
 use std::cmp::Ordering;
 use std::io;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use crate::child::Run;
 
 use crate::observe::elf;
 use crate::observe::version::ver_cmp;
@@ -182,22 +184,23 @@ fn decompressor(path: &Path) -> Option<&'static str> {
 
 /// `tool -dc path` into memory.
 fn decompress(tool: &str, path: &Path) -> io::Result<Vec<u8>> {
-    let out = Command::new(tool)
+    Command::new(tool)
         .arg("-dc")
         .arg("--")
         .arg(path)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| io::Error::new(e.kind(), text::cannot_run(tool, &e)))?;
-    if !out.status.success() {
-        let msg = String::from_utf8_lossy(&out.stderr);
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            text::decompress_failed(tool, path, &out.status, msg.trim()),
-        ));
-    }
-    Ok(out.stdout)
+        .run_stdout()
+        .map_err(|e| match (&e.start, e.status) {
+            (Some(start), _) => io::Error::new(start.kind(), text::cannot_run(tool, start)),
+            (None, status) => io::Error::new(
+                io::ErrorKind::InvalidData,
+                text::decompress_failed(
+                    tool,
+                    path,
+                    &status.unwrap_or_default(),
+                    e.stderr_tail.trim(),
+                ),
+            ),
+        })
 }
 
 #[cfg(test)]

@@ -312,17 +312,7 @@ pub fn program_path(command: &str) -> Option<PathBuf> {
     if word.contains('/') {
         return Some(PathBuf::from(word));
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(word))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    crate::child::which(word)
 }
 
 fn read_one(

@@ -373,12 +373,31 @@ impl From<WriteJob> for Job {
     }
 }
 
+/// What a plan's jobs look up in the World.
+#[derive(Debug, Default)]
+pub struct References<'a> {
+    /// Kernels whose facts are looked up.
+    pub kernels: Vec<&'a str>,
+    /// dkms.conf reads.
+    pub confs: Vec<&'a ConfKey>,
+    /// Kernels something may be built for (their build facts).
+    pub builds: Vec<&'a str>,
+}
+
+impl<'a> References<'a> {
+    /// A kernel something may be built for (its facts are needed too).
+    pub fn build(&mut self, k: &'a str) {
+        self.kernels.push(k);
+        self.builds.push(k);
+    }
+}
+
 impl Job {
-    /// Add the kernels and dkms.conf reads this job looks up in the World.
-    pub fn references<'a>(&'a self, kernels: &mut Vec<&'a str>, confs: &mut Vec<&'a ConfKey>) {
+    /// Add what this job looks up in the World to `r`.
+    pub fn references<'a>(&'a self, r: &mut References<'a>) {
         match self {
-            Job::Read(j) => j.references(kernels, confs),
-            Job::Write(j) => j.references(kernels, confs),
+            Job::Read(j) => j.references(r),
+            Job::Write(j) => j.references(r),
         }
     }
 
@@ -389,8 +408,8 @@ impl Job {
 }
 
 impl ReadJob {
-    /// Add the kernels and dkms.conf reads this job looks up in the World.
-    pub fn references<'a>(&'a self, kernels: &mut Vec<&'a str>, confs: &mut Vec<&'a ConfKey>) {
+    /// Add what this job looks up in the World to `r`.
+    pub fn references<'a>(&'a self, r: &mut References<'a>) {
         match self {
             ReadJob::Say(..)
             | ReadJob::Fail(_)
@@ -399,18 +418,18 @@ impl ReadJob {
             | ReadJob::Pending
             | ReadJob::Doctor
             | ReadJob::Publish { .. } => {}
-            ReadJob::ReadConf(key) => confs.push(key),
-            ReadJob::Package { at, .. } => kernels.push(&at.k),
-            ReadJob::PrunePreview { kernels: ks } => {
-                kernels.extend(ks.iter().map(|pk| pk.k.as_str()));
+            ReadJob::ReadConf(key) => r.confs.push(key),
+            ReadJob::Package { at, .. } => r.kernels.push(&at.k),
+            ReadJob::PrunePreview { kernels } => {
+                r.kernels.extend(kernels.iter().map(|pk| pk.k.as_str()));
             }
         }
     }
 }
 
 impl WriteJob {
-    /// Add the kernels and dkms.conf reads this job looks up in the World.
-    pub fn references<'a>(&'a self, kernels: &mut Vec<&'a str>, confs: &mut Vec<&'a ConfKey>) {
+    /// Add what this job looks up in the World to `r`.
+    pub fn references<'a>(&'a self, r: &mut References<'a>) {
         match self {
             WriteJob::LoadTarball { .. }
             | WriteJob::RemovalSummary(_)
@@ -425,35 +444,38 @@ impl WriteJob {
             | WriteJob::CleanVersion { .. }
             | WriteJob::DeleteVersion { .. }
             | WriteJob::Repair => {}
-            WriteJob::Add { conf, .. } | WriteJob::AddSourceTree { conf, .. } => confs.push(conf),
-            WriteJob::PrepareKernel { k, .. }
-            | WriteJob::FinishDepmod { k, .. }
+            WriteJob::Add { conf, .. } | WriteJob::AddSourceTree { conf, .. } => r.confs.push(conf),
+            WriteJob::PrepareKernel { k, .. } => r.build(k),
+            WriteJob::FinishDepmod { k, .. }
             | WriteJob::LoadInstalled { k }
-            | WriteJob::PostTransaction { k, .. } => kernels.push(k),
+            | WriteJob::PostTransaction { k, .. } => r.kernels.push(k),
+            // An install builds first when the module is not built.
             WriteJob::Build { at, conf, .. }
             | WriteJob::Install { at, conf, .. }
-            | WriteJob::AutoInstall { at, conf, .. }
-            | WriteJob::Uninstall { at, conf, .. }
-            | WriteJob::RemoveFromKernel { at, conf, .. } => {
-                kernels.push(&at.k);
-                confs.push(conf);
+            | WriteJob::AutoInstall { at, conf, .. } => {
+                r.build(&at.k);
+                r.confs.push(conf);
             }
-            WriteJob::Unbuild(at) | WriteJob::MkBmDeb { at, .. } => kernels.push(&at.k),
+            WriteJob::Uninstall { at, conf, .. } | WriteJob::RemoveFromKernel { at, conf, .. } => {
+                r.kernels.push(&at.k);
+                r.confs.push(conf);
+            }
+            WriteJob::Unbuild(at) | WriteJob::MkBmDeb { at, .. } => r.kernels.push(&at.k),
             WriteJob::RebuildDependents { k, candidates, .. } => {
-                kernels.push(k);
+                r.build(k);
                 for c in candidates {
-                    confs.push(&c.strict);
-                    confs.push(&c.plain);
+                    r.confs.push(&c.strict);
+                    r.confs.push(&c.plain);
                 }
             }
             WriteJob::MkTarball { pairs, conf, .. } => {
-                kernels.extend(pairs.iter().map(|(k, _)| k.as_str()));
-                confs.push(conf);
+                r.kernels.extend(pairs.iter().map(|(k, _)| k.as_str()));
+                r.confs.push(conf);
             }
-            WriteJob::Prune { kernels: ks, .. } => {
-                for pk in ks {
-                    kernels.push(&pk.k);
-                    confs.extend(pk.builds.iter().map(|(_, c)| c));
+            WriteJob::Prune { kernels, .. } => {
+                for pk in kernels {
+                    r.kernels.push(&pk.k);
+                    r.confs.extend(pk.builds.iter().map(|(_, c)| c));
                 }
             }
         }

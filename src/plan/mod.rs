@@ -23,13 +23,13 @@ mod tests;
 
 pub use crate::observe::Mvka;
 pub use job::{
-    AutoModule, AutoSummary, Depmod, Job, PruneKernel, ReadJob, RebuildCandidate, RemovalSummary,
-    WriteJob,
+    AutoModule, AutoSummary, Depmod, Job, PruneKernel, ReadJob, RebuildCandidate, References,
+    RemovalSummary, WriteJob,
 };
 pub use request::{Command, DkmsArgs, Event, PackageArgs, Request};
 
 use crate::error::Error;
-use crate::observe::{ConfKey, Facts};
+use crate::observe::Facts;
 use crate::report::Stream;
 
 /// A job and how it hangs together with the others.
@@ -182,19 +182,21 @@ impl Plan {
         self.steps = steps;
     }
 
-    /// The kernels and dkms.conf reads the jobs name: what the executor
-    /// will look up in the World, so the engine has them observed first.
-    pub fn references(&self) -> (Vec<&str>, Vec<&ConfKey>) {
-        let mut kernels = Vec::new();
-        let mut confs = Vec::new();
+    /// What the jobs will look up in the World, so the engine has it
+    /// observed first: the kernels, the dkms.conf reads, and the kernels
+    /// something may be built for (their build facts).
+    pub fn references(&self) -> References<'_> {
+        let mut r = References::default();
         for s in &self.steps {
-            s.job.references(&mut kernels, &mut confs);
+            s.job.references(&mut r);
         }
-        kernels.sort();
-        kernels.dedup();
-        confs.sort();
-        confs.dedup();
-        (kernels, confs)
+        for v in [&mut r.kernels, &mut r.builds] {
+            v.sort();
+            v.dedup();
+        }
+        r.confs.sort();
+        r.confs.dedup();
+        r
     }
 }
 

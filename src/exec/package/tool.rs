@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::child::in_path;
 use crate::error::{Error, Result};
-use crate::exec::runner::in_path;
 use crate::text;
 
 /// Fail (exit 4) unless `tool` is in PATH; `package` provides it.
@@ -36,13 +36,18 @@ pub fn run(argv: &[&str], dir: &Path, epoch: Option<u64>) -> Result<Vec<u8>> {
     if let Some(e) = epoch {
         cmd.env("SOURCE_DATE_EPOCH", e.to_string());
     }
-    let out = cmd.output().map_err(|e| {
-        Error::install_failed(text::package_tool_failed(
-            prog,
-            &crate::error::os_error(&e),
-            "",
-        ))
-    })?;
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = crate::child::spawn(&mut cmd)
+        .and_then(|c| c.wait_with_output())
+        .map_err(|e| {
+            Error::install_failed(text::package_tool_failed(
+                prog,
+                &crate::error::os_error(&e),
+                "",
+            ))
+            .caused_by(e)
+        })?;
     if out.status.success() {
         return Ok(out.stdout);
     }

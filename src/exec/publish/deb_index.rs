@@ -7,9 +7,9 @@
 
 use std::path::Path;
 
+use crate::child::in_path;
 use crate::error::{Error, Result};
 use crate::exec::package::{deliver, tool};
-use crate::exec::runner::in_path;
 use crate::exec::Locked;
 use crate::report::Say;
 use crate::text;

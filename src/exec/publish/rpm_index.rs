@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
+use crate::child::in_path;
 use crate::error::Result;
 use crate::exec::package::tool;
-use crate::exec::runner::in_path;
 use crate::report::Say;
 use crate::text;
 

@@ -12,13 +12,13 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use super::scratch::Scratch;
+use crate::child::Run;
 use crate::error::{Error, Result};
-use crate::exec::{children, Ctx, Locked};
+use crate::exec::{Ctx, Locked};
 use crate::layout::is_safe_component;
 use crate::report::Say;
 use crate::text;
@@ -177,22 +177,19 @@ fn stage_binaries_only(lock: &Locked, stage: &Path, m: &str, v: &str, conf: &Pat
 /// `tar -C stage -caf archive .` (compression from the name, as upstream);
 /// whether it succeeded.
 fn run_tar(stage: &Path, archive: &Path) -> bool {
-    let mut cmd = Command::new("tar");
-    cmd.arg("-C")
+    let res = Command::new("tar")
+        .arg("-C")
         .arg(stage)
         .arg("-caf")
         .arg(archive)
         .arg(".")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0);
-    let Ok(mut child) = children::spawn(&mut cmd) else {
-        return false;
-    };
-    let status = child.wait();
-    children::reaped(child.id());
-    matches!(status, Ok(s) if s.success())
+        .run_ok();
+    // Upstream's message for a failed tar is the caller's; what tar said
+    // goes to the debug log.
+    if let Err(e) = &res {
+        log::debug!("{e}");
+    }
+    res.is_ok()
 }
 
 /// Put the finished archive `made` at `to` (beneath `base`) in one rename.

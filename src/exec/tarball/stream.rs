@@ -6,12 +6,11 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 use std::thread::JoinHandle;
 
-use crate::exec::children;
+use crate::child;
 
 /// Leading bytes of each compressed format and the program that
 /// decompresses it (`-d -c`, stdin to stdout). compress's `.Z` goes to
@@ -43,7 +42,7 @@ pub enum OpenError {
 
 /// A running decompressor.
 struct Decompressor {
-    child: Child,
+    child: child::Running,
     stderr: Option<JoinHandle<Vec<u8>>>,
 }
 
@@ -120,11 +119,10 @@ impl Stream {
         cmd.args(["-d", "-c"])
             .stdin(Stdio::from(file))
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let mut child = children::spawn(&mut cmd)
+            .stderr(Stdio::piped());
+        let mut child = child::spawn(&mut cmd)
             .map_err(|e| OpenError::Spawn(program, crate::error::os_error(&e)))?;
-        let stderr = child.stderr.take().map(|mut e| {
+        let stderr = child.stderr().map(|mut e| {
             std::thread::spawn(move || {
                 let mut b = Vec::new();
                 // What it printed before failing, if anything; a read error
@@ -133,11 +131,8 @@ impl Stream {
                 b
             })
         });
-        let Some(out) = child.stdout.take() else {
-            // Not possible with Stdio::piped(); stop it rather than hang.
-            let _ = child.kill();
-            let _ = child.wait();
-            children::reaped(child.id());
+        let Some(out) = child.stdout() else {
+            // Not possible with Stdio::piped(); dropping it stops it.
             return Err(OpenError::Spawn(program, String::new()));
         };
         Ok(Stream {
@@ -167,11 +162,9 @@ impl Stream {
         drop(source);
         let read_all = matches!(rest, Some(Ok(n)) if n < TRAILING_CAP);
         if !read_all {
-            // It may have exited already; then there is nothing to stop.
-            let _ = d.child.kill();
+            d.child.kill_group();
         }
         let status = d.child.wait();
-        children::reaped(d.child.id());
         let said = d
             .stderr
             .take()

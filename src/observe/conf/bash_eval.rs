@@ -12,13 +12,9 @@
 //! in its own process group and the whole group is killed at the time limit.
 
 use std::collections::BTreeMap;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
 
 use super::{ConfContext, RawConf};
 use crate::error::Error;
@@ -179,8 +175,7 @@ pub fn eval_bash_snapshots(
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(errout));
-    cmd.process_group(0);
-    let mut child = cmd.spawn().map_err(|e| {
+    let mut child = crate::child::spawn(&mut cmd).map_err(|e| {
         Error::bad_conf([text::bash_read_failed(
             BashReadFailure::Start,
             &files[0].display().to_string(),
@@ -202,7 +197,8 @@ pub fn eval_bash_snapshots(
             }
         }
         if start.elapsed() >= timeout {
-            let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            child.kill_group();
+            // Killed: how it ended says nothing more.
             let _ = child.wait();
             let data = std::fs::read(out.path()).unwrap_or_default();
             let file = current_file(&data)

@@ -22,6 +22,7 @@ mod hooks_fake;
 mod hostile_input;
 mod live_progress;
 mod no_spawn;
+mod orphans;
 mod output_errors;
 mod package_fake;
 mod readme_failed_build;

@@ -138,7 +138,7 @@ fn run(cmd: &mut Command, input: Option<Vec<u8>>, timeout: Duration) -> Output {
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
     .process_group(0);
-    let mut child = dkms_hook::exec::children::retry_text_busy(|| cmd.spawn())
+    let mut child = dkms_hook::child::retry_text_busy(|| cmd.spawn())
         .unwrap_or_else(|e| panic!("cannot run {command}: {e}"));
     let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
     let writer = input.map(|data| {
