@@ -150,6 +150,21 @@ pub fn plan_into(
             return Vec::new();
         }
     };
+    // Installed already: what a hook recorded as failed or waiting for it
+    // on this kernel is no longer true.
+    for c in cands.iter().filter(|c| c.installed) {
+        if world.records.concern(k, a, &c.module) {
+            p.push_soft(
+                WriteJob::ClearModuleRecords {
+                    k: k.into(),
+                    a: a.into(),
+                    m: c.module.clone(),
+                },
+                &[],
+                0,
+            );
+        }
+    }
     let order = rounds(&cands);
     if order.is_empty() {
         return Vec::new();
