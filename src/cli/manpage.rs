@@ -177,7 +177,10 @@ const EXIT_STATUS: &str = r#".SH EXIT STATUS
 0 when every module was built and installed, or skipped (BUILD_EXCLUSIVE),
 or deferred (missing headers, missing BUILD_DEPENDS).
 11 when a module failed to build or install, as upstream DKMS's
-autoinstall; with
+autoinstall, and when a module cannot be built for the kernel: its
+dkms.conf cannot be read or names no module (upstream installs nothing
+and succeeds), or a registered BUILD_DEPENDS of it failed, is not
+installed or forms a cycle; with
 .B autoinstall_failure=warn
 in framework.conf a warning is printed instead and the status is 0.
 An error before any module is looked at (for example a lock that cannot

@@ -4,8 +4,10 @@
 //! gone, and which builds prune removes.
 //!
 //! Exit policy (the one place it is decided): a real build or install
-//! failure fails `kernel-postinst`, `header-postinst` and `autoinstall`
-//! (exit 11) unless framework.conf sets `autoinstall_failure=warn`; skips,
+//! failure (a dkms.conf that cannot be read or names no module, and a
+//! registered BUILD_DEPENDS that did not get installed, included) fails
+//! `kernel-postinst`, `header-postinst` and `autoinstall` (exit 11) unless
+//! framework.conf sets `autoinstall_failure=warn`; skips,
 //! missing headers and deferrals never fail anything; removal hooks, apt,
 //! dpkg triggers and boot never fail. Output that could not be written
 //! (stdout or stderr on a full disk) fails the commands a person or a

@@ -98,3 +98,10 @@ pub const DEP_NOT_AUTOINSTALL: &str = "not installed, and not AUTOINSTALL";
 
 /// Ours: a BUILD_DEPENDS that itself waits for its own dependencies.
 pub const DEP_WAITING: &str = "waits for its own BUILD_DEPENDS";
+
+/// Ours: the hooks' error (exit 8 for the module) for a dkms.conf that
+/// names no module: upstream builds it and installs nothing, with only
+/// `dkms.conf: Warning! Zero modules specified.`
+pub fn zero_modules_in_hook(m: &str, v: &str, k: &str) -> String {
+    format!("{m}/{v}: dkms.conf names no module to build (BUILT_MODULE_NAME and DEST_MODULE_LOCATION are empty); nothing would be installed for {k}.")
+}

@@ -348,3 +348,103 @@ fn a_depmod_left_due_is_listed_until_it_has_run() {
     assert_eq!(pending(&root), ["Nothing is pending."]);
     assert_eq!(status_json(&root)["pending"], Value::Array(Vec::new()));
 }
+
+/// A dkms.conf the hooks cannot build from.
+#[derive(Debug, Clone, Copy)]
+enum BadConf {
+    /// No module array at all (upstream: a warning, then nothing installed).
+    ZeroModules,
+    /// An error stops bash before the module arrays (the same, after
+    /// bash's own message).
+    ErrorBeforeTheModules,
+    /// Not a valid dkms.conf (upstream's autoinstall dies on it).
+    Unreadable,
+}
+
+impl BadConf {
+    fn text(self) -> &'static str {
+        match self {
+            BadConf::ZeroModules => {
+                "PACKAGE_NAME=\"zero\"\nPACKAGE_VERSION=\"1.0\"\nAUTOINSTALL=\"yes\"\n"
+            }
+            BadConf::ErrorBeforeTheModules => {
+                "PACKAGE_NAME=\"zero\"\nPACKAGE_VERSION=\"1.0\"\nAUTOINSTALL=\"yes\"\n\
+                 if [ \"$kernelver\" = x ; then\nBUILT_MODULE_NAME[0]=\"zero\"\n\
+                 DEST_MODULE_LOCATION[0]=\"/kernel/extra\"\nfi\n"
+            }
+            BadConf::Unreadable => {
+                "PACKAGE_NAME=\"zero\"\nPACKAGE_VERSION=\"1.0\"\nBUILT_MODULE_NAME[0]=\"zero.ko\"\n\
+                 DEST_MODULE_LOCATION[0]=\"/kernel/extra\"\nAUTOINSTALL=\"yes\"\n"
+            }
+        }
+    }
+
+    /// Why the hook says the module failed.
+    fn reason(self) -> String {
+        match self {
+            BadConf::Unreadable => "Bad conf file.".into(),
+            _ => format!(
+                "zero/1.0: dkms.conf names no module to build (BUILT_MODULE_NAME and \
+                 DEST_MODULE_LOCATION are empty); nothing would be installed for {K1}."
+            ),
+        }
+    }
+}
+
+#[rstest]
+#[case::zero_modules(BadConf::ZeroModules)]
+#[case::error_before_the_modules(BadConf::ErrorBeforeTheModules)]
+#[case::unreadable(BadConf::Unreadable)]
+fn a_dkms_conf_that_builds_nothing_fails_the_module_in_the_hooks(#[case] case: BadConf) {
+    let root = TestRoot::with_kernel(K1);
+    root.add_source("hello-1.0");
+    root.dkms(&["add", "hello/1.0"]).assert_ok();
+    // Valid when added; what it says for the kernel is what counts.
+    add_module(&root, "zero", "", true);
+    root.write("/usr/src/zero-1.0/dkms.conf", case.text());
+
+    let out = root.hook(&["kernel-postinst", K1, &format!("/boot/vmlinuz-{K1}")]);
+    out.assert_code(11);
+    out.assert_stdout_contains(&format!(
+        "\nAutoinstall on {K1} failed for module(s) zero(8).\n"
+    ));
+    let reason = case.reason();
+    out.assert_stdout_contains(&format!(
+        "\n  failed: zero/1.0 for {K1} (exit 8): {reason}\n"
+    ));
+    out.assert_stderr_contains(&format!("Error! {reason}\n"));
+    assert!(
+        !out.stdout.contains("built and installed: zero"),
+        "zero said installed\n{out}"
+    );
+    // The others are built all the same.
+    out.assert_stdout_contains(&format!("  built and installed: hello for {K1}\n"));
+    assert_eq!(
+        root.list(&format!("/lib/modules/{K1}/updates/dkms")),
+        ["hello.ko"]
+    );
+    assert!(!root.exists(&format!("/var/lib/dkms/zero/kernel-{K1}-{ARCH}")));
+
+    let want = format!("{K1} ({ARCH}): zero/1.0 failed (exit 8): {reason}");
+    assert!(pending(&root).contains(&want), "{:?}", pending(&root));
+    let f = failed_entry(&root, "zero").expect("zero in failed");
+    assert_eq!(
+        (&f["code"], &f["reason"]),
+        (&Value::from(8), &Value::from(reason))
+    );
+    assert!(f["log"].is_null(), "no build, no make.log: {f}");
+}
+
+#[test]
+fn dkms_still_installs_a_module_of_zero_modules_as_upstream_does() {
+    let root = TestRoot::with_kernel(K1);
+    add_module(&root, "zero", "", true);
+    root.write("/usr/src/zero-1.0/dkms.conf", BadConf::ZeroModules.text());
+    let out = root.dkms(&["autoinstall", "-k", K1]);
+    out.assert_ok();
+    out.assert_stdout_contains(&format!(
+        "Autoinstall on {K1} succeeded for module(s) zero."
+    ));
+    out.assert_stderr_contains("dkms.conf: Warning! Zero modules specified.");
+    assert!(!out.stderr.contains("Error!"), "{out}");
+}
