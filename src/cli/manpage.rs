@@ -241,6 +241,22 @@ or with a slash, blank, control or shell character, or a leading
 .B \-
 or
 .BR ~ ).
+.B autoinstall
+exits 2 too, doing nothing, when a kernel given with
+.B \-k
+is not installed (neither
+.RI /lib/modules/ KVER
+nor
+.RI /boot/vmlinuz\- KVER
+exists).
+Without
+.BR \-k ,
+and for
+.BR boot ,
+a running kernel that is not installed (under
+.BR \-\-root ,
+as when an image is prepared) is only noted: there is nothing to do
+for it.
 .PP
 When standard output or standard error cannot be written (a full disk
 under a log, an I/O error), the command still does its work, then prints

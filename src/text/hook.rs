@@ -105,3 +105,34 @@ pub const DEP_WAITING: &str = "waits for its own BUILD_DEPENDS";
 pub fn zero_modules_in_hook(m: &str, v: &str, k: &str) -> String {
     format!("{m}/{v}: dkms.conf names no module to build (BUILT_MODULE_NAME and DEST_MODULE_LOCATION are empty); nothing would be installed for {k}.")
 }
+
+/// Ours: `dkms-hook autoinstall -k K` for a kernel that is not installed
+/// (exit 2).
+pub fn kernel_not_installed(k: &str, lib: &std::path::Path, image: &std::path::Path) -> String {
+    format!(
+        "kernel {k} is not installed (no {} and no {}).",
+        lib.display(),
+        image.display()
+    )
+}
+
+/// Ours: the note when the running kernel, which the event concerns
+/// without the user naming it, is not installed where this run looks
+/// (`root`: the `--root` directory, if any).
+pub fn running_kernel_absent(
+    k: &str,
+    lib: &std::path::Path,
+    root: Option<&std::path::Path>,
+) -> String {
+    match root {
+        Some(r) => format!(
+            "dkms-hook: note: the running kernel {k} is not installed in {} (no {}); nothing to do for it.",
+            r.display(),
+            lib.display()
+        ),
+        None => format!(
+            "dkms-hook: note: the running kernel {k} is not installed (no {}); nothing to do for it.",
+            lib.display()
+        ),
+    }
+}
