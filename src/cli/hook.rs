@@ -121,7 +121,7 @@ pub enum Command {
     },
     /// List deferred work and recorded failures.
     ///
-    /// Kernels waiting for their headers, modules waiting for a BUILD_DEPENDS module, and builds that failed in a hook, with the log to read. Run by hand; never waits for the lock.
+    /// Kernels waiting for their headers, modules waiting for a BUILD_DEPENDS module, modules that failed in a hook (with the log to read, or the reason: a BUILD_DEPENDS that failed or forms a cycle, a dkms.conf that names no module), and kernels whose depmod an interrupted run left due. Run by hand; never waits for the lock.
     Pending,
     /// Make a binary package of an installed module for one kernel.
     ///
