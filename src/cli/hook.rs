@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueHint};
 
-use crate::plan::{Command as PlanCommand, Event, PackageArgs, Request};
+use crate::plan::{AutoinstallFor, Command as PlanCommand, Event, PackageArgs, Request};
 
 /// Rebuild DKMS modules when kernels and kernel headers come and go.
 ///
@@ -104,7 +104,7 @@ pub enum Command {
     ///
     /// For the running kernel, the kernels given with -k, or every kernel under /lib/modules; with the hooks' parallel builds, progress and summary.
     Autoinstall {
-        /// A kernel version to build for; may be repeated (default: the running kernel).
+        /// A kernel version to build for; may be repeated (default: the running kernel). One that is not installed is an error (exit 2).
         #[arg(short = 'k', long = "kernel", value_name = "KVER")]
         kernels: Vec<String>,
         /// Build for every kernel under /lib/modules.
@@ -121,7 +121,7 @@ pub enum Command {
     },
     /// List deferred work and recorded failures.
     ///
-    /// Kernels waiting for their headers, modules waiting for a BUILD_DEPENDS module, and builds that failed in a hook, with the log to read. Run by hand; never waits for the lock.
+    /// Kernels waiting for their headers, modules waiting for a BUILD_DEPENDS module, modules that failed in a hook (with the log to read, or the reason: a BUILD_DEPENDS that failed or forms a cycle, a dkms.conf that names no module), and kernels whose depmod an interrupted run left due. Run by hand; never waits for the lock.
     Pending,
     /// Make a binary package of an installed module for one kernel.
     ///
@@ -216,11 +216,11 @@ pub fn request(cli: Cli, running: &str) -> Request {
             all_kernels,
         } => {
             if all_kernels {
-                Event::Autoinstall(None)
+                Event::Autoinstall(AutoinstallFor::All)
             } else if kernels.is_empty() {
-                Event::Autoinstall(Some(vec![running.to_string()]))
+                Event::Autoinstall(AutoinstallFor::Running(running.to_string()))
             } else {
-                Event::Autoinstall(Some(kernels))
+                Event::Autoinstall(AutoinstallFor::Named(kernels))
             }
         }
         Command::Prune { dry_run } => Event::Prune { dry_run },

@@ -177,7 +177,10 @@ const EXIT_STATUS: &str = r#".SH EXIT STATUS
 0 when every module was built and installed, or skipped (BUILD_EXCLUSIVE),
 or deferred (missing headers, missing BUILD_DEPENDS).
 11 when a module failed to build or install, as upstream DKMS's
-autoinstall; with
+autoinstall, and when a module cannot be built for the kernel: its
+dkms.conf cannot be read or names no module (upstream installs nothing
+and succeeds), or a registered BUILD_DEPENDS of it failed, is not
+installed or forms a cycle; with
 .B autoinstall_failure=warn
 in framework.conf a warning is printed instead and the status is 0.
 An error before any module is looked at (for example a lock that cannot
@@ -238,6 +241,22 @@ or with a slash, blank, control or shell character, or a leading
 .B \-
 or
 .BR ~ ).
+.B autoinstall
+exits 2 too, doing nothing, when a kernel given with
+.B \-k
+is not installed (neither
+.RI /lib/modules/ KVER
+nor
+.RI /boot/vmlinuz\- KVER
+exists).
+Without
+.BR \-k ,
+and for
+.BR boot ,
+a running kernel that is not installed (under
+.BR \-\-root ,
+as when an image is prepared) is only noted: there is nothing to do
+for it.
 .PP
 When standard output or standard error cannot be written (a full disk
 under a log, an I/O error), the command still does its work, then prints

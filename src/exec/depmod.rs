@@ -31,6 +31,22 @@ pub fn mark_pending(world: &World, lock: &Locked, k: &str) -> Result<()> {
         .map_err(|e| Error::io(text::CANNOT_WRITE, &m, e).into_kind(Kind::InstallFailed))
 }
 
+/// Whether kernel `k`'s depmod marker is there now (written by this run or
+/// left by another).
+pub fn is_due(world: &World, k: &str) -> bool {
+    std::fs::symlink_metadata(marker(world, k)).is_ok()
+}
+
+/// Take back the marker of `k` written by a change that was undone
+/// completely (nothing is due). One that cannot be removed stays: the
+/// next run runs a depmod that changes nothing.
+pub fn unmark(world: &World, lock: &Locked, k: &str) {
+    let l = &world.host.layout;
+    if let Err(e) = lock.remove_file(&l.dkms, &marker(world, k)) {
+        log::debug!("depmod marker of {k} stays: {e}");
+    }
+}
+
 /// depmod for `k` now (`Depmod::Now`: printed as upstream does), or later
 /// (recorded; [`flush`] runs it). Returns depmod's status (0 when put off).
 pub fn request(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, k: &str, when: Depmod) -> i32 {

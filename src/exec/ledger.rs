@@ -64,6 +64,13 @@ pub struct Ledger {
     pub headers_deferred: Vec<(String, String)>,
     /// Set when a real build or install failure happened in a hook run.
     pub hook_failed: bool,
+    /// The first line of the error each failed step ended with, by step:
+    /// the reason a failure record keeps.
+    pub step_errors: BTreeMap<usize, String>,
+    /// Hook runs: one line for each failure or deferral whose record could
+    /// not be written (`dkms-hook pending` will not show it); the summary
+    /// prints them.
+    pub unrecorded: Vec<String>,
     /// Depth of rebuilds of dependent modules (upstream recurses; we stop).
     pub rebuild_depth: usize,
 }

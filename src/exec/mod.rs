@@ -187,6 +187,9 @@ fn run_steps<J>(
         };
         if let Err(e) = &res {
             say.error(e);
+            if let Some(first) = e.lines().iter().find(|l| !l.trim().is_empty()) {
+                cx.ledger.step_errors.insert(i, first.trim().to_string());
+            }
         }
         cx.outcomes[i] = outcome;
         if chain == 0 {
@@ -246,7 +249,12 @@ fn run_read_job(cx: &mut Ctx, job: &ReadJob, say: &mut dyn Say) -> Result<()> {
             crate::report::status::print(cx.world, say, view, *format)
         }
         ReadJob::HookSummary => {
-            crate::report::summary::print(say, &cx.ledger.results, &cx.ledger.headers_deferred);
+            crate::report::summary::print(
+                say,
+                &cx.ledger.results,
+                &cx.ledger.headers_deferred,
+                &cx.ledger.unrecorded,
+            );
             Ok(())
         }
         ReadJob::Pending => {
@@ -280,7 +288,11 @@ fn run_write_job(cx: &mut Ctx, lock: &Locked, job: &WriteJob, say: &mut dyn Say)
             build::build(cx, lock, say, at, conf)
         }
         WriteJob::Install { at, conf, depmod } => {
-            install::install(cx, lock, say, at, conf, *depmod)
+            install::install(cx, lock, say, at, conf, *depmod)?;
+            // Installed by hand: what a hook recorded as failed or waiting
+            // for this module and kernel is no longer true.
+            queue::clear_module(cx, lock, &at.k, &at.a, &at.m);
+            Ok(())
         }
         WriteJob::AutoInstall { at, conf, depmod } => {
             install::maybe_install(cx, lock, say, at, conf, *depmod)
@@ -331,6 +343,10 @@ fn run_write_job(cx: &mut Ctx, lock: &Locked, job: &WriteJob, say: &mut dyn Say)
         WriteJob::DeferModule { k, a, m, deps } => queue::defer_module(cx, lock, k, a, m, deps),
         WriteJob::ClearHeadersDeferral { k, a } => queue::clear_headers(cx, lock, k, a),
         WriteJob::DropKernelRecords { k } => queue::drop_kernel(cx, lock, k),
+        WriteJob::ClearModuleRecords { k, a, m } => {
+            queue::clear_module(cx, lock, k, a, m);
+            Ok(())
+        }
         WriteJob::Prune { kernels, explicit } => prune::prune(cx, lock, say, kernels, *explicit),
         WriteJob::Repair => doctor::run(cx, Some(lock), say),
         WriteJob::PublishBuilt { repo, format } => publish::built::run(cx, say, repo, *format),

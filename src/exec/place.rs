@@ -42,6 +42,9 @@ struct Placement<'a> {
     archived: Vec<(PathBuf, PathBuf)>,
     /// (where it was, where it went) of same-named modules moved aside.
     moved: Vec<(PathBuf, PathBuf)>,
+    /// The kernel whose depmod marker this install wrote (there was none):
+    /// a complete undo takes it away again, as nothing changed.
+    marked: Option<String>,
 }
 
 /// Place every buildable record of m/v into k/a; undone completely on
@@ -60,6 +63,7 @@ pub fn place_modules(
         placed: Vec::new(),
         archived: Vec::new(),
         moved: Vec::new(),
+        marked: None,
     };
     let mut any = false;
     for r in conf.modules.iter().filter(|r| r.buildable) {
@@ -124,7 +128,11 @@ impl Placement<'_> {
         let dest_dir = join_loc(&lib_tree, &r.dest_location);
         let dest = dest_dir.join(toinstall.file_name().unwrap_or_default());
         say.line(&text::installing(&dest));
+        let was_due = depmod::is_due(world, &at.k);
         depmod::mark_pending(world, self.lock, &at.k)?;
+        if !was_due {
+            self.marked = Some(at.k.clone());
+        }
         let symlink = world.host.opts.symlink_modules || world.host.settings.symlink_modules;
         let install = &l.install;
         let placed_now = mkdirs(self.lock, install, &dest_dir).and_then(|()| {
@@ -268,16 +276,25 @@ impl Placement<'_> {
     fn undo(&self) {
         let l = &self.world.host.layout;
         let (dkms, install) = (&l.dkms, &l.install);
+        // Whether the module tree is back as it was (then the depmod
+        // marker this install wrote goes: nothing is due).
+        let mut restored = true;
         for p in &self.placed {
-            let _ = match self.archived.iter().find(|(_, orig)| orig == p) {
+            restored &= match self.archived.iter().find(|(_, orig)| orig == p) {
                 Some((backup, _)) => self.lock.place_atomically(install, backup, p, false),
                 None => self.lock.remove_file(install, p),
-            };
+            }
+            .is_ok();
         }
         for (was, aside) in &self.moved {
             if self.lock.move_verified(dkms, aside, install, was).is_ok() {
                 let _ = self.lock.remove_file(dkms, &with_suffix(aside, ORIGIN));
+            } else {
+                restored = false;
             }
+        }
+        if let (true, Some(k)) = (restored, &self.marked) {
+            depmod::unmark(self.world, self.lock, k);
         }
         for (backup, original) in &self.archived {
             // The original is still where it was (it only leaves in

@@ -6,30 +6,29 @@
 
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use crate::error::{os_error, Error, Result};
 use crate::exec::{Ctx, Locked};
 use crate::observe::pending::{failure_file, item_file, Failure, Item, Reason};
 use crate::report::Say;
 use crate::text;
 
+/// Write one record atomically (its directory created first).
 fn write<T: serde::Serialize>(
     cx: &Ctx,
     lock: &Locked,
     path: &std::path::Path,
     value: &T,
-) -> Result<()> {
+) -> std::io::Result<()> {
     let l = &cx.world.host.layout;
     if let Some(dir) = path.parent() {
-        lock.create_dir_all(&l.dkms, dir, 0o755)
-            .map_err(|e| Error::io(text::CANNOT_CREATE, dir, e))?;
+        lock.create_dir_all(&l.dkms, dir, 0o755)?;
     }
-    let data = serde_json::to_vec_pretty(value).map_err(|e| Error::msg(e.to_string()))?;
+    let data = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     crate::fault::point("pending:before-persist");
     lock.write_atomic(&l.dkms, path, &data, 0o644)
-        .map_err(|e| Error::io(text::CANNOT_WRITE, path, e))
 }
 
-fn add_item(cx: &Ctx, lock: &Locked, mut item: Item) -> Result<()> {
+fn add_item(cx: &Ctx, lock: &Locked, mut item: Item) -> std::io::Result<()> {
     let path = item_file(&cx.world.host.layout, &item);
     let old = cx
         .world
@@ -68,22 +67,24 @@ pub fn defer_headers(
     cx.ledger
         .headers_deferred
         .push((k.to_string(), package.to_string()));
-    add_item(
-        cx,
-        lock,
-        Item {
-            kernel: k.into(),
-            arch: a.into(),
-            reason: Reason::HeadersMissing,
-            module: String::new(),
-            detail: package.into(),
-            since: 0,
-        },
-    )
-    .map_err(|e| Error::msg(text::cannot_record_pending(k, &e.lines().join(" "))))
+    let item = Item {
+        kernel: k.into(),
+        arch: a.into(),
+        reason: Reason::HeadersMissing,
+        module: String::new(),
+        detail: package.into(),
+        since: 0,
+    };
+    let path = item_file(&cx.world.host.layout, &item);
+    add_item(cx, lock, item).map_err(|e| {
+        let cause = Error::io(text::CANNOT_WRITE, &path, e);
+        Error::msg(text::cannot_record_pending(k, &cause.lines().join(" ")))
+    })
 }
 
-/// Hook: m waits for BUILD_DEPENDS not registered with DKMS.
+/// Hook: m waits for BUILD_DEPENDS not registered with DKMS. A deferral
+/// that cannot be written is said in the summary (see [`unrecorded`]):
+/// the run goes on.
 pub fn defer_module(
     cx: &mut Ctx,
     lock: &Locked,
@@ -92,18 +93,26 @@ pub fn defer_module(
     m: &str,
     deps: &[String],
 ) -> Result<()> {
-    add_item(
-        cx,
-        lock,
-        Item {
-            kernel: k.into(),
-            arch: a.into(),
-            reason: Reason::BuildDepends,
-            module: m.into(),
-            detail: deps.join(" "),
-            since: 0,
-        },
-    )
+    let item = Item {
+        kernel: k.into(),
+        arch: a.into(),
+        reason: Reason::BuildDepends,
+        module: m.into(),
+        detail: deps.join(" "),
+        since: 0,
+    };
+    let path = item_file(&cx.world.host.layout, &item);
+    if let Err(e) = add_item(cx, lock, item) {
+        unrecorded(cx, text::deferral_not_recorded(m, k, &path, &os_error(&e)));
+    }
+    Ok(())
+}
+
+/// Remember a line saying that a record could not be written; the hook
+/// summary prints it.
+fn unrecorded(cx: &mut Ctx, line: String) {
+    log::warn!("{line}");
+    cx.ledger.unrecorded.push(line);
 }
 
 /// Hook: the headers of k are here.
@@ -160,34 +169,51 @@ fn saved_log(cx: &Ctx, f: &Failure) -> Option<PathBuf> {
         .then_some(p)
 }
 
+/// What failed, for [`record_failure`].
+#[derive(Debug, Clone, Copy)]
+pub struct Failed<'a> {
+    /// Module.
+    pub m: &'a str,
+    /// Version.
+    pub v: &'a str,
+    /// Kernel.
+    pub k: &'a str,
+    /// Arch.
+    pub a: &'a str,
+    /// The exit status of the failed step.
+    pub code: i32,
+    /// Why, in one line (empty when the make.log tells).
+    pub reason: &'a str,
+    /// Keep a copy of the build's make.log (a build or install failed;
+    /// not for a module whose build never started).
+    pub with_log: bool,
+}
+
 /// Hook: record that m/v failed for k/a (keeping a copy of its make.log);
-/// returns the log the record points to.
-pub fn record_failure(
-    cx: &mut Ctx,
-    lock: &Locked,
-    k: &str,
-    a: &str,
-    m: &str,
-    v: &str,
-    code: i32,
-) -> Option<PathBuf> {
+/// returns the log the record points to. A record that cannot be written
+/// is said in the summary: the failure must not go unnoticed.
+pub fn record_failure(cx: &mut Ctx, lock: &Locked, what: Failed) -> Option<PathBuf> {
     let l = &cx.world.host.layout;
-    let build_log = l.build_dir(m, v).join("make.log");
+    let build_log = l.build_dir(what.m, what.v).join("make.log");
     let mut f = Failure {
-        module: m.into(),
-        version: v.into(),
-        kernel: k.into(),
-        arch: a.into(),
-        code,
+        module: what.m.into(),
+        version: what.v.into(),
+        kernel: what.k.into(),
+        arch: what.a.into(),
+        code: what.code,
         log: String::new(),
         when: crate::report::time::now(),
+        reason: what.reason.into(),
     };
-    let saved = failure_file(l, &f).with_extension("make.log");
-    let log = if build_log.is_file() {
+    let file = failure_file(l, &f);
+    let saved = file.with_extension("make.log");
+    let mut kept_copy = false;
+    let log = if what.with_log && build_log.is_file() {
         let kept = lock
             .create_dir_all(&l.dkms, &l.failed_dir(), 0o755)
             .and_then(|()| lock.place_atomically(&l.dkms, &build_log, &saved, false));
-        Some(if kept.is_ok() { saved } else { build_log })
+        kept_copy = kept.is_ok();
+        Some(if kept_copy { saved.clone() } else { build_log })
     } else {
         None
     };
@@ -195,6 +221,14 @@ pub fn record_failure(
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let _ = write(cx, lock, &failure_file(l, &f), &f);
+    if let Err(e) = write(cx, lock, &file, &f) {
+        if kept_copy {
+            // A copy no record points to would only take space.
+            let _ = lock.remove_file(&l.dkms, &saved);
+        }
+        let line = text::failure_not_recorded(what.m, what.v, what.k, &file, &os_error(&e));
+        unrecorded(cx, line);
+        return log.filter(|p| *p != saved);
+    }
     log
 }

@@ -6,9 +6,16 @@
 use crate::error::{Error, Result};
 use crate::exec::ledger::HookResult;
 use crate::exec::{queue, Ctx, Locked, Outcome};
-use crate::plan::{AutoSummary, RemovalSummary};
+use crate::plan::{AutoModule, AutoSummary, RemovalSummary};
 use crate::report::{Say, Style};
 use crate::text;
+
+/// The status a failure record of a module whose BUILD_DEPENDS did not get
+/// installed keeps: upstream's for a missing BUILD_DEPENDS.
+const BUILD_DEPENDS_MISSING: i32 = 13;
+
+/// Upstream's status for a bad dkms.conf.
+const BAD_CONF: i32 = 8;
 
 /// After an autoinstall of one kernel (upstream's closing lines).
 pub fn autoinstall(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, s: &AutoSummary) -> Result<()> {
@@ -67,13 +74,17 @@ pub fn autoinstall(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, s: &AutoSumma
         say.line(&text::autoinstall_deferred(k, &names));
         say.line(text::DEFERRED_RETRY);
     }
+    let a = s.a.clone();
+    // What this run installed for k has no failure or deferral to remember
+    // any more (the plan forgets those of modules installed before it).
+    for m in installed.iter().filter(|m| !s.already.contains(m)) {
+        queue::clear_module(cx, lock, k, &a, m);
+    }
     if cx.style == Style::Hook {
-        let a = s.a.clone();
         for m in installed.iter().filter(|m| !s.already.contains(m)) {
             cx.ledger
                 .results
                 .push((k.clone(), m.clone(), String::new(), HookResult::Installed));
-            queue::clear_module(cx, lock, k, &a, m);
         }
         for m in &skipped {
             cx.ledger
@@ -81,27 +92,65 @@ pub fn autoinstall(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, s: &AutoSumma
                 .push((k.clone(), m.clone(), String::new(), HookResult::Excluded));
         }
         for (m, code) in &failed {
-            let log = queue::record_failure(cx, lock, k, &a, &m.m, &m.v, *code);
-            cx.ledger.results.push((
-                k.clone(),
-                m.m.clone(),
-                m.v.clone(),
-                HookResult::Failed(*code, log),
-            ));
+            let step = m.step.unwrap_or(usize::MAX);
+            let reason = cx
+                .ledger
+                .step_errors
+                .get(&step)
+                .cloned()
+                .unwrap_or_default();
+            // A bad dkms.conf (8) fails before any build: the make.log
+            // there is an older build's and would mislead.
+            let with_log = *code != BAD_CONF;
+            let log = queue::record_failure(
+                cx,
+                lock,
+                queue::Failed {
+                    m: &m.m,
+                    v: &m.v,
+                    k,
+                    a: &a,
+                    code: *code,
+                    reason: &reason,
+                    with_log,
+                },
+            );
+            let result = match (&log, reason.is_empty()) {
+                (None, false) => HookResult::FailedBecause(*code, reason),
+                _ => HookResult::Failed(*code, log),
+            };
+            cx.ledger
+                .results
+                .push((k.clone(), m.m.clone(), m.v.clone(), result));
             cx.ledger.hook_failed = true;
         }
         for (m, deps) in &unresolved {
+            let reason = dependency_failure(cx, s, m, deps);
+            let code = BUILD_DEPENDS_MISSING;
+            queue::record_failure(
+                cx,
+                lock,
+                queue::Failed {
+                    m: &m.m,
+                    v: &m.v,
+                    k,
+                    a: &a,
+                    code,
+                    reason: &reason,
+                    with_log: false,
+                },
+            );
             cx.ledger.results.push((
                 k.clone(),
                 m.m.clone(),
                 m.v.clone(),
-                HookResult::MissingDeps(deps.iter().map(|d| d.to_string()).collect()),
+                HookResult::FailedBecause(code, reason),
             ));
             cx.ledger.hook_failed = true;
         }
         for (m, deps) in &deferred {
             let deps: Vec<String> = deps.iter().map(|d| d.to_string()).collect();
-            let _ = queue::defer_module(cx, lock, k, &a, &m.m, &deps);
+            queue::defer_module(cx, lock, k, &a, &m.m, &deps)?;
             cx.ledger.results.push((
                 k.clone(),
                 m.m.clone(),
@@ -115,6 +164,55 @@ pub fn autoinstall(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, s: &AutoSumma
         return Err(Error::autoinstall_failed(text::AUTOINSTALL_FAILED));
     }
     Ok(())
+}
+
+/// Why `m` could not be installed for want of its registered BUILD_DEPENDS
+/// `deps`: the cycle it is part of, or what became of each dependency.
+fn dependency_failure(cx: &Ctx, s: &AutoSummary, m: &AutoModule, deps: &[&String]) -> String {
+    if let Some(cycle) = cycle_through(s, &m.m) {
+        return text::build_depends_cycle(&cycle);
+    }
+    let each: Vec<(String, &str)> = deps
+        .iter()
+        .map(|d| {
+            let why = match s.modules.iter().find(|x| &x.m == *d) {
+                None => text::DEP_NOT_AUTOINSTALL,
+                Some(x) => match x.step.map(|i| cx.outcomes[i]) {
+                    Some(Outcome::Failed(_)) => text::DEP_FAILED,
+                    _ => text::DEP_WAITING,
+                },
+            };
+            (d.to_string(), why)
+        })
+        .collect();
+    text::build_depends_not_installed(&each)
+}
+
+/// The BUILD_DEPENDS cycle among the modules autoinstall took on that
+/// leads from `m` back to it (`[m, .., m]`), if any.
+fn cycle_through(s: &AutoSummary, m: &str) -> Option<Vec<String>> {
+    fn walk(s: &AutoSummary, start: &str, at: &str, path: &mut Vec<String>) -> bool {
+        let Some(x) = s.modules.iter().find(|x| x.m == at) else {
+            return false;
+        };
+        for d in &x.deps {
+            if d == start {
+                path.push(d.clone());
+                return true;
+            }
+            if path.contains(d) {
+                continue;
+            }
+            path.push(d.clone());
+            if walk(s, start, d, path) {
+                return true;
+            }
+            path.pop();
+        }
+        false
+    }
+    let mut path = vec![m.to_string()];
+    walk(s, m, m, &mut path).then_some(path)
 }
 
 /// After kernel_preinst/prerm: empty directories of the kernel's module

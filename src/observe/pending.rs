@@ -24,6 +24,10 @@ pub enum Reason {
     HeadersMissing,
     /// A BUILD_DEPENDS module is not available for the kernel.
     BuildDepends,
+    /// depmod for the kernel has not run since a run that changed its
+    /// modules was interrupted (a marker, not a queue entry: see
+    /// [`Records::depmod_due`]).
+    DepmodDue,
 }
 
 /// One deferred piece of work.
@@ -65,6 +69,22 @@ pub struct Failure {
     /// Seconds since the epoch.
     #[serde(default)]
     pub when: u64,
+    /// Why it failed, in one line, when the failed step said (a failed
+    /// BUILD_DEPENDS, a dkms.conf that names no module...); empty in
+    /// records written before the field existed.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A kernel whose depmod an interrupted run left due: the marker
+/// `exec::depmod` writes before a module tree changes and removes once
+/// depmod succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepmodDue {
+    /// Kernel.
+    pub kernel: String,
+    /// Seconds since the epoch when the marker was written (0: unknown).
+    pub since: u64,
 }
 
 /// Everything in the queue.
@@ -76,6 +96,9 @@ pub struct Records {
     pub failures: Vec<Failure>,
     /// Records that could not be read or name unsafe things.
     pub corrupt: Vec<PathBuf>,
+    /// Kernels whose depmod is still due, sorted (markers with unsafe
+    /// names are left to the tree's report of skipped names).
+    pub depmod_due: Vec<DepmodDue>,
 }
 
 impl Records {
@@ -110,7 +133,19 @@ impl Records {
                 .then_with(|| sort_v_cmp(&a.kernel, &b.kernel))
         });
         r.corrupt.sort();
+        r.depmod_due = read_depmod_due(&layout.depmod_pending_dir());
         r
+    }
+
+    /// Whether a failure or deferral of module `m` is recorded for k/a.
+    pub fn concern(&self, k: &str, a: &str, m: &str) -> bool {
+        self.items
+            .iter()
+            .any(|i| i.kernel == k && i.arch == a && i.module == m)
+            || self
+                .failures
+                .iter()
+                .any(|f| f.kernel == k && f.arch == a && f.module == m)
     }
 
     /// Kernels with deferred work, sorted, each once.
@@ -144,6 +179,24 @@ pub fn failure_file(layout: &Layout, f: &Failure) -> PathBuf {
     layout
         .failed_dir()
         .join(key_name(&[&f.module, &f.version, &f.kernel, &f.arch]))
+}
+
+/// The depmod markers in `dir`, each with its time.
+fn read_depmod_due(dir: &Path) -> Vec<DepmodDue> {
+    let mut out: Vec<DepmodDue> = crate::fs::list_names(dir)
+        .into_iter()
+        .filter(|k| is_safe_component(k) && !k.starts_with('.'))
+        .map(|k| {
+            let since = std::fs::symlink_metadata(dir.join(&k))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
+            DepmodDue { kernel: k, since }
+        })
+        .collect();
+    out.sort_by(|a, b| sort_v_cmp(&a.kernel, &b.kernel));
+    out
 }
 
 fn read_all<T: for<'de> Deserialize<'de>>(

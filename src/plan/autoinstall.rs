@@ -4,7 +4,9 @@
 //! BUILD_DEPENDS are all installed or skipped). A module whose dependency
 //! is not registered with DKMS at all never becomes ready and is reported
 //! as deferred; one waiting for a registered module that did not get
-//! installed fails (exit 11), exactly as upstream.
+//! installed fails (exit 11), exactly as upstream. In the hooks a module
+//! whose dkms.conf cannot be read or names no module fails alone
+//! ([`Problem`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,6 +33,20 @@ pub struct Candidate {
     pub deps: Vec<String>,
     /// Built for the kernel already.
     pub built: bool,
+    /// What is wrong with its dkms.conf, if anything.
+    pub problem: Option<Problem>,
+}
+
+/// A dkms.conf autoinstall cannot build from. Upstream's autoinstall dies
+/// on the first and installs nothing, without a word, on the second; the
+/// hooks fail the module alone for either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// It cannot be read (a bad conf): the key to show its errors.
+    Unreadable(crate::observe::ConfKey),
+    /// It names no module (all four module arrays are empty, as after an
+    /// error that stopped its reading before them).
+    ZeroModules,
 }
 
 /// The modules autoinstall takes on, each with its round (1-based; `None`
@@ -74,13 +90,10 @@ pub fn rounds(cands: &[Candidate]) -> Vec<(usize, Option<usize>)> {
         .collect()
 }
 
-/// The candidates for k/a from the World; the key of a dkms.conf that could
-/// not be read (upstream dies on it) otherwise.
-pub fn candidates(
-    world: &Facts,
-    k: &str,
-    a: &str,
-) -> Result<Vec<Candidate>, Box<crate::observe::ConfKey>> {
+/// The candidates for k/a from the World, in listing order. A module
+/// whose dkms.conf cannot be read is taken on (its AUTOINSTALL and
+/// BUILD_DEPENDS unknown) with that [`Problem`].
+pub fn candidates(world: &Facts, k: &str, a: &str) -> Vec<Candidate> {
     let mut out = Vec::new();
     for (m, v) in world.tree.latest_versions() {
         // A binary module package that provides the module for this kernel
@@ -93,23 +106,34 @@ pub fn candidates(
                 autoinstall: true,
                 deps: Vec::new(),
                 built: true,
+                problem: None,
             });
             continue;
         }
         let key = world.source_conf_key(&m, &v, k, a, false);
-        let Ok(conf) = &world.conf(&key).result else {
-            return Err(Box::new(key));
-        };
-        out.push(Candidate {
-            built: world.tree.is_built(&m, &v, k, a),
-            module: m,
-            version: v,
-            installed: false,
-            autoinstall: conf.autoinstall,
-            deps: conf.build_depends.clone(),
+        let built = world.tree.is_built(&m, &v, k, a);
+        out.push(match &world.conf(&key).result {
+            Ok(conf) => Candidate {
+                built,
+                module: m,
+                version: v,
+                installed: false,
+                autoinstall: conf.autoinstall,
+                deps: conf.build_depends.clone(),
+                problem: conf.modules.is_empty().then_some(Problem::ZeroModules),
+            },
+            Err(_) => Candidate {
+                built,
+                module: m,
+                version: v,
+                installed: false,
+                autoinstall: true,
+                deps: Vec::new(),
+                problem: Some(Problem::Unreadable(key)),
+            },
         });
     }
-    Ok(out)
+    out
 }
 
 /// `dkms autoinstall` / `dkms kernel_postinst` for k/a.
@@ -119,16 +143,19 @@ pub fn plan_dkms(world: &Facts, k: &str, a: &str) -> Plan {
     p
 }
 
-/// Add the autoinstall of k/a to `p`. With `parallel`, builds may run side
-/// by side (the hooks); the output still comes in upstream's order.
-/// Returns the steps that install modules.
+/// Add the autoinstall of k/a to `p`. With `hook` (dkms-hook's events),
+/// builds may run side by side (the output still comes in upstream's
+/// order), and a module whose dkms.conf cannot be read or names no module
+/// fails on its own ([`Problem`]); without, the first unreadable dkms.conf
+/// stops the autoinstall, as upstream's does. Returns the steps that
+/// install modules.
 pub fn plan_into(
     p: &mut Plan,
     world: &Facts,
     k: &str,
     a: &str,
     depmod: Depmod,
-    parallel: bool,
+    hook: bool,
 ) -> Vec<usize> {
     if world.host.no_autoinstall {
         p.say(text::AUTOINSTALL_DISABLED, &[], 0);
@@ -143,13 +170,36 @@ pub fn plan_into(
             );
         }
     }
-    let cands = match candidates(world, k, a) {
-        Ok(c) => c,
-        Err(key) => {
-            p.push(ReadJob::ReadConf(*key), &[], 0);
+    let mut cands = candidates(world, k, a);
+    if !hook {
+        let unreadable = cands.iter().find_map(|c| match &c.problem {
+            Some(Problem::Unreadable(key)) => Some(key.clone()),
+            _ => None,
+        });
+        if let Some(key) = unreadable {
+            p.push(ReadJob::ReadConf(key), &[], 0);
             return Vec::new();
         }
-    };
+        // Upstream builds a module that names none and installs nothing.
+        for c in &mut cands {
+            c.problem = None;
+        }
+    }
+    // Installed already: what a hook recorded as failed or waiting for it
+    // on this kernel is no longer true.
+    for c in cands.iter().filter(|c| c.installed) {
+        if world.records.concern(k, a, &c.module) {
+            p.push_soft(
+                WriteJob::ClearModuleRecords {
+                    k: k.into(),
+                    a: a.into(),
+                    m: c.module.clone(),
+                },
+                &[],
+                0,
+            );
+        }
+    }
     let order = rounds(&cands);
     if order.is_empty() {
         return Vec::new();
@@ -171,7 +221,7 @@ pub fn plan_into(
             .filter_map(|d| cands.iter().position(|x| &x.module == d))
             .filter_map(|j| step_of.get(&j).copied())
             .collect();
-        if !c.built && !prepared {
+        if !c.built && !prepared && c.problem.is_none() {
             prepared = true;
             p.push(
                 WriteJob::PrepareKernel {
@@ -192,20 +242,42 @@ pub fn plan_into(
         );
         p.steps[line].deps = deps.clone();
         let at = Mvka::new(&c.module, &c.version, k, a);
-        let s = p.push_soft(
-            WriteJob::AutoInstall {
-                conf: world.conf_key(&c.module, &c.version, k, a, true),
-                at,
-                depmod,
-            },
-            &[],
-            chain,
-        );
+        let strict = world.conf_key(&c.module, &c.version, k, a, true);
+        let s = match &c.problem {
+            None => {
+                let s = p.push_soft(
+                    WriteJob::AutoInstall {
+                        conf: strict,
+                        at,
+                        depmod,
+                    },
+                    &[],
+                    chain,
+                );
+                p.steps[s].parallel = hook;
+                if hook {
+                    p.steps[s].cost = world.cost(&c.module, &c.version);
+                }
+                s
+            }
+            // Its errors, as a build would show them; the module fails (8).
+            Some(Problem::Unreadable(key)) => {
+                p.push_soft(ReadJob::ReadConf(key.clone()), &[], chain)
+            }
+            // What reading it says (its warnings), then the failure.
+            Some(Problem::ZeroModules) => {
+                let read = p.push_soft(ReadJob::ReadConf(strict), &[], chain);
+                p.steps[read].deps = deps.clone();
+                p.push_soft(
+                    ReadJob::Fail(Error::bad_conf([text::zero_modules_in_hook(
+                        &c.module, &c.version, k,
+                    )])),
+                    &[],
+                    chain,
+                )
+            }
+        };
         p.steps[s].deps = deps.clone();
-        p.steps[s].parallel = parallel;
-        if parallel {
-            p.steps[s].cost = world.cost(&c.module, &c.version);
-        }
         if depmod == Depmod::Now {
             p.push_soft(
                 WriteJob::RebuildDependents {
@@ -258,6 +330,7 @@ mod tests {
             autoinstall: auto,
             deps: deps.iter().map(|s| s.to_string()).collect(),
             built: false,
+            problem: None,
         }
     }
 

@@ -4,22 +4,27 @@
 //! gone, and which builds prune removes.
 //!
 //! Exit policy (the one place it is decided): a real build or install
-//! failure fails `kernel-postinst`, `header-postinst` and `autoinstall`
-//! (exit 11) unless framework.conf sets `autoinstall_failure=warn`; skips,
+//! failure (a dkms.conf that cannot be read or names no module, and a
+//! registered BUILD_DEPENDS that did not get installed, included) fails
+//! `kernel-postinst`, `header-postinst` and `autoinstall` (exit 11) unless
+//! framework.conf sets `autoinstall_failure=warn`; skips,
 //! missing headers and deferrals never fail anything; removal hooks, apt,
 //! dpkg triggers and boot never fail. Output that could not be written
 //! (stdout or stderr on a full disk) fails the commands a person or a
 //! script runs and whose report is their product, and is only said by
 //! the events that must never fail their caller.
 
+use crate::error::Error;
 use crate::observe::kernel::headers_package;
 use crate::observe::version::sort_v_cmp;
 use crate::observe::Facts;
 use crate::plan::removal::{removals, Removal};
 use crate::plan::{
-    autoinstall, Depmod, Event, ExitRule, Mvka, Plan, PruneKernel, ReadJob, WriteJob,
+    autoinstall, AutoinstallFor, Depmod, Event, ExitRule, Mvka, Plan, PruneKernel, ReadJob,
+    WriteJob,
 };
 use crate::report::Stream;
+use crate::text;
 
 /// The exit status of a hook run whose steps all ran: 11 when a real build
 /// or install failed and the event may fail (unless `warn_only`), else 0.
@@ -105,8 +110,11 @@ pub fn work(event: &Event, world: &Facts) -> Vec<KernelWork> {
     };
     match event {
         Event::KernelPostinst(k) => for_kernel(k, true).into_iter().collect(),
-        Event::Autoinstall(Some(ks)) => ks.iter().filter_map(|k| for_kernel(k, true)).collect(),
-        Event::Autoinstall(None) => world
+        Event::Autoinstall(AutoinstallFor::Named(ks)) => {
+            ks.iter().filter_map(|k| for_kernel(k, true)).collect()
+        }
+        Event::Autoinstall(AutoinstallFor::Running(k)) => for_kernel(k, true).into_iter().collect(),
+        Event::Autoinstall(AutoinstallFor::All) => world
             .installed_kernels()
             .iter()
             .filter_map(|k| for_kernel(k, true))
@@ -230,6 +238,11 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
             }
             return p;
         }
+        Event::Autoinstall(AutoinstallFor::Named(ks)) => {
+            if let Some(p) = named_kernels_missing(world, ks) {
+                return p;
+            }
+        }
         _ => {}
     }
     let mut any_auto = false;
@@ -265,6 +278,11 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
                 }
             }
             KernelWork::Drop(k) => {
+                let running = matches!(event, Event::Boot | Event::Autoinstall(_))
+                    && k == world.host.running_kernel;
+                if running {
+                    p.say(running_kernel_absent(world, &k), &[], 0);
+                }
                 p.push_soft(WriteJob::DropKernelRecords { k }, &[], 0);
             }
         }
@@ -289,6 +307,42 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
         s.fatal = false;
     }
     p
+}
+
+/// `autoinstall -k`: a plan that only fails (exit 2, nothing done) when a
+/// kernel the user named is not installed (neither its module directory
+/// nor its image): a mistyped version must not pass for "nothing to do".
+fn named_kernels_missing(world: &Facts, ks: &[String]) -> Option<Plan> {
+    let boot = world.host.layout.root.join("/boot");
+    let lines: Vec<String> = ks
+        .iter()
+        .filter(|k| {
+            let f = world.kernel(k);
+            !f.dir && !f.image
+        })
+        .map(|k| {
+            text::kernel_not_installed(
+                k,
+                &world.host.layout.lib_tree(k),
+                &boot.join(format!("vmlinuz-{k}")),
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    Some(Plan::fail(Error::usage(lines)))
+}
+
+/// The note for the running kernel when it is not installed where this
+/// run looks (`--root` of an image being built, a container).
+fn running_kernel_absent(world: &Facts, k: &str) -> String {
+    let root = &world.host.layout.root;
+    text::running_kernel_absent(
+        k,
+        &world.host.layout.lib_tree(k),
+        (!root.is_slash()).then(|| root.dir()),
+    )
 }
 
 /// The prune that follows a removal, apt run or boot: soft (a failure
@@ -390,7 +444,8 @@ mod tests {
     #[case(Event::HeaderPostinst("6.1-h".into()), &["6.1-h"], &["6.2-i"], vec![KernelWork::Autoinstall("6.1-h".into())])]
     #[case(Event::DpkgTrigger, &[], &["6.1-hi", "6.2-i", "6.3-gone"], vec![KernelWork::Autoinstall("6.1-hi".into()), KernelWork::Drop("6.3-gone".into())])]
     #[case(Event::AptPostInvoke, &[], &[], vec![])]
-    #[case(Event::Autoinstall(Some(vec!["6.2-h".into(), "6.1-i".into()])), &["6.2-h", "6.1-i"], &[], vec![KernelWork::Autoinstall("6.2-h".into()), KernelWork::DeferHeaders("6.1-i".into())])]
+    #[case(Event::Autoinstall(AutoinstallFor::Named(vec!["6.2-h".into(), "6.1-i".into()])), &["6.2-h", "6.1-i"], &[], vec![KernelWork::Autoinstall("6.2-h".into()), KernelWork::DeferHeaders("6.1-i".into())])]
+    #[case(Event::Autoinstall(AutoinstallFor::Running("6.3-gone".into())), &["6.3-gone"], &[], vec![KernelWork::Drop("6.3-gone".into())])]
     fn kernel_decisions(
         #[case] e: Event,
         #[case] kernels: &[&str],
@@ -403,7 +458,7 @@ mod tests {
     #[rstest]
     #[case(Event::KernelPostinst("k".into()), true)]
     #[case(Event::HeaderPostinst("k".into()), true)]
-    #[case(Event::Autoinstall(None), true)]
+    #[case(Event::Autoinstall(AutoinstallFor::All), true)]
     #[case(Event::KernelPrerm("k".into()), false)]
     #[case(Event::KernelPreinst("k".into()), false)]
     #[case(Event::AptPostInvoke, false)]
@@ -440,7 +495,7 @@ mod tests {
     #[rstest]
     #[case(Event::KernelPostinst("k".into()), 0, 1)]
     #[case(Event::KernelPostinst("k".into()), 11, 11)]
-    #[case(Event::Autoinstall(None), 0, 1)]
+    #[case(Event::Autoinstall(AutoinstallFor::All), 0, 1)]
     #[case(Event::HeaderPostinst("k".into()), 0, 1)]
     #[case(Event::Pending, 0, 1)]
     #[case(Event::Prune { dry_run: true }, 0, 1)]

@@ -320,6 +320,16 @@ pub enum WriteJob {
         /// Arch.
         a: String,
     },
+    /// m is installed for k/a (found so by an autoinstall): forget the
+    /// failures and deferrals recorded for it there.
+    ClearModuleRecords {
+        /// Kernel.
+        k: String,
+        /// Arch.
+        a: String,
+        /// Module.
+        m: String,
+    },
     /// Hook: forget everything pending or failed for a kernel that is gone.
     DropKernelRecords {
         /// Kernel.
@@ -440,6 +450,7 @@ impl WriteJob {
             | WriteJob::DeferModule { .. }
             | WriteJob::ClearHeadersDeferral { .. }
             | WriteJob::DropKernelRecords { .. }
+            | WriteJob::ClearModuleRecords { .. }
             | WriteJob::PublishBuilt { .. }
             | WriteJob::CleanVersion { .. }
             | WriteJob::DeleteVersion { .. }

@@ -26,7 +26,7 @@ pub use job::{
     AutoModule, AutoSummary, Depmod, Job, PruneKernel, ReadJob, RebuildCandidate, References,
     RemovalSummary, WriteJob,
 };
-pub use request::{Command, DkmsArgs, Event, PackageArgs, Request};
+pub use request::{AutoinstallFor, Command, DkmsArgs, Event, PackageArgs, Request};
 
 use crate::error::Error;
 use crate::observe::Facts;

@@ -223,8 +223,8 @@ pub enum Event {
     KernelInstallOther,
     /// The systemd boot unit, for the running kernel.
     Boot,
-    /// `dkms-hook autoinstall`: these kernels, or every kernel (`None`).
-    Autoinstall(Option<Vec<String>>),
+    /// `dkms-hook autoinstall`: for which kernels.
+    Autoinstall(AutoinstallFor),
     /// `dkms-hook prune [--dry-run]`.
     Prune {
         /// Only say what would go.
@@ -248,6 +248,19 @@ pub enum Event {
         /// Package files to add first.
         files: Vec<PathBuf>,
     },
+}
+
+/// The kernels `dkms-hook autoinstall` builds for. Whether the user named
+/// a kernel matters: one named that is not installed is an error, while
+/// the running kernel missing from a `--root` is normal (image builders).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutoinstallFor {
+    /// No `-k`: the running kernel (`uname -r`).
+    Running(String),
+    /// The kernels given with `-k`.
+    Named(Vec<String>),
+    /// `--all-kernels`: every kernel under the install tree.
+    All,
 }
 
 /// What `dkms-hook package` was asked for.
@@ -276,7 +289,10 @@ impl Event {
             | Event::KernelPrerm(k)
             | Event::HeaderPostinst(k) => vec![k.as_str()],
             Event::Package(p) => vec![p.kernel.as_str()],
-            Event::Autoinstall(Some(ks)) => ks.iter().map(String::as_str).collect(),
+            Event::Autoinstall(AutoinstallFor::Named(ks)) => {
+                ks.iter().map(String::as_str).collect()
+            }
+            Event::Autoinstall(AutoinstallFor::Running(k)) => vec![k.as_str()],
             _ => Vec::new(),
         }
     }

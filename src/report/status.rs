@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::observe::pending::{Failure, Item, Reason};
+use crate::observe::pending::{DepmodDue, Failure, Item, Reason};
 use crate::observe::status::{Record, StatusView};
 use crate::observe::World;
 use crate::report::Say;
@@ -73,7 +73,7 @@ pub struct Pending {
     pub kernel: String,
     /// Arch.
     pub arch: String,
-    /// `headers-missing` or `build-depends`.
+    /// `headers-missing`, `build-depends` or `depmod-due`.
     pub reason: Reason,
     /// The module, or `null` when the whole kernel waits.
     pub module: Option<String>,
@@ -100,6 +100,9 @@ pub struct Failed {
     pub log: Option<String>,
     /// When it failed.
     pub when: Option<String>,
+    /// Why, in one line, when known (a failed or missing BUILD_DEPENDS, a
+    /// dkms.conf that names no module, the failed step's error).
+    pub reason: Option<String>,
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -133,6 +136,22 @@ impl From<&Failure> for Failed {
             code: x.code,
             log: non_empty(&x.log),
             when: time(x.when),
+            reason: non_empty(&x.reason),
+        }
+    }
+}
+
+impl Pending {
+    /// The entry of a kernel whose depmod is still due (arch: the
+    /// machine's, the only one a kernel's module tree is for).
+    pub fn depmod_due(d: &DepmodDue, arch: &str) -> Pending {
+        Pending {
+            kernel: d.kernel.clone(),
+            arch: arch.to_string(),
+            reason: Reason::DepmodDue,
+            module: None,
+            detail: None,
+            since: time(d.since),
         }
     }
 }
@@ -191,6 +210,14 @@ pub fn document(world: &World, view: &StatusView) -> Document {
                     && keep(&f.module, None, &i.kernel, &i.arch)
             })
             .map(Pending::from)
+            .chain(
+                world
+                    .records
+                    .depmod_due
+                    .iter()
+                    .map(|d| Pending::depmod_due(d, &world.host.machine_arch))
+                    .filter(|p| keep(&f.module, None, &p.kernel, &p.arch)),
+            )
             .collect(),
         failed: world
             .records

@@ -19,10 +19,12 @@ pub enum HookResult {
     Excluded,
     /// Waits for BUILD_DEPENDS not registered with DKMS.
     Deferred(Vec<String>),
-    /// Waits for registered dependencies that did not get installed.
-    MissingDeps(Vec<String>),
     /// Failed (exit status, make.log when there is one).
     Failed(i32, Option<PathBuf>),
+    /// Failed for a reason its make.log does not tell (exit status, the
+    /// reason): a BUILD_DEPENDS that failed, is missing or forms a cycle,
+    /// a dkms.conf that names no module or cannot be read.
+    FailedBecause(i32, String),
 }
 
 /// The "last lines of make.log" block the hooks show for a failed build.
@@ -48,14 +50,16 @@ pub fn tail_block(log: &Path) -> Vec<String> {
     out
 }
 
-/// Print the summary of one hook run: (kernel, module, version, result)
-/// and the kernels deferred for missing headers (kernel, package).
+/// Print the summary of one hook run: (kernel, module, version, result),
+/// the kernels deferred for missing headers (kernel, package), and one
+/// loud line for each failure or deferral that could not be recorded.
 pub fn print(
     say: &mut dyn Say,
     results: &[(String, String, String, HookResult)],
     headers: &[(String, String)],
+    unrecorded: &[String],
 ) {
-    if results.is_empty() && headers.is_empty() {
+    if results.is_empty() && headers.is_empty() && unrecorded.is_empty() {
         return;
     }
     say.line("dkms-hook summary:");
@@ -74,10 +78,9 @@ pub fn print(
                 "  deferred: {mv} for {k} (BUILD_DEPENDS not registered: {})",
                 deps.join(" ")
             )),
-            HookResult::MissingDeps(deps) => say.line(&format!(
-                "  failed: {mv} for {k} (dependencies not installed: {})",
-                deps.join(" ")
-            )),
+            HookResult::FailedBecause(code, why) => {
+                say.line(&format!("  failed: {mv} for {k} (exit {code}): {why}"))
+            }
             HookResult::Failed(code, log) => match log {
                 Some(l) => {
                     say.line(&format!(
@@ -97,12 +100,21 @@ pub fn print(
             "  deferred: every module for {k} (headers missing: install {pkg})"
         ));
     }
+    for line in unrecorded {
+        say.line(line);
+    }
 }
 
 /// `dkms-hook pending`: what waits and why.
 pub fn pending(say: &mut dyn Say, records: &Records) {
-    if records.items.is_empty() && records.failures.is_empty() {
+    if records.items.is_empty() && records.failures.is_empty() && records.depmod_due.is_empty() {
         say.line("Nothing is pending.");
+    }
+    for d in &records.depmod_due {
+        say.line(&format!(
+            "{}: depmod is still due (a run that changed its modules was interrupted); the next dkms or dkms-hook run that changes the trees runs it, as does dkms-hook doctor",
+            d.kernel
+        ));
     }
     for i in &records.items {
         match i.reason {
@@ -114,6 +126,12 @@ pub fn pending(say: &mut dyn Say, records: &Records) {
                 "{} ({}): {} waits for BUILD_DEPENDS not registered with DKMS: {}",
                 i.kernel, i.arch, i.module, i.detail
             )),
+            // Never in the queue (markers are listed above); said plainly
+            // should a record claim it.
+            Reason::DepmodDue => say.line(&format!(
+                "{} ({}): depmod has not run since its modules changed",
+                i.kernel, i.arch
+            )),
         }
     }
     for f in &records.failures {
@@ -122,8 +140,13 @@ pub fn pending(say: &mut dyn Say, records: &Records) {
         } else {
             format!("; log: {}", f.log)
         };
+        let why = if f.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", f.reason)
+        };
         say.line(&format!(
-            "{} ({}): {}/{} failed (exit {}){log}",
+            "{} ({}): {}/{} failed (exit {}){why}{log}",
             f.kernel, f.arch, f.module, f.version, f.code
         ));
     }

@@ -67,6 +67,11 @@ pub fn original_put_back(m: &str, k: &str, loc: &str) -> String {
 pub const STALE_MODULES_DEP: &str =
     "modules.dep is older than the modules (depmod did not run after an install); depmod is run";
 
+/// Ours: a kernel whose depmod an interrupted run left due (its marker).
+pub fn depmod_due(k: &str) -> String {
+    format!("depmod of kernel {k} is still due (a run that changed its modules was interrupted before it)")
+}
+
 /// Ours: a queue record that cannot be trusted.
 pub const UNTRUSTED_RECORD: &str =
     "unreadable or untrustworthy record (skipped by every run; inspect and remove it)";

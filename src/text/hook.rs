@@ -52,3 +52,87 @@ pub fn cannot_record_pending(k: &str, cause: &str) -> String {
 pub fn no_jobserver_token(cause: &str) -> String {
     format!("Cannot take a jobserver token: {cause}")
 }
+
+/// Ours: the summary's loud line when a failure record cannot be written.
+pub fn failure_not_recorded(
+    m: &str,
+    v: &str,
+    k: &str,
+    path: &std::path::Path,
+    cause: &str,
+) -> String {
+    format!(
+        "dkms-hook: WARNING: could not record the failure of {m}/{v} for {k} in {}: {cause}; `dkms-hook pending` will not show it",
+        path.display(),
+    )
+}
+
+/// Ours: the summary's loud line when a BUILD_DEPENDS deferral cannot be
+/// written.
+pub fn deferral_not_recorded(m: &str, k: &str, path: &std::path::Path, cause: &str) -> String {
+    format!(
+        "dkms-hook: WARNING: could not record that {m} for {k} waits for its BUILD_DEPENDS in {}: {cause}; `dkms-hook pending` will not show it",
+        path.display(),
+    )
+}
+
+/// Ours: why a module failed whose BUILD_DEPENDS form a cycle
+/// (`cycle` is `[m, .., m]`).
+pub fn build_depends_cycle(cycle: &[String]) -> String {
+    format!("BUILD_DEPENDS cycle: {}", cycle.join(" -> "))
+}
+
+/// Ours: why a module failed whose registered BUILD_DEPENDS did not get
+/// installed, each dependency with what became of it.
+pub fn build_depends_not_installed(deps: &[(String, &str)]) -> String {
+    let each: Vec<String> = deps.iter().map(|(d, why)| format!("{d} ({why})")).collect();
+    format!("BUILD_DEPENDS not installed: {}", each.join(", "))
+}
+
+/// Ours: a BUILD_DEPENDS that failed in the same run.
+pub const DEP_FAILED: &str = "failed";
+
+/// Ours: a BUILD_DEPENDS that is registered but not AUTOINSTALL=yes and
+/// not installed.
+pub const DEP_NOT_AUTOINSTALL: &str = "not installed, and not AUTOINSTALL";
+
+/// Ours: a BUILD_DEPENDS that itself waits for its own dependencies.
+pub const DEP_WAITING: &str = "waits for its own BUILD_DEPENDS";
+
+/// Ours: the hooks' error (exit 8 for the module) for a dkms.conf that
+/// names no module: upstream builds it and installs nothing, with only
+/// `dkms.conf: Warning! Zero modules specified.`
+pub fn zero_modules_in_hook(m: &str, v: &str, k: &str) -> String {
+    format!("{m}/{v}: dkms.conf names no module to build (BUILT_MODULE_NAME and DEST_MODULE_LOCATION are empty); nothing would be installed for {k}.")
+}
+
+/// Ours: `dkms-hook autoinstall -k K` for a kernel that is not installed
+/// (exit 2).
+pub fn kernel_not_installed(k: &str, lib: &std::path::Path, image: &std::path::Path) -> String {
+    format!(
+        "kernel {k} is not installed (no {} and no {}).",
+        lib.display(),
+        image.display()
+    )
+}
+
+/// Ours: the note when the running kernel, which the event concerns
+/// without the user naming it, is not installed where this run looks
+/// (`root`: the `--root` directory, if any).
+pub fn running_kernel_absent(
+    k: &str,
+    lib: &std::path::Path,
+    root: Option<&std::path::Path>,
+) -> String {
+    match root {
+        Some(r) => format!(
+            "dkms-hook: note: the running kernel {k} is not installed in {} (no {}); nothing to do for it.",
+            r.display(),
+            lib.display()
+        ),
+        None => format!(
+            "dkms-hook: note: the running kernel {k} is not installed (no {}); nothing to do for it.",
+            lib.display()
+        ),
+    }
+}

@@ -417,6 +417,7 @@ fn dkms_page_documents_the_status_document() {
             code: 10,
             log: "l".into(),
             when: 1,
+            reason: "r".into(),
         })],
     };
     let value = serde_json::to_value(&doc).unwrap_or_else(|e| panic!("serialize: {e}"));
@@ -433,6 +434,7 @@ fn dkms_page_documents_the_status_document() {
         SCHEMA.to_string(),
         "headers-missing".into(),
         "build-depends".into(),
+        "depmod-due".into(),
         "build-exclusive".into(),
         "RFC 3339".into(),
         "null".into(),

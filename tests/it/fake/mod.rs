@@ -18,6 +18,8 @@ mod fake_harness_selftest;
 mod full_disk;
 mod fuzz_smoke;
 mod hardening;
+mod hook_absent_kernels;
+mod hook_failures;
 mod hooks_fake;
 mod hostile_input;
 mod live_progress;

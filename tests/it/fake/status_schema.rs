@@ -169,7 +169,7 @@ fn every_state_has_its_place_and_every_field_its_type() {
     let f = &failed[0];
     assert_eq!(
         keys(f),
-        ["arch", "code", "kernel", "log", "module", "version", "when"]
+        ["arch", "code", "kernel", "log", "module", "reason", "version", "when"]
     );
     assert_eq!(
         (&f["module"], &f["kernel"], &f["code"]),

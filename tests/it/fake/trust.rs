@@ -245,12 +245,14 @@ fn an_untrusted_module_override_conf_is_not_sourced() {
     root.assert_unchanged(&before, &[LOCK]);
 
     // The hooks treat it as any dkms.conf that cannot be read: said, the
-    // module left alone, the kernel's other work done (exit 0).
+    // module fails alone (recorded, exit 11), the kernel's other work done.
     let out = root.hook(&["kernel-postinst", K1]);
-    out.assert_ok();
+    out.assert_code(11);
     assert_stderr_line(&out, &format!("Error! {line}"));
     assert!(!marker(&root).exists(), "the override was sourced");
     assert!(root.installed_modules(K1).is_empty(), "{out}");
+    root.hook(&["pending"])
+        .assert_stdout_contains(&format!("hello/1.0 failed (exit 1): {line}"));
 }
 
 /// A module with a PRE_BUILD and a POST_INSTALL script of its own, and
