@@ -1,5 +1,6 @@
-//! `dkms-hook doctor`: find what interrupted runs leave behind and, with
-//! `--repair` (the lock held), repair what is safe to repair. Without `--repair` nothing changes: each finding
+//! `dkms-hook doctor`: find what interrupted runs and hand-deleted trees
+//! leave behind and, with `--repair` (the lock held), repair what is safe
+//! to repair. Without `--repair` nothing changes: each finding
 //! says what `--repair` would do, and the report ends with the command.
 //!
 //! The steps, one file each:
@@ -11,6 +12,8 @@
 //! - [`interrupted`]: the module file of an install that died before its
 //!   kernel link was switched (the active version's module is put back), and
 //!   originals archived by an install that never finished (put back);
+//! - [`orphans`]: module files in our install locations that no dkms record
+//!   or binary module package claims;
 //! - [`report`]: pending work, failures, Secure Boot, the closing lines.
 //!
 //! Every step reports as it goes, through [`Scan`]; depmod runs once per
@@ -18,6 +21,7 @@
 
 mod interrupted;
 mod leftovers;
+mod orphans;
 mod report;
 
 use std::collections::BTreeSet;
@@ -37,6 +41,9 @@ use crate::text;
 struct Scan<'s> {
     lock: Option<&'s Locked>,
     say: &'s mut dyn Say,
+    /// Paths already reported, so that a later step does not report (or
+    /// act on) a file an earlier one did.
+    seen: BTreeSet<PathBuf>,
     depmod: BTreeSet<String>,
     /// Findings reported.
     found: usize,
@@ -52,6 +59,11 @@ impl Scan<'_> {
         self.lock.is_some()
     }
 
+    /// Whether `path` was reported already.
+    fn seen(&self, path: &Path) -> bool {
+        self.seen.contains(path)
+    }
+
     /// A finding `--repair` acts on: `will` says what it does, `done` what
     /// it did. Without the lock only reported; with it, `fix` is applied.
     /// Returns whether it was repaired.
@@ -64,6 +76,7 @@ impl Scan<'_> {
         fix: impl FnOnce(&Locked, &Path) -> std::io::Result<()>,
     ) -> bool {
         self.found += 1;
+        self.seen.insert(path.clone());
         let Some(lock) = self.lock else {
             self.attention += 1;
             self.repairable += 1;
@@ -109,6 +122,7 @@ impl Scan<'_> {
         for a in advice {
             self.say.line(&text::advice(a));
         }
+        self.seen.insert(path);
     }
 }
 
@@ -148,7 +162,8 @@ impl Disk<'_> {
 
 /// Run every step; with the lock, repair as it goes and run depmod for
 /// the kernels touched at the end. Never touches a module file that is not
-/// a temporary of ours or a byte-identical copy of one of our builds.
+/// a temporary of ours, a byte-identical copy of one of our builds, or a
+/// file in `updates/dkms` no record claims.
 fn check(s: &mut Scan, w: &World) {
     let l = &w.host.layout;
     let d = Disk { w, l };
@@ -158,6 +173,7 @@ fn check(s: &mut Scan, w: &World) {
     interrupted::stranded_originals(&d, s);
     leftovers::untrusted_names(&d, s);
     leftovers::module_temporaries(&d, s);
+    orphans::unclaimed_module_files(&d, s);
     leftovers::stale_depmod(&d, s);
     if let Some(lock) = s.lock {
         for k in std::mem::take(&mut s.depmod) {
@@ -177,6 +193,7 @@ pub fn run(cx: &mut Ctx, repair: Option<&Locked>, say: &mut dyn Say) -> Result<(
     let mut s = Scan {
         lock: repair,
         say,
+        seen: BTreeSet::new(),
         depmod: BTreeSet::new(),
         found: 0,
         attention: 0,
