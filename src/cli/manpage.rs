@@ -232,9 +232,9 @@ files stay unindexed, with a note.
 .BR \-\-check ),
 when it found anything; with
 .BR \-\-repair ,
-when something could not be repaired or needs a person (a broken module,
-an untrusted record, an unclaimed module file in a directory the
-distribution's packages share).
+when something could not be repaired or needs a person (a broken module
+whose source cannot be read, an untrusted record, an unclaimed module file
+in a directory the distribution's packages share).
 Pending work and failed builds are listed but do not change the status
 (see
 .BR pending ).

@@ -42,11 +42,6 @@ pub fn put_back_as_done(base: &Path) -> String {
     format!("put back as {}", base.display())
 }
 
-/// Ours: a broken module (doctor cannot repair it).
-pub fn doctor_broken(m: &str, v: &str) -> String {
-    format!("{m}/{v} is broken (source or its link missing); manual intervention is required")
-}
-
 /// Ours: a kernel link whose build is gone.
 pub const DANGLING_KERNEL_LINK: &str = "dangling kernel link (its build is gone)";
 

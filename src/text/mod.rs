@@ -27,7 +27,8 @@
 //! - [`upstream_tarball`]: `dkms mktarball` and `ldtarball`;
 //!   [`tarball_safety`]: ours, why an archive is refused;
 //! - [`hook`]: the hooks' own lines; [`doctor`]: `dkms-hook doctor`, with
-//!   [`doctor_orphans`] (module files no record claims);
+//!   [`doctor_broken`] (broken modules) and [`doctor_orphans`] (module
+//!   files no record claims);
 //! - [`lock`]: ours, the writers' lock;
 //! - [`framework`]: ours, framework.conf files that are skipped;
 //! - [`package`]: ours, binary module packages and their repositories;
@@ -37,6 +38,7 @@
 
 pub mod build_confinement;
 pub mod doctor;
+pub mod doctor_broken;
 pub mod doctor_orphans;
 pub mod framework;
 pub mod hook;
@@ -64,6 +66,7 @@ pub mod upstream_usage;
 
 pub use build_confinement::*;
 pub use doctor::*;
+pub use doctor_broken::*;
 pub use doctor_orphans::*;
 pub use framework::*;
 pub use hook::*;

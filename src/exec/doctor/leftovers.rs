@@ -47,9 +47,6 @@ pub(super) fn build_leftovers(d: &Disk, s: &mut Scan) {
                 kernel_dir_leftovers(s, base, &vd.join(&name));
             }
         }
-        if d.w.tree.is_broken(&m, &v) {
-            s.attention(&text::doctor_broken(&m, &v), vd, &[]);
-        }
     }
 }
 

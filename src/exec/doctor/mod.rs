@@ -1,6 +1,6 @@
-//! `dkms-hook doctor`: find what interrupted runs and hand-deleted trees
-//! leave behind and, with `--repair` (the lock held), repair what is safe
-//! to repair. Without `--repair` nothing changes: each finding
+//! `dkms-hook doctor`: find what interrupted runs, hand-deleted trees and
+//! lost sources leave behind and, with `--repair` (the lock held), repair
+//! what is safe to repair. Without `--repair` nothing changes: each finding
 //! says what `--repair` would do, and the report ends with the command.
 //!
 //! The steps, one file each:
@@ -12,6 +12,8 @@
 //! - [`interrupted`]: the module file of an install that died before its
 //!   kernel link was switched (the active version's module is put back), and
 //!   originals archived by an install that never finished (put back);
+//! - [`broken`]: modules whose source is gone (uninstalled and forgotten) or
+//!   whose source link is missing (the command that adds it again);
 //! - [`orphans`]: module files in our install locations that no dkms record
 //!   or binary module package claims;
 //! - [`report`]: pending work, failures, Secure Boot, the closing lines.
@@ -19,6 +21,7 @@
 //! Every step reports as it goes, through [`Scan`]; depmod runs once per
 //! kernel touched, at the end.
 
+mod broken;
 mod interrupted;
 mod leftovers;
 mod orphans;
@@ -45,6 +48,8 @@ struct Scan<'s> {
     /// act on) a file an earlier one did.
     seen: BTreeSet<PathBuf>,
     depmod: BTreeSet<String>,
+    /// Broken module versions `--repair` forgot (their records are gone).
+    forgotten: BTreeSet<(String, String)>,
     /// Findings reported.
     found: usize,
     /// Findings not repaired (without `--repair`: all of them).
@@ -171,6 +176,7 @@ fn check(s: &mut Scan, w: &World) {
     leftovers::link_and_queue_leftovers(&d, s);
     interrupted::interrupted_installs(&d, s);
     interrupted::stranded_originals(&d, s);
+    broken::broken_modules(&d, s);
     leftovers::untrusted_names(&d, s);
     leftovers::module_temporaries(&d, s);
     orphans::unclaimed_module_files(&d, s);
@@ -195,6 +201,7 @@ pub fn run(cx: &mut Ctx, repair: Option<&Locked>, say: &mut dyn Say) -> Result<(
         say,
         seen: BTreeSet::new(),
         depmod: BTreeSet::new(),
+        forgotten: BTreeSet::new(),
         found: 0,
         attention: 0,
         repairable: 0,
@@ -204,9 +211,10 @@ pub fn run(cx: &mut Ctx, repair: Option<&Locked>, say: &mut dyn Say) -> Result<(
         found,
         attention,
         repairable,
+        forgotten,
         ..
     } = s;
-    report::records(w, say);
+    report::records(w, say, &forgotten);
     report::secure_boot(w, say);
     report::closing(w, say, found, repairable);
     if attention > 0 {

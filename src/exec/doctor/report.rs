@@ -3,6 +3,7 @@
 //! signing-key state, and the closing lines: "nothing found", or the exact
 //! command that repairs what was found.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::observe::pending::Reason;
@@ -10,9 +11,16 @@ use crate::observe::World;
 use crate::report::Say;
 use crate::text;
 
-/// The pending work and the recorded failures.
-pub(super) fn records(w: &World, say: &mut dyn Say) {
+/// The pending work and the recorded failures (but those of module
+/// versions this run forgot, whose records it deleted).
+pub(super) fn records(w: &World, say: &mut dyn Say, forgotten: &BTreeSet<(String, String)>) {
     for i in &w.records.items {
+        // Forgetting the only version of a module dropped its deferrals.
+        let dropped =
+            forgotten.iter().any(|(m, _)| *m == i.module) && w.tree.versions(&i.module).len() <= 1;
+        if dropped {
+            continue;
+        }
         say.line(&match i.reason {
             Reason::HeadersMissing => text::doctor_pending_headers(&i.kernel, &i.arch, &i.detail),
             Reason::BuildDepends => {
@@ -21,6 +29,9 @@ pub(super) fn records(w: &World, say: &mut dyn Say) {
         });
     }
     for f in &w.records.failures {
+        if forgotten.contains(&(f.module.clone(), f.version.clone())) {
+            continue;
+        }
         say.line(&text::doctor_failed(
             &f.module, &f.version, &f.kernel, &f.arch, f.code, &f.log,
         ));

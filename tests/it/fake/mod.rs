@@ -14,6 +14,7 @@ mod dkms_errors;
 mod dkms_forced;
 mod dkms_kernel_actions;
 mod docs;
+mod doctor_broken;
 mod doctor_orphans;
 mod doctor_report;
 mod fake_harness_selftest;
