@@ -233,8 +233,9 @@ files stay unindexed, with a note.
 when it found anything; with
 .BR \-\-repair ,
 when something could not be repaired or needs a person (a broken module
-whose source cannot be read, an untrusted record, an unclaimed module file
-in a directory the distribution's packages share).
+whose source is not certainly gone or whose source link is missing, an
+untrusted record, an unclaimed module file in a directory the
+distribution's packages share).
 Pending work and failed builds are listed but do not change the status
 (see
 .BR pending ).
