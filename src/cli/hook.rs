@@ -154,12 +154,19 @@ pub enum Command {
         #[arg(value_name = "FILES", value_hint = ValueHint::FilePath)]
         files: Vec<PathBuf>,
     },
-    /// Find and repair what interrupted runs left behind.
+    /// Find what interrupted runs and lost sources left behind; repair it with --repair.
     ///
-    /// Also lists pending work and failures and shows the Secure Boot and signing-key state, with the mokutil command that enrols the key. Run by hand, e.g. after a crash or power cut.
+    /// Without --repair it only looks and changes nothing, as apt-get check does: each finding says what --repair would do about it, and the report ends with the exact command that repairs them. --check, which older releases (where doctor repaired by default) needed to only look, is still accepted.
+    ///
+    /// It finds leftovers of interrupted runs: temporary build directories and files, swapped-out builds, dangling kernel links, the module of an install that died before its kernel link was switched, archived originals that were never put back, a modules.dep older than the modules. It finds module files in a kernel's updates/dkms that no dkms record, binary module package or dpkg package claims, left when a module's dkms tree was deleted by hand or when dkms build --force failed after an install. On Fedora and SUSE, where dkms installs into extra or updates, directories the distribution's module packages share, such a file named like a dkms module is reported and never removed. It finds broken modules: for one whose source is gone it says how to keep it (reinstall the package, or put the source back) or forget it, which --repair does, since dkms remove refuses a broken module; one whose source cannot be read is left alone.
+    ///
+    /// It also lists pending work and failed builds, and shows the Secure Boot and signing-key state with the mokutil command that enrols the key. Run by hand, e.g. after a crash or power cut.
     Doctor {
-        /// Only report; change nothing.
+        /// Repair what was found: remove leftovers, put back what an interrupted install moved, remove unclaimed module files from updates/dkms, forget broken modules whose source is gone (put back the originals they replaced, remove their module files, delete their kernel links, dkms tree entries and records), then run depmod for the kernels touched.
         #[arg(long)]
+        repair: bool,
+        /// Only look and change nothing: the default. Older releases repaired by default and needed --check to only look; scripts written for them keep working.
+        #[arg(long, conflicts_with = "repair")]
         check: bool,
     },
 }
@@ -225,7 +232,7 @@ pub fn request(cli: Cli, running: &str) -> Request {
         }
         Command::Prune { dry_run } => Event::Prune { dry_run },
         Command::Pending => Event::Pending,
-        Command::Doctor { check } => Event::Doctor { repair: !check },
+        Command::Doctor { repair, check: _ } => Event::Doctor { repair },
         Command::Package {
             module_version,
             kernel,

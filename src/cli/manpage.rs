@@ -229,9 +229,19 @@ is not an error: the
 files stay unindexed, with a note.
 .TP
 .B doctor
-1 when something still needs attention (with
-.BR \-\-check ,
-anything it found), else 0.
+0 when nothing needs attention, else 1: without
+.B \-\-repair
+(or with
+.BR \-\-check ),
+when it found anything; with
+.BR \-\-repair ,
+when something could not be repaired or needs a person (a broken module
+whose source is not certainly gone or whose source link is missing, an
+untrusted record, an unclaimed module file in a directory the
+distribution's packages share).
+Pending work and failed builds are listed but do not change the status
+(see
+.BR pending ).
 .PP
 Every command exits 2 for a command line it cannot parse and for a
 kernel version that is not a safe file name (empty,

@@ -12,7 +12,7 @@ use crate::exec::build::run_script;
 use crate::exec::{depmod, Ctx, Locked};
 use crate::layout::{looks_like_kernel, NOT_KERNELS, ORIGIN, TMP_BUILD};
 use crate::observe::files::{actual_location, join_loc};
-use crate::observe::ConfKey;
+use crate::observe::{ConfKey, World};
 use crate::plan::{Depmod, Mvka};
 use crate::report::{Say, Stream};
 use crate::text;
@@ -218,7 +218,7 @@ pub fn delete_version(
         crate::fault::point("remove:before-delete");
         lock.remove_all(&l.dkms, &vd)
             .map_err(|e| Error::io(text::CANNOT_REMOVE, &vd, e))?;
-        drop_records_of(cx, lock, m, v);
+        drop_records_of(cx.world, lock, m, v);
     }
     let md = l.module_dir(m);
     if crate::fs::list_names(&md).is_empty() {
@@ -233,16 +233,17 @@ fn is_old_build_dir(d: &str) -> bool {
     d.strip_prefix("build-").is_some_and(looks_like_kernel)
 }
 
-/// The failure and deferral records of a module version that is gone.
-fn drop_records_of(cx: &Ctx, lock: &Locked, m: &str, v: &str) {
-    let l = &cx.world.host.layout;
-    for f in &cx.world.records.failures {
+/// The failure and deferral records of a module version that is gone
+/// (also what `doctor --repair` drops with a broken module it forgets).
+pub(crate) fn drop_records_of(world: &World, lock: &Locked, m: &str, v: &str) {
+    let l = &world.host.layout;
+    for f in &world.records.failures {
         if f.module == m && f.version == v {
             let _ = lock.remove_file(&l.dkms, &crate::observe::pending::failure_file(l, f));
         }
     }
-    if cx.world.tree.versions(m).len() <= 1 {
-        for i in &cx.world.records.items {
+    if world.tree.versions(m).len() <= 1 {
+        for i in &world.records.items {
             if i.module == m {
                 let _ = lock.remove_file(&l.dkms, &crate::observe::pending::item_file(l, i));
             }

@@ -97,8 +97,6 @@ pub struct TreeState {
     pub modules: BTreeMap<String, ModuleState>,
     /// Names found on disk that were skipped as unsafe, for the report.
     pub skipped: Vec<PathBuf>,
-    /// Kernels whose depmod an interrupted run left due (their markers).
-    pub depmod_due: Vec<String>,
 }
 
 impl TreeState {
@@ -115,14 +113,6 @@ impl TreeState {
             }
             let ms = read_module(layout, &m, &mut t.skipped);
             t.modules.insert(m, ms);
-        }
-        let due = layout.depmod_pending_dir();
-        for k in list_names(&due) {
-            if is_safe_component(&k) {
-                t.depmod_due.push(k);
-            } else {
-                t.skipped.push(due.join(k));
-            }
         }
         t
     }

@@ -207,15 +207,15 @@ pub fn plan(req: &Request, facts: &Facts) -> Plan {
         Command::Dkms(args) => dkms::plan(args, facts),
         Command::Hook(event) => hook::plan(event, facts),
     };
-    if p.writes() && !facts.tree.depmod_due.is_empty() {
+    if p.writes() && !facts.records.depmod_due.is_empty() {
         let repairs = facts
-            .tree
+            .records
             .depmod_due
             .iter()
-            .map(|k| Step {
+            .map(|d| Step {
                 job: Job::Write(WriteJob::FinishDepmod {
-                    k: k.clone(),
-                    gone: !facts.kernel(k).dir,
+                    k: d.kernel.clone(),
+                    gone: !facts.kernel(&d.kernel).dir,
                 }),
                 after: Vec::new(),
                 deps: Vec::new(),

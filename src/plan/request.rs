@@ -232,9 +232,9 @@ pub enum Event {
     },
     /// `dkms-hook pending`.
     Pending,
-    /// `dkms-hook doctor [--check]`.
+    /// `dkms-hook doctor [--repair]`.
     Doctor {
-        /// Repair (without `--check`).
+        /// Repair (`--repair`); without it doctor only looks.
         repair: bool,
     },
     /// `dkms-hook package M/V -k K`: a binary module package of an

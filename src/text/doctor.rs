@@ -1,5 +1,8 @@
-//! Ours: `dkms-hook doctor`'s report: what an interrupted run left, what
-//! was repaired, the pending work and failures, and Secure Boot.
+//! Ours: `dkms-hook doctor`'s report. Each finding is one line: its state
+//! ([`FOUND`], [`REPAIRED`], [`NEEDS_ATTENTION`]), what it is, where, and in
+//! parentheses what `--repair` will do or did; advice a person has to
+//! follow goes on indented lines below it. Then the pending work and
+//! failures, Secure Boot, and the command that repairs what was found.
 
 use std::path::Path;
 
@@ -9,6 +12,17 @@ pub const LEFTOVER_MODULE_TEMP: &str = "leftover temporary module file";
 /// Ours: a build directory of an earlier version of this tool.
 pub const LEFTOVER_BUILD_DIR: &str = "leftover per-kernel build directory";
 
+/// Ours: what `--repair` does to a leftover build directory whose build was
+/// already moved into place without its log.
+pub fn rescue_log_and_remove(log: &Path) -> String {
+    format!("move its make.log to {} and remove it", log.display())
+}
+
+/// Ours: [`rescue_log_and_remove`], done.
+pub fn log_rescued_removed(log: &Path) -> String {
+    format!("its make.log moved to {}; removed", log.display())
+}
+
 /// Ours: a build result that was never moved into place.
 pub const LEFTOVER_BUILD_RESULT: &str = "leftover temporary build result";
 
@@ -16,16 +30,16 @@ pub const LEFTOVER_BUILD_RESULT: &str = "leftover temporary build result";
 pub const LEFTOVER_SWAPPED_BUILD: &str = "leftover swapped-out build";
 
 /// Ours: a previous build swapped out by a rebuild that did not finish.
-pub fn swapped_build_back(base: &Path) -> String {
-    format!(
-        "previous build swapped out by an interrupted rebuild; put back as {}",
-        base.display()
-    )
+pub const SWAPPED_BUILD_BACK: &str = "previous build swapped out by an interrupted rebuild";
+
+/// Ours: what `--repair` does to [`SWAPPED_BUILD_BACK`].
+pub fn put_back_as(base: &Path) -> String {
+    format!("put it back as {}", base.display())
 }
 
-/// Ours: a broken module (doctor cannot repair it).
-pub fn doctor_broken(m: &str, v: &str) -> String {
-    format!("{m}/{v} is broken (source or its link missing); manual intervention is required")
+/// Ours: [`put_back_as`], done.
+pub fn put_back_as_done(base: &Path) -> String {
+    format!("put back as {}", base.display())
 }
 
 /// Ours: a kernel link whose build is gone.
@@ -40,12 +54,28 @@ pub const LEFTOVER_QUEUE_TEMP: &str = "leftover temporary queue entry";
 /// Ours: a module placed by an install that died before switching the
 /// kernel link from another version.
 pub fn interrupted_install_replaced(m: &str, v: &str, k: &str) -> String {
-    format!("module of an interrupted install of {m}/{v} (kernel {k} still uses another version); its module is put back")
+    format!("module of an interrupted install of {m}/{v} (kernel {k} still uses another version)")
+}
+
+/// Ours: what `--repair` does to [`interrupted_install_replaced`].
+pub fn put_back_module_in_use(back: &Path, k: &str) -> String {
+    format!(
+        "put back the module of the version in use, {}, then run depmod for {k}",
+        back.display()
+    )
+}
+
+/// Ours: [`put_back_module_in_use`], done.
+pub fn put_back_module_in_use_done(back: &Path, k: &str) -> String {
+    format!(
+        "put back the module of the version in use, {}; depmod runs for {k} below",
+        back.display()
+    )
 }
 
 /// Ours: a module placed by an install that died, no version installed.
 pub fn interrupted_install_removed(m: &str, v: &str, k: &str) -> String {
-    format!("module of an interrupted install of {m}/{v} (not installed for kernel {k}); removed")
+    format!("module of an interrupted install of {m}/{v} (not installed for kernel {k})")
 }
 
 /// Ours: a copy of an original that is still in place.
@@ -58,14 +88,41 @@ pub fn original_location_blocked(loc: &str) -> String {
     format!("original module archived by an interrupted install, but its location '{loc}' is not free or not in the install tree")
 }
 
-/// Ours: an archived original put back.
-pub fn original_put_back(m: &str, k: &str, loc: &str) -> String {
-    format!("original module archived by an interrupted install (no {m} installed for kernel {k}); put back to {loc}")
+/// Ours: what to do about [`original_location_blocked`].
+pub fn original_blocked_advice(loc: &str) -> String {
+    format!(
+        "Check which module the kernel should have at {loc}; move this file there, or delete it."
+    )
+}
+
+/// Ours: an archived original that an interrupted install never put back.
+pub fn original_stranded(m: &str, k: &str) -> String {
+    format!("original module archived by an interrupted install (no {m} installed for kernel {k})")
+}
+
+/// Ours: what `--repair` does to an archived original.
+pub fn put_back_to(loc: &str, k: &str) -> String {
+    format!("put it back to {loc}, then run depmod for {k}")
+}
+
+/// Ours: [`put_back_to`], done.
+pub fn put_back_to_done(loc: &str, k: &str) -> String {
+    format!("put back to {loc}; depmod runs for {k} below")
 }
 
 /// Ours: a modules.dep older than the modules.
 pub const STALE_MODULES_DEP: &str =
-    "modules.dep is older than the modules (depmod did not run after an install); depmod is run";
+    "modules.dep is older than the modules (depmod did not run after an install)";
+
+/// Ours: what `--repair` does to a stale modules.dep.
+pub fn run_depmod_for(k: &str) -> String {
+    format!("run depmod for {k}")
+}
+
+/// Ours: the repair of a stale modules.dep, done at the end of the run.
+pub fn depmod_runs_for(k: &str) -> String {
+    format!("depmod runs for {k} below")
+}
 
 /// Ours: a kernel whose depmod an interrupted run left due (its marker).
 pub fn depmod_due(k: &str) -> String {
@@ -80,10 +137,32 @@ pub const UNTRUSTED_RECORD: &str =
 pub const UNTRUSTED_NAME: &str =
     "name not accepted as a module, version, kernel or arch (skipped by every run)";
 
+/// Ours: what `--repair` does to most leftovers.
+pub const REMOVE_IT: &str = "remove it";
+
+/// Ours: [`REMOVE_IT`], done.
+pub const REMOVED: &str = "removed";
+
+/// Ours: what `--repair` does to a module file it removes, then depmod.
+pub fn remove_then_depmod(k: &str) -> String {
+    format!("remove it, then run depmod for {k}")
+}
+
+/// Ours: [`remove_then_depmod`], done (depmod runs at the end).
+pub fn removed_depmod_below(k: &str) -> String {
+    format!("removed; depmod runs for {k} below")
+}
+
+/// Ours: a repair that failed, and the system's reason.
+pub fn could_not(will: &str, error: &str) -> String {
+    format!("could not {will}: {error}")
+}
+
 /// Ours: the state of a finding that was repaired.
 pub const REPAIRED: &str = "repaired";
 
-/// Ours: the state of a finding `--repair` could not repair.
+/// Ours: the state of a finding `--repair` could not repair, or that needs
+/// a person.
 pub const NEEDS_ATTENTION: &str = "needs attention";
 
 /// Ours: the state of a finding without `--repair`.
@@ -94,14 +173,38 @@ pub fn finding(state: &str, what: &str, path: &Path) -> String {
     format!("{state}: {what}: {}", path.display())
 }
 
-/// Ours: one item of pending work (`reason` as its record names it).
-pub fn doctor_pending(
-    kernel: &str,
-    arch: &str,
-    reason: impl std::fmt::Debug,
-    detail: &str,
-) -> String {
-    format!("pending: {kernel} ({arch}) {reason:?} {detail}")
+/// Ours: one finding with what `--repair` will do or did (`note`).
+pub fn finding_noted(state: &str, what: &str, path: &Path, note: &str) -> String {
+    format!("{state}: {what}: {} ({note})", path.display())
+}
+
+/// Ours: without `--repair`, what it would do to a finding.
+pub fn repair_will(will: &str) -> String {
+    format!("--repair will {will}")
+}
+
+/// Ours: advice under a finding, indented.
+pub fn advice(line: &str) -> String {
+    format!("  {line}")
+}
+
+/// Ours: the last line when something `--repair` can repair was found.
+pub fn to_repair_run(command: &str) -> String {
+    format!("To repair what was found, run: {command}")
+}
+
+/// Ours: kernels waiting for their headers.
+pub fn doctor_pending_headers(kernel: &str, arch: &str, package: &str) -> String {
+    if package.is_empty() {
+        format!("pending: {kernel} ({arch}): waiting for the kernel headers")
+    } else {
+        format!("pending: {kernel} ({arch}): waiting for the kernel headers (install {package})")
+    }
+}
+
+/// Ours: a module waiting for its BUILD_DEPENDS (`deps`).
+pub fn doctor_pending_depends(kernel: &str, arch: &str, module: &str, deps: &str) -> String {
+    format!("pending: {kernel} ({arch}): {module} waits for BUILD_DEPENDS not registered with DKMS yet: {deps}")
 }
 
 /// Ours: one recorded failure.
@@ -113,7 +216,11 @@ pub fn doctor_failed(
     code: i32,
     log: &str,
 ) -> String {
-    format!("failed: {module}/{version} for {kernel} ({arch}) exit {code}; log: {log}")
+    let mut s = format!("failed: {module}/{version} for {kernel} ({arch}) (exit status {code})");
+    if !log.is_empty() {
+        s.push_str(&format!("; log: {log}"));
+    }
+    s
 }
 
 /// Ours: the line when nothing was found.

@@ -26,7 +26,9 @@
 //! - [`upstream_match`]: `dkms match`;
 //! - [`upstream_tarball`]: `dkms mktarball` and `ldtarball`;
 //!   [`tarball_safety`]: ours, why an archive is refused;
-//! - [`hook`]: the hooks' own lines; [`doctor`]: `dkms-hook doctor`;
+//! - [`hook`]: the hooks' own lines; [`doctor`]: `dkms-hook doctor`, with
+//!   [`doctor_broken`] (broken modules) and [`doctor_orphans`] (module
+//!   files no record claims);
 //! - [`lock`]: ours, the writers' lock;
 //! - [`framework`]: ours, framework.conf files that are skipped;
 //! - [`package`]: ours, binary module packages and their repositories;
@@ -36,6 +38,8 @@
 
 pub mod build_confinement;
 pub mod doctor;
+pub mod doctor_broken;
+pub mod doctor_orphans;
 pub mod framework;
 pub mod hook;
 pub mod install_claims;
@@ -62,6 +66,8 @@ pub mod upstream_usage;
 
 pub use build_confinement::*;
 pub use doctor::*;
+pub use doctor_broken::*;
+pub use doctor_orphans::*;
 pub use framework::*;
 pub use hook::*;
 pub use install_claims::*;

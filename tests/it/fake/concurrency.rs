@@ -464,8 +464,8 @@ fn readers_do_not_wait_for_a_held_lock() {
     let pending = reader_finishes(&root, HOOK, &["pending"]);
     pending.assert_stdout_contains(K4);
     reader_finishes(&root, DKMS, &["status", "--output", "json"]);
-    // doctor --check only reports, so it does not wait either.
-    reader_finishes(&root, HOOK, &["doctor", "--check"]);
+    // doctor only reports (without --repair), so it does not wait either.
+    reader_finishes(&root, HOOK, &["doctor"]);
 
     // The writer is still blocked, and has said so.
     assert!(

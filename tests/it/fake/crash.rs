@@ -8,8 +8,8 @@
 //!   the operation (a built module, the kernel's original);
 //! * (b) the kernel keeps a working module: every module file of the state
 //!   before, or every module file of the state after, is in place and intact;
-//! * (c) `dkms-hook doctor --check` names every leftover (and changes
-//!   nothing), `dkms-hook doctor` removes them;
+//! * (c) `dkms-hook doctor` names every leftover (and changes nothing),
+//!   `dkms-hook doctor --repair` removes them;
 //! * (d) running the same operation again without the fault, directly or after
 //!   `doctor`, ends exactly in the state a clean run produces (dkms tree:
 //!   paths, link targets, `.ko` bytes; install tree: paths, `.ko` bytes,
@@ -33,7 +33,7 @@
 //! | pending | K4 installed without headers, hello/1.0 added | `dkms-hook kernel-postinst K4` |
 //!
 //! What each point leaves, and how the two ways back fare ("rerun" = the
-//! same operation again; "doctor" = `dkms-hook doctor`, then the rerun).
+//! same operation again; "doctor" = `dkms-hook doctor --repair`, then the rerun).
 //! fail today.
 //!
 //! | point | scenarios | state after the kill | rerun | doctor |
@@ -416,23 +416,23 @@ fn assert_rerun_converges(point: &str, s: Scenario, root: &TestRoot, how: &str) 
     );
 }
 
-/// (c): `doctor --check` names every leftover and changes nothing; `doctor`
-/// removes them (and repairs whatever else it reports), exits 0, and a
-/// second `doctor --check` finds nothing.
+/// (c): `doctor` names every leftover and changes nothing; `doctor
+/// --repair` removes them (and repairs whatever else it reports), exits 0,
+/// and a second `doctor` finds nothing.
 #[track_caller]
 fn assert_doctor_repairs(point: &str, s: Scenario, root: &TestRoot) {
     let found = leftovers(root);
     let before = root.snapshot();
-    let check = root.hook(&["doctor", "--check"]);
+    let check = root.hook(&["doctor"]);
     root.assert_unchanged(&before, &[]);
     for f in &found {
         assert!(
             check.stdout.contains(&f.display().to_string()),
-            "{point} ({s:?}): doctor --check does not report the leftover {}\n{check}",
+            "{point} ({s:?}): doctor does not report the leftover {}\n{check}",
             f.display()
         );
     }
-    let repair = root.hook(&["doctor"]);
+    let repair = root.hook(&["doctor", "--repair"]);
     assert_eq!(
         repair.code, 0,
         "{point} ({s:?}): doctor could not repair everything\n{repair}"
@@ -442,7 +442,7 @@ fn assert_doctor_repairs(point: &str, s: Scenario, root: &TestRoot) {
         Vec::<PathBuf>::new(),
         "{point} ({s:?}): leftovers after doctor\n{repair}"
     );
-    root.hook(&["doctor", "--check"])
+    root.hook(&["doctor"])
         .assert_stdout_contains("No leftovers from interrupted runs found.");
 }
 
@@ -555,7 +555,7 @@ fn clean_runs_leave_no_leftovers_and_doctor_agrees() {
         let root = s.prepare();
         s.run(&root, None).assert_ok();
         assert_eq!(leftovers(&root), Vec::<PathBuf>::new(), "{s:?}");
-        let check = root.hook(&["doctor", "--check"]);
+        let check = root.hook(&["doctor"]);
         check.assert_ok();
         check.assert_stdout_contains("No leftovers from interrupted runs found.");
         let diff = diff_states(&reference(s).after, &state(&root));

@@ -335,13 +335,13 @@ fn a_depmod_left_due_is_listed_until_it_has_run() {
     let check = root.hook(&["doctor", "--check"]);
     check.assert_code(1);
     check.assert_stdout_contains(&format!(
-        "found: depmod of kernel {K1} is still due (a run that changed its modules was interrupted before it): {}\n",
+        "found: depmod of kernel {K1} is still due (a run that changed its modules was interrupted before it): {} (--repair will run depmod for {K1})\n",
         root.path(&marker).display()
     ));
     assert!(root.exists(&marker), "doctor --check repaired it");
 
-    // doctor (repairing) runs it, and then nothing is due.
-    let repair = root.hook(&["doctor"]);
+    // doctor --repair runs it, and then nothing is due.
+    let repair = root.hook(&["doctor", "--repair"]);
     repair.assert_ok();
     assert!(!repair.stdout.contains("depmod of kernel"), "{repair}");
     assert!(!root.exists(&marker));

@@ -2,7 +2,7 @@
 //! private key only root can read and a DER certificate for code signing; a
 //! real module built against the Debian headers is signed with that key,
 //! using the kernel's `sign-file` and its `CONFIG_MODULE_SIG_HASH`; and
-//! `dkms-hook doctor --check` reports the key and how to enrol it.
+//! `dkms-hook doctor` reports the key and how to enrol it.
 //!
 //! Skipped without `/usr/src/linux-headers-6.1.0-*-amd64` unless `CI` is set.
 
@@ -164,7 +164,7 @@ fn installed_module_is_signed_with_our_key(#[values(true, false)] debian_kbuild:
     assert_eq!(std::fs::read(&built).expect("read built module"), data);
 }
 
-/// `dkms-hook doctor --check` reports the key; with mokutil saying it is
+/// `dkms-hook doctor` reports the key; with mokutil saying it is
 /// not enrolled, it prints the exact enrolment command (a stub mokutil
 /// stands in for the real one, which needs EFI variables).
 #[test]
@@ -175,7 +175,7 @@ fn doctor_reports_the_signing_key_and_how_to_enrol_it() {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dkms-hook"));
         cmd.arg("--root")
             .arg(root.root())
-            .args(["doctor", "--check"])
+            .args(["doctor"])
             .env("PATH", path)
             .env("LC_ALL", "C")
             .env_remove("DKMS_ROOT");

@@ -1,0 +1,136 @@
+//! What doctor says besides its findings: the pending work and recorded
+//! failures (in the words of `dkms-hook pending`), the Secure Boot and
+//! signing-key state, and the closing lines: "nothing found", or the exact
+//! command that repairs what was found.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::observe::pending::Reason;
+use crate::observe::World;
+use crate::report::Say;
+use crate::text;
+
+/// The pending work and the recorded failures (but those of module
+/// versions this run forgot, whose records it deleted).
+pub(super) fn records(w: &World, say: &mut dyn Say, forgotten: &BTreeSet<(String, String)>) {
+    for i in &w.records.items {
+        // Forgetting the only version of a module dropped its deferrals.
+        let dropped =
+            forgotten.iter().any(|(m, _)| *m == i.module) && w.tree.versions(&i.module).len() <= 1;
+        if dropped {
+            continue;
+        }
+        say.line(&match i.reason {
+            Reason::HeadersMissing => text::doctor_pending_headers(&i.kernel, &i.arch, &i.detail),
+            Reason::BuildDepends => {
+                text::doctor_pending_depends(&i.kernel, &i.arch, &i.module, &i.detail)
+            }
+            // Markers, not queue entries: the findings report them.
+            Reason::DepmodDue => continue,
+        });
+    }
+    for f in &w.records.failures {
+        if forgotten.contains(&(f.module.clone(), f.version.clone())) {
+            continue;
+        }
+        say.line(&text::doctor_failed(
+            &f.module, &f.version, &f.kernel, &f.arch, f.code, &f.log,
+        ));
+    }
+}
+
+/// The command that repairs what this run found: `dkms-hook doctor
+/// --repair`, with this run's `--root`.
+pub(super) fn repair_command(w: &World) -> String {
+    command(w, "dkms-hook", "doctor --repair")
+}
+
+/// `program rest`, with this run's `--root` when it has one.
+pub(super) fn command(w: &World, program: &str, rest: &str) -> String {
+    let root = &w.host.layout.root;
+    if root.is_slash() {
+        format!("{program} {rest}")
+    } else {
+        format!("{program} --root {} {rest}", quoted(root.dir()))
+    }
+}
+
+/// `p` as one shell word.
+fn quoted(p: &Path) -> String {
+    let s = p.display().to_string();
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._+-:=@%,".contains(c));
+    if plain {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The last lines: that nothing was found, or (without `--repair`, when
+/// `--repair` can act on something) the command to run.
+pub(super) fn closing(w: &World, say: &mut dyn Say, found: usize, repairable: usize) {
+    if found == 0 {
+        say.line(text::NO_LEFTOVERS);
+    } else if repairable > 0 {
+        say.line(&text::to_repair_run(&repair_command(w)));
+    }
+}
+
+/// Secure Boot as the firmware reports it: on, off, or not available (no
+/// EFI); the key enrolment advice only where Secure Boot is on.
+pub(super) fn secure_boot(w: &World, say: &mut dyn Say) {
+    let (_key, cert, _) = crate::exec::sign::key_paths(&w.host, "", "");
+    let root = &w.host.layout.root;
+    let state = crate::observe::host::secure_boot(root);
+    let shown = root.inside(&cert);
+    match state {
+        None => {
+            say.line(text::SECURE_BOOT_UNAVAILABLE);
+        }
+        Some(false) => {
+            say.line(text::SECURE_BOOT_DISABLED);
+        }
+        Some(true) => {
+            say.line(text::SECURE_BOOT_ENABLED);
+            if !cert.is_file() {
+                say.line(&text::signing_key_absent(&shown));
+                return;
+            }
+            // mokutil exits non-zero for a key that is not enrolled: its
+            // words decide, whatever the status.
+            let enrolled = crate::child::in_path("mokutil")
+                && crate::child::spawn(
+                    std::process::Command::new("mokutil")
+                        .arg("--test-key")
+                        .arg(&cert)
+                        .stdin(std::process::Stdio::null())
+                        .stdout(std::process::Stdio::piped())
+                        .stderr(std::process::Stdio::null()),
+                )
+                .and_then(|c| c.wait_with_output())
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("is already enrolled"))
+                .unwrap_or(false);
+            if enrolled {
+                say.line(&text::signing_key_enrolled(&shown));
+            } else {
+                say.line(&text::signing_key_not_enrolled(&shown));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+    use std::path::Path;
+
+    #[test]
+    fn roots_are_quoted_only_when_a_shell_needs_it() {
+        assert_eq!(quoted(Path::new("/tmp/dkms-root-x1")), "/tmp/dkms-root-x1");
+        assert_eq!(quoted(Path::new("/mnt/my image")), "'/mnt/my image'");
+        assert_eq!(quoted(Path::new("/mnt/it's")), r"'/mnt/it'\''s'");
+    }
+}
