@@ -4,6 +4,8 @@
 //! against (its `.dep_<module>` records) is uninstalled, rebuilt and
 //! installed again, with upstream's messages.
 
+use std::collections::BTreeMap;
+
 use crate::error::Result;
 use crate::exec::{build, install, uninstall, Ctx, Locked};
 use crate::plan::{Depmod, Mvka, RebuildCandidate};
@@ -17,17 +19,13 @@ const MAX_DEPTH: usize = 4;
 /// Upstream's `check_dependencies_updated`: true when some dependency's
 /// installed version differs from the one recorded at build time (or
 /// nothing was recorded).
-fn deps_updated(cx: &Ctx, at: &Mvka, deps: &[String]) -> bool {
+fn deps_updated(cx: &Ctx, at: &Mvka, deps: &[String], recorded: &BTreeMap<String, String>) -> bool {
     let world = cx.world;
-    let recorded = world
-        .tree
-        .version(&at.m, &at.v)
-        .and_then(|s| s.deps.get(&(at.k.clone(), at.a.clone())));
     for bd in deps {
         let Some(now) = cx.ledger.installed_version(world, bd, &at.k, &at.a) else {
             continue;
         };
-        match recorded.and_then(|r| r.get(bd)) {
+        match recorded.get(bd) {
             Some(old) if *old == now => {}
             _ => return true,
         }
@@ -57,7 +55,7 @@ pub fn rebuild_dependents(
         let Some(Ok(conf)) = world.conf(&c.strict).map(|r| &r.result) else {
             continue;
         };
-        if deps_updated(cx, &at, &conf.build_depends) {
+        if deps_updated(cx, &at, &conf.build_depends, &c.recorded) {
             todo.push((at, c, conf.build_depends.clone()));
         }
     }

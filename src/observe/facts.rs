@@ -3,13 +3,14 @@
 //! the disk itself; the executor gets the World, whose getters answer only
 //! what was observed, so it cannot decide from a second look.
 
+use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::path::Path;
 
 use crate::observe::conf::ConfRead;
 use crate::observe::kernel::KernelFacts;
 use crate::observe::BuildFacts;
-use crate::observe::{ConfKey, PathKind, World};
+use crate::observe::{ConfKey, Mvka, PathKind, World};
 
 /// The facts a plan is made from: a World that observes on demand.
 #[derive(Clone, Copy)]
@@ -37,6 +38,12 @@ impl<'w> Facts<'w> {
     /// `build_environment`).
     pub fn build_facts(&self, k: &str) -> &'w BuildFacts {
         self.world.observe_build_facts(k)
+    }
+
+    /// The dependency versions the build `at` was made against (its
+    /// `.dep_<module>` records).
+    pub fn recorded_deps(&self, at: &Mvka) -> &'w BTreeMap<String, String> {
+        self.world.observe_recorded_deps(at)
     }
 
     /// A dkms.conf read with its override files.

@@ -33,6 +33,7 @@ pub mod tree;
 pub mod trust;
 pub mod version;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -130,6 +131,10 @@ pub struct World {
     paths: FrozenBTreeMap<PathBuf, Box<PathKind>>,
     installed_kernels: OnceLock<Vec<String>>,
     build_facts: FrozenBTreeMap<String, Box<BuildFacts>>,
+    // Boxed: the append-only map hands out references into stable heap
+    // values (a BTreeMap itself is not one).
+    #[allow(clippy::box_collection)]
+    recorded_deps: FrozenBTreeMap<Mvka, Box<BTreeMap<String, String>>>,
     build_environment: OnceLock<Vec<(String, String)>>,
 }
 
@@ -173,6 +178,7 @@ impl World {
             paths: FrozenBTreeMap::new(),
             installed_kernels: OnceLock::new(),
             build_facts: FrozenBTreeMap::new(),
+            recorded_deps: FrozenBTreeMap::new(),
             build_environment: OnceLock::new(),
         }
     }
@@ -272,6 +278,16 @@ impl World {
         });
         let b = BuildFacts::observe(self.observe_kernel(k), env);
         self.build_facts.insert(k.to_string(), Box::new(b))
+    }
+
+    /// The `.dep_` records of a build, read unless they were (only
+    /// [`Facts`] asks).
+    fn observe_recorded_deps(&self, at: &Mvka) -> &BTreeMap<String, String> {
+        if let Some(d) = self.recorded_deps.get(at) {
+            return d;
+        }
+        let d = tree::recorded_deps(&self.host.layout, &at.m, &at.v, &at.k, &at.a);
+        self.recorded_deps.insert(at.clone(), Box::new(d))
     }
 
     /// The expected build cost of m/v in milliseconds, when it was estimated.

@@ -34,8 +34,6 @@ pub struct VersionState {
     pub built: Vec<(String, String)>,
     /// Every directory name under `<m>/<v>` (for "delete completely").
     pub dirs: Vec<String>,
-    /// `.dep_<module>` records per (kernel, arch): dependency -> version.
-    pub deps: BTreeMap<(String, String), BTreeMap<String, String>>,
 }
 
 /// One module's state.
@@ -351,11 +349,19 @@ fn read_link(
         skipped.push(link.to_path_buf());
         return;
     }
-    let resolved = std::fs::canonicalize(link).ok();
     let version = parts.first().cloned().filter(|v| {
-        is_safe_component(v)
-            && resolved.is_some()
-            && resolved == std::fs::canonicalize(layout.base_dir(m, v, &k, &a)).ok()
+        if !is_safe_component(v) {
+            return false;
+        }
+        let base = layout.base_dir(m, v, &k, &a);
+        if target.is_relative() && parts.len() == 3 && parts[1] == k && parts[2] == a {
+            // `<v>/<k>/<a>`, relative, every part a plain name: the link
+            // resolves to exactly `base` when that exists (one stat, where
+            // resolving both paths costs a readlink per component).
+            return base.is_dir();
+        }
+        let resolved = std::fs::canonicalize(link).ok();
+        resolved.is_some() && resolved == std::fs::canonicalize(&base).ok()
     });
     ms.links.insert((k, a), version);
 }
@@ -402,23 +408,34 @@ fn read_version(layout: &Layout, m: &str, v: &str, skipped: &mut Vec<PathBuf>) -
             if !base.join("module").is_dir() {
                 continue;
             }
-            let mut deps = BTreeMap::new();
-            for f in list_names(&base) {
-                if let Some(dep) = f.strip_prefix(".dep_") {
-                    if let Ok(text) = crate::fs::read_regular_text(&base.join(&f), 4096) {
-                        deps.insert(dep.to_string(), text.trim().to_string());
-                    }
-                }
-            }
-            if !deps.is_empty() {
-                vs.deps.insert((k.clone(), a.clone()), deps);
-            }
             vs.built.push((k.clone(), a));
         }
     }
     vs.built
         .sort_by(|x, y| sort_v_cmp(&x.0, &y.0).then_with(|| x.1.cmp(&y.1)));
     vs
+}
+
+/// The dependency versions a build of m/v for k/a was made against (its
+/// `.dep_<module>` records, written by a BUILD_DEPENDS_REBUILD build):
+/// dependency -> version. Read only for the modules that may be rebuilt.
+pub fn recorded_deps(
+    layout: &Layout,
+    m: &str,
+    v: &str,
+    k: &str,
+    a: &str,
+) -> BTreeMap<String, String> {
+    let base = layout.base_dir(m, v, k, a);
+    let mut deps = BTreeMap::new();
+    for f in list_names(&base) {
+        if let Some(dep) = f.strip_prefix(".dep_") {
+            if let Ok(text) = crate::fs::read_regular_text(&base.join(&f), 4096) {
+                deps.insert(dep.to_string(), text.trim().to_string());
+            }
+        }
+    }
+    deps
 }
 
 #[cfg(test)]

@@ -71,6 +71,9 @@ pub struct RebuildCandidate {
     pub strict: ConfKey,
     /// Its dkms.conf read as uninstall reads it.
     pub plain: ConfKey,
+    /// The dependency versions its build was made against (its
+    /// `.dep_<module>` records), as observed: dependency -> version.
+    pub recorded: std::collections::BTreeMap<String, String>,
 }
 
 /// A kernel that prune takes away, and what is built for it.

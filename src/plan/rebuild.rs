@@ -4,7 +4,7 @@
 //! `match` and `autoinstall`.
 
 use crate::observe::Facts;
-use crate::plan::RebuildCandidate;
+use crate::plan::{Mvka, RebuildCandidate};
 
 /// Modules built for k/a that upstream's `check_and_rebuild_dependent_modules`
 /// looks at: BUILD_DEPENDS set, BUILD_DEPENDS_REBUILD=yes, no `--force`.
@@ -27,6 +27,7 @@ pub fn candidates(world: &Facts, k: &str, a: &str) -> Vec<RebuildCandidate> {
         out.push(RebuildCandidate {
             strict: world.conf_key(&m, &v, k, a, true),
             plain: key,
+            recorded: world.recorded_deps(&Mvka::new(&m, &v, k, a)).clone(),
             m,
             v,
         });
