@@ -183,9 +183,11 @@ fn cleanup_empty(world: &World, lock: &Locked, k: &str) {
     {
         for n in crate::fs::list_names(&kd) {
             if n.starts_with("modules.") {
+                // Upstream's `rm -f`: a depmod file that stays is rewritten by the next depmod.
                 let _ = lock.remove_file(&l.install, &kd.join(n));
             }
         }
+        // Only an empty directory goes: one holding anything else stays.
         let _ = lock.rmdir(&l.install, &kd);
     }
 }

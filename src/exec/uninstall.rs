@@ -36,7 +36,6 @@ pub fn uninstall(
     let lib_tree = l.lib_tree(k);
     let orig_dir = l.original_dir(m, k, a);
     let was_active = cx.ledger.linked(world, m, k, a).as_deref() == Some(v);
-    let _ = lock;
     // An original that could not be put back is never deleted.
     let mut kept = false;
     if was_active {
@@ -84,6 +83,7 @@ pub fn uninstall(
         say.line(text::WAS_INACTIVE);
     }
     let source = crate::exec::build::script_dir(world, m, v);
+    // Upstream ignores POST_REMOVE's result; run_script has said what went wrong.
     let _ = run_script(
         world,
         say,
@@ -101,11 +101,13 @@ pub fn uninstall(
         say.line(&text::removing_originals(k, a));
         let _ = lock.remove_all(dkms, &orig_dir);
         if let Some(kd) = orig_dir.parent() {
+            // Only an empty directory goes: another arch's originals keep it.
             let _ = lock.rmdir(dkms, kd);
         }
     }
     let od = l.originals_dir(m);
     if crate::fs::list_dirs(&od).is_empty() {
+        // It holds no kernel's originals: a leftover is an empty directory.
         let _ = lock.remove_all(dkms, &od);
     }
     Ok(())
@@ -160,6 +162,7 @@ fn restore_originals(
                     orig_dir,
                 ))
             })?;
+        // The module is back: a note without its file is skipped by every reader.
         let _ = lock.remove_file(&l.dkms, &origin);
         restored.push(host);
     }
@@ -175,6 +178,7 @@ pub fn unbuild(cx: &mut Ctx, lock: &Locked, at: &Mvka) -> Result<()> {
         .map_err(|e| Error::io(text::CANNOT_REMOVE, &base, e))?;
     let kd = l.kernel_dir(&at.m, &at.v, &at.k);
     if crate::fs::list_dirs(&kd).is_empty() {
+        // No arch is left under it: a leftover is no build, and goes with the version.
         let _ = lock.remove_all(&l.dkms, &kd);
     }
     cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, false);
@@ -190,9 +194,11 @@ pub fn clean_version(cx: &mut Ctx, lock: &Locked, m: &str, v: &str) -> Result<()
         let kd = vd.join(&k);
         for n in crate::fs::list_names(&kd) {
             if n.starts_with(TMP_BUILD) {
+                // Never published: a leftover is no build, and goes with the version.
                 let _ = lock.remove_all(&l.dkms, &kd.join(n));
             }
         }
+        // Only an empty directory goes: another arch's build keeps it.
         let _ = lock.rmdir(&l.dkms, &kd);
     }
     Ok(())
@@ -222,6 +228,7 @@ pub fn delete_version(
     }
     let md = l.module_dir(m);
     if crate::fs::list_names(&md).is_empty() {
+        // Only an empty directory goes: another version keeps it.
         let _ = lock.rmdir(&l.dkms, &md);
     }
     Ok(())

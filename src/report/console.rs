@@ -32,6 +32,7 @@ impl Console {
             // Best effort, as upstream's `exec >/dev/null 2>&1`: when
             // dup2 fails the text still goes where it went before.
             let _ = rustix::stdio::dup2_stdout(&null);
+            // Likewise: a failed dup2 leaves stderr where it was.
             let _ = rustix::stdio::dup2_stderr(&null);
         }
     }

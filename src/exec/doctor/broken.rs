@@ -207,8 +207,10 @@ fn uninstall(d: &Disk, s: &mut Scan, m: &str, v: &str, k: &str, a: &str) -> bool
         // Empty directories only: a blocked original keeps them.
         let _ = lock.rmdir(dkms, &orig_dir);
         if let Some(kd) = orig_dir.parent() {
+            // Only empty directories go (see above).
             let _ = lock.rmdir(dkms, kd);
         }
+        // Only empty directories go (see above).
         let _ = lock.rmdir(dkms, &d.l.originals_dir(m));
     }
     for c in copies {
