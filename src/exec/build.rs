@@ -414,7 +414,11 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
         for bd in &conf.build_depends {
             if let Some(dv) = installed_dep_version(world, bd, k, a) {
                 let f = base_dir.join(format!(".dep_{bd}"));
-                let _ = lock.write_atomic(base, &f, format!("{dv}\n").as_bytes(), 0o644);
+                if let Err(e) = lock.write_atomic(base, &f, format!("{dv}\n").as_bytes(), 0o644) {
+                    // The build stands; without the record the next install
+                    // takes the dependency for updated and rebuilds it.
+                    log::warn!("cannot write {}: {e}", f.display());
+                }
             }
         }
     }

@@ -99,7 +99,11 @@ pub fn uninstall(
         say.warning(&[text::originals_kept(&orig_dir)]);
     } else if was_active && orig_dir.is_dir() {
         say.line(&text::removing_originals(k, a));
-        let _ = lock.remove_all(dkms, &orig_dir);
+        if let Err(e) = lock.remove_all(dkms, &orig_dir) {
+            // Every original is back: what stays holds notes without files,
+            // which every reader skips, and the next install reuses it.
+            log::warn!("cannot remove {}: {e}", orig_dir.display());
+        }
         if let Some(kd) = orig_dir.parent() {
             // Only an empty directory goes: another arch's originals keep it.
             let _ = lock.rmdir(dkms, kd);
