@@ -228,7 +228,8 @@ pub fn delete_version(
         crate::fault::point("remove:before-delete");
         lock.remove_all(&l.dkms, &vd)
             .map_err(|e| Error::io(text::CANNOT_REMOVE, &vd, e))?;
-        drop_records_of(cx.world, lock, m, v);
+        drop_records_of(cx.world, lock, m, v)
+            .map_err(|(file, e)| Error::io(text::CANNOT_REMOVE, &file, e))?;
     }
     let md = l.module_dir(m);
     if crate::fs::list_names(&md).is_empty() {
@@ -246,20 +247,37 @@ fn is_old_build_dir(d: &str) -> bool {
 
 /// The failure and deferral records of a module version that is gone
 /// (also what `doctor --repair` drops with a broken module it forgets).
-pub(crate) fn drop_records_of(world: &World, lock: &Locked, m: &str, v: &str) {
+/// Every one is tried; the first that cannot go is the error, with its
+/// file: a record left behind would go on reporting a module that is gone.
+pub(crate) fn drop_records_of(
+    world: &World,
+    lock: &Locked,
+    m: &str,
+    v: &str,
+) -> std::result::Result<(), (PathBuf, std::io::Error)> {
     let l = &world.host.layout;
-    for f in &world.records.failures {
-        if f.module == m && f.version == v {
-            let _ = lock.remove_file(&l.dkms, &crate::observe::pending::failure_file(l, f));
-        }
-    }
-    if world.tree.versions(m).len() <= 1 {
-        for i in &world.records.items {
-            if i.module == m {
-                let _ = lock.remove_file(&l.dkms, &crate::observe::pending::item_file(l, i));
+    let failures = world
+        .records
+        .failures
+        .iter()
+        .filter(|f| f.module == m && f.version == v)
+        .map(|f| crate::observe::pending::failure_file(l, f));
+    let last_version = world.tree.versions(m).len() <= 1;
+    let items = world
+        .records
+        .items
+        .iter()
+        .filter(|i| last_version && i.module == m)
+        .map(|i| crate::observe::pending::item_file(l, i));
+    let mut first = Ok(());
+    for file in failures.chain(items) {
+        if let Err(e) = lock.remove_file(&l.dkms, &file) {
+            if first.is_ok() {
+                first = Err((file, e));
             }
         }
     }
+    first
 }
 
 /// kernel_prerm/preinst for one module: upstream's `unbuild_module` in a

@@ -139,7 +139,9 @@ fn forget(d: &Disk, s: &mut Scan, m: &str, v: &str, shown: &Path) {
         text::DELETED_WITH_RECORDS,
         |lock, p| {
             lock.remove_all(dkms, p)?;
-            crate::exec::uninstall::drop_records_of(w, lock, m, v);
+            crate::exec::uninstall::drop_records_of(w, lock, m, v).map_err(|(file, e)| {
+                std::io::Error::new(e.kind(), format!("{}: {e}", file.display()))
+            })?;
             let md = d.l.module_dir(m);
             if list_names(&md).is_empty() {
                 // Another version or an archived original keeps it.
