@@ -75,7 +75,7 @@ fn run_inner(req: &Request, say: &mut dyn Say) -> Result<i32> {
     if lock.is_ok() {
         // Taking the lock creates the dkms tree when it was missing.
         host.dkms_tree_writable =
-            nix::unistd::access(&host.layout.dkms, nix::unistd::AccessFlags::W_OK).is_ok();
+            rustix::fs::access(&host.layout.dkms, rustix::fs::Access::WRITE_OK).is_ok();
     }
     let world = World::observe(host);
     let facts = Facts::new(&world);

@@ -31,7 +31,7 @@
 //! CI, where a missing prerequisite fails a test instead of skipping it) and
 //! the unit tests' `test_support` (the skip rule built on it).
 
-// Every system call goes through the safe wrappers of nix and rustix.
+// Every system call goes through the safe wrappers of rustix.
 #![forbid(unsafe_code)]
 
 pub mod child;

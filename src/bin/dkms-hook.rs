@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::new().filter("DKMS_LOG"))
         .format_timestamp(None)
         .init();
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o022));
     for v in ["CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS"] {
         std::env::remove_var(v);
     }

@@ -12,7 +12,7 @@ use dkms_hook::{child, cli, engine};
 
 fn main() -> ExitCode {
     // Files and directories we create are readable by anyone, as upstream's umask 022.
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o022));
     // upstream unsets these so they cannot leak into module builds.
     for v in ["CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS"] {
         std::env::remove_var(v);

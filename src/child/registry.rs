@@ -131,6 +131,7 @@ impl Drop for Running {
             // Never left running unwatched: a child dropped without a wait
             // (an error path) is killed and reaped here.
             kill_group(self.child.id(), Signal::KILL);
+            // Reaping a killed child only fails when it was reaped already: nothing is left to do.
             let _ = self.child.wait();
             self.reap();
         }

@@ -70,6 +70,7 @@ fn finish(
         .map_err(|e| Error::io(text::CANNOT_CREATE_SYMLINK, &link, e))?;
     cx.ledger.set_added(m, v);
     let dir = crate::exec::build::script_dir(world, m, v);
+    // Upstream ignores POST_ADD's result; run_script has said what went wrong.
     let _ = run_script(world, say, "post_add", &conf.post_add, &dir, None, &[], m);
     if blank {
         say.blank();

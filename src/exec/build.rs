@@ -141,6 +141,7 @@ pub fn clean_leftover(world: &World, lock: &Locked, m: &str, v: &str) {
     let l = &world.host.layout;
     let bdir = l.build_dir(m, v);
     if !crate::fs::list_names(&bdir).is_empty() && !bdir.join("make.log").exists() {
+        // Best effort: a leftover is found and removed by the next run, as this one did.
         let _ = lock.remove_all(&l.dkms, &bdir);
     }
 }
@@ -220,6 +221,7 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
     for n in crate::fs::list_names(&kdir) {
         if n.starts_with(&format!("{TMP_BUILD}{a}_")) || n.starts_with(&format!("{OLD_BUILD}{a}_"))
         {
+            // Best effort: leftovers are never published and every build tries again.
             let _ = lock.remove_all(base, &kdir.join(n));
         }
     }
@@ -236,6 +238,7 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
         .map_err(|e| Error::io(text::CANNOT_REMOVE, &bdir, e))?;
     source_check::check_source_tree(&source)?;
     lock.copy_tree(&source, base, &bdir).map_err(|e| {
+        // The copy's error is the one that counts; the next build empties it first.
         let _ = lock.remove_all(base, &bdir);
         Error::io(&text::cannot_copy_from(&source), &bdir, e)
     })?;
@@ -376,12 +379,14 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
         lock.rename(base, &kept, &base_dir)
     };
     if let Err(e) = published {
+        // The error that counts is the rename's; an unpublished result goes in the next build.
         let _ = lock.remove_all(base, &kept);
         return Err(Error::built_missing([text::final_mv_failed(
             &crate::error::os_error(&e),
         )]));
     }
-    // After an exchange `kept` holds the previous build.
+    // After an exchange `kept` holds the previous build: best effort, the
+    // next build of this kernel removes a leftover.
     let _ = lock.remove_all(base, &kept);
     crate::fault::point("build:after-rename");
 
@@ -402,13 +407,18 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
         m,
     );
     post?;
+    // Best effort: a build directory without a make.log goes in the next run (clean_leftover).
     let _ = lock.remove_all(base, &bdir);
 
     if conf.build_depends_rebuild && !world.host.opts.force {
         for bd in &conf.build_depends {
             if let Some(dv) = installed_dep_version(world, bd, k, a) {
                 let f = base_dir.join(format!(".dep_{bd}"));
-                let _ = lock.write_atomic(base, &f, format!("{dv}\n").as_bytes(), 0o644);
+                if let Err(e) = lock.write_atomic(base, &f, format!("{dv}\n").as_bytes(), 0o644) {
+                    // The build stands; without the record the next install
+                    // takes the dependency for updated and rebuilds it.
+                    log::warn!("cannot write {}: {e}", f.display());
+                }
             }
         }
     }

@@ -116,16 +116,29 @@ pub fn run(world: &World, lock: &Locked, say: &mut dyn Say, k: &str) -> i32 {
         step.cmd = format!("echo {}", shell_quote(&text::depmod_skipped(&modules_dep)));
         runner::invoke(say, &step, verbose, None, Hold::No)
     } else {
-        let (base, _keep) = depmod_base(world);
-        let mut c = String::from("depmod");
-        if let Some(b) = &base {
-            c.push_str(&format!(" -b {}", shell_quote(&b.display().to_string())));
-        }
-        c.push_str(&format!(" -a {}", shell_quote(k)));
-        if let Some(map) = world.kernel(k).and_then(|f| f.system_map.clone()) {
-            c.push_str(&format!(" -F {}", shell_quote(&map.display().to_string())));
-        }
-        step.cmd = c;
+        let (cmd, _keep) = match depmod_base(world) {
+            Ok((base, keep)) => {
+                let mut c = String::from("depmod");
+                if let Some(b) = &base {
+                    c.push_str(&format!(" -b {}", shell_quote(&b.display().to_string())));
+                }
+                c.push_str(&format!(" -a {}", shell_quote(k)));
+                if let Some(map) = world.kernel(k).and_then(|f| f.system_map.clone()) {
+                    c.push_str(&format!(" -F {}", shell_quote(&map.display().to_string())));
+                }
+                (c, keep)
+            }
+            Err(e) => {
+                // Without its base depmod would index the wrong tree: the
+                // step fails instead (the marker stays, the next run retries).
+                log::warn!(
+                    "cannot prepare the depmod base of {}: {e}",
+                    l.install.display()
+                );
+                ("false".to_string(), None)
+            }
+        };
+        step.cmd = cmd;
         // depmod writes the module indexes: it holds the lock while it runs.
         let code = runner::invoke(say, &step, verbose, None, Hold::Lock(lock));
         cleanup_empty(world, lock, k);
@@ -139,35 +152,41 @@ pub fn run(world: &World, lock: &Locked, say: &mut dyn Say, k: &str) -> i32 {
 }
 
 /// The `depmod -b` base directory for the install tree, and a temporary
-/// directory to keep alive when one had to be made.
-fn depmod_base(world: &World) -> (Option<PathBuf>, Option<tempfile::TempDir>) {
+/// directory to keep alive when one had to be made; an error when that
+/// directory could not be made (never a depmod of another tree).
+fn depmod_base(world: &World) -> std::io::Result<(Option<PathBuf>, Option<tempfile::TempDir>)> {
     let l = &world.host.layout;
     let it = &l.install;
     if *it == l.root.join("/lib/modules") {
-        return (
+        return Ok((
             if l.root.is_slash() {
                 None
             } else {
                 Some(l.root.dir().to_path_buf())
             },
             None,
-        );
+        ));
     }
     if it.ends_with("lib/modules") {
-        return (
+        return Ok((
             it.parent().and_then(Path::parent).map(Path::to_path_buf),
             None,
-        );
+        ));
     }
-    match tempfile::tempdir() {
-        Ok(t) => {
-            let lib = t.path().join("lib");
-            let _ = std::fs::create_dir_all(&lib);
-            let _ = std::os::unix::fs::symlink(it, lib.join("modules"));
-            (Some(t.path().to_path_buf()), Some(t))
-        }
-        Err(_) => (None, None),
-    }
+    let t = linked_base(&std::env::temp_dir(), it)?;
+    Ok((Some(t.path().to_path_buf()), Some(t)))
+}
+
+/// A new directory in `tmp` whose `lib/modules` leads to `install_tree`:
+/// the base that makes `depmod -b` index that tree.
+fn linked_base(tmp: &Path, install_tree: &Path) -> std::io::Result<tempfile::TempDir> {
+    let t = tempfile::Builder::new()
+        .prefix("dkms-depmod.")
+        .tempdir_in(tmp)?;
+    let lib = t.path().join("lib");
+    std::fs::create_dir(&lib)?;
+    std::os::unix::fs::symlink(install_tree, lib.join("modules"))?;
+    Ok(t)
 }
 
 /// Upstream: an empty modules.dep for a kernel that has no modules of its
@@ -183,9 +202,11 @@ fn cleanup_empty(world: &World, lock: &Locked, k: &str) {
     {
         for n in crate::fs::list_names(&kd) {
             if n.starts_with("modules.") {
+                // Upstream's `rm -f`: a depmod file that stays is rewritten by the next depmod.
                 let _ = lock.remove_file(&l.install, &kd.join(n));
             }
         }
+        // Only an empty directory goes: one holding anything else stays.
         let _ = lock.rmdir(&l.install, &kd);
     }
 }
@@ -219,4 +240,27 @@ pub fn post_transaction(
     // The command's status is upstream's to ignore too; it is in the log.
     runner::invoke(say, &step, world.host.verbose(), None, Hold::No);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_linked_base_leads_to_the_install_tree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = linked_base(tmp.path(), Path::new("/srv/modules")).unwrap();
+        assert_eq!(
+            std::fs::read_link(t.path().join("lib/modules")).unwrap(),
+            Path::new("/srv/modules")
+        );
+    }
+
+    #[test]
+    fn a_base_that_cannot_be_made_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gone = tmp.path().join("gone");
+        let e = linked_base(&gone, Path::new("/srv/modules")).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+    }
 }

@@ -132,6 +132,7 @@ pub fn install(
             .into_kind(Kind::InstallFailed)
         })?;
     cx.ledger.set_linked(&at.m, &at.k, &at.a, Some(&at.v));
+    // Upstream ignores POST_INSTALL's result; run_script has said what went wrong.
     let _ = run_script(
         world,
         say,

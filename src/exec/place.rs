@@ -288,6 +288,7 @@ impl Placement<'_> {
         }
         for (was, aside) in &self.moved {
             if self.lock.move_verified(dkms, aside, install, was).is_ok() {
+                // A note without its archived file is skipped by every reader.
                 let _ = self.lock.remove_file(dkms, &with_suffix(aside, ORIGIN));
             } else {
                 restored = false;
@@ -300,7 +301,9 @@ impl Placement<'_> {
             // The original is still where it was (it only leaves in
             // `finish`), so its backup can go.
             if original.exists() {
+                // Best effort: a backup that stays equals the original still in place.
                 let _ = self.lock.remove_file(dkms, backup);
+                // A note without its archived file is skipped by every reader.
                 let _ = self.lock.remove_file(dkms, &with_suffix(backup, ORIGIN));
             }
         }
@@ -312,6 +315,7 @@ impl Placement<'_> {
         let install = &self.world.host.layout.install;
         for (_, original) in &self.archived {
             if !self.placed.contains(original) {
+                // An original that cannot go stays beside ours (see above): depmod orders them.
                 let _ = self.lock.remove_file(install, original);
             }
         }
@@ -330,6 +334,7 @@ fn remove_stale_temps(lock: &Locked, base: &Path, dir: &Path, name: &str) {
     let prefix = format!(".{name}.ko");
     for n in crate::fs::list_names(dir) {
         if n.starts_with(&prefix) && n.contains(PLACING) {
+            // A leftover is harmless and tried again next time (see above).
             let _ = lock.remove_file(base, &dir.join(n));
         }
     }

@@ -23,9 +23,11 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::process::Command;
 
-use nix::unistd::{Gid, Uid, User};
+use rustix::process::{Gid, Uid};
 
+use crate::child::Run;
 use crate::error::{Error, Result};
 use crate::exec::runner::shell_quote;
 use crate::exec::Locked;
@@ -48,25 +50,63 @@ pub struct BuildUser {
 /// an error, never a silent root build.
 pub fn build_user(settings: &Settings) -> Result<Option<BuildUser>> {
     let name = settings.build_user.trim();
-    if name.is_empty() || !nix::unistd::geteuid().is_root() {
+    if name.is_empty() || !rustix::process::geteuid().is_root() {
         return Ok(None);
     }
     lookup(name).map(Some)
 }
 
-/// Look `name` up in the host's user database.
+/// Exit status of `getent` when the key is not in the database.
+const GETENT_NOT_FOUND: i32 = 2;
+
+/// Look `name` up in the host's user database: `getent passwd`, which asks
+/// NSS as getpwnam does (files, LDAP, systemd's dynamic users...).
 pub fn lookup(name: &str) -> Result<BuildUser> {
-    match User::from_name(name) {
-        Ok(Some(u)) => Ok(BuildUser {
-            name: u.name,
-            uid: u.uid,
-            gid: u.gid,
-        }),
-        Ok(None) => Err(Error::denied(text::build_user_missing(name))),
-        Err(e) => Err(Error::msg(text::build_user_lookup_failed(
+    let missing = || Error::denied(text::build_user_missing(name));
+    let out = match Command::new("getent")
+        .args(["passwd", "--", name])
+        .run_stdout()
+    {
+        Ok(out) => out,
+        Err(e) if e.code() == Some(GETENT_NOT_FOUND) => return Err(missing()),
+        Err(e) => {
+            return Err(Error::msg(text::build_user_lookup_failed(
+                name,
+                &e.to_string(),
+            )))
+        }
+    };
+    match parse_passwd(name, &String::from_utf8_lossy(&out)) {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(missing()),
+        Err(line) => Err(Error::msg(text::build_user_lookup_failed(
             name,
-            &e.to_string(),
+            &format!("getent printed a malformed entry: {line}"),
         ))),
+    }
+}
+
+/// The entry of user `name` in `getent passwd` output
+/// (`name:password:uid:gid:gecos:home:shell` lines): None when no line is
+/// `name`'s (getent looks an all-digit key up as a uid, getpwnam does not),
+/// the line itself when its ids are not numbers.
+fn parse_passwd(name: &str, out: &str) -> std::result::Result<Option<BuildUser>, String> {
+    let Some(line) = out.lines().find(|l| l.split(':').next() == Some(name)) else {
+        return Ok(None);
+    };
+    let id = |field: Option<&str>| {
+        field
+            .and_then(|f| f.parse::<u32>().ok())
+            .filter(|&id| id != u32::MAX)
+    };
+    let mut fields = line.split(':').skip(2);
+    match (id(fields.next()), id(fields.next())) {
+        (Some(uid), Some(gid)) => Ok(Some(BuildUser {
+            name: name.to_string(),
+            uid: Uid::from_raw(uid),
+            gid: Gid::from_raw(gid),
+        })),
+        _ => Err(line.to_string()),
     }
 }
 
@@ -102,7 +142,7 @@ pub fn hand_over(
     let Some(u) = build_user(settings)? else {
         return Ok(());
     };
-    let root = nix::unistd::geteuid();
+    let root = rustix::process::geteuid();
     walk(dir, &mut |p, _| {
         if p == log {
             return Ok(());
@@ -140,7 +180,7 @@ pub fn take_back(
         }
         Ok(())
     })?;
-    let (root, group) = (nix::unistd::geteuid(), nix::unistd::getegid());
+    let (root, group) = (rustix::process::geteuid(), rustix::process::getegid());
     walk(dir, &mut |p, _| chown(lock, base, p, root, group))?;
     chown(lock, base, dir, root, group)?;
     chmod(lock, base, dir, 0o755)
@@ -209,6 +249,31 @@ mod tests {
             String::from_utf8_lossy(&out.stdout),
             "cd /x/ && ./pre.sh 'q'"
         );
+    }
+
+    #[test]
+    fn a_user_is_found_by_name_with_its_ids() {
+        let root = lookup("root").unwrap();
+        assert_eq!(
+            (root.name.as_str(), root.uid, root.gid),
+            ("root", Uid::ROOT, Gid::ROOT)
+        );
+    }
+
+    #[rstest]
+    #[case("b:x:123:456:B:/:/bin/false\n", Ok(Some((123, 456))))]
+    // getent answers an all-digit key by uid: that is not user "0".
+    #[case("root:x:0:0:root:/root:/bin/bash\n", Ok(None))]
+    #[case("", Ok(None))]
+    #[case("b:x:abc:456::/:\n", Err("b:x:abc:456::/:"))]
+    #[case("b:x:123\n", Err("b:x:123"))]
+    fn passwd_lines(
+        #[case] out: &str,
+        #[case] want: std::result::Result<Option<(u32, u32)>, &str>,
+    ) {
+        let name = if out.starts_with("root") { "0" } else { "b" };
+        let got = parse_passwd(name, out).map(|u| u.map(|u| (u.uid.as_raw(), u.gid.as_raw())));
+        assert_eq!(got, want.map_err(str::to_string));
     }
 
     #[test]

@@ -137,7 +137,7 @@ pub fn clear_module(cx: &mut Ctx, lock: &Locked, k: &str, a: &str, m: &str) {
         if f.kernel == k && f.arch == a && f.module == m {
             remove(cx, lock, &failure_file(l, f));
             if let Some(saved) = saved_log(cx, f) {
-                let _ = lock.remove_file(&l.dkms, &saved);
+                remove(cx, lock, &saved);
             }
         }
     }
@@ -155,7 +155,7 @@ pub fn drop_kernel(cx: &mut Ctx, lock: &Locked, k: &str) -> Result<()> {
         if f.kernel == k {
             remove(cx, lock, &failure_file(l, f));
             if let Some(saved) = saved_log(cx, f) {
-                let _ = lock.remove_file(&l.dkms, &saved);
+                remove(cx, lock, &saved);
             }
         }
     }

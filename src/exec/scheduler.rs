@@ -187,6 +187,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
                     client.as_ref(),
                     &mut buf,
                 );
+                // The receiver only goes when the run is over: nobody is left to tell.
                 let _ = tx.send((step, res, buf));
             });
         }

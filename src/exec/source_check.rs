@@ -314,7 +314,12 @@ mod tests {
     fn fifo_is_refused_with_a_clear_error() {
         let d = tree(&[]);
         let fifo = d.path().join("src/sub/pipe");
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
         let err = check_source_tree(&d.path().join("src")).unwrap_err();
         assert_eq!(err.code(), 8);
         assert!(err.lines()[0].ends_with("sub/pipe"), "{:?}", err.lines());

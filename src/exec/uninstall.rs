@@ -36,7 +36,6 @@ pub fn uninstall(
     let lib_tree = l.lib_tree(k);
     let orig_dir = l.original_dir(m, k, a);
     let was_active = cx.ledger.linked(world, m, k, a).as_deref() == Some(v);
-    let _ = lock;
     // An original that could not be put back is never deleted.
     let mut kept = false;
     if was_active {
@@ -84,6 +83,7 @@ pub fn uninstall(
         say.line(text::WAS_INACTIVE);
     }
     let source = crate::exec::build::script_dir(world, m, v);
+    // Upstream ignores POST_REMOVE's result; run_script has said what went wrong.
     let _ = run_script(
         world,
         say,
@@ -99,13 +99,19 @@ pub fn uninstall(
         say.warning(&[text::originals_kept(&orig_dir)]);
     } else if was_active && orig_dir.is_dir() {
         say.line(&text::removing_originals(k, a));
-        let _ = lock.remove_all(dkms, &orig_dir);
+        if let Err(e) = lock.remove_all(dkms, &orig_dir) {
+            // Every original is back: what stays holds notes without files,
+            // which every reader skips, and the next install reuses it.
+            log::warn!("cannot remove {}: {e}", orig_dir.display());
+        }
         if let Some(kd) = orig_dir.parent() {
+            // Only an empty directory goes: another arch's originals keep it.
             let _ = lock.rmdir(dkms, kd);
         }
     }
     let od = l.originals_dir(m);
     if crate::fs::list_dirs(&od).is_empty() {
+        // It holds no kernel's originals: a leftover is an empty directory.
         let _ = lock.remove_all(dkms, &od);
     }
     Ok(())
@@ -160,6 +166,7 @@ fn restore_originals(
                     orig_dir,
                 ))
             })?;
+        // The module is back: a note without its file is skipped by every reader.
         let _ = lock.remove_file(&l.dkms, &origin);
         restored.push(host);
     }
@@ -175,6 +182,7 @@ pub fn unbuild(cx: &mut Ctx, lock: &Locked, at: &Mvka) -> Result<()> {
         .map_err(|e| Error::io(text::CANNOT_REMOVE, &base, e))?;
     let kd = l.kernel_dir(&at.m, &at.v, &at.k);
     if crate::fs::list_dirs(&kd).is_empty() {
+        // No arch is left under it: a leftover is no build, and goes with the version.
         let _ = lock.remove_all(&l.dkms, &kd);
     }
     cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, false);
@@ -190,9 +198,11 @@ pub fn clean_version(cx: &mut Ctx, lock: &Locked, m: &str, v: &str) -> Result<()
         let kd = vd.join(&k);
         for n in crate::fs::list_names(&kd) {
             if n.starts_with(TMP_BUILD) {
+                // Never published: a leftover is no build, and goes with the version.
                 let _ = lock.remove_all(&l.dkms, &kd.join(n));
             }
         }
+        // Only an empty directory goes: another arch's build keeps it.
         let _ = lock.rmdir(&l.dkms, &kd);
     }
     Ok(())
@@ -218,10 +228,12 @@ pub fn delete_version(
         crate::fault::point("remove:before-delete");
         lock.remove_all(&l.dkms, &vd)
             .map_err(|e| Error::io(text::CANNOT_REMOVE, &vd, e))?;
-        drop_records_of(cx.world, lock, m, v);
+        drop_records_of(cx.world, lock, m, v)
+            .map_err(|(file, e)| Error::io(text::CANNOT_REMOVE, &file, e))?;
     }
     let md = l.module_dir(m);
     if crate::fs::list_names(&md).is_empty() {
+        // Only an empty directory goes: another version keeps it.
         let _ = lock.rmdir(&l.dkms, &md);
     }
     Ok(())
@@ -235,20 +247,37 @@ fn is_old_build_dir(d: &str) -> bool {
 
 /// The failure and deferral records of a module version that is gone
 /// (also what `doctor --repair` drops with a broken module it forgets).
-pub(crate) fn drop_records_of(world: &World, lock: &Locked, m: &str, v: &str) {
+/// Every one is tried; the first that cannot go is the error, with its
+/// file: a record left behind would go on reporting a module that is gone.
+pub(crate) fn drop_records_of(
+    world: &World,
+    lock: &Locked,
+    m: &str,
+    v: &str,
+) -> std::result::Result<(), (PathBuf, std::io::Error)> {
     let l = &world.host.layout;
-    for f in &world.records.failures {
-        if f.module == m && f.version == v {
-            let _ = lock.remove_file(&l.dkms, &crate::observe::pending::failure_file(l, f));
-        }
-    }
-    if world.tree.versions(m).len() <= 1 {
-        for i in &world.records.items {
-            if i.module == m {
-                let _ = lock.remove_file(&l.dkms, &crate::observe::pending::item_file(l, i));
+    let failures = world
+        .records
+        .failures
+        .iter()
+        .filter(|f| f.module == m && f.version == v)
+        .map(|f| crate::observe::pending::failure_file(l, f));
+    let last_version = world.tree.versions(m).len() <= 1;
+    let items = world
+        .records
+        .items
+        .iter()
+        .filter(|i| last_version && i.module == m)
+        .map(|i| crate::observe::pending::item_file(l, i));
+    let mut first = Ok(());
+    for file in failures.chain(items) {
+        if let Err(e) = lock.remove_file(&l.dkms, &file) {
+            if first.is_ok() {
+                first = Err((file, e));
             }
         }
     }
+    first
 }
 
 /// kernel_prerm/preinst for one module: upstream's `unbuild_module` in a

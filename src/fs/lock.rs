@@ -117,6 +117,7 @@ impl Locked {
             }
             // The pid inside is for people looking; the lock is the flock.
             let _ = lock.set_len(0);
+            // Likewise: a pid that could not be written misleads no one.
             let _ = writeln!(lock, "{}", std::process::id());
             return Ok(Acquired {
                 lock: Locked {

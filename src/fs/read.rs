@@ -112,7 +112,12 @@ mod tests {
     fn refuses_fifos_and_big_files_without_blocking() {
         let d = tempfile::tempdir().unwrap();
         let fifo = d.path().join("fifo");
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
         let e = read_regular(&fifo, 100).unwrap_err();
         assert!(e.to_string().contains("FIFO"), "{e}");
         let big = d.path().join("big");

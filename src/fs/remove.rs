@@ -82,6 +82,7 @@ pub fn remove_empty_dirs(base: &Path, dir: &Path) {
         }
     }
     if dir != base {
+        // Only an empty directory goes, as with `find -empty -delete`.
         let _ = rmdir(base, dir);
     }
 }

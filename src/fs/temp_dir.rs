@@ -15,7 +15,8 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A new directory beneath a tree, removed on drop unless [`TempDir::keep`]
 /// was called.
 pub struct TempDir<'l> {
-    lock: &'l Locked,
+    /// Held for its lifetime: the directory goes while the lock is held.
+    _lock: &'l Locked,
     base: PathBuf,
     path: PathBuf,
     kept: bool,
@@ -31,7 +32,7 @@ impl<'l> TempDir<'l> {
             match mkdirat(&fd, name.as_str(), Mode::from_raw_mode(0o700)) {
                 Ok(()) => {
                     return Ok(TempDir {
-                        lock,
+                        _lock: lock,
                         base: base.to_path_buf(),
                         path: dir.join(name),
                         kept: false,
@@ -62,7 +63,6 @@ impl Drop for TempDir<'_> {
             // (a build clears its kernel's unpublished results first).
             let _ = remove::remove_all(&self.base, &self.path);
         }
-        let _ = self.lock;
     }
 }
 

@@ -83,6 +83,7 @@ fn sync_dir(dir: &OwnedFd) {
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     ) {
+        // The rename is done: a failed directory fsync costs only durability.
         let _ = fsync(&fd);
     }
 }
@@ -94,6 +95,7 @@ fn commit(dir: &OwnedFd, tmp: &OsStr, file: File, name: &OsStr) -> io::Result<()
         .sync_all()
         .and_then(|()| renameat(dir, tmp, dir, name).map_err(io::Error::from));
     if res.is_err() {
+        // The caller gets the error; a leftover dot-file is skipped by readers.
         let _ = unlinkat(dir, tmp, AtFlags::empty());
     }
     res?;
@@ -107,6 +109,7 @@ pub fn write_atomic(base: &Path, path: &Path, data: &[u8], mode: u32) -> io::Res
     let e = beneath::parent(base, path)?;
     let (tmp, mut f) = create_temp(&e.dir, &e.name, mode)?;
     if let Err(err) = f.write_all(data) {
+        // The caller gets the error; a leftover dot-file is skipped by readers.
         let _ = unlinkat(&e.dir, &tmp, AtFlags::empty());
         return Err(err);
     }
@@ -268,6 +271,7 @@ pub fn place_atomically(base: &Path, from: &Path, to: &Path, symlink: bool) -> i
     let (tmp, mut f) = create_temp(&e.dir, &e.name, 0o644)?;
     crate::fault::point("install:before-rename");
     if let Err(err) = io::copy(&mut src, &mut f) {
+        // The caller gets the error; a leftover dot-file is skipped by readers.
         let _ = unlinkat(&e.dir, &tmp, AtFlags::empty());
         return Err(err);
     }
@@ -281,6 +285,7 @@ fn link_over(dir: &OwnedFd, target: &OsStr, name: &OsStr) -> io::Result<()> {
             Ok(()) => {
                 let r = renameat(dir, &tmp, dir, name).map_err(io::Error::from);
                 if r.is_err() {
+                    // The caller gets the error; a leftover dot-file is skipped by readers.
                     let _ = unlinkat(dir, &tmp, AtFlags::empty());
                 }
                 return r;
@@ -348,6 +353,7 @@ pub fn move_verified(from_base: &Path, from: &Path, to_base: &Path, to: &Path) -
     })?;
     let (tmp, mut f) = create_temp(&b.dir, &b.name, mode)?;
     if let Err(err) = f.write_all(&data) {
+        // The caller gets the error; a leftover dot-file is skipped by readers.
         let _ = unlinkat(&b.dir, &tmp, AtFlags::empty());
         return Err(err);
     }

@@ -343,7 +343,7 @@ mod tests {
     fn a_fifo_or_missing_file_is_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("vmlinux");
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::RWXU).unwrap();
         let err = file_section(&fifo, ".comment", 1 << 20).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
         let err = file_section(&dir.path().join("none"), ".comment", 1 << 20).unwrap_err();

@@ -93,7 +93,7 @@ impl Host {
             )]));
         }
         let distribution = distro::running_distribution(&root)?;
-        let is_root = nix::unistd::geteuid().is_root();
+        let is_root = rustix::process::geteuid().is_root();
         let trust = Trust::observe(&root, is_root);
         let settings = Settings::load(&root, trees, &trust);
         let layout = Layout {
@@ -104,7 +104,7 @@ impl Host {
         };
         let etc = root.join("/etc/dkms");
         let dkms_tree_writable =
-            nix::unistd::access(&settings.dkms_tree, nix::unistd::AccessFlags::W_OK).is_ok();
+            rustix::fs::access(&settings.dkms_tree, rustix::fs::Access::WRITE_OK).is_ok();
         Ok(Host {
             no_autoinstall: etc.join("no-autoinstall").exists(),
             force_words: forced::force_words(&root),
@@ -230,7 +230,7 @@ pub fn running_in_chroot() -> bool {
             return true;
         }
     }
-    if nix::unistd::geteuid().is_root() {
+    if rustix::process::geteuid().is_root() {
         use std::os::unix::fs::MetadataExt;
         if let (Ok(a), Ok(b)) = (std::fs::metadata("/proc/1/root"), std::fs::metadata("/")) {
             if (a.dev(), a.ino()) != (b.dev(), b.ino()) {

@@ -237,16 +237,18 @@ pub fn headers_package(distribution: &str, kver: &str) -> String {
 
 /// The running kernel's release (`uname -r`), without spawning a process.
 pub fn running_kernel() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default()
+    rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The machine architecture (`uname -m`), without spawning a process.
 pub fn machine_arch() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.machine().to_string_lossy().into_owned())
-        .unwrap_or_default()
+    rustix::system::uname()
+        .machine()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The value of the last `name=...` line of a kconfig-style file (as if

@@ -101,7 +101,7 @@ impl fmt::Display for Untrusted {
 
 /// True when this process checks trust: it runs with effective uid 0.
 pub fn enforced() -> bool {
-    nix::unistd::geteuid().is_root()
+    rustix::process::geteuid().is_root()
 }
 
 /// Check `path` (a host path) against the rule, for a run under `root`:
@@ -397,7 +397,7 @@ mod tests {
             assert_eq!((u.kind, u.mode, u.uid), (Culprit::Itself, mode, 0));
         }
         set_mode(&f, 0o644);
-        nix::unistd::chown(&f, Some(nix::unistd::Uid::from_raw(1000)), None).unwrap();
+        std::os::unix::fs::chown(&f, Some(1000), None).unwrap();
         let u = check(&r, &f).expect("untrusted");
         assert_eq!(u.uid, 1000);
         assert_eq!(
@@ -444,12 +444,7 @@ mod tests {
         assert_eq!((u.kind, &u.culprit), (Culprit::LinkTarget, &real));
         set_mode(&real, 0o644);
         assert_eq!(check(&r, &f), None);
-        nix::unistd::chown(
-            &r.join("/home/u"),
-            Some(nix::unistd::Uid::from_raw(1000)),
-            None,
-        )
-        .unwrap();
+        std::os::unix::fs::chown(r.join("/home/u"), Some(1000), None).unwrap();
         let u = check(&r, &f).expect("untrusted");
         assert_eq!(
             (u.kind, &u.culprit),

@@ -7,7 +7,6 @@
 //! stream (see [`super::lost`]).
 
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 
 use super::lost::LostOutput;
 use super::{Say, Stream, Style};
@@ -30,11 +29,11 @@ impl Console {
     /// starts go to /dev/null.
     pub fn quiet(&mut self) {
         if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
-            let fd = null.as_raw_fd();
             // Best effort, as upstream's `exec >/dev/null 2>&1`: when
             // dup2 fails the text still goes where it went before.
-            let _ = nix::unistd::dup2(fd, 1);
-            let _ = nix::unistd::dup2(fd, 2);
+            let _ = rustix::stdio::dup2_stdout(&null);
+            // Likewise: a failed dup2 leaves stderr where it was.
+            let _ = rustix::stdio::dup2_stderr(&null);
         }
     }
 

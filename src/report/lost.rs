@@ -64,7 +64,7 @@ mod tests {
     fn the_line_names_the_program_the_stream_and_the_os_error() {
         let lost = LostOutput {
             stream: Stream::Out,
-            error: io::Error::from_raw_os_error(nix::libc::ENOSPC),
+            error: io::Error::from(rustix::io::Errno::NOSPC),
         };
         assert_eq!(lost.other_stream(), Stream::Err);
         assert_eq!(
@@ -73,7 +73,7 @@ mod tests {
         );
         let lost = LostOutput {
             stream: Stream::Err,
-            error: io::Error::from_raw_os_error(nix::libc::EIO),
+            error: io::Error::from(rustix::io::Errno::IO),
         };
         assert_eq!(lost.other_stream(), Stream::Out);
         assert_eq!(

@@ -139,7 +139,9 @@ fn forget(d: &Disk, s: &mut Scan, m: &str, v: &str, shown: &Path) {
         text::DELETED_WITH_RECORDS,
         |lock, p| {
             lock.remove_all(dkms, p)?;
-            crate::exec::uninstall::drop_records_of(w, lock, m, v);
+            crate::exec::uninstall::drop_records_of(w, lock, m, v).map_err(|(file, e)| {
+                std::io::Error::new(e.kind(), format!("{}: {e}", file.display()))
+            })?;
             let md = d.l.module_dir(m);
             if list_names(&md).is_empty() {
                 // Another version or an archived original keeps it.
@@ -207,8 +209,10 @@ fn uninstall(d: &Disk, s: &mut Scan, m: &str, v: &str, k: &str, a: &str) -> bool
         // Empty directories only: a blocked original keeps them.
         let _ = lock.rmdir(dkms, &orig_dir);
         if let Some(kd) = orig_dir.parent() {
+            // Only empty directories go (see above).
             let _ = lock.rmdir(dkms, kd);
         }
+        // Only empty directories go (see above).
         let _ = lock.rmdir(dkms, &d.l.originals_dir(m));
     }
     for c in copies {

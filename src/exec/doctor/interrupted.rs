@@ -114,11 +114,13 @@ pub(super) fn stranded_originals(d: &Disk, s: &mut Scan) {
                     // Only empty directories go; one still holding a
                     // blocked original stays.
                     let _ = lock.rmdir(&d.l.dkms, &dir);
+                    // Only empty directories go (see above).
                     let _ = lock.rmdir(&d.l.dkms, &od.join(&k));
                 }
             }
         }
         if let Some(lock) = s.lock {
+            // Only an empty directory goes: one still holding originals stays.
             let _ = lock.rmdir(&d.l.dkms, &od);
         }
     }

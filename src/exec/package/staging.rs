@@ -6,8 +6,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::sys::stat::{utimensat, UtimensatFlags};
-use nix::sys::time::TimeSpec;
+use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD};
 
 use crate::error::{Error, Kind, Result};
 use crate::plan::package::BinaryPackage;
@@ -57,7 +56,14 @@ pub fn payload(tree: &Path, p: &BinaryPackage) -> Result<()> {
 /// Set the time of everything under `tree` (and `tree`) to `epoch`,
 /// without following symlinks.
 pub fn set_times(tree: &Path, epoch: u64) -> Result<()> {
-    let t = TimeSpec::new(epoch as i64, 0);
+    let t = Timespec {
+        tv_sec: epoch as i64,
+        tv_nsec: 0,
+    };
+    let times = Timestamps {
+        last_access: t,
+        last_modification: t,
+    };
     let mut stack = vec![tree.to_path_buf()];
     while let Some(p) = stack.pop() {
         let meta = fs::symlink_metadata(&p).map_err(|e| io(&p, e))?;
@@ -66,7 +72,7 @@ pub fn set_times(tree: &Path, epoch: u64) -> Result<()> {
                 stack.push(e.map_err(|e| io(&p, e))?.path());
             }
         }
-        utimensat(None, &p, &t, &t, UtimensatFlags::NoFollowSymlink)
+        utimensat(CWD, &p, &times, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| io(&p, std::io::Error::from(e)))?;
     }
     Ok(())

@@ -136,7 +136,7 @@ pub fn mktarball(
             return Err(denied());
         }
     }
-    if nix::unistd::access(dir.as_path(), nix::unistd::AccessFlags::W_OK).is_err() {
+    if rustix::fs::access(dir.as_path(), rustix::fs::Access::WRITE_OK).is_err() {
         return Err(denied());
     }
     let name = OsStr::from_bytes(&name);

@@ -216,7 +216,7 @@ fn longest_overlap(lives: &[Lifetime]) -> Duration {
 /// waiting for meanwhile.
 struct Running {
     command: String,
-    pgid: nix::unistd::Pid,
+    pgid: rustix::process::Pid,
     start: Instant,
     exited: mpsc::Receiver<(std::io::Result<ExitStatus>, Instant)>,
     out: std::thread::JoinHandle<Vec<u8>>,
@@ -237,7 +237,7 @@ fn spawn(root: &TestRoot, bin: &str, args: &[String]) -> Running {
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {command}: {e}"));
     let start = Instant::now();
-    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let pgid = rustix::process::Pid::from_child(&child);
     let mut o = child.stdout.take().expect("stdout");
     let mut e = child.stderr.take().expect("stderr");
     let out = std::thread::spawn(move || {
@@ -275,7 +275,7 @@ impl Running {
     fn wait_timed(self, deadline: Instant) -> (Output, Lifetime) {
         let left = deadline.saturating_duration_since(Instant::now());
         let Ok((st, end)) = self.exited.recv_timeout(left) else {
-            let _ = nix::sys::signal::killpg(self.pgid, nix::sys::signal::Signal::SIGKILL);
+            let _ = rustix::process::kill_process_group(self.pgid, rustix::process::Signal::KILL);
             panic!("{} did not finish in time", self.command);
         };
         let st = st.expect("wait for the child");
@@ -411,8 +411,8 @@ impl LockHolder {
 
 impl Drop for LockHolder {
     fn drop(&mut self) {
-        let pg = nix::unistd::Pid::from_raw(self.0.id() as i32);
-        let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGKILL);
+        let pg = rustix::process::Pid::from_child(&self.0);
+        let _ = rustix::process::kill_process_group(pg, rustix::process::Signal::KILL);
         let _ = self.0.wait();
     }
 }

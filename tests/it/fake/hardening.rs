@@ -89,7 +89,8 @@ fn a_run_that_waited_for_the_lock_decides_from_what_it_finds_then() {
         .write(true)
         .open(root.path("/var/lib/dkms/.dkms-hook.lock"))
         .unwrap();
-    let held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let held = lock;
     let remove = root
         .command(
             env!("CARGO_BIN_EXE_dkms"),
@@ -352,7 +353,12 @@ fn fifos_and_devices_where_files_belong_never_hang_or_flood() {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             let _ = std::fs::remove_file(&p);
             if kind == "fifo" {
-                nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+                rustix::fs::mkfifoat(
+                    rustix::fs::CWD,
+                    &p,
+                    rustix::fs::Mode::from_bits_truncate(0o644),
+                )
+                .unwrap();
             } else {
                 symlink("/dev/zero", &p).unwrap();
             }
@@ -385,7 +391,7 @@ fn a_closed_stdout_never_stops_the_work() {
         (env!("CARGO_BIN_EXE_dkms-hook"), vec!["kernel-postinst", K1]),
     ] {
         let mut cmd = root.command(bin, &args);
-        let (r, w) = nix::unistd::pipe().unwrap();
+        let (r, w) = rustix::pipe::pipe().unwrap();
         drop(r);
         cmd.stdout(Stdio::from(w)).stderr(Stdio::piped());
         let out = cmd.output().unwrap();
@@ -442,9 +448,9 @@ fn sigterm_takes_the_build_down_before_the_lock_is_released() {
             .unwrap_or(false)
     };
     assert!(sleeping(), "the build's make is running");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::TERM,
     )
     .unwrap();
     let st = child.wait().unwrap();
@@ -455,7 +461,7 @@ fn sigterm_takes_the_build_down_before_the_lock_is_released() {
         .write(true)
         .open(root.path("/var/lib/dkms/.dkms-hook.lock"))
         .unwrap();
-    assert!(nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock).is_ok());
+    assert!(rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok());
 }
 
 // 10. --------------------------------------------------------------------

@@ -9,9 +9,10 @@ use rstest::rstest;
 
 /// The running kernel's release, as dkms-hook reads it.
 fn running() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .expect("uname")
+    rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[rstest]

@@ -448,3 +448,34 @@ fn dkms_still_installs_a_module_of_zero_modules_as_upstream_does() {
     out.assert_stderr_contains("dkms.conf: Warning! Zero modules specified.");
     assert!(!out.stderr.contains("Error!"), "{out}");
 }
+
+#[test]
+fn remove_says_so_when_a_failure_record_of_the_version_cannot_go() {
+    let root = TestRoot::with_kernel(K1);
+    root.add_source("hello-1.0");
+    root.dkms(&["add", "hello/1.0"]).assert_ok();
+    // The records' directory leads out of the dkms tree, where the confined
+    // layer removes nothing (readers follow it, so the record is seen).
+    let name = format!("hello@1.0@{K1}@{ARCH}.json");
+    root.write(
+        &format!("/elsewhere/{name}"),
+        format!(
+            "{{\"module\":\"hello\",\"version\":\"1.0\",\"kernel\":\"{K1}\",\"arch\":\"{ARCH}\",\"code\":10}}"
+        ),
+    );
+    std::fs::create_dir_all(root.path("/var/lib/dkms/.dkms-hook")).unwrap();
+    std::os::unix::fs::symlink(
+        root.path("/elsewhere"),
+        root.path("/var/lib/dkms/.dkms-hook/failed"),
+    )
+    .unwrap();
+    assert!(failed_entry(&root, "hello").is_some());
+
+    let out = root.dkms(&["remove", "hello/1.0", "--all"]);
+    assert_ne!(out.code, 0, "{out}");
+    out.assert_stderr_contains(&format!("/var/lib/dkms/.dkms-hook/failed/{name}"));
+    // The version is gone; the record it could not remove is still said.
+    assert!(!root.exists("/var/lib/dkms/hello/1.0"));
+    assert!(root.exists(&format!("/elsewhere/{name}")));
+    assert!(failed_entry(&root, "hello").is_some());
+}

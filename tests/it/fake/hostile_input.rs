@@ -322,9 +322,10 @@ fn link_private_file(t: &TestRoot, c: &Canary) -> Scenario {
 
 fn fifo_in_source(t: &TestRoot, _: &Canary) -> Scenario {
     module_m(t, &hello_conf(""));
-    nix::unistd::mkfifo(
-        &t.path("/usr/src/m-1.0/pipe"),
-        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        t.path("/usr/src/m-1.0/pipe"),
+        rustix::fs::Mode::from_bits_truncate(0o600),
     )
     .expect("mkfifo");
     build_m()

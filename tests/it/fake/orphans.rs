@@ -110,7 +110,7 @@ fn size(p: &Path) -> u64 {
 
 #[test]
 fn a_killed_run_leaves_no_process_and_its_rerun_ends_like_an_uninterrupted_run() {
-    if !nix::unistd::geteuid().is_root() {
+    if !rustix::process::geteuid().is_root() {
         skip_unless_ci(
             "orphans",
             "it reads other processes' environment in /proc (needs root)",

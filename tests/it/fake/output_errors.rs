@@ -178,7 +178,7 @@ fn a_reader_that_closed_its_pipe_is_not_an_error() {
     ] {
         let mut cmd = root.command(bin, args);
         // `| head -0`: the reader is gone before anything is written.
-        let (r, w) = nix::unistd::pipe().expect("pipe");
+        let (r, w) = rustix::pipe::pipe().expect("pipe");
         drop(r);
         cmd.stdout(Stdio::from(w)).stderr(Stdio::piped());
         let out = collect(cmd);

@@ -33,7 +33,7 @@ const IGNORED: &str = "dkms-hook: the error above does not fail this package ope
 /// root can give files away).
 #[track_caller]
 fn as_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
+    if rustix::process::geteuid().is_root() {
         return true;
     }
     skip_unless_ci(test, "trust is only checked when running as root");
@@ -46,7 +46,7 @@ fn chmod(p: &Path, mode: u32) {
 }
 
 fn give_away(p: &Path) {
-    nix::unistd::chown(p, Some(nix::unistd::Uid::from_raw(USER)), None)
+    std::os::unix::fs::chown(p, Some(USER), None)
         .unwrap_or_else(|e| panic!("chown {}: {e}", p.display()));
 }
 

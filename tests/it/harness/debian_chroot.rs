@@ -42,7 +42,7 @@ pub fn e2e_enabled(test: &str) -> bool {
         eprintln!("SKIPPED {test}: slow end-to-end test; set DKMS_HOOK_E2E=1 (or CI) to run it");
         return false;
     }
-    if !nix::unistd::geteuid().is_root() {
+    if !rustix::process::geteuid().is_root() {
         skip_unless_ci(test, "needs root (debootstrap, chroot, mount)");
         return false;
     }

@@ -140,7 +140,7 @@ fn run(cmd: &mut Command, input: Option<Vec<u8>>, timeout: Duration) -> Output {
     .process_group(0);
     let mut child = dkms_hook::child::retry_text_busy(|| cmd.spawn())
         .unwrap_or_else(|e| panic!("cannot run {command}: {e}"));
-    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let pgid = rustix::process::Pid::from_child(&child);
     let writer = input.map(|data| {
         let mut stdin = child.stdin.take().expect("stdin is piped");
         // Dropping stdin at the end of the thread closes it.
@@ -167,7 +167,7 @@ fn run(cmd: &mut Command, input: Option<Vec<u8>>, timeout: Duration) -> Output {
         status
     });
     if rx.recv_timeout(timeout).is_err() {
-        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
         let _ = waiter.join();
         panic!("{command} timed out after {timeout:?}");
     }
@@ -176,7 +176,7 @@ fn run(cmd: &mut Command, input: Option<Vec<u8>>, timeout: Duration) -> Output {
         .expect("waiter thread")
         .expect("wait for child");
     // Grandchildren left in the background could hold the pipes open.
-    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+    let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
     if let Some(w) = writer {
         let _ = w.join();
     }

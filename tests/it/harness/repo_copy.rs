@@ -70,7 +70,8 @@ fn content_hash(files: &[PathBuf]) -> String {
 
 /// Holds a cross-process lock of the work directory (released when dropped).
 pub struct WorkLock {
-    _lock: nix::fcntl::Flock<fs::File>,
+    /// Closing it releases the lock.
+    _lock: fs::File,
 }
 
 /// Take the lock file `name` in the work directory, which serialises work
@@ -83,10 +84,9 @@ pub fn lock_work_dir(name: &str) -> WorkLock {
         .write(true)
         .open(work_dir().join(name))
         .unwrap_or_else(|e| panic!("open lock file: {e}"));
-    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive) {
-        Ok(lock) => WorkLock { _lock: lock },
-        Err((_, e)) => panic!("flock {name}: {e}"),
-    }
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .unwrap_or_else(|e| panic!("flock {name}: {e}"));
+    WorkLock { _lock: file }
 }
 
 /// The copy of the repository, up to date; returns its directory and the

@@ -19,7 +19,7 @@ impl Tmpfs {
     /// Mounts a tmpfs of `size` (mode 0755) on `at`, created if need be, or
     /// says why it cannot.
     pub fn mount(at: &Path, size: &str) -> Result<Tmpfs, String> {
-        if !nix::unistd::geteuid().is_root() {
+        if !rustix::process::geteuid().is_root() {
             return Err("not running as root".into());
         }
         fs::create_dir_all(at).unwrap_or_else(|e| panic!("mkdir {}: {e}", at.display()));

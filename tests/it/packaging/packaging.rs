@@ -541,7 +541,7 @@ fn rpm_package() {
     // (rpm chroots into the root for them, which needs root).
     // Under CI (run as root, busybox-static installed) this half never skips.
     const SCRIPTLETS: &str = "rpm_package (rpm --root scriptlets)";
-    if !nix::unistd::geteuid().is_root() {
+    if !rustix::process::geteuid().is_root() {
         skip_unless_ci(SCRIPTLETS, "needs root to chroot for the scriptlets");
         return;
     }

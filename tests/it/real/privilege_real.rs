@@ -18,11 +18,11 @@ const USER: &str = "dkmsbuild";
 
 /// Creates the build user when missing; false (skip) when not root.
 fn ensure_build_user(test: &str) -> bool {
-    if !nix::unistd::geteuid().is_root() {
+    if !rustix::process::geteuid().is_root() {
         skip_unless_ci(test, "needs root (CI must run as root)");
         return false;
     }
-    if nix::unistd::User::from_name(USER).ok().flatten().is_none() {
+    if dkms_hook::exec::privilege::lookup(USER).is_err() {
         let st = Command::new("useradd")
             .args([
                 "--system",
@@ -166,9 +166,8 @@ fn build_runs_unprivileged_without_network_and_install_as_root() {
     }
     // No build directory is left behind, and nothing in the dkms tree
     // belongs to the build user.
-    let uid = nix::unistd::User::from_name(USER)
-        .expect("lookup")
-        .expect("user")
+    let uid = dkms_hook::exec::privilege::lookup(USER)
+        .expect("build user")
         .uid
         .as_raw();
     let mut stack = vec![root.path("/var/lib/dkms")];
@@ -196,7 +195,7 @@ fn unknown_build_user_is_refused() {
     let Some(kernels) = require_real_kernels(test) else {
         return;
     };
-    if !nix::unistd::geteuid().is_root() {
+    if !rustix::process::geteuid().is_root() {
         skip_unless_ci(test, "needs root (CI must run as root)");
         return;
     }
