@@ -295,11 +295,8 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
         Jobs::Fixed(_) => None,
     };
     if runner::invoke(say, &step, verbose, client, Hold::Lock(lock)) != 0 {
-        let mut e = Error::build_failed(text::make_failed(k, a, &log));
-        if input.style == Style::Hook {
-            e = e.with_lines(crate::report::summary::tail_block(&log));
-        }
-        return Err(e);
+        // The hooks show make.log's tail once, in their summary.
+        return Err(Error::build_failed(text::make_failed(k, a, &log)));
     }
 
     privilege::take_back(lock, base, settings, &bdir, &log)?;

@@ -37,7 +37,9 @@ use crate::error::{Error, Result};
 use crate::observe::conf::ModuleConf;
 use crate::observe::{ConfKey, World};
 use crate::plan::{ExitRule, Job, Plan, ReadJob, Step, WriteJob};
-use crate::report::{Say, Style};
+use std::collections::BTreeSet;
+
+use crate::report::{Buffer, Say, Style};
 use crate::text;
 
 /// What a job runs with: the observed world and what the run did so far.
@@ -121,9 +123,19 @@ impl<'a> Ctx<'a> {
 /// printed as they happen.
 pub fn run_read(plan: &Plan<ReadJob>, world: &World, say: &mut dyn Say) -> i32 {
     let mut cx = Ctx::new(world, say.style());
-    run_steps(plan, &mut cx, say, |cx, _, step, say| {
-        run_read_job(cx, &step.job, say)
-    })
+    run_steps(
+        plan,
+        &mut cx,
+        say,
+        &BTreeSet::new(),
+        |cx, _, step, say, block| {
+            let out: &mut dyn Say = match block {
+                Some(b) => b,
+                None => say,
+            };
+            run_read_job(cx, &step.job, out)
+        },
+    )
 }
 
 /// Run a plan that writes, with the lock held; returns the exit status.
@@ -132,16 +144,36 @@ pub fn run_write(plan: &Plan, world: &World, lock: &Locked, say: &mut dyn Say) -
     std::thread::scope(|scope| {
         let mut sched = scheduler::Scheduler::new(scope, world, lock, plan);
         let mut cx = Ctx::new(world, say.style());
-        let code = run_steps(plan, &mut cx, say, |cx, i, step, say| {
+        // A module's steps in a hook plan are one block: shown whole, in
+        // plan order, never split by the live progress lines.
+        let blocks: BTreeSet<usize> = plan
+            .steps
+            .iter()
+            .filter(|s| s.parallel)
+            .map(|s| s.chain)
+            .collect();
+        let code = run_steps(plan, &mut cx, say, &blocks, |cx, i, step, say, block| {
             if let Some(s) = sched.as_mut() {
                 s.pump(cx, plan, say);
                 if step.parallel {
-                    return s.finish(cx, plan, i, say);
+                    return match block {
+                        Some(out) => s.finish(cx, plan, i, say, out),
+                        None => {
+                            let mut out = Buffer::new(say.style());
+                            let res = s.finish(cx, plan, i, say, &mut out);
+                            out.replay(say);
+                            res
+                        }
+                    };
                 }
             }
+            let out: &mut dyn Say = match block {
+                Some(b) => b,
+                None => say,
+            };
             match &step.job {
-                Job::Read(job) => run_read_job(cx, job, say),
-                Job::Write(job) => run_write_job(cx, lock, job, say),
+                Job::Read(job) => run_read_job(cx, job, out),
+                Job::Write(job) => run_write_job(cx, lock, job, out),
             }
         });
         if let Some(s) = sched.as_mut() {
@@ -155,21 +187,31 @@ pub fn run_write(plan: &Plan, world: &World, lock: &Locked, say: &mut dyn Say) -
 
 /// The steps of `plan` in order, each through `run`; returns the exit
 /// status the plan's rule gives.
+/// The steps of a chain in `blocks` write into one buffer (`block` in
+/// `run`), shown when the chain's last step is done.
 fn run_steps<J>(
     plan: &Plan<J>,
     cx: &mut Ctx,
     say: &mut dyn Say,
-    mut run: impl FnMut(&mut Ctx, usize, &Step<J>, &mut dyn Say) -> Result<()>,
+    blocks: &BTreeSet<usize>,
+    mut run: impl FnMut(&mut Ctx, usize, &Step<J>, &mut dyn Say, Option<&mut Buffer>) -> Result<()>,
 ) -> i32 {
     cx.outcomes = vec![Outcome::NotRun; plan.steps.len()];
     let mut status = 0;
     let mut chain_status: std::collections::BTreeMap<usize, i32> = Default::default();
     let mut chain = 0usize;
+    let mut block: Option<Buffer> = None;
     for (i, step) in plan.steps.iter().enumerate() {
         if step.chain != chain {
             // A new subshell context: what the last one prepared is gone.
             chain = step.chain;
             cx.ledger.prepared.clear();
+            if let Some(mut b) = block.take() {
+                b.replay(say);
+            }
+            if blocks.contains(&chain) {
+                block = Some(Buffer::new(say.style()));
+            }
         }
         if step.after.iter().any(|j| !cx.outcomes[*j].succeeded())
             || step.deps.iter().any(|j| !cx.outcomes[*j].resolved())
@@ -179,14 +221,17 @@ fn run_steps<J>(
         if step.if_ok && status != 0 {
             continue;
         }
-        let res = run(cx, i, step, say);
+        let res = run(cx, i, step, say, block.as_mut());
         let outcome = match &res {
             Ok(()) => Outcome::Ok,
             Err(e) if e.is_skip() => Outcome::Excluded,
             Err(e) => Outcome::Failed(e.code()),
         };
         if let Err(e) = &res {
-            say.error(e);
+            match block.as_mut() {
+                Some(b) => b.error(e),
+                None => say.error(e),
+            }
             if let Some(first) = e.lines().iter().find(|l| !l.trim().is_empty()) {
                 cx.ledger.step_errors.insert(i, first.trim().to_string());
             }
@@ -205,6 +250,9 @@ fn run_steps<J>(
         match plan.exit {
             ExitRule::Stop => {
                 if code != 0 && step.fatal {
+                    if let Some(mut b) = block.take() {
+                        b.replay(say);
+                    }
                     return code;
                 }
             }
@@ -216,6 +264,9 @@ fn run_steps<J>(
             }
             ExitRule::Hook { .. } => {}
         }
+    }
+    if let Some(mut b) = block.take() {
+        b.replay(say);
     }
     match plan.exit {
         ExitRule::Stop => 0,

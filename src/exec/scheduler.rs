@@ -37,7 +37,9 @@ struct Node {
 enum State {
     Waiting,
     Running(Instant),
-    Done(Result<()>, Buffer),
+    /// Built (or failed) after this long (`None`: nothing had to be
+    /// built), its output in the buffer.
+    Done(Result<()>, Buffer, Option<Duration>),
     Taken,
 }
 
@@ -108,20 +110,20 @@ impl<'s, 'w> Scheduler<'s, 'w> {
     /// Start every build that may start now; take in the finished ones.
     pub fn pump(&mut self, cx: &mut Ctx, plan: &Plan, say: &mut dyn Say) {
         while let Ok(f) = self.rx.try_recv() {
-            self.finished(f, say);
+            self.finished(f);
         }
         self.dispatch(cx, plan, say);
     }
 
-    fn finished(&mut self, (i, res, buf): Finished, say: &mut dyn Say) {
+    /// A build ended. How it ended is said after its block, in plan order
+    /// (the heartbeat names it meanwhile).
+    fn finished(&mut self, (i, res, buf): Finished) {
         if let Some(n) = self.nodes.iter_mut().find(|n| n.step == i) {
-            if let State::Running(t) = n.state {
-                self.live.emit(
-                    say,
-                    Progress::Finished(&n.at, t.elapsed(), res.as_ref().err()),
-                );
-            }
-            n.state = State::Done(res, buf);
+            let took = match n.state {
+                State::Running(t) => Some(t.elapsed()),
+                _ => None,
+            };
+            n.state = State::Done(res, buf, took);
         }
     }
 
@@ -156,7 +158,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
             if cx.ledger.is_built(world, &at.m, &at.v, &at.k, &at.a)
                 || cx.ledger.is_installed(world, &at.m, &at.v, &at.k, &at.a)
             {
-                self.nodes[idx].state = State::Done(Ok(()), Buffer::new(Style::Hook));
+                self.nodes[idx].state = State::Done(Ok(()), Buffer::new(Style::Hook), None);
                 continue;
             }
             let Some(signer) = cx.ledger.prepared_signer(&at.k, &at.a).cloned() else {
@@ -194,8 +196,17 @@ impl<'s, 'w> Scheduler<'s, 'w> {
     }
 
     /// The step `i`'s module: wait for its build (starting others and
-    /// saying what still runs meanwhile), show its output, then install it.
-    pub fn finish(&mut self, cx: &mut Ctx, plan: &Plan, i: usize, say: &mut dyn Say) -> Result<()> {
+    /// saying live on `say` what still runs meanwhile), show its output on
+    /// `out` (the module's block), install it, then say how its build
+    /// ended, after its lines.
+    pub fn finish(
+        &mut self,
+        cx: &mut Ctx,
+        plan: &Plan,
+        i: usize,
+        say: &mut dyn Say,
+        out: &mut dyn Say,
+    ) -> Result<()> {
         let Some(idx) = self.nodes.iter().position(|n| n.step == i) else {
             return Err(Error::msg(text::NO_SUCH_BUILD));
         };
@@ -210,32 +221,49 @@ impl<'s, 'w> Scheduler<'s, 'w> {
                 // prepared (an earlier failure). Build it here.
                 let (at, key) = (self.nodes[idx].at.clone(), self.nodes[idx].conf.clone());
                 self.nodes[idx].state = State::Taken;
-                return run_install(cx, self.lock, say, &at, &key, plan, i);
+                return run_install(cx, self.lock, out, &at, &key, plan, i);
             }
             if let Ok(f) = self.rx.recv_timeout(Duration::from_millis(500)) {
-                self.finished(f, say);
+                self.finished(f);
             }
             if last_beat.elapsed() >= HEARTBEAT {
-                let names: Vec<&Mvka> = self
+                let running: Vec<&Mvka> = self
                     .nodes
                     .iter()
                     .filter(|n| matches!(n.state, State::Running(_)))
                     .map(|n| &n.at)
                     .collect();
-                self.live.emit(say, Progress::Heartbeat(&names));
+                let done: Vec<&Mvka> = self
+                    .nodes
+                    .iter()
+                    .filter(|n| matches!(n.state, State::Done(..)))
+                    .map(|n| &n.at)
+                    .collect();
+                self.live.emit(say, Progress::Heartbeat(&running, &done));
                 last_beat = Instant::now();
             }
         }
         let state = std::mem::replace(&mut self.nodes[idx].state, State::Taken);
-        let State::Done(res, mut buf) = state else {
+        let State::Done(res, mut buf, took) = state else {
             return Err(Error::msg(text::BUILD_NOT_DONE));
         };
-        buf.replay(say);
-        res?;
         let at = self.nodes[idx].at.clone();
-        cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, true);
-        let key = self.nodes[idx].conf.clone();
-        run_install(cx, self.lock, say, &at, &key, plan, i)
+        buf.replay(out);
+        let res = res.and_then(|()| {
+            cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, true);
+            let key = self.nodes[idx].conf.clone();
+            run_install(cx, self.lock, out, &at, &key, plan, i)
+        });
+        // The error belongs to the block, before the line that says how the
+        // build ended; the executor then has nothing more to show.
+        if let Err(e) = &res {
+            out.error(e);
+        }
+        if let Some(took) = took {
+            self.live
+                .emit(out, Progress::Finished(&at, took, res.as_ref().err()));
+        }
+        res.map_err(Error::shown)
     }
 
     /// Stop starting builds (running ones finish; the scope waits for them).

@@ -1,8 +1,10 @@
 //! Live progress of the hooks' parallel builds: a line when a build
-//! starts, a line when it ends (built or failed, with the time taken), and
-//! while builds run a heartbeat naming what is still building, so apt is
-//! never silent for long. Plain lines, whole lines only: they go out
-//! between the buffered blocks of the builds and never split one.
+//! starts, while builds run a heartbeat naming what is still building (and
+//! what finished and waits for its turn to be shown), so apt is never
+//! silent for long; and after each module's block (shown in plan order),
+//! how its build ended (built or failed, with the time taken). Plain
+//! lines, whole lines only: they go out between the blocks of the builds
+//! and never split one.
 
 use std::time::Duration;
 
@@ -16,8 +18,9 @@ pub enum Event<'a> {
     Started(&'a Mvka),
     /// The build ended after this long, with this error if it failed.
     Finished(&'a Mvka, Duration, Option<&'a Error>),
-    /// These builds are still running.
-    Heartbeat(&'a [&'a Mvka]),
+    /// These builds are still running; these others finished and wait for
+    /// their turn to be shown.
+    Heartbeat(&'a [&'a Mvka], &'a [&'a Mvka]),
 }
 
 /// Writes progress lines (on stderr, so stdout keeps upstream's text).
@@ -69,7 +72,7 @@ impl Progress {
                     ),
                 }
             }
-            Event::Heartbeat(running) => {
+            Event::Heartbeat(running, done) => {
                 if running.is_empty() {
                     return;
                 }
@@ -84,7 +87,15 @@ impl Progress {
                         format!("{}/{} for {} ({t})", at.m, at.v, at.k)
                     })
                     .collect();
-                format!("dkms-hook: still building: {}", names.join(", "))
+                let mut line = format!("dkms-hook: still building: {}", names.join(", "));
+                if !done.is_empty() {
+                    let done: Vec<String> = done
+                        .iter()
+                        .map(|at| format!("{}/{} for {}", at.m, at.v, at.k))
+                        .collect();
+                    line.push_str(&format!("; finished, shown in turn: {}", done.join(", ")));
+                }
+                line
             }
         };
         say.emit(Stream::Err, &format!("{line}\n"));
@@ -112,7 +123,7 @@ mod tests {
         let mut p = Progress::new();
         let at = Mvka::new("hello", "1.0", "6.1.0-1-amd64", "x86_64");
         p.emit(&mut b, Event::Started(&at));
-        p.emit(&mut b, Event::Heartbeat(&[&at]));
+        p.emit(&mut b, Event::Heartbeat(&[&at], &[]));
         p.emit(
             &mut b,
             Event::Finished(&at, Duration::from_millis(8000), None),

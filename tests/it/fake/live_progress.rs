@@ -40,53 +40,53 @@ fn a_hook_run_reports_each_build_while_it_happens() {
     slow_module(&root, "slowlong", 13);
     slow_module(&root, "slowshort", 5);
 
+    // stdout and stderr on one pipe, as apt shows them.
     let start = Instant::now();
     let mut child = root
-        .command(env!("CARGO_BIN_EXE_dkms-hook"), &["kernel-postinst", K1])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .command_under(
+            &["bash", "-c", "exec \"$@\" 2>&1", "bash"],
+            env!("CARGO_BIN_EXE_dkms-hook"),
+            &["kernel-postinst", K1],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("spawn dkms-hook");
-    let err = child.stderr.take().expect("stderr pipe");
+    let out = child.stdout.take().expect("stdout pipe");
     let mut lines: Vec<(f64, String)> = Vec::new();
-    for line in BufReader::new(err).lines() {
+    for line in BufReader::new(out).lines() {
         let line = line.expect("utf-8 line");
         lines.push((start.elapsed().as_secs_f64(), line));
     }
     let status = child.wait().expect("wait");
-    let end = start.elapsed().as_secs_f64();
     let shown: String = lines
         .iter()
         .map(|(t, l)| format!("{t:6.2}  {l}\n"))
         .collect();
     assert!(status.success(), "exit {status}\n{shown}");
-    let at = |needle: &str| -> f64 {
+    let find = |needle: &str| -> usize {
         lines
             .iter()
-            .find(|(_, l)| l.contains(needle))
-            .map(|(t, _)| *t)
+            .position(|(_, l)| l.contains(needle))
             .unwrap_or_else(|| panic!("no line with {needle:?}\n{shown}"))
     };
+    let at = |needle: &str| -> f64 { lines[find(needle)].0 };
 
     // Both builds are announced as they start, long before either ends.
     let started_long = at("dkms-hook: building slowlong/1.0 for 6.1.0-90-fake");
     let started_short = at("dkms-hook: building slowshort/1.0 for 6.1.0-90-fake");
     assert!(started_long < 4.0 && started_short < 4.0, "{shown}");
 
-    // The short one's end is reported when it ends, with its time, while
-    // the long one still builds.
-    let built_short = at("dkms-hook: built slowshort/1.0 for 6.1.0-90-fake in ");
-    assert!(built_short >= 5.0, "{shown}");
+    // While the long one builds, a heartbeat says so, and that the short
+    // one is done (its block comes in plan order, after the long one's).
+    let beat = find("dkms-hook: still building: slowlong/1.0 for 6.1.0-90-fake (");
     assert!(
-        end - built_short >= 5.0,
-        "reported live, not at the end\n{shown}"
+        lines[beat]
+            .1
+            .contains("finished, shown in turn: slowshort/1.0"),
+        "{shown}"
     );
-
-    // A heartbeat names what is still building, within 10 s of the last line.
-    let beat = at("dkms-hook: still building: slowlong/1.0 for 6.1.0-90-fake (");
-    assert!(beat > built_short && beat < 13.0, "{shown}");
-    let built_long = at("dkms-hook: built slowlong/1.0 for 6.1.0-90-fake in ");
-    assert!(built_long >= 13.0, "{shown}");
+    assert!(lines[beat].0 > 5.0 && lines[beat].0 < 13.0, "{shown}");
     for (gap, pair) in lines.windows(2).map(|w| (w[1].0 - w[0].0, w)) {
         assert!(
             gap < 10.5,
@@ -94,6 +94,26 @@ fn a_hook_run_reports_each_build_while_it_happens() {
             pair[0].1
         );
     }
+
+    // Each module's lines are one block: its heading, its build and
+    // install, then how its build ended (with the build's own time); no
+    // progress line and nothing of the other module inside it.
+    for (m, other, secs) in [
+        ("slowlong", "slowshort", "13."),
+        ("slowshort", "slowlong", "5."),
+    ] {
+        let head = find(&format!("Autoinstall of module {m}/1.0 for kernel"));
+        let end = find(&format!("dkms-hook: built {m}/1.0 for 6.1.0-90-fake in "));
+        assert!(head < end, "{m}: its result before its lines\n{shown}");
+        assert!(lines[end].1.contains(&format!(" in {secs}")), "{shown}");
+        for (_, l) in &lines[head + 1..end] {
+            assert!(
+                !l.starts_with("dkms-hook: ") && !l.contains(other),
+                "{m}'s block is split by {l:?}\n{shown}"
+            );
+        }
+    }
+    assert!(at("dkms-hook: built slowlong/1.0") >= 13.0, "{shown}");
 
     // Whole lines only: every progress line starts at the start of a line.
     for (_, l) in &lines {
