@@ -153,9 +153,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
             }
             let world = self.world;
             let at = n.at.clone();
-            if cx.ledger.is_built(world, &at.m, &at.v, &at.k, &at.a)
-                || cx.ledger.is_installed(world, &at.m, &at.v, &at.k, &at.a)
-            {
+            if cx.ledger.is_built(world, &at) || cx.ledger.is_installed(world, &at) {
                 self.nodes[idx].state = State::Done(Ok(()), Buffer::new(Style::Hook));
                 continue;
             }
@@ -232,7 +230,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
         buf.replay(say);
         res?;
         let at = self.nodes[idx].at.clone();
-        cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, true);
+        cx.ledger.set_built(&at, true);
         let key = self.nodes[idx].conf.clone();
         run_install(cx, self.lock, say, &at, &key, plan, i)
     }

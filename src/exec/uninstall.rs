@@ -35,7 +35,7 @@ pub fn uninstall(
     let suffix = world.kernel(k).map(|f| f.suffix).unwrap_or("");
     let lib_tree = l.lib_tree(k);
     let orig_dir = l.original_dir(m, k, a);
-    let was_active = cx.ledger.linked(world, m, k, a).as_deref() == Some(v);
+    let was_active = cx.ledger.links_to(world, at);
     let _ = lock;
     // An original that could not be put back is never deleted.
     let mut kept = false;
@@ -79,7 +79,7 @@ pub fn uninstall(
         let link = l.kernel_link(m, k, a);
         lock.remove_file(dkms, &link)
             .map_err(|e| Error::io(text::CANNOT_REMOVE, &link, e))?;
-        cx.ledger.set_linked(m, k, a, None);
+        cx.ledger.set_unlinked(at);
     } else {
         say.line(text::WAS_INACTIVE);
     }
@@ -177,7 +177,7 @@ pub fn unbuild(cx: &mut Ctx, lock: &Locked, at: &Mvka) -> Result<()> {
     if crate::fs::list_dirs(&kd).is_empty() {
         let _ = lock.remove_all(&l.dkms, &kd);
     }
-    cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, false);
+    cx.ledger.set_built(at, false);
     Ok(())
 }
 
@@ -262,12 +262,12 @@ pub fn remove_from_kernel(
     exclusive: bool,
 ) -> Result<()> {
     say.eline(&text::removing_from_kernel(&at.m, &at.v, &at.k, &at.a));
-    if cx.ledger.is_installed(cx.world, &at.m, &at.v, &at.k, &at.a) {
+    if cx.ledger.is_installed(cx.world, at) {
         uninstall(cx, lock, say, at, key, Depmod::Later)?;
     } else if !exclusive {
         say.line(&text::not_installed(&at.m, &at.v, &at.k, &at.a));
     }
-    if cx.ledger.is_built(cx.world, &at.m, &at.v, &at.k, &at.a) {
+    if cx.ledger.is_built(cx.world, at) {
         unbuild(cx, lock, at)
     } else {
         say.line(&text::not_built(&at.m, &at.v, &at.k, &at.a));
