@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::exec::build::{self, BuildInput, Jobs};
-use crate::exec::{install, Ctx, Locked};
+use crate::exec::{conf_output, install, Ctx, Locked};
 use crate::observe::{ConfKey, World};
 use crate::plan::{Job, Mvka, Plan, WriteJob};
 use crate::report::progress::{Event as Progress, Progress as Live};
@@ -276,26 +276,7 @@ fn build_one(
     let read = world
         .conf(key)
         .ok_or_else(|| Error::msg(text::CONF_NOT_OBSERVED))?;
-    if !read.bash_stderr.is_empty() {
-        buf.emit(crate::report::Stream::Err, &read.bash_stderr);
-    }
-    for l in &read.directive_lines {
-        buf.line(l);
-    }
-    let conf = match &read.result {
-        Ok(c) => {
-            for d in c.deprecations.iter().chain(&c.strict_warnings) {
-                buf.eline(d);
-            }
-            c
-        }
-        Err(e) => {
-            for l in &e.lines {
-                buf.eline(l);
-            }
-            return Err(e.error.clone());
-        }
-    };
+    let conf = conf_output::for_build(buf, key, read)?;
     build::checks_before_prepare(world, at, conf)?;
     let input = BuildInput {
         world,
