@@ -84,6 +84,14 @@ impl<'a> Ctx<'a> {
         };
         self.shown_conf.show(say, key, read)
     }
+
+    /// What reading `key` printed was just shown by a build of its own (a
+    /// hook's parallel build): the same read next in a row says it no more.
+    pub fn conf_shown(&mut self, key: &ConfKey) {
+        if let Some(read) = self.world.conf(key) {
+            self.shown_conf.remember(key, read);
+        }
+    }
 }
 
 /// Run a plan that only reads; returns the exit status. Errors are

@@ -37,7 +37,9 @@ struct Node {
 enum State {
     Waiting,
     Running(Instant),
-    Done(Result<()>, Buffer),
+    /// Its build's end and output; no output when no build ran (it was
+    /// built or installed already).
+    Done(Result<()>, Option<Buffer>),
     Taken,
 }
 
@@ -121,7 +123,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
                     Progress::Finished(&n.at, t.elapsed(), res.as_ref().err()),
                 );
             }
-            n.state = State::Done(res, buf);
+            n.state = State::Done(res, Some(buf));
         }
     }
 
@@ -154,7 +156,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
             let world = self.world;
             let at = n.at.clone();
             if cx.ledger.is_built(world, &at) || cx.ledger.is_installed(world, &at) {
-                self.nodes[idx].state = State::Done(Ok(()), Buffer::new(Style::Hook));
+                self.nodes[idx].state = State::Done(Ok(()), None);
                 continue;
             }
             let Some(signer) = cx.ledger.prepared_signer(&at.k, &at.a).cloned() else {
@@ -224,10 +226,16 @@ impl<'s, 'w> Scheduler<'s, 'w> {
             }
         }
         let state = std::mem::replace(&mut self.nodes[idx].state, State::Taken);
-        let State::Done(res, mut buf) = state else {
+        let State::Done(res, buf) = state else {
             return Err(Error::msg(text::BUILD_NOT_DONE));
         };
-        buf.replay(say);
+        if let Some(mut buf) = buf {
+            buf.replay(say);
+            // It began with what reading the dkms.conf printed: the
+            // install reads it next and, as after a build in this thread,
+            // does not say it again.
+            cx.conf_shown(&self.nodes[idx].conf);
+        }
         res?;
         let at = self.nodes[idx].at.clone();
         cx.ledger.set_built(&at, true);
