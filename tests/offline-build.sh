@@ -1,12 +1,14 @@
 #!/bin/bash
 # Prove that the Debian source package builds with the distribution's own
 # toolchain and no network: make the release source (debian/vendor.sh --dsc),
-# unpack a clean Debian 12 root (mkroot.sh), install only what the .dsc's
-# Build-Depends name (apt-get build-dep), then run dpkg-buildpackage, without
-# -d, inside `unshare -n` (a network namespace with nothing but a loopback
-# interface that is down).
+# unpack a clean Debian 12 root (tests/roots/debian-root.sh: debootstrap
+# minbase, from a base tarball cached in tests/.cache/), install only what the
+# .dsc's Build-Depends name (apt-get build-dep), then run dpkg-buildpackage,
+# without -d, inside `unshare -n` (a network namespace with nothing but a
+# loopback interface that is down).
 #
-# Usage: tests/offline-build.sh [--rust VERSION] [--all-targets] [--keep] [ROOT]
+# Usage: tests/offline-build.sh [--rust VERSION] [--all-targets] [--keep]
+#                               [--root-only] [ROOT]
 #
 #   ROOT           the throwaway root (default /tmp/roots/dkms-hook-offline-build)
 #   --rust VERSION install exactly this version of rustc-web/cargo-web before the
@@ -16,21 +18,23 @@
 #   --all-targets  afterwards also `cargo check --all-targets --offline` (the
 #                  tests and their dev-dependencies) with the same toolchain
 #   --keep         leave the root in place (default: removed at the end)
+#   --root-only    stop once the clean root is ready and its apt lists are
+#                  fetched (no source package, no build): checks the root step
 #
 # Needs root, git, cargo (for cargo vendor; crates from crates.io or the cargo
-# cache), dpkg-dev, and the tools of /work/shared/tools (MKROOT_TOOLS=DIR
-# elsewhere). Each step prints its time. Takes 5-10 minutes on 2 CPUs, most of
-# it the release build with link-time optimisation; too slow for CI, run it by
-# hand before a release.
+# cache), dpkg-dev, debootstrap and unshare; the first run also downloads
+# Debian's base packages for the tarball. Each step prints its time. Takes
+# 5-10 minutes on 2 CPUs, most of it the release build with link-time
+# optimisation; too slow for CI, run it by hand before a release.
 set -euo pipefail
 
-tools=${MKROOT_TOOLS:-/work/shared/tools}
-rust='' all_targets=0 keep=0 root=/tmp/roots/dkms-hook-offline-build
+rust='' all_targets=0 keep=0 root_only=0 root=/tmp/roots/dkms-hook-offline-build
 while (($#)); do
     case $1 in
         --rust) rust=${2:?--rust needs a version}; shift 2 ;;
         --all-targets) all_targets=1; shift ;;
         --keep) keep=1; shift ;;
+        --root-only) root_only=1; shift ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "offline-build.sh: unknown option $1" >&2; exit 2 ;;
         *) root=$1; shift ;;
@@ -39,6 +43,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "offline-build.sh: must run as root" >&2; exit 2; }
 
 cd "$(dirname "$(readlink -f "$0")")/.."
+roots=tests/roots/debian-root.sh
 start=$EPOCHREALTIME
 step_name='' step_start=0
 step() {
@@ -57,17 +62,29 @@ step_end() {
 cleanup() {
     step_end
     if ((keep == 0)); then
-        "$tools/mkroot.sh" --remove "$root" >/dev/null 2>&1 || true
+        "$roots" remove "$root" >/dev/null 2>&1 || true
     fi
 }
 trap cleanup EXIT
 inroot() { # inroot [-w DIR] CMD...
     if [ "$1" = -w ]; then
-        "$tools/inroot.sh" -w "$2" "$root" "${@:3}"
+        "$roots" run -w "$2" "$root" "${@:3}"
     else
-        "$tools/inroot.sh" "$root" "$@"
+        "$roots" run "$root" "$@"
     fi
 }
+
+if ((root_only)); then
+    step "clean root: debian-root.sh make $root"
+    "$roots" make "$root" >/dev/null
+    step "apt lists inside the root"
+    inroot apt-get -q update >/dev/null
+    # shellcheck disable=SC2016  # expanded inside the root
+    inroot sh -c '. /etc/os-release && echo "$PRETTY_NAME" && apt-cache policy apt | sed -n 1,3p'
+    step_end
+    echo "offline-build.sh: the root is ready (--root-only: no build)"
+    exit 0
+fi
 
 deb_version=$(sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 version=${deb_version%-*}
@@ -80,8 +97,8 @@ fi
 debian/vendor.sh --dsc "$out"
 ls -l "$out"
 
-step "clean root: mkroot.sh --fresh $root"
-"$tools/mkroot.sh" --fresh "$root" >/dev/null
+step "clean root: debian-root.sh make $root"
+"$roots" make "$root" >/dev/null
 mkdir -p "$root/build"
 cp "$out"/dkms-hook_"$version".orig.tar.xz "$out"/dkms-hook_"$deb_version".* "$root/build/"
 rm -rf "$out"
@@ -107,7 +124,7 @@ chown -R nobody:nogroup "$root/build"
 
 # Everything from here on runs without network.
 offline() {
-    unshare --net -- "$tools/inroot.sh" --no-apt-sync -w "/build/dkms-hook-$version" "$root" "$@"
+    unshare --net -- "$roots" run -w "/build/dkms-hook-$version" "$root" "$@"
 }
 step "network inside unshare -n"
 offline sh -c 'cat /proc/net/dev | sed 1,2d; getent hosts deb.debian.org && exit 1; echo "no DNS, no route: offline"'

@@ -128,7 +128,7 @@ pub fn build(
     };
     let res = after_prepare(&input, say, Jobs::Fixed(upstream_jobs(world)));
     if res.is_ok() {
-        cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, true);
+        cx.ledger.set_built(at, true);
     }
     res
 }

@@ -28,7 +28,7 @@ pub fn maybe_install(
     key: &ConfKey,
     depmod: Depmod,
 ) -> Result<()> {
-    if cx.ledger.is_installed(cx.world, &at.m, &at.v, &at.k, &at.a) {
+    if cx.ledger.is_installed(cx.world, at) {
         say.line(&text::already_installed(&at.m, &at.v, &at.k, &at.a));
         return Ok(());
     }
@@ -47,7 +47,7 @@ pub fn install(
     if at.k.is_empty() || at.a.is_empty() {
         return Err(Error::empty_kernel([text::DO_INSTALL_EMPTY_KERNEL]));
     }
-    if !cx.ledger.is_built(cx.world, &at.m, &at.v, &at.k, &at.a) {
+    if !cx.ledger.is_built(cx.world, at) {
         build::build(cx, lock, say, at, key)?;
     }
     let world = cx.world;
@@ -83,7 +83,7 @@ pub fn install(
             )]));
         }
     }
-    if cx.ledger.is_installed(world, &at.m, &at.v, &at.k, &at.a) {
+    if cx.ledger.is_installed(world, at) {
         return Err(Error::not_allowed([text::already_installed_combo(
             &at.k, &at.a,
         )]));
@@ -131,7 +131,7 @@ pub fn install(
             )
             .into_kind(Kind::InstallFailed)
         })?;
-    cx.ledger.set_linked(&at.m, &at.k, &at.a, Some(&at.v));
+    cx.ledger.set_linked(at);
     // Upstream ignores POST_INSTALL's result; run_script has said what went wrong.
     let _ = run_script(
         world,

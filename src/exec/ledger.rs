@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::exec::sign::Signer;
 use crate::observe::version::sort_v_cmp;
-use crate::observe::World;
+use crate::observe::{Mvka, World};
 pub use crate::report::summary::HookResult;
 
 /// How one step ended.
@@ -38,13 +38,39 @@ impl Outcome {
     }
 }
 
+/// Which module's `kernel-<k>-<a>` link: the key of the links a run
+/// changes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Link {
+    m: String,
+    k: String,
+    a: String,
+}
+
+impl Link {
+    /// The link of module `m` on k/a.
+    fn new(m: &str, k: &str, a: &str) -> Link {
+        Link {
+            m: m.into(),
+            k: k.into(),
+            a: a.into(),
+        }
+    }
+
+    /// The link an install of `at` makes (its version aside).
+    fn of(at: &Mvka) -> Link {
+        Link::new(&at.m, &at.k, &at.a)
+    }
+}
+
 /// The run's changes and memory.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    /// (m, k, a) -> the version now linked (None: unlinked).
-    links: BTreeMap<(String, String, String), Option<String>>,
-    /// (m, v, k, a) -> built now (true) or unbuilt (false).
-    built: BTreeMap<(String, String, String, String), bool>,
+    /// Each link the run changed -> the version it now points at (None:
+    /// removed).
+    links: BTreeMap<Link, Option<String>>,
+    /// Each build the run changed -> built now (true) or unbuilt (false).
+    built: BTreeMap<Mvka, bool>,
     /// (m, v) registered by this run.
     added: BTreeSet<(String, String)>,
     /// Kernels prepared (headers checked, signing set up) in the current
@@ -86,45 +112,58 @@ impl Ledger {
         self.added.insert((m.into(), v.into()));
     }
 
-    /// m/v is built for k/a (observed, as changed by this run).
-    pub fn is_built(&self, w: &World, m: &str, v: &str, k: &str, a: &str) -> bool {
-        match self.built.get(&(m.into(), v.into(), k.into(), a.into())) {
+    /// `at` is built (observed, as changed by this run).
+    pub fn is_built(&self, w: &World, at: &Mvka) -> bool {
+        match self.built.get(at) {
             Some(b) => *b,
-            None => w.tree.is_built(m, v, k, a),
+            None => w.tree.is_built(&at.m, &at.v, &at.k, &at.a),
         }
     }
 
-    /// Record a build (true) or unbuild (false).
-    pub fn set_built(&mut self, m: &str, v: &str, k: &str, a: &str, built: bool) {
-        self.built
-            .insert((m.into(), v.into(), k.into(), a.into()), built);
+    /// Record a build (true) or unbuild (false) of `at`.
+    pub fn set_built(&mut self, at: &Mvka, built: bool) {
+        self.built.insert(at.clone(), built);
     }
 
     /// The version `kernel-k-a` of m now points at.
     pub fn linked(&self, w: &World, m: &str, k: &str, a: &str) -> Option<String> {
-        match self.links.get(&(m.into(), k.into(), a.into())) {
+        match self.links.get(&Link::new(m, k, a)) {
             Some(v) => v.clone(),
             None => w.tree.linked_version(m, k, a).map(str::to_string),
         }
     }
 
+    /// The `kernel-k-a` link of `at`'s module points at `at`'s version.
+    pub fn links_to(&self, w: &World, at: &Mvka) -> bool {
+        match self.links.get(&Link::of(at)) {
+            Some(v) => v.as_deref() == Some(at.v.as_str()),
+            None => w.tree.linked_version(&at.m, &at.k, &at.a) == Some(at.v.as_str()),
+        }
+    }
+
     /// A `kernel-k-a` link of m exists (even one that does not resolve).
     pub fn has_link(&self, w: &World, m: &str, k: &str, a: &str) -> bool {
-        match self.links.get(&(m.into(), k.into(), a.into())) {
+        match self.links.get(&Link::new(m, k, a)) {
             Some(v) => v.is_some(),
             None => w.tree.has_link(m, k, a),
         }
     }
 
-    /// Record the link of m on k/a.
-    pub fn set_linked(&mut self, m: &str, k: &str, a: &str, v: Option<&str>) {
-        self.links
-            .insert((m.into(), k.into(), a.into()), v.map(str::to_string));
+    /// Record that `at`'s module is now linked to `at`'s version on its
+    /// kernel (install).
+    pub fn set_linked(&mut self, at: &Mvka) {
+        self.links.insert(Link::of(at), Some(at.v.clone()));
     }
 
-    /// m/v is installed on k/a (built and linked).
-    pub fn is_installed(&self, w: &World, m: &str, v: &str, k: &str, a: &str) -> bool {
-        self.is_built(w, m, v, k, a) && self.linked(w, m, k, a).as_deref() == Some(v)
+    /// Record that `at`'s module has no link on its kernel any more
+    /// (uninstall).
+    pub fn set_unlinked(&mut self, at: &Mvka) {
+        self.links.insert(Link::of(at), None);
+    }
+
+    /// `at` is installed (built and linked).
+    pub fn is_installed(&self, w: &World, at: &Mvka) -> bool {
+        self.is_built(w, at) && self.links_to(w, at)
     }
 
     /// The BUILD_DEPENDS of a build for k/a that no version is installed of.
@@ -148,7 +187,7 @@ impl Ledger {
                     .filter(|(mm, _)| mm == m)
                     .map(|(_, v)| v.clone()),
             )
-            .filter(|v| self.is_installed(w, m, v, k, a))
+            .filter(|v| self.is_installed(w, &Mvka::new(m, v, k, a)))
             .collect();
         vs.sort_by(|x, y| sort_v_cmp(x, y));
         vs.dedup();

@@ -9,6 +9,7 @@
 
 pub mod add;
 pub mod build;
+pub mod conf_output;
 pub mod depmod;
 pub mod doctor;
 pub mod install;
@@ -53,8 +54,9 @@ pub struct Ctx<'a> {
     pub style: Style,
     /// The outcome of each step so far.
     pub outcomes: Vec<Outcome>,
-    /// Confs whose reading output was shown (upstream reads each once in a row).
-    shown_conf: Option<ConfKey>,
+    /// Which dkms.conf read was shown last (upstream says what reading
+    /// printed once for the same read in a row).
+    shown_conf: conf_output::Shown,
 }
 
 impl<'a> Ctx<'a> {
@@ -65,7 +67,7 @@ impl<'a> Ctx<'a> {
             ledger: Ledger::default(),
             style,
             outcomes: Vec::new(),
-            shown_conf: None,
+            shown_conf: conf_output::Shown::default(),
         }
     }
 
@@ -82,39 +84,14 @@ impl<'a> Ctx<'a> {
         let Some(read) = world.conf(key) else {
             return Err(Error::msg(text::conf_not_read(&key.shown)));
         };
-        let again = self.shown_conf.as_ref() == Some(key);
-        if !again {
-            if !read.bash_stderr.is_empty() {
-                say.emit(crate::report::Stream::Err, &read.bash_stderr);
-            }
-            if let Ok(c) = &read.result {
-                if key.strict {
-                    for d in &c.deprecations {
-                        say.eline(d);
-                    }
-                }
-            }
-            for l in &read.directive_lines {
-                say.line(l);
-            }
-        }
-        match &read.result {
-            Ok(c) => {
-                if key.strict {
-                    for w in &c.strict_warnings {
-                        say.eline(w);
-                    }
-                }
-                self.shown_conf = Some(key.clone());
-                Ok(c)
-            }
-            Err(e) => {
-                self.shown_conf = None;
-                for l in &e.lines {
-                    say.eline(l);
-                }
-                Err(e.error.clone())
-            }
+        self.shown_conf.show(say, key, read)
+    }
+
+    /// What reading `key` printed was just shown by a build of its own (a
+    /// hook's parallel build): the same read next in a row says it no more.
+    pub fn conf_shown(&mut self, key: &ConfKey) {
+        if let Some(read) = self.world.conf(key) {
+            self.shown_conf.remember(key, read);
         }
     }
 }

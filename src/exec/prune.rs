@@ -51,10 +51,10 @@ pub fn prune(
         let l = &world.host.layout;
         for (at, key) in &pk.builds {
             // An earlier step of this run may have taken it off already.
-            if !cx.ledger.is_built(world, &at.m, &at.v, k, &at.a) {
+            if !cx.ledger.is_built(world, at) {
                 continue;
             }
-            let res = if cx.ledger.is_installed(world, &at.m, &at.v, k, &at.a) {
+            let res = if cx.ledger.is_installed(world, at) {
                 uninstall::uninstall(cx, lock, say, at, key, Depmod::Later)
             } else {
                 Ok(())

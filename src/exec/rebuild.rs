@@ -49,7 +49,7 @@ pub fn rebuild_dependents(
     let mut todo: Vec<(Mvka, &RebuildCandidate, Vec<String>)> = Vec::new();
     for c in candidates {
         let at = Mvka::new(&c.m, &c.v, k, a);
-        if !cx.ledger.is_built(world, &c.m, &c.v, k, a) {
+        if !cx.ledger.is_built(world, &at) {
             continue;
         }
         let Some(Ok(conf)) = world.conf(&c.strict).map(|r| &r.result) else {
@@ -74,7 +74,7 @@ pub fn rebuild_dependents(
             say.blank();
             say.line(&text::rebuilding_for_dependencies(&at.m, &at.v));
             say.blank();
-            if cx.ledger.is_installed(world, &at.m, &at.v, k, a) {
+            if cx.ledger.is_installed(world, &at) {
                 uninstall::uninstall(cx, lock, say, &at, &c.plain, Depmod::Now)?;
             }
             uninstall::unbuild(cx, lock, &at)?;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::exec::build::{self, BuildInput, Jobs};
-use crate::exec::{install, Ctx, Locked};
+use crate::exec::{conf_output, install, Ctx, Locked};
 use crate::observe::{ConfKey, World};
 use crate::plan::{Job, Mvka, Plan, WriteJob};
 use crate::report::progress::{Event as Progress, Progress as Live};
@@ -38,7 +38,7 @@ enum State {
     Waiting,
     Running(Instant),
     /// Built (or failed) after this long (`None`: nothing had to be
-    /// built), its output in the buffer.
+    /// built, it was built or installed already), its output in the buffer.
     Done(Result<()>, Buffer, Option<Duration>),
     Taken,
 }
@@ -155,9 +155,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
             }
             let world = self.world;
             let at = n.at.clone();
-            if cx.ledger.is_built(world, &at.m, &at.v, &at.k, &at.a)
-                || cx.ledger.is_installed(world, &at.m, &at.v, &at.k, &at.a)
-            {
+            if cx.ledger.is_built(world, &at) || cx.ledger.is_installed(world, &at) {
                 self.nodes[idx].state = State::Done(Ok(()), Buffer::new(Style::Hook), None);
                 continue;
             }
@@ -249,8 +247,14 @@ impl<'s, 'w> Scheduler<'s, 'w> {
         };
         let at = self.nodes[idx].at.clone();
         buf.replay(out);
+        if took.is_some() {
+            // It began with what reading the dkms.conf printed: the
+            // install reads it next and, as after a build in this thread,
+            // does not say it again.
+            cx.conf_shown(&self.nodes[idx].conf);
+        }
         let res = res.and_then(|()| {
-            cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, true);
+            cx.ledger.set_built(&at, true);
             let key = self.nodes[idx].conf.clone();
             run_install(cx, self.lock, out, &at, &key, plan, i)
         });
@@ -307,26 +311,7 @@ fn build_one(
     let read = world
         .conf(key)
         .ok_or_else(|| Error::msg(text::CONF_NOT_OBSERVED))?;
-    if !read.bash_stderr.is_empty() {
-        buf.emit(crate::report::Stream::Err, &read.bash_stderr);
-    }
-    for l in &read.directive_lines {
-        buf.line(l);
-    }
-    let conf = match &read.result {
-        Ok(c) => {
-            for d in c.deprecations.iter().chain(&c.strict_warnings) {
-                buf.eline(d);
-            }
-            c
-        }
-        Err(e) => {
-            for l in &e.lines {
-                buf.eline(l);
-            }
-            return Err(e.error.clone());
-        }
-    };
+    let conf = conf_output::for_build(buf, key, read)?;
     build::checks_before_prepare(world, at, conf)?;
     let input = BuildInput {
         world,

@@ -35,7 +35,7 @@ pub fn uninstall(
     let suffix = world.kernel(k).map(|f| f.suffix).unwrap_or("");
     let lib_tree = l.lib_tree(k);
     let orig_dir = l.original_dir(m, k, a);
-    let was_active = cx.ledger.linked(world, m, k, a).as_deref() == Some(v);
+    let was_active = cx.ledger.links_to(world, at);
     // An original that could not be put back is never deleted.
     let mut kept = false;
     if was_active {
@@ -78,7 +78,7 @@ pub fn uninstall(
         let link = l.kernel_link(m, k, a);
         lock.remove_file(dkms, &link)
             .map_err(|e| Error::io(text::CANNOT_REMOVE, &link, e))?;
-        cx.ledger.set_linked(m, k, a, None);
+        cx.ledger.set_unlinked(at);
     } else {
         say.line(text::WAS_INACTIVE);
     }
@@ -185,7 +185,7 @@ pub fn unbuild(cx: &mut Ctx, lock: &Locked, at: &Mvka) -> Result<()> {
         // No arch is left under it: a leftover is no build, and goes with the version.
         let _ = lock.remove_all(&l.dkms, &kd);
     }
-    cx.ledger.set_built(&at.m, &at.v, &at.k, &at.a, false);
+    cx.ledger.set_built(at, false);
     Ok(())
 }
 
@@ -291,12 +291,12 @@ pub fn remove_from_kernel(
     exclusive: bool,
 ) -> Result<()> {
     say.eline(&text::removing_from_kernel(&at.m, &at.v, &at.k, &at.a));
-    if cx.ledger.is_installed(cx.world, &at.m, &at.v, &at.k, &at.a) {
+    if cx.ledger.is_installed(cx.world, at) {
         uninstall(cx, lock, say, at, key, Depmod::Later)?;
     } else if !exclusive {
         say.line(&text::not_installed(&at.m, &at.v, &at.k, &at.a));
     }
-    if cx.ledger.is_built(cx.world, &at.m, &at.v, &at.k, &at.a) {
+    if cx.ledger.is_built(cx.world, at) {
         unbuild(cx, lock, at)
     } else {
         say.line(&text::not_built(&at.m, &at.v, &at.k, &at.a));

@@ -161,15 +161,7 @@ pub fn plan_into(
         p.say(text::AUTOINSTALL_DISABLED, &[], 0);
         return Vec::new();
     }
-    for (m, v) in world.tree.module_versions() {
-        if world.tree.is_broken(&m, &v) {
-            p.push_soft(
-                ReadJob::Fail(Error::denied(text::autoinstall_broken(&m, &v))),
-                &[],
-                0,
-            );
-        }
-    }
+    fail_broken_versions(p, world);
     let mut cands = candidates(world, k, a);
     if !hook {
         let unreadable = cands.iter().find_map(|c| match &c.problem {
@@ -185,21 +177,7 @@ pub fn plan_into(
             c.problem = None;
         }
     }
-    // Installed already: what a hook recorded as failed or waiting for it
-    // on this kernel is no longer true.
-    for c in cands.iter().filter(|c| c.installed) {
-        if world.records.concern(k, a, &c.module) {
-            p.push_soft(
-                WriteJob::ClearModuleRecords {
-                    k: k.into(),
-                    a: a.into(),
-                    m: c.module.clone(),
-                },
-                &[],
-                0,
-            );
-        }
-    }
+    clear_records_of_installed(p, world, k, a, &cands);
     let order = rounds(&cands);
     if order.is_empty() {
         return Vec::new();
@@ -209,12 +187,18 @@ pub fn plan_into(
         .filter_map(|(i, r)| r.map(|r| (r, *i)))
         .collect();
     ready.sort();
+    let target = Target {
+        world,
+        k,
+        a,
+        depmod,
+        hook,
+    };
     let base_chain = p.steps.iter().map(|s| s.chain).max().unwrap_or(0) + 1;
     let mut step_of: BTreeMap<usize, usize> = BTreeMap::new();
     let mut prepared = false;
     for (n, (_, i)) in ready.iter().enumerate() {
         let c = &cands[*i];
-        let chain = base_chain + n;
         let deps: Vec<usize> = c
             .deps
             .iter()
@@ -232,67 +216,133 @@ pub fn plan_into(
                 0,
             );
         }
-        let line = p.push_soft(
-            ReadJob::Say(
-                Stream::Out,
-                format!("{}\n", text::autoinstall_of(&c.module, &c.version, k, a)),
-            ),
-            &[],
-            chain,
-        );
-        p.steps[line].deps = deps.clone();
-        let at = Mvka::new(&c.module, &c.version, k, a);
-        let strict = world.conf_key(&c.module, &c.version, k, a, true);
-        let s = match &c.problem {
-            None => {
-                let s = p.push_soft(
-                    WriteJob::AutoInstall {
-                        conf: strict,
-                        at,
-                        depmod,
-                    },
-                    &[],
-                    chain,
-                );
-                p.steps[s].parallel = hook;
-                if hook {
-                    p.steps[s].cost = world.cost(&c.module, &c.version);
-                }
-                s
-            }
-            // Its errors, as a build would show them; the module fails (8).
-            Some(Problem::Unreadable(key)) => {
-                p.push_soft(ReadJob::ReadConf(key.clone()), &[], chain)
-            }
-            // What reading it says (its warnings), then the failure.
-            Some(Problem::ZeroModules) => {
-                let read = p.push_soft(ReadJob::ReadConf(strict), &[], chain);
-                p.steps[read].deps = deps.clone();
-                p.push_soft(
-                    ReadJob::Fail(Error::bad_conf([text::zero_modules_in_hook(
-                        &c.module, &c.version, k,
-                    )])),
-                    &[],
-                    chain,
-                )
-            }
-        };
-        p.steps[s].deps = deps.clone();
-        if depmod == Depmod::Now {
-            p.push_soft(
-                WriteJob::RebuildDependents {
-                    k: k.into(),
-                    a: a.into(),
-                    candidates: rebuild::candidates(world, k, a),
-                },
-                &[s],
-                chain,
-            );
-        }
-        let blank = p.push_soft(ReadJob::Say(Stream::Out, "\n".into()), &[], chain);
-        p.steps[blank].deps = deps.clone();
+        let s = module_steps(p, &target, c, base_chain + n, &deps);
         step_of.insert(*i, s);
     }
+    let summary = summary(k, a, &cands, &order, &step_of);
+    p.push(WriteJob::AutoSummary(summary), &[], 0);
+    step_of.values().copied().collect()
+}
+
+/// The autoinstall being planned: for which kernel, and how.
+struct Target<'w> {
+    world: &'w Facts<'w>,
+    k: &'w str,
+    a: &'w str,
+    depmod: Depmod,
+    /// dkms-hook's events (see [`plan_into`]).
+    hook: bool,
+}
+
+/// Upstream's autoinstall first refuses every broken module version (its
+/// source or dkms.conf is gone), each failing on its own.
+fn fail_broken_versions(p: &mut Plan, world: &Facts) {
+    for (m, v) in world.tree.module_versions() {
+        if world.tree.is_broken(&m, &v) {
+            p.push_soft(
+                ReadJob::Fail(Error::denied(text::autoinstall_broken(&m, &v))),
+                &[],
+                0,
+            );
+        }
+    }
+}
+
+/// Installed already: what a hook recorded as failed or waiting for such
+/// a module on this kernel is no longer true, and goes.
+fn clear_records_of_installed(p: &mut Plan, world: &Facts, k: &str, a: &str, cands: &[Candidate]) {
+    for c in cands.iter().filter(|c| c.installed) {
+        if world.records.concern(k, a, &c.module) {
+            p.push_soft(
+                WriteJob::ClearModuleRecords {
+                    k: k.into(),
+                    a: a.into(),
+                    m: c.module.clone(),
+                },
+                &[],
+                0,
+            );
+        }
+    }
+}
+
+/// The steps of one module's autoinstall, in subshell `chain`, each
+/// waiting for the installs of its BUILD_DEPENDS (`deps`): its
+/// `Autoinstall of module` line, its install (or, in the hooks, its
+/// dkms.conf's failure), upstream's rebuild of dependent modules, a blank
+/// line. Returns the install's step.
+fn module_steps(p: &mut Plan, t: &Target, c: &Candidate, chain: usize, deps: &[usize]) -> usize {
+    let (world, k, a) = (t.world, t.k, t.a);
+    let line = p.push_soft(
+        ReadJob::Say(
+            Stream::Out,
+            format!("{}\n", text::autoinstall_of(&c.module, &c.version, k, a)),
+        ),
+        &[],
+        chain,
+    );
+    p.steps[line].deps = deps.to_vec();
+    let at = Mvka::new(&c.module, &c.version, k, a);
+    let strict = world.conf_key(&c.module, &c.version, k, a, true);
+    let s = match &c.problem {
+        None => {
+            let s = p.push_soft(
+                WriteJob::AutoInstall {
+                    conf: strict,
+                    at,
+                    depmod: t.depmod,
+                },
+                &[],
+                chain,
+            );
+            p.steps[s].parallel = t.hook;
+            if t.hook {
+                p.steps[s].cost = world.cost(&c.module, &c.version);
+            }
+            s
+        }
+        // Its errors, as a build would show them; the module fails (8).
+        Some(Problem::Unreadable(key)) => p.push_soft(ReadJob::ReadConf(key.clone()), &[], chain),
+        // What reading it says (its warnings), then the failure.
+        Some(Problem::ZeroModules) => {
+            let read = p.push_soft(ReadJob::ReadConf(strict), &[], chain);
+            p.steps[read].deps = deps.to_vec();
+            p.push_soft(
+                ReadJob::Fail(Error::bad_conf([text::zero_modules_in_hook(
+                    &c.module, &c.version, k,
+                )])),
+                &[],
+                chain,
+            )
+        }
+    };
+    p.steps[s].deps = deps.to_vec();
+    if t.depmod == Depmod::Now {
+        p.push_soft(
+            WriteJob::RebuildDependents {
+                k: k.into(),
+                a: a.into(),
+                candidates: rebuild::candidates(world, k, a),
+            },
+            &[s],
+            chain,
+        );
+    }
+    let blank = p.push_soft(ReadJob::Say(Stream::Out, "\n".into()), &[], chain);
+    p.steps[blank].deps = deps.to_vec();
+    s
+}
+
+/// What the summary of the autoinstall of k/a reports on: the modules in
+/// `order` with their install steps (`step_of`), those installed already,
+/// every module known.
+fn summary(
+    k: &str,
+    a: &str,
+    cands: &[Candidate],
+    order: &[(usize, Option<usize>)],
+    step_of: &BTreeMap<usize, usize>,
+) -> AutoSummary {
     let modules: Vec<AutoModule> = order
         .iter()
         .map(|(i, _)| AutoModule {
@@ -302,7 +352,7 @@ pub fn plan_into(
             step: step_of.get(i).copied(),
         })
         .collect();
-    let summary = AutoSummary {
+    AutoSummary {
         k: k.into(),
         a: a.into(),
         already: cands
@@ -312,9 +362,7 @@ pub fn plan_into(
             .collect(),
         modules,
         known: cands.iter().map(|c| c.module.clone()).collect(),
-    };
-    p.push(WriteJob::AutoSummary(summary), &[], 0);
-    step_of.values().copied().collect()
+    }
 }
 
 #[cfg(test)]

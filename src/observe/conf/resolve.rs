@@ -108,13 +108,7 @@ pub(crate) fn resolve_with(
         raw.set(name, 0, value.clone());
     }
     let raw = &raw;
-    let kernelver = ctx.kernelver.as_str();
     let mut errors: Vec<String> = Vec::new();
-    // Upstream takes ADDON_MODULES_DIR from its environment; when set it
-    // replaces every DEST_MODULE_LOCATION.
-    let addon_modules_dir = std::env::var("ADDON_MODULES_DIR")
-        .ok()
-        .filter(|d| !d.is_empty());
 
     let package_name = raw.scalar("PACKAGE_NAME").to_string();
     let package_version = raw.scalar("PACKAGE_VERSION").to_string();
@@ -124,7 +118,82 @@ pub(crate) fn resolve_with(
     if package_version.is_empty() {
         errors.push(text::conf_no_directive("PACKAGE_VERSION"));
     }
+    let mut modules = module_records(raw, &opts.distribution, &package_name, &mut errors);
+    let make_command = make_command(raw, ctx);
+    let patches = patches(raw, &ctx.kernelver);
+    let exclusive = build_exclusive(raw, ctx, &mut modules);
 
+    let mut yes_no = |name: &str| -> bool {
+        let v = raw.scalar(name);
+        if v.is_empty() || v.eq_ignore_ascii_case("no") {
+            false
+        } else if v.eq_ignore_ascii_case("yes") {
+            true
+        } else {
+            errors.push(text::conf_unsupported_value(name, v));
+            false
+        }
+    };
+    let autoinstall = yes_no("AUTOINSTALL");
+    let build_depends_rebuild = yes_no("BUILD_DEPENDS_REBUILD");
+    let no_weak_modules = yes_no("NO_WEAK_MODULES");
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let strict_warnings = if opts.strict {
+        strict_checks(&modules)?
+    } else {
+        Vec::new()
+    };
+
+    Ok(ModuleConf {
+        package_name,
+        package_version,
+        modules,
+        make_command,
+        patches,
+        pre_build: raw.scalar("PRE_BUILD").into(),
+        post_build: raw.scalar("POST_BUILD").into(),
+        pre_install: raw.scalar("PRE_INSTALL").into(),
+        post_install: raw.scalar("POST_INSTALL").into(),
+        post_add: raw.scalar("POST_ADD").into(),
+        post_remove: raw.scalar("POST_REMOVE").into(),
+        autoinstall,
+        // Upstream's autoinstall joins the array and splits it on blanks:
+        // empty elements are no dependency, "a b" is two.
+        build_depends: raw
+            .values("BUILD_DEPENDS")
+            .iter()
+            .flat_map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .collect(),
+        build_depends_rebuild,
+        no_weak_modules,
+        obsolete_by: exclusive.obsolete_by,
+        build_exclude: exclusive.build_exclude,
+        has_build_exclusive: exclusive.has_build_exclusive,
+        deprecations,
+        strict_warnings,
+        reader,
+    })
+}
+
+/// The module records: one for each index any of BUILT_MODULE_NAME,
+/// BUILT_MODULE_LOCATION, DEST_MODULE_NAME and DEST_MODULE_LOCATION sets,
+/// with upstream's defaults and the DEST_MODULE_LOCATION `distribution`
+/// (or `ADDON_MODULES_DIR`) installs to. Their `dkms.conf: Error!` lines
+/// go to `errors`, in upstream's order.
+fn module_records(
+    raw: &RawConf,
+    distribution: &str,
+    package_name: &str,
+    errors: &mut Vec<String>,
+) -> Vec<ModuleRecord> {
+    // Upstream takes ADDON_MODULES_DIR from its environment; when set it
+    // replaces every DEST_MODULE_LOCATION.
+    let addon_modules_dir = std::env::var("ADDON_MODULES_DIR")
+        .ok()
+        .filter(|d| !d.is_empty());
     let num_modules = [
         "BUILT_MODULE_NAME",
         "BUILT_MODULE_LOCATION",
@@ -150,7 +219,7 @@ pub(crate) fn resolve_with(
             v => strip_value(v).unwrap_or(true),
         };
         if built_name.is_empty() && num_modules == 1 {
-            built_name = package_name.clone();
+            built_name = package_name.to_string();
         }
         if dest_name.is_empty() {
             dest_name = built_name.clone();
@@ -174,7 +243,7 @@ pub(crate) fn resolve_with(
         }
         let dest_location = match &addon_modules_dir {
             Some(dir) => format!("/{dir}"),
-            None => override_dest_module_location(&opts.distribution, &dest_location_orig),
+            None => override_dest_module_location(distribution, &dest_location_orig),
         };
         if dest_location_orig.is_empty() {
             errors.push(text::conf_no_directive_in_record("DEST_MODULE_LOCATION", i));
@@ -202,16 +271,21 @@ pub(crate) fn resolve_with(
             buildable: true,
         });
     }
+    modules
+}
 
-    // MAKE: MAKE[0] unless MAKE_MATCH[0] is set; then the last MAKE[i] whose
-    // MAKE_MATCH[i] matches. Upstream walks 0..count of set elements.
+/// The MAKE command for the kernel: MAKE[0] unless MAKE_MATCH[0] is set;
+/// then the last MAKE[i] whose MAKE_MATCH[i] matches the kernel version;
+/// upstream's default when none; ` LLVM=1` for a kernel built with clang.
+fn make_command(raw: &RawConf, ctx: &ConfContext) -> String {
     let mut make_command = String::new();
     if raw.get("MAKE_MATCH", 0).is_empty() {
         make_command = raw.get("MAKE", 0).to_string();
     }
+    // Upstream walks 0..count of set elements.
     for i in 0..raw.indices("MAKE").len() {
         let (make, matcher) = (raw.get("MAKE", i), raw.get("MAKE_MATCH", i));
-        if !make.is_empty() && !matcher.is_empty() && ere_match(matcher, kernelver) {
+        if !make.is_empty() && !matcher.is_empty() && ere_match(matcher, &ctx.kernelver) {
             make_command = make.to_string();
         }
     }
@@ -224,7 +298,12 @@ pub(crate) fn resolve_with(
     if kernel_uses_clang(&ctx.kernel_source_dir, &ctx.kernel_config) {
         make_command.push_str(" LLVM=1");
     }
+    make_command
+}
 
+/// The PATCH[i] to apply for `kernelver`: those without a PATCH_MATCH[i]
+/// and those whose PATCH_MATCH[i] matches it.
+fn patches(raw: &RawConf, kernelver: &str) -> Vec<String> {
     let mut patches = Vec::new();
     for i in 0..raw.indices("PATCH").len() {
         let (patch, matcher) = (raw.get("PATCH", i), raw.get("PATCH_MATCH", i));
@@ -232,9 +311,24 @@ pub(crate) fn resolve_with(
             patches.push(patch.to_string());
         }
     }
+    patches
+}
 
-    // OBSOLETE_BY acts as a global BUILD_EXCLUSIVE_KERNEL_MAX when no
-    // KERNEL_MAX is given at all.
+/// What BUILD_EXCLUSIVE_* (and OBSOLETE_BY) decide for the kernel.
+struct Exclusive {
+    /// OBSOLETE_BY.
+    obsolete_by: String,
+    /// No record is buildable because of them (upstream's exit 77).
+    build_exclude: bool,
+    /// Some record has a BUILD_EXCLUSIVE_* directive.
+    has_build_exclusive: bool,
+}
+
+/// Evaluate BUILD_EXCLUSIVE_* for the kernel and arch: marks each record
+/// of `modules` buildable or not. OBSOLETE_BY acts as a global
+/// BUILD_EXCLUSIVE_KERNEL_MAX when no KERNEL_MAX is given at all.
+fn build_exclusive(raw: &RawConf, ctx: &ConfContext, modules: &mut [ModuleRecord]) -> Exclusive {
+    let num_modules = modules.len();
     let obsolete_by = raw.scalar("OBSOLETE_BY").to_string();
     let mut ex = raw.clone();
     if !obsolete_by.is_empty()
@@ -251,12 +345,11 @@ pub(crate) fn resolve_with(
     let mut buildable_count = 0;
     for (i, m) in modules.iter_mut().enumerate() {
         let (buildable, has) =
-            check_build_exclusive(&ex, i, kernelver, &ctx.arch, config.as_deref());
+            check_build_exclusive(&ex, i, &ctx.kernelver, &ctx.arch, config.as_deref());
         has_exclusive |= has;
         m.buildable = buildable;
         buildable_count += usize::from(buildable);
     }
-    let build_exclude = buildable_count == 0 && has_exclusive;
     // What upstream's maybe_uninstall_module looks at: any BUILD_EXCLUSIVE_*
     // element set for a module record (index 0 is also the global one).
     let has_build_exclusive = (0..num_modules).any(|i| {
@@ -270,80 +363,42 @@ pub(crate) fn resolve_with(
         .iter()
         .any(|n| !ex.get(n, i).is_empty())
     });
-
-    let mut yes_no = |name: &str| -> bool {
-        let v = raw.scalar(name);
-        if v.is_empty() || v.eq_ignore_ascii_case("no") {
-            false
-        } else if v.eq_ignore_ascii_case("yes") {
-            true
-        } else {
-            errors.push(text::conf_unsupported_value(name, v));
-            false
-        }
-    };
-    let autoinstall = yes_no("AUTOINSTALL");
-    let build_depends_rebuild = yes_no("BUILD_DEPENDS_REBUILD");
-    let no_weak_modules = yes_no("NO_WEAK_MODULES");
-
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-
-    let mut strict_warnings = Vec::new();
-    if opts.strict {
-        if num_modules == 0 {
-            strict_warnings.push(text::CONF_ZERO_MODULES.into());
-        }
-        let mut names = String::new();
-        for (i, m) in modules.iter().enumerate() {
-            let full = format!("{}{}", m.built_location, m.built_name);
-            if format!(" {names} ").contains(&format!(" {full} ")) {
-                errors.push(text::conf_duplicate_built(&full, i));
-            }
-            names = format!("{names} {full}");
-        }
-        let mut names = String::new();
-        for (i, m) in modules.iter().enumerate() {
-            if format!(" {names} ").contains(&format!(" {} ", m.dest_name)) {
-                errors.push(text::conf_duplicate_dest(&m.dest_name, i));
-            }
-            names = format!("{names} {}", m.dest_name);
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-    }
-
-    Ok(ModuleConf {
-        package_name,
-        package_version,
-        modules,
-        make_command,
-        patches,
-        pre_build: raw.scalar("PRE_BUILD").into(),
-        post_build: raw.scalar("POST_BUILD").into(),
-        pre_install: raw.scalar("PRE_INSTALL").into(),
-        post_install: raw.scalar("POST_INSTALL").into(),
-        post_add: raw.scalar("POST_ADD").into(),
-        post_remove: raw.scalar("POST_REMOVE").into(),
-        autoinstall,
-        // Upstream's autoinstall joins the array and splits it on blanks:
-        // empty elements are no dependency, "a b" is two.
-        build_depends: raw
-            .values("BUILD_DEPENDS")
-            .iter()
-            .flat_map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
-            .collect(),
-        build_depends_rebuild,
-        no_weak_modules,
+    Exclusive {
         obsolete_by,
-        build_exclude,
+        build_exclude: buildable_count == 0 && has_exclusive,
         has_build_exclusive,
-        deprecations,
-        strict_warnings,
-        reader,
-    })
+    }
+}
+
+/// `read_conf_strict`'s checks of an otherwise valid conf: its warning
+/// for zero modules, or the `dkms.conf: Error!` lines of records that
+/// build the same file or install under the same name.
+fn strict_checks(modules: &[ModuleRecord]) -> Result<Vec<String>, Vec<String>> {
+    let mut strict_warnings = Vec::new();
+    if modules.is_empty() {
+        strict_warnings.push(text::CONF_ZERO_MODULES.into());
+    }
+    let mut errors = Vec::new();
+    let mut names = String::new();
+    for (i, m) in modules.iter().enumerate() {
+        let full = format!("{}{}", m.built_location, m.built_name);
+        if format!(" {names} ").contains(&format!(" {full} ")) {
+            errors.push(text::conf_duplicate_built(&full, i));
+        }
+        names = format!("{names} {full}");
+    }
+    let mut names = String::new();
+    for (i, m) in modules.iter().enumerate() {
+        if format!(" {names} ").contains(&format!(" {} ", m.dest_name)) {
+            errors.push(text::conf_duplicate_dest(&m.dest_name, i));
+        }
+        names = format!("{names} {}", m.dest_name);
+    }
+    if errors.is_empty() {
+        Ok(strict_warnings)
+    } else {
+        Err(errors)
+    }
 }
 
 /// True when `p` has a `..` path component (`..`, `../x`, `x/..`, `a/../b`).

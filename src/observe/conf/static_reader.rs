@@ -204,6 +204,45 @@ fn is_operator(c: char) -> bool {
     matches!(c, ';' | '&' | '|' | '<' | '>' | '(' | ')')
 }
 
+/// Where the lenient skipping of one statement stands.
+#[derive(Default)]
+struct Skipping {
+    /// Compound commands open (`if`, `case`, the loops, `{`).
+    depth: i32,
+    /// Parentheses open (subshells, function definitions).
+    parens: i32,
+    /// The next word is in command position, where keywords count.
+    cmd_pos: bool,
+    /// The last word was `function`: the next one is its name.
+    after_function: bool,
+    /// Here-documents (delimiter, tabs stripped) whose bodies start at the
+    /// next newline.
+    heredocs: Vec<(String, bool)>,
+}
+
+impl Skipping {
+    /// Inside a compound command or parentheses: a newline or a `;` does
+    /// not end the statement.
+    fn open(&self) -> bool {
+        self.depth > 0 || self.parens > 0
+    }
+
+    /// A whole word in command position: a keyword opens or closes a
+    /// compound command, and some keep the next word in command position.
+    fn command_word(&mut self, word: &str) {
+        match word {
+            "if" | "case" | "for" | "while" | "until" | "select" | "{" => self.depth += 1,
+            "fi" | "esac" | "done" | "}" => self.depth = (self.depth - 1).max(0),
+            _ => {}
+        }
+        self.cmd_pos = matches!(
+            word,
+            "if" | "then" | "else" | "elif" | "do" | "while" | "until" | "!" | "{" | "time"
+        );
+        self.after_function = word == "function";
+    }
+}
+
 impl<'a> Parser<'a> {
     fn peek(&self) -> Option<char> {
         self.s.get(self.pos).copied()
@@ -745,11 +784,10 @@ impl<'a> Parser<'a> {
     /// Lenient mode: skip one whole statement (a simple command, a pipeline
     /// list, a compound command or function definition) without effect.
     fn skip_statement(&mut self) -> Result<(), Fail> {
-        let mut depth: i32 = 0;
-        let mut parens: i32 = 0;
-        let mut cmd_pos = true;
-        let mut after_function = false;
-        let mut heredocs: Vec<(String, bool)> = Vec::new();
+        let mut st = Skipping {
+            cmd_pos: true,
+            ..Skipping::default()
+        };
         let mut word_start = true;
         while let Some(c) = self.peek() {
             let at_word_start = word_start;
@@ -757,13 +795,13 @@ impl<'a> Parser<'a> {
             match c {
                 '\n' => {
                     self.pos += 1;
-                    for (delim, strip_tabs) in std::mem::take(&mut heredocs) {
+                    for (delim, strip_tabs) in std::mem::take(&mut st.heredocs) {
                         self.skip_heredoc(&delim, strip_tabs);
                     }
-                    if depth <= 0 && parens <= 0 {
+                    if !st.open() {
                         return Ok(());
                     }
-                    cmd_pos = true;
+                    st.cmd_pos = true;
                     word_start = true;
                 }
                 ' ' | '\t' => {
@@ -772,137 +810,136 @@ impl<'a> Parser<'a> {
                 }
                 '\\' => {
                     self.pos += 2;
-                    cmd_pos = false;
+                    st.cmd_pos = false;
                 }
                 '#' if at_word_start => self.skip_comment(),
-                '\'' => {
-                    self.skip_single()?;
-                    cmd_pos = false;
-                }
-                '"' => {
-                    self.skip_double()?;
-                    cmd_pos = false;
-                }
-                '`' => {
-                    self.skip_backtick()?;
-                    cmd_pos = false;
-                }
-                '$' => {
-                    match self.peek_at(1) {
-                        Some('(') => {
-                            self.pos += 2;
-                            self.skip_parens()?;
-                        }
-                        Some('{') => {
-                            self.pos += 2;
-                            self.skip_braces()?;
-                        }
-                        _ => self.pos += 1,
-                    }
-                    cmd_pos = false;
+                '\'' | '"' | '`' | '$' => {
+                    self.skip_quoted_or_expansion(c)?;
+                    st.cmd_pos = false;
                 }
                 ';' | '&' => {
-                    self.pos += 1;
-                    let doubled = self.peek() == Some(c);
-                    if doubled {
-                        self.pos += 1;
-                    }
-                    if (c == ';' || !doubled) && depth <= 0 && parens <= 0 {
+                    if self.skip_separator(c) && !st.open() {
                         return Ok(());
                     }
-                    cmd_pos = true;
+                    st.cmd_pos = true;
                     word_start = true;
                 }
                 '|' => {
                     self.pos += 1;
-                    cmd_pos = true;
+                    st.cmd_pos = true;
                     word_start = true;
                 }
                 '(' => {
                     self.pos += 1;
-                    parens += 1;
-                    cmd_pos = true;
+                    st.parens += 1;
+                    st.cmd_pos = true;
                     word_start = true;
                 }
                 ')' => {
                     self.pos += 1;
-                    parens = (parens - 1).max(0);
-                    cmd_pos = true;
+                    st.parens = (st.parens - 1).max(0);
+                    st.cmd_pos = true;
                     word_start = true;
                 }
                 '<' => {
-                    if self.peek_at(1) == Some('<') && self.peek_at(2) != Some('<') {
-                        self.pos += 2;
-                        let strip_tabs = self.peek() == Some('-');
-                        if strip_tabs {
-                            self.pos += 1;
-                        }
-                        self.skip_blanks();
-                        heredocs.push((self.heredoc_delim(), strip_tabs));
-                    } else {
-                        self.pos += 1;
-                    }
-                    cmd_pos = false;
+                    st.heredocs.extend(self.skip_input_redirection());
+                    st.cmd_pos = false;
                     word_start = true;
                 }
                 '>' => {
                     self.pos += 1;
                     word_start = true;
                 }
-                _ => {
-                    let start = self.pos;
-                    while let Some(ch) = self.peek() {
-                        if is_blank(ch) || ch == '\n' || is_operator(ch) || "'\"`$\\".contains(ch) {
-                            break;
-                        }
-                        self.pos += 1;
-                    }
-                    let whole = matches!(
-                        self.peek(),
-                        None | Some(' ')
-                            | Some('\t')
-                            | Some('\n')
-                            | Some(';')
-                            | Some('&')
-                            | Some('|')
-                            | Some(')')
-                            | Some('<')
-                            | Some('>')
-                    );
-                    let word: String = self.s[start..self.pos].iter().collect();
-                    if after_function {
-                        after_function = false;
-                        cmd_pos = true;
-                        continue;
-                    }
-                    if cmd_pos && whole {
-                        match word.as_str() {
-                            "if" | "case" | "for" | "while" | "until" | "select" | "{" => {
-                                depth += 1
-                            }
-                            "fi" | "esac" | "done" | "}" => depth = (depth - 1).max(0),
-                            _ => {}
-                        }
-                        cmd_pos = matches!(
-                            word.as_str(),
-                            "if" | "then"
-                                | "else"
-                                | "elif"
-                                | "do"
-                                | "while"
-                                | "until"
-                                | "!"
-                                | "{"
-                                | "time"
-                        );
-                        after_function = word == "function";
-                    } else {
-                        cmd_pos = false;
-                    }
-                }
+                _ => self.skip_plain_word(&mut st),
             }
         }
         Ok(())
+    }
+
+    /// Skipping a statement: a quoted string, a command substitution or a
+    /// parameter expansion (at `c`), whole.
+    fn skip_quoted_or_expansion(&mut self, c: char) -> Result<(), Fail> {
+        match c {
+            '\'' => self.skip_single(),
+            '"' => self.skip_double(),
+            '`' => self.skip_backtick(),
+            _ => match self.peek_at(1) {
+                Some('(') => {
+                    self.pos += 2;
+                    self.skip_parens()
+                }
+                Some('{') => {
+                    self.pos += 2;
+                    self.skip_braces()
+                }
+                _ => {
+                    self.pos += 1;
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// Skipping a statement: the separator `;`, `;;`, `&` or `&&` (at
+    /// `c`). True when it ends a command list (all but `&&`).
+    fn skip_separator(&mut self, c: char) -> bool {
+        self.pos += 1;
+        let doubled = self.peek() == Some(c);
+        if doubled {
+            self.pos += 1;
+        }
+        c == ';' || !doubled
+    }
+
+    /// Skipping a statement: `<`, or `<<`/`<<-` and the delimiter of its
+    /// here-document (whose body starts at the next newline), returned
+    /// with whether tabs are stripped from it.
+    fn skip_input_redirection(&mut self) -> Option<(String, bool)> {
+        if self.peek_at(1) == Some('<') && self.peek_at(2) != Some('<') {
+            self.pos += 2;
+            let strip_tabs = self.peek() == Some('-');
+            if strip_tabs {
+                self.pos += 1;
+            }
+            self.skip_blanks();
+            Some((self.heredoc_delim(), strip_tabs))
+        } else {
+            self.pos += 1;
+            None
+        }
+    }
+
+    /// Skipping a statement: an unquoted word, and what it opens or closes
+    /// when it is a keyword in command position.
+    fn skip_plain_word(&mut self, st: &mut Skipping) {
+        let start = self.pos;
+        while let Some(ch) = self.peek() {
+            if is_blank(ch) || ch == '\n' || is_operator(ch) || "'\"`$\\".contains(ch) {
+                break;
+            }
+            self.pos += 1;
+        }
+        let whole = matches!(
+            self.peek(),
+            None | Some(' ')
+                | Some('\t')
+                | Some('\n')
+                | Some(';')
+                | Some('&')
+                | Some('|')
+                | Some(')')
+                | Some('<')
+                | Some('>')
+        );
+        let word: String = self.s[start..self.pos].iter().collect();
+        if st.after_function {
+            st.after_function = false;
+            st.cmd_pos = true;
+        } else if st.cmd_pos && whole {
+            st.command_word(&word);
+        } else {
+            st.cmd_pos = false;
+        }
     }
 
     /// Run a nested skipper, refusing absurd nesting instead of overflowing

@@ -509,6 +509,35 @@ fn build_exclusive_module_is_skipped_while_others_build() {
     assert!(!p.stdout.contains("excl"), "{p}");
 }
 
+/// What reading a dkms.conf says (here a deprecated directive) is said
+/// once per module by a hook, which builds in parallel and installs
+/// afterwards, as by `dkms autoinstall`, which builds and installs in turn.
+#[test]
+fn a_deprecated_directive_is_said_once_by_the_hook_as_by_dkms() {
+    let hello = format!(
+        "{}REMAKE_INITRD=\"yes\"\n",
+        fs::read_to_string(module_fixture("hello-1.0").join("dkms.conf")).expect("fixture")
+    );
+    for hook in [true, false] {
+        let root = setup(&[K1], &["hello"]);
+        root.write("/usr/src/hello-1.0/dkms.conf", &hello);
+        let out = if hook {
+            postinst(&root, K1)
+        } else {
+            root.dkms(&["autoinstall", "-k", K1])
+        };
+        out.assert_ok();
+        assert_installed(&root, "hello", K1);
+        assert_eq!(
+            out.stderr
+                .matches("Deprecated feature: REMAKE_INITRD (")
+                .count(),
+            1,
+            "hook {hook}\n{out}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------
 // 5. BUILD_DEPENDS
 // ---------------------------------------------------------------------

@@ -205,6 +205,8 @@ fn clean_leftovers(base: &Path, prefix: &str) {
 }
 
 /// The base system tarball: made once with `debootstrap --make-tarball`.
+/// tests/roots/debian-root.sh (the roots of the checks run by hand) makes
+/// and unpacks the same file.
 fn base_tarball(mirror: &str) -> PathBuf {
     let cache = repo().join("tests/.cache");
     fs::create_dir_all(&cache).unwrap_or_else(|e| panic!("create tests/.cache: {e}"));
