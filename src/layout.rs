@@ -220,6 +220,16 @@ impl Layout {
         self.hook_dir().join("failed")
     }
 
+    /// Records of kernels the boot guard keeps from booting.
+    pub fn guard_dir(&self) -> PathBuf {
+        self.hook_dir().join("guard")
+    }
+
+    /// The boot loader settings the boot guard changed.
+    pub fn boot_change_file(&self) -> PathBuf {
+        self.hook_dir().join("boot-change.json")
+    }
+
     /// Markers of kernels whose depmod still has to run.
     pub fn depmod_pending_dir(&self) -> PathBuf {
         self.hook_dir().join("depmod-pending")

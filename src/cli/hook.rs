@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueHint};
 
-use crate::plan::{AutoinstallFor, Command as PlanCommand, Event, PackageArgs, Request};
+use crate::plan::{
+    AutoinstallFor, Command as PlanCommand, CriticalCmd, Event, PackageArgs, Request,
+};
 
 /// Rebuild DKMS modules when kernels and kernel headers come and go.
 ///
@@ -154,6 +156,14 @@ pub enum Command {
         #[arg(value_name = "FILES", value_hint = ValueHint::FilePath)]
         files: Vec<PathBuf>,
     },
+    /// Say which modules are critical and why; mark or unmark one.
+    ///
+    /// A critical module is one the machine cannot live without. When it fails to build or install for a kernel, or is deferred there (headers missing, BUILD_DEPENDS), that kernel is guarded: the boot loader is set to boot the newest installed kernel that has every critical module (GRUB: next_entry in grubenv as grub-reboot does, or saved_entry with GRUB_DEFAULT=saved; systemd-boot and other BLS loaders: loader.conf's default, or bootctl set-default when that EFI variable is in use), the hook says so loudly and exits 0. The guard is lifted by itself once the module is installed for that kernel. A module is critical when framework.conf's critical_modules names it (or one of the kernel modules it builds), when it provides the type of the root or another mounted file system, or when one of its kernel modules is loaded at the moment of the run.
+    Critical {
+        /// What to do (default: list).
+        #[command(subcommand)]
+        action: Option<CriticalAction>,
+    },
     /// Find what interrupted runs and lost sources left behind; repair it with --repair.
     ///
     /// Without --repair it only looks and changes nothing, as apt-get check does: each finding says what --repair would do about it, and the report ends with the exact command that repairs them. --check, which older releases (where doctor repaired by default) needed to only look, is still accepted.
@@ -168,6 +178,25 @@ pub enum Command {
         /// Only look and change nothing: the default. Older releases repaired by default and needed --check to only look; scripts written for them keep working.
         #[arg(long, conflicts_with = "repair")]
         check: bool,
+    },
+}
+
+/// `dkms-hook critical`'s actions.
+#[derive(Subcommand, Debug)]
+pub enum CriticalAction {
+    /// List the critical modules, each with why it is critical.
+    List,
+    /// Mark modules critical: writes critical_modules in /etc/dkms/framework.conf.d/critical.conf.
+    Add {
+        /// DKMS module names (or kernel module names).
+        #[arg(required = true, value_name = "MODULE")]
+        modules: Vec<String>,
+    },
+    /// Unmark modules: takes them out of critical_modules (a module the running system needs stays critical).
+    Remove {
+        /// DKMS module names.
+        #[arg(required = true, value_name = "MODULE")]
+        modules: Vec<String>,
     },
 }
 
@@ -233,6 +262,11 @@ pub fn request(cli: Cli, running: &str) -> Request {
         Command::Prune { dry_run } => Event::Prune { dry_run },
         Command::Pending => Event::Pending,
         Command::Doctor { repair, check: _ } => Event::Doctor { repair },
+        Command::Critical { action } => Event::Critical(match action {
+            None | Some(CriticalAction::List) => CriticalCmd::List,
+            Some(CriticalAction::Add { modules }) => CriticalCmd::Add(modules),
+            Some(CriticalAction::Remove { modules }) => CriticalCmd::Remove(modules),
+        }),
         Command::Package {
             module_version,
             kernel,

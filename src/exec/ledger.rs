@@ -90,6 +90,9 @@ pub struct Ledger {
     pub headers_deferred: Vec<(String, String)>,
     /// Set when a real build or install failure happened in a hook run.
     pub hook_failed: bool,
+    /// Set when a critical module could not be installed for a kernel in
+    /// a hook run (the boot guard stands for that kernel).
+    pub critical_failed: bool,
     /// The first line of the error each failed step ended with, by step:
     /// the reason a failure record keeps.
     pub step_errors: BTreeMap<usize, String>,
@@ -192,6 +195,18 @@ impl Ledger {
         vs.sort_by(|x, y| sort_v_cmp(x, y));
         vs.dedup();
         vs.pop()
+    }
+
+    /// The modules that failed in this hook run, as `m/v for K`, each once.
+    pub fn failed_modules(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .results
+            .iter()
+            .filter(|(.., r)| matches!(r, HookResult::Failed(..) | HookResult::FailedBecause(..)))
+            .map(|(k, m, v, _)| crate::text::failed_module(m, v, k))
+            .collect();
+        out.dedup();
+        out
     }
 
     /// Whether k/a was prepared in the current context; its signer.

@@ -10,8 +10,10 @@
 pub mod add;
 pub mod build;
 pub mod conf_output;
+pub mod critical;
 pub mod depmod;
 pub mod doctor;
+pub mod guard;
 pub mod install;
 pub mod ledger;
 pub mod load;
@@ -37,6 +39,7 @@ pub use ledger::{Ledger, Outcome};
 use crate::error::{Error, Result};
 use crate::observe::conf::ModuleConf;
 use crate::observe::{ConfKey, World};
+use crate::plan::hook::ExitNote;
 use crate::plan::{ExitRule, Job, Plan, ReadJob, Step, WriteJob};
 use std::collections::BTreeSet;
 
@@ -239,7 +242,7 @@ fn run_steps<J>(
                     status = chain_status.values().next_back().copied().unwrap_or(0);
                 }
             }
-            ExitRule::Hook { .. } => {}
+            ExitRule::Hook(_) => {}
         }
     }
     if let Some(mut b) = block.take() {
@@ -248,14 +251,15 @@ fn run_steps<J>(
     match plan.exit {
         ExitRule::Stop => 0,
         ExitRule::LastChain => status,
-        ExitRule::Hook {
-            may_fail,
-            warn_only,
-        } => {
-            let (code, warn) =
-                crate::plan::hook::exit_status(may_fail, warn_only, cx.ledger.hook_failed);
-            if warn {
-                say.warning(&[text::HOOK_FAILURE_WARN_ONLY.to_string()]);
+        ExitRule::Hook(policy) => {
+            let (code, note) = crate::plan::hook::exit_status(policy, cx.ledger.hook_failed);
+            match note {
+                ExitNote::None => {}
+                ExitNote::WarnOnly => say.warning(&[text::HOOK_FAILURE_WARN_ONLY.to_string()]),
+                ExitNote::GoesOn if cx.ledger.critical_failed => {
+                    say.eline(text::CRITICAL_GOES_ON);
+                }
+                ExitNote::GoesOn => say.eline(&text::not_critical_goes_on(&cx.ledger.failed_modules())),
             }
             code
         }
@@ -290,6 +294,7 @@ fn run_read_job(cx: &mut Ctx, job: &ReadJob, say: &mut dyn Say) -> Result<()> {
             Ok(())
         }
         ReadJob::Doctor => doctor::run(cx, None, say),
+        ReadJob::CriticalList => critical::list(cx, say),
         ReadJob::PrunePreview { kernels } => prune::preview(cx, say, kernels),
         ReadJob::Package { at, format, out } => package::run(cx, say, at, *format, out),
         ReadJob::Publish { repo, files } => publish::run(say, repo, files),
@@ -377,6 +382,10 @@ fn run_write_job(cx: &mut Ctx, lock: &Locked, job: &WriteJob, say: &mut dyn Say)
         }
         WriteJob::Prune { kernels, explicit } => prune::prune(cx, lock, say, kernels, *explicit),
         WriteJob::Repair => doctor::run(cx, Some(lock), say),
+        WriteJob::Guard(job) => guard::run(cx, lock, say, job),
+        WriteJob::SetCritical { value, file, notes } => {
+            critical::set(cx, lock, say, value, file, notes)
+        }
         WriteJob::PublishBuilt { repo, format } => publish::built::run(cx, say, repo, *format),
         WriteJob::MkBmDeb { at, out } => package::run_in_tree(cx, lock, say, at, out),
     }

@@ -61,6 +61,16 @@ impl<'w> Facts<'w> {
         self.world.observe_installed_kernels()
     }
 
+    /// The modules the machine cannot live without, and why.
+    pub fn critical(&self) -> &'w crate::observe::critical::Critical {
+        self.world.observe_critical()
+    }
+
+    /// The boot loader of the root.
+    pub fn loader(&self) -> &'w crate::observe::boot::Loader {
+        self.world.observe_loader()
+    }
+
     /// A regular file stands at `p` (links followed).
     pub fn is_file(&self, p: &Path) -> bool {
         self.world.observe_path(p) == PathKind::File

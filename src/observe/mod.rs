@@ -10,17 +10,23 @@
 //! - [`prebuilt`]: modules that binary module packages provide.
 //! - [`files`]: where an installed module really is, byte comparisons.
 //! - [`status`]: the facts behind each `dkms status` line.
+//! - [`critical`]: the modules the machine cannot live without, and why;
+//!   [`boot`]: the boot loader's entries and settings; [`guard`]: the
+//!   boot guard's records.
 //! - [`elf`]: the ELF reader (a named section of a module or vmlinux).
 //! - [`trust`]: which files another user can change (refused as root).
 //! - [`modinfo`], [`version`], [`distro`], [`settings`], [`forced`]: helpers.
 
+pub mod boot;
 pub mod build_facts;
 pub mod conf;
+pub mod critical;
 pub mod distro;
 pub mod elf;
 mod facts;
 pub mod files;
 pub mod forced;
+pub mod guard;
 pub mod history;
 pub mod host;
 pub mod kernel;
@@ -136,6 +142,8 @@ pub struct World {
     #[allow(clippy::box_collection)]
     recorded_deps: FrozenBTreeMap<Mvka, Box<BTreeMap<String, String>>>,
     build_environment: OnceLock<Vec<(String, String)>>,
+    critical: OnceLock<critical::Critical>,
+    loader: OnceLock<boot::Loader>,
 }
 
 impl std::fmt::Debug for World {
@@ -180,6 +188,8 @@ impl World {
             build_facts: FrozenBTreeMap::new(),
             recorded_deps: FrozenBTreeMap::new(),
             build_environment: OnceLock::new(),
+            critical: OnceLock::new(),
+            loader: OnceLock::new(),
         }
     }
 
@@ -260,6 +270,47 @@ impl World {
             Err(_) => PathKind::Missing,
         };
         *self.paths.insert(p.to_path_buf(), Box::new(kind))
+    }
+
+    /// The critical modules (only [`Facts`] asks).
+    fn observe_critical(&self) -> &critical::Critical {
+        self.critical.get_or_init(|| {
+            let h = &self.host;
+            critical::observe(
+                &h.layout.root,
+                &h.layout,
+                &self.tree,
+                h.settings.critical_modules.as_deref(),
+            )
+        })
+    }
+
+    /// The boot loader (only [`Facts`] asks).
+    fn observe_loader(&self) -> &boot::Loader {
+        self.loader
+            .get_or_init(|| boot::observe(&self.host.layout.root))
+    }
+
+    /// The critical modules, when they were observed.
+    pub fn critical(&self) -> Option<&critical::Critical> {
+        self.critical.get()
+    }
+
+    /// The boot loader, when it was observed.
+    pub fn loader(&self) -> Option<&boot::Loader> {
+        self.loader.get()
+    }
+
+    /// Set the critical modules (tests describe them this way).
+    #[cfg(test)]
+    pub(crate) fn set_critical(&self, c: critical::Critical) {
+        let _ = self.critical.set(c);
+    }
+
+    /// Set the boot loader (tests).
+    #[cfg(test)]
+    pub(crate) fn set_loader(&self, l: boot::Loader) {
+        let _ = self.loader.set(l);
     }
 
     /// The build facts of kernel `k`, when they were observed.

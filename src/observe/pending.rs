@@ -99,6 +99,8 @@ pub struct Records {
     /// Kernels whose depmod is still due, sorted (markers with unsafe
     /// names are left to the tree's report of skipped names).
     pub depmod_due: Vec<DepmodDue>,
+    /// The boot guard: guarded kernels and the loader settings changed.
+    pub guards: crate::observe::guard::Guards,
 }
 
 impl Records {
@@ -132,6 +134,7 @@ impl Records {
                 .cmp(&b.module)
                 .then_with(|| sort_v_cmp(&a.kernel, &b.kernel))
         });
+        r.guards = crate::observe::guard::Guards::read(layout, &mut r.corrupt);
         r.corrupt.sort();
         r.depmod_due = read_depmod_due(&layout.depmod_pending_dir());
         r

@@ -21,7 +21,7 @@ use crate::observe::trust::{Trust, Untrusted};
 use crate::text;
 
 /// The variables upstream honours from framework.conf, plus our extensions
-/// (`build_user`, `autoinstall_failure`, `publish_repo`).
+/// (`build_user`, `autoinstall_failure`, `publish_repo`, `critical_modules`).
 pub const ALLOWED: &[&str] = &[
     "source_tree",
     "dkms_tree",
@@ -44,6 +44,7 @@ pub const ALLOWED: &[&str] = &[
     "build_user",
     "autoinstall_failure",
     "publish_repo",
+    "critical_modules",
 ];
 
 /// Tree locations given on the command line; they win over framework.conf
@@ -106,6 +107,9 @@ pub struct Settings {
     /// Extension: a package repository (host path) that every module a hook
     /// builds is packaged into and published to (`publish_repo`).
     pub publish_repo: Option<PathBuf>,
+    /// Extension: the modules the machine cannot live without
+    /// (`critical_modules`, words), when set.
+    pub critical_modules: Option<String>,
     /// Every allow-listed raw value read, for `doctor`.
     pub raw: BTreeMap<String, String>,
     /// Warnings about the files (ignored parts), to print once.
@@ -211,6 +215,7 @@ impl Settings {
                 .get("publish_repo")
                 .filter(|s| !s.is_empty())
                 .map(|s| root.join(s)),
+            critical_modules: raw.get("critical_modules").cloned(),
             raw,
             warnings: Vec::new(),
             untrusted: Vec::new(),

@@ -3,13 +3,17 @@
 //! because their headers are missing, which are forgotten because they are
 //! gone, and which builds prune removes.
 //!
-//! Exit policy (the one place it is decided): a real build or install
-//! failure (a dkms.conf that cannot be read or names no module, and a
-//! registered BUILD_DEPENDS that did not get installed, included) fails
-//! `kernel-postinst`, `header-postinst` and `autoinstall` (exit 11) unless
-//! framework.conf sets `autoinstall_failure=warn`; skips,
-//! missing headers and deferrals never fail anything; removal hooks, apt,
-//! dpkg triggers and boot never fail. Output that could not be written
+//! Exit policy (the one place it is decided, [`failure_policy`] and
+//! [`exit_status`]): a real build or install failure (a dkms.conf that
+//! cannot be read or names no module, and a registered BUILD_DEPENDS that
+//! did not get installed, included) never fails `kernel-postinst`,
+//! `header-postinst` or `kernel-install`: the report says it in full, and
+//! when the module is critical the boot guard keeps the machine off that
+//! kernel. `autoinstall` run by hand fails (exit 11). framework.conf's
+//! `autoinstall_failure=strict` fails every one of them (exit 11, what
+//! upstream's hooks did before 3.2.2), `autoinstall_failure=warn` none (a
+//! warning). Skips, missing headers and deferrals never fail anything;
+//! removal hooks, apt, dpkg triggers and boot never fail. Output that could not be written
 //! (stdout or stderr on a full disk) fails the commands a person or a
 //! script runs and whose report is their product, and is only said by
 //! the events that must never fail their caller.
@@ -20,20 +24,49 @@ use crate::observe::version::sort_v_cmp;
 use crate::observe::Facts;
 use crate::plan::removal::{removals, Removal};
 use crate::plan::{
-    autoinstall, AutoinstallFor, Depmod, Event, ExitRule, Mvka, Plan, PruneKernel, ReadJob,
-    WriteJob,
+    autoinstall, AutoinstallFor, Depmod, Event, ExitRule, FailurePolicy, GuardJob, Mvka, Plan,
+    PruneKernel, ReadJob, WriteJob,
 };
 use crate::report::Stream;
 use crate::text;
 
-/// The exit status of a hook run whose steps all ran: 11 when a real build
-/// or install failed and the event may fail (unless `warn_only`), else 0.
-/// The second value says to print the warn-only warning.
-pub fn exit_status(may_fail: bool, warn_only: bool, failed: bool) -> (i32, bool) {
-    match (failed && may_fail, warn_only) {
-        (true, false) => (11, false),
-        (true, true) => (0, true),
-        (false, _) => (0, false),
+/// What a real build or install failure does to `event`'s exit status,
+/// with framework.conf's `autoinstall_failure` (`strict`, `warn`, or unset).
+pub fn failure_policy(event: &Event, autoinstall_failure: &str) -> FailurePolicy {
+    if !event.may_fail() {
+        return FailurePolicy::Never;
+    }
+    if autoinstall_failure.eq_ignore_ascii_case("warn") {
+        return FailurePolicy::Warn;
+    }
+    if autoinstall_failure.eq_ignore_ascii_case("strict") {
+        return FailurePolicy::Fail;
+    }
+    match event {
+        Event::KernelPostinst(_) | Event::HeaderPostinst(_) => FailurePolicy::GoOn,
+        _ => FailurePolicy::Fail,
+    }
+}
+
+/// What a hook run says at its very end about its failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitNote {
+    /// Nothing.
+    None,
+    /// `autoinstall_failure=warn` kept the failure from failing the run.
+    WarnOnly,
+    /// The package operation goes on (the default of the package hooks).
+    GoesOn,
+}
+
+/// The exit status of a hook run whose steps all ran (`failed`: a real
+/// build or install failed), and what to say about it.
+pub fn exit_status(policy: FailurePolicy, failed: bool) -> (i32, ExitNote) {
+    match (failed, policy) {
+        (false, _) | (true, FailurePolicy::Never) => (0, ExitNote::None),
+        (true, FailurePolicy::Fail) => (11, ExitNote::None),
+        (true, FailurePolicy::Warn) => (0, ExitNote::WarnOnly),
+        (true, FailurePolicy::GoOn) => (0, ExitNote::GoesOn),
     }
 }
 
@@ -68,6 +101,7 @@ pub fn exit_status_on_lost_output(event: &Event, code: i32) -> i32 {
         | Event::Pending
         | Event::Doctor { .. }
         | Event::Package(_)
+        | Event::Critical(_)
         | Event::Publish { .. } => crate::report::lost::failed_status(code),
     }
 }
@@ -179,17 +213,71 @@ pub fn would_build(world: &Facts, k: &str, a: &str) -> bool {
     })
 }
 
+/// The critical modules (m, v) an autoinstall would build for k: the
+/// ones a kernel without headers leaves out.
+fn critical_to_build(world: &Facts, k: &str, a: &str) -> Vec<(String, String)> {
+    let critical = world.critical();
+    world
+        .tree
+        .latest_versions()
+        .into_iter()
+        .filter(|(m, v)| {
+            critical.contains(m)
+                && !world.tree.is_installed(m, v, k, a)
+                && !world.provided_prebuilt(m, k, a)
+                && world
+                    .conf(&world.source_conf_key(m, v, k, a, false))
+                    .result
+                    .as_ref()
+                    .is_ok_and(|c| c.autoinstall && !c.build_exclude)
+        })
+        .collect()
+}
+
+/// The boot guard's step, for the events after which a kernel may lack a
+/// critical module or have it again (a build, a removal, boot), when
+/// there is a critical module or a guard.
+fn guard(
+    p: &mut Plan,
+    world: &Facts,
+    event: &Event,
+    deferred: Vec<(String, Vec<(String, String)>)>,
+) {
+    let guards = &world.records.guards;
+    if world.critical().modules.is_empty() && guards.kernels.is_empty() && guards.changes.is_empty()
+    {
+        return;
+    }
+    // Observed now, so that the executor only reads it.
+    world.loader();
+    let removed = match event {
+        Event::KernelPrerm(k) => Some(k.as_str()),
+        _ => None,
+    };
+    let bootable = world
+        .installed_kernels()
+        .iter()
+        .filter(|k| Some(k.as_str()) != removed && world.kernel(k).image)
+        .cloned()
+        .collect();
+    let booted = matches!(event, Event::Boot).then(|| world.host.running_kernel.clone());
+    p.push_soft(
+        WriteJob::Guard(GuardJob {
+            deferred,
+            bootable,
+            booted,
+        }),
+        &[],
+        0,
+    );
+}
+
 /// Plan `event`.
 pub fn plan(event: &Event, world: &Facts) -> Plan {
-    let warn_only = world
-        .host
-        .settings
-        .autoinstall_failure
-        .eq_ignore_ascii_case("warn");
-    let mut p = Plan::new(ExitRule::Hook {
-        may_fail: event.may_fail(),
-        warn_only,
-    });
+    let mut p = Plan::new(ExitRule::Hook(failure_policy(
+        event,
+        &world.host.settings.autoinstall_failure,
+    )));
     let a = world.host.machine_arch.clone();
     match event {
         Event::Pending => {
@@ -229,11 +317,13 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
         Event::KernelInstallOther => return p,
         Event::Package(args) => return crate::plan::package::steps::package(args, world),
         Event::Publish { repo, files } => return crate::plan::package::steps::publish(repo, files),
+        Event::Critical(c) => return crate::plan::critical::plan(c, world),
         Event::KernelPreinst(k) | Event::KernelPrerm(k) => {
             let preinst = matches!(event, Event::KernelPreinst(_));
             removal(&mut p, world, k, &a, preinst);
             if !preinst {
                 p.push_soft(WriteJob::DropKernelRecords { k: k.clone() }, &[], 0);
+                guard(&mut p, world, event, Vec::new());
                 implicit_prune(&mut p, world);
             }
             return p;
@@ -247,6 +337,7 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
     }
     let mut any_auto = false;
     let mut load = None;
+    let mut deferred = Vec::new();
     for w in work(event, world) {
         match w {
             KernelWork::Autoinstall(k) => {
@@ -265,6 +356,7 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
                 autoinstall::plan_into(&mut p, world, &k, &a, Depmod::Later, true);
             }
             KernelWork::DeferHeaders(k) => {
+                deferred.push((k.clone(), critical_to_build(world, &k, &a)));
                 if would_build(world, &k, &a) {
                     p.push_soft(
                         WriteJob::DeferHeaders {
@@ -298,6 +390,7 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
     if let Some(k) = load {
         p.push_soft(WriteJob::LoadInstalled { k }, &[], 0);
     }
+    guard(&mut p, world, event, deferred);
     if matches!(event, Event::AptPostInvoke | Event::Boot) {
         implicit_prune(&mut p, world);
     }

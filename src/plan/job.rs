@@ -76,6 +76,20 @@ pub struct RebuildCandidate {
     pub recorded: std::collections::BTreeMap<String, String>,
 }
 
+/// The boot guard's step at the end of a hook run (see [`crate::plan::guard`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardJob {
+    /// Kernels this run defers for missing headers, each with the critical
+    /// modules (m, v) an autoinstall would build there.
+    pub deferred: Vec<(String, Vec<(String, String)>)>,
+    /// Kernels installed after the run (image and modules directory): the
+    /// only ones a guard may name and the loader may be pointed at.
+    pub bootable: Vec<String>,
+    /// The running kernel, when the event is boot (the boot unit says when
+    /// it is guarded).
+    pub booted: Option<String>,
+}
+
 /// A kernel that prune takes away, and what is built for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PruneKernel {
@@ -109,6 +123,8 @@ pub enum ReadJob {
     Pending,
     /// `dkms-hook doctor`: report what needs attention.
     Doctor,
+    /// `dkms-hook critical list`.
+    CriticalList,
     /// A binary module package of the installed build of m/v for k/a,
     /// written into `out` (`dkms-hook package`, `dkms mkbmdeb`).
     Package {
@@ -355,6 +371,18 @@ pub enum WriteJob {
     },
     /// `dkms-hook doctor --repair`: report and repair.
     Repair,
+    /// Hook: guard the boot against kernels that lack a critical module,
+    /// lift the guards whose modules are installed now.
+    Guard(GuardJob),
+    /// `dkms-hook critical add|remove`: write `critical_modules`.
+    SetCritical {
+        /// The words the setting has afterwards.
+        value: Vec<String>,
+        /// The file written (host path).
+        file: PathBuf,
+        /// Lines to say after writing (modules that stay critical anyway).
+        notes: Vec<String>,
+    },
     /// `dkms mkbmdeb`: a `.deb` of the installed build of m/v for k/a, left
     /// in `out` inside the dkms tree.
     MkBmDeb {
@@ -430,6 +458,7 @@ impl ReadJob {
             | ReadJob::HookSummary
             | ReadJob::Pending
             | ReadJob::Doctor
+            | ReadJob::CriticalList
             | ReadJob::Publish { .. } => {}
             ReadJob::ReadConf(key) => r.confs.push(key),
             ReadJob::Package { at, .. } => r.kernels.push(&at.k),
@@ -457,7 +486,9 @@ impl WriteJob {
             | WriteJob::PublishBuilt { .. }
             | WriteJob::CleanVersion { .. }
             | WriteJob::DeleteVersion { .. }
+            | WriteJob::SetCritical { .. }
             | WriteJob::Repair => {}
+            WriteJob::Guard(g) => r.kernels.extend(g.bootable.iter().map(String::as_str)),
             WriteJob::Add { conf, .. } | WriteJob::AddSourceTree { conf, .. } => r.confs.push(conf),
             WriteJob::PrepareKernel { k, .. } => r.build(k),
             WriteJob::FinishDepmod { k, .. }

@@ -6,12 +6,16 @@
 //!
 //! - [`dkms`]: upstream's actions, their checks and their order.
 //! - [`autoinstall`]: which modules, in which BUILD_DEPENDS order.
-//! - [`hook`]: package-manager events, deferral and pruning.
+//! - [`hook`]: package-manager events, deferral and pruning; the exit
+//!   policy.
+//! - [`guard`]: the boot guard (kernels that lack a critical module).
 //! - [`package`]: binary module packages (names, control, spec, scripts).
 
 pub mod autoinstall;
 pub mod checks;
+pub mod critical;
 pub mod dkms;
+pub mod guard;
 pub mod hook;
 mod job;
 pub mod package;
@@ -23,10 +27,12 @@ mod tests;
 
 pub use crate::observe::Mvka;
 pub use job::{
-    AutoModule, AutoSummary, Depmod, Job, PruneKernel, ReadJob, RebuildCandidate, References,
+    AutoModule, AutoSummary, Depmod, GuardJob, Job, PruneKernel, ReadJob, RebuildCandidate, References,
     RemovalSummary, WriteJob,
 };
-pub use request::{AutoinstallFor, Command, DkmsArgs, Event, PackageArgs, Request};
+pub use request::{
+    AutoinstallFor, Command, CriticalCmd, DkmsArgs, Event, PackageArgs, Request,
+};
 
 use crate::error::Error;
 use crate::observe::Facts;
@@ -62,15 +68,26 @@ pub enum ExitRule {
     /// The status of the last chain (upstream's loops over kernels whose
     /// iterations run in subshells: the last iteration's status wins).
     LastChain,
-    /// A hook event: a real build or install failure gives 11 when the
-    /// event `may_fail` (and `autoinstall_failure=warn` is not set); any
-    /// other failure gives 0.
-    Hook {
-        /// The event may fail its caller.
-        may_fail: bool,
-        /// framework.conf `autoinstall_failure=warn`.
-        warn_only: bool,
-    },
+    /// A hook event: what a real build or install failure does to the
+    /// exit status (see [`hook::exit_status`]); any other failure gives 0.
+    Hook(FailurePolicy),
+}
+
+/// What a real build or install failure in a hook does to its exit status
+/// (decided once, in [`hook::failure_policy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// Never fails (removal hooks, apt, dpkg triggers, boot).
+    Never,
+    /// Exit 11 (`dkms-hook autoinstall` by hand, and every event that may
+    /// fail with `autoinstall_failure=strict`).
+    Fail,
+    /// Exit 0 with a warning (`autoinstall_failure=warn`).
+    Warn,
+    /// Exit 0 with a line saying why the package operation goes on (the
+    /// default for kernel-postinst, header-postinst and kernel-install:
+    /// a critical module's failure guards the boot instead).
+    GoOn,
 }
 
 /// The work of one run. A plan whose jobs all only read converts into a

@@ -240,6 +240,9 @@ pub enum Event {
     /// `dkms-hook package M/V -k K`: a binary module package of an
     /// installed build.
     Package(PackageArgs),
+    /// `dkms-hook critical [list|add|remove]`: the modules the machine
+    /// cannot live without.
+    Critical(CriticalCmd),
     /// `dkms-hook publish --repo DIR [FILES...]`: add packages to a
     /// repository and index it.
     Publish {
@@ -261,6 +264,17 @@ pub enum AutoinstallFor {
     Named(Vec<String>),
     /// `--all-kernels`: every kernel under the install tree.
     All,
+}
+
+/// What `dkms-hook critical` was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CriticalCmd {
+    /// Which modules are critical, and why.
+    List,
+    /// Name these modules in `critical_modules`.
+    Add(Vec<String>),
+    /// Take these modules out of `critical_modules`.
+    Remove(Vec<String>),
 }
 
 /// What `dkms-hook package` was asked for.
@@ -299,8 +313,8 @@ impl Event {
 
     /// Whether a real build failure fails the caller (dpkg reports it).
     /// Skips, missing headers and deferrals never do; removals, apt, dpkg
-    /// triggers and boot never fail. `package` and `publish`, run by hand
-    /// or by scripts, fail on every error.
+    /// triggers and boot never fail. `package`, `publish` and `critical`,
+    /// run by hand or by scripts, fail on every error.
     pub fn may_fail(&self) -> bool {
         matches!(
             self,
@@ -309,6 +323,7 @@ impl Event {
                 | Event::Autoinstall(_)
                 | Event::Package(_)
                 | Event::Publish { .. }
+                | Event::Critical(_)
         )
     }
 
@@ -323,6 +338,7 @@ impl Event {
                 | Event::KernelInstallOther
                 | Event::Package(_)
                 | Event::Publish { .. }
+                | Event::Critical(CriticalCmd::List)
         )
     }
 }

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::observe::guard::GuardedModule;
 use crate::observe::pending::{DepmodDue, Failure, Item, Reason};
 use crate::observe::status::{Record, StatusView};
 use crate::observe::World;
@@ -49,6 +50,26 @@ pub struct Document {
     pub pending: Vec<Pending>,
     /// Recorded failures from hooks.
     pub failed: Vec<Failed>,
+    /// Kernels the boot guard keeps from booting: a critical module is
+    /// missing there.
+    pub guarded: Vec<Guarded>,
+}
+
+/// A kernel the boot guard keeps from booting, as shown.
+#[derive(Debug, Serialize)]
+pub struct Guarded {
+    /// Kernel version.
+    pub kernel: String,
+    /// Arch.
+    pub arch: String,
+    /// The critical modules missing there.
+    pub modules: Vec<GuardedModule>,
+    /// When first guarded.
+    pub since: Option<String>,
+    /// The kernel the boot loader was set to instead, when it was.
+    pub boots_instead: Option<String>,
+    /// The boot entry id set, when it was.
+    pub boot_entry: Option<String>,
 }
 
 /// A module version BUILD_EXCLUSIVE keeps off a kernel.
@@ -226,7 +247,36 @@ pub fn document(world: &World, view: &StatusView) -> Document {
             .filter(|x| keep(&x.module, Some(&x.version), &x.kernel, &x.arch))
             .map(Failed::from)
             .collect(),
+        guarded: guarded(world, |m, k, a| keep(m, None, k, a)),
     }
+}
+
+/// The guarded kernels that `keep` keeps (filtered by kernel and arch, and
+/// by module when the view is of one).
+fn guarded(world: &World, keep: impl Fn(&str, &str, &str) -> bool) -> Vec<Guarded> {
+    let change = world.records.guards.changes.first();
+    world
+        .records
+        .guards
+        .kernels
+        .iter()
+        .filter_map(|g| {
+            let modules: Vec<GuardedModule> = g
+                .modules
+                .iter()
+                .filter(|m| keep(&m.module, &g.kernel, &g.arch))
+                .cloned()
+                .collect();
+            (!modules.is_empty()).then(|| Guarded {
+                kernel: g.kernel.clone(),
+                arch: g.arch.clone(),
+                modules,
+                since: time(g.since),
+                boots_instead: change.map(|c| c.kernel.clone()),
+                boot_entry: change.map(|c| c.set.clone()),
+            })
+        })
+        .collect()
 }
 
 /// Print status in `format` (text, json, yaml). Broken modules also print

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::observe::guard::Setting;
 use crate::observe::pending::{Reason, Records};
 use crate::report::Say;
 
@@ -105,9 +106,41 @@ pub fn print(
     }
 }
 
+/// The lines of the boot guard's records: each guarded kernel's missing
+/// modules, then the boot entry set instead (for `pending` and `doctor`).
+pub fn guard_lines(records: &Records) -> Vec<String> {
+    let g = &records.guards;
+    let mut out = Vec::new();
+    for k in &g.kernels {
+        for m in &k.modules {
+            out.push(crate::text::pending_guarded(
+                &k.kernel, &k.arch, &m.module, &m.what, &m.critical,
+            ));
+        }
+    }
+    if !g.kernels.is_empty() {
+        for c in &g.changes {
+            let file = std::path::Path::new(&c.file);
+            let setting = match c.setting {
+                Setting::GrubNextEntry => crate::text::grub_next_entry(file),
+                Setting::GrubSavedEntry => crate::text::grub_saved_entry(file),
+                Setting::LoaderConfDefault => crate::text::loader_conf_default(file),
+                Setting::EfiDefault => crate::text::EFI_DEFAULT.to_string(),
+            };
+            out.push(crate::text::pending_boot_change(&setting, &c.kernel, &c.set));
+        }
+    }
+    out
+}
+
 /// `dkms-hook pending`: what waits and why.
 pub fn pending(say: &mut dyn Say, records: &Records) {
-    if records.items.is_empty() && records.failures.is_empty() && records.depmod_due.is_empty() {
+    let g = &records.guards;
+    if records.items.is_empty()
+        && records.failures.is_empty()
+        && records.depmod_due.is_empty()
+        && g.kernels.is_empty()
+    {
         say.line("Nothing is pending.");
     }
     for d in &records.depmod_due {
@@ -149,6 +182,9 @@ pub fn pending(say: &mut dyn Say, records: &Records) {
             "{} ({}): {}/{} failed (exit {}){why}{log}",
             f.kernel, f.arch, f.module, f.version, f.code
         ));
+    }
+    for line in guard_lines(records) {
+        say.line(&line);
     }
     for p in &records.corrupt {
         say.eline(&format!(

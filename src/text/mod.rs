@@ -29,6 +29,7 @@
 //! - [`hook`]: the hooks' own lines; [`doctor`]: `dkms-hook doctor`, with
 //!   [`doctor_broken`] (broken modules) and [`doctor_orphans`] (module
 //!   files no record claims);
+//! - [`guard`]: ours, the boot guard and `dkms-hook critical`;
 //! - [`lock`]: ours, the writers' lock;
 //! - [`framework`]: ours, framework.conf files that are skipped;
 //! - [`package`]: ours, binary module packages and their repositories;
@@ -41,6 +42,7 @@ pub mod doctor;
 pub mod doctor_broken;
 pub mod doctor_orphans;
 pub mod framework;
+pub mod guard;
 pub mod hook;
 pub mod install_claims;
 pub mod internal;
@@ -69,6 +71,7 @@ pub use doctor::*;
 pub use doctor_broken::*;
 pub use doctor_orphans::*;
 pub use framework::*;
+pub use guard::*;
 pub use hook::*;
 pub use install_claims::*;
 pub use internal::*;

@@ -38,6 +38,9 @@ pub(super) fn records(w: &World, say: &mut dyn Say, forgotten: &BTreeSet<(String
             &f.module, &f.version, &f.kernel, &f.arch, f.code, &f.log,
         ));
     }
+    for line in crate::report::summary::guard_lines(&w.records) {
+        say.line(&line);
+    }
 }
 
 /// The command that repairs what this run found: `dkms-hook doctor
