@@ -57,6 +57,7 @@ pub fn hook_page(title: &Title) -> io::Result<String> {
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         command_entry(sub, &mut out)?;
     }
+    out.extend_from_slice(CRITICAL.as_bytes());
     out.extend_from_slice(EXIT_STATUS.as_bytes());
     out.extend_from_slice(environment().as_bytes());
     out.extend_from_slice(FILES.as_bytes());
@@ -170,19 +171,128 @@ A failed rebuild never removes the module that worked before: the new
 build replaces the old one only when it succeeded.
 "#;
 
+/// Critical modules and the boot guard.
+const CRITICAL: &str = r#".SH CRITICAL MODULES
+A critical module is one this machine cannot live without: its file
+system, its disk or network driver. Mark one with
+.PP
+.RS 4
+.B dkms\-hook critical add zfs
+.RE
+.PP
+which writes
+.B critical_modules=\(dqzfs\(dq
+into
+.IR /etc/dkms/framework.conf.d/critical.conf
+(the setting may as well be written by hand in
+.I /etc/dkms/framework.conf
+or another file of
+.IR framework.conf.d ).
+Without any setting, a module is critical when it provides the type of
+the root or another mounted file system
+.RI ( /proc/self/mounts ,
+the module's
+.B alias=fs\-TYPE
+or its name), or when one of its kernel modules is loaded at the moment
+of the run
+.RI ( /proc/modules ).
+.B dkms\-hook critical list
+says which modules are critical and why.
+.PP
+When a critical module fails to build or install for kernel K, or is
+deferred there (headers missing, BUILD_DEPENDS), K is guarded: the hook
+says so on standard error in lines starting with
+.BR "dkms\-hook: GUARD:" ,
+exits 0, and sets the boot loader to boot the newest installed kernel
+that has every critical module installed:
+.TP
+GRUB
+.RI ( /boot/grub/grub.cfg " or " /boot/grub2/grub.cfg )
+The menu entry id of that kernel's own entry (with its submenu, as
+.B grub\-reboot
+takes it) goes into
+.B next_entry
+of the environment block
+.I grubenv
+next to grub.cfg, for the next boot only, as
+.B grub\-reboot
+does; the boot unit sets it again at each boot while the guard stands.
+With
+.B GRUB_DEFAULT=saved
+in
+.IR /etc/default/grub ,
+it goes into
+.B saved_entry
+instead.
+.I /etc/default/grub
+is only read, never written.
+.TP
+systemd\-boot and other Boot Loader Specification loaders
+The entry's id becomes the
+.B default
+of
+.I loader/loader.conf
+on the ESP
+.RI ( /efi ", " /boot/efi " or " /boot ),
+or, on the running system when the
+.B LoaderEntryDefault
+EFI variable is set, that variable through
+.BR "bootctl set\-default" .
+.TP
+Any other loader
+A line says that the boot entry was not changed, and why; as it does
+when no installed kernel has every critical module.
+.PP
+Only installed kernels (image and modules) are ever chosen.
+The value the setting had before the first guard is kept in
+.IR /var/lib/dkms/.dkms\-hook/boot\-change.json .
+When the module later gets installed for K (its headers arrive, or it is
+fixed and
+.B dkms\-hook autoinstall \-k
+K is run), the guard is lifted by itself and the hook says so; when the
+last guard goes, the setting gets its old value back (unless someone
+changed it since). A kernel that is removed takes its guard with it.
+.BR pending ,
+.B doctor
+and
+.B dkms status \-\-output json
+.RB ( guarded )
+show the guarded kernels. When the machine was booted into a guarded
+kernel anyway (chosen by hand in the boot menu), the boot unit says so
+in the journal and on the console.
+"#;
+
 /// The exit status of each event.
 const EXIT_STATUS: &str = r#".SH EXIT STATUS
+The failure policy: what a module that fails to build or install (or
+cannot be built for the kernel: its dkms.conf cannot be read or names no
+module, or a registered BUILD_DEPENDS of it failed, is not installed or
+forms a cycle) does to the exit status, by event and by
+.B autoinstall_failure
+in framework.conf.
+A module that is skipped (BUILD_EXCLUSIVE) or deferred (missing headers,
+missing BUILD_DEPENDS) never fails anything.
 .TP
-.BR kernel\-postinst ", " header\-postinst ", " autoinstall ", " "kernel\-install add"
-0 when every module was built and installed, or skipped (BUILD_EXCLUSIVE),
-or deferred (missing headers, missing BUILD_DEPENDS).
-11 when a module failed to build or install, as upstream DKMS's
-autoinstall, and when a module cannot be built for the kernel: its
-dkms.conf cannot be read or names no module (upstream installs nothing
-and succeeds), or a registered BUILD_DEPENDS of it failed, is not
-installed or forms a cycle; with
-.B autoinstall_failure=warn
-in framework.conf a warning is printed instead and the status is 0.
+.BR kernel\-postinst ", " header\-postinst ", " "kernel\-install add"
+0: the failure is reported in full (the summary with the make.log tail,
+.BR pending ,
+the journal when run by the boot unit) and the package operation goes
+on, with a closing line saying so; when the module is critical, the boot
+guard keeps the machine off that kernel (see
+.BR "CRITICAL MODULES" ).
+With
+.BR autoinstall_failure=strict :
+11, as upstream DKMS's hooks did (dpkg then reports the kernel package's
+postinst as failed).
+With
+.BR autoinstall_failure=warn :
+0 with a warning.
+.TP
+.B autoinstall
+11, as upstream DKMS's autoinstall; 0 with a warning with
+.BR autoinstall_failure=warn .
+.TP
+.BR kernel\-postinst ", " header\-postinst ", " "kernel\-install add" ", " autoinstall
 An error before any module is looked at (for example a lock that cannot
 be taken, or configuration another user can change: see
 .BR "TRUSTED FILES" )
@@ -200,6 +310,14 @@ Never 77, which would make kernel\-install skip its later plugins.
 .BR prune ", " pending
 0, unless one of their steps fails: then that step's status (1 for a
 file that cannot be read or removed).
+.TP
+.B critical
+0, or 2 for a module name that is not a safe file name, or 1 when a
+framework file read after
+.I /etc/dkms/framework.conf.d/critical.conf
+sets
+.B critical_modules
+too (nothing is written).
 .TP
 .BR package ", " publish
 0 when the package was written, or the repository indexed.
@@ -387,7 +505,8 @@ packages call; it uses
 Settings shared with
 .BR dkms (8),
 among them
-.B autoinstall_failure
+.BR autoinstall_failure ,
+.B critical_modules
 and
 .BR build_user .
 .TP
@@ -397,6 +516,21 @@ Deferred work, one file per kernel or module.
 .I /var/lib/dkms/.dkms\-hook/failed/
 Failures recorded by the hooks, each with a copy of its make.log; a later
 success removes them.
+.TP
+.I /var/lib/dkms/.dkms\-hook/guard/
+Kernels the boot guard keeps from booting, one file each, with the
+critical modules missing there; and
+.I boot\-change.json
+beside it: the boot loader setting the guard changed and its old value.
+.TP
+.IR /etc/dkms/framework.conf.d/critical.conf
+Written by
+.BR "dkms\-hook critical add" | remove :
+.BR critical_modules .
+.TP
+.IR /boot/grub/grubenv ", " /boot/efi/loader/loader.conf
+What the boot guard sets (see
+.BR "CRITICAL MODULES" ).
 .TP
 .I /var/lib/dkms/.dkms\-hook.lock
 The lock that serialises every run that writes.

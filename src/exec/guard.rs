@@ -52,7 +52,12 @@ pub fn run(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, job: &GuardJob) -> Re
         }
         if touched.contains(&&g.kernel) {
             for gm in &g.modules {
-                say.eline(&text::guard_set(&g.kernel, &gm.module, &gm.what, &gm.critical));
+                say.eline(&text::guard_set(
+                    &g.kernel,
+                    &gm.module,
+                    &gm.what,
+                    &gm.critical,
+                ));
             }
         }
     }
@@ -172,7 +177,10 @@ fn root_option(w: &crate::observe::World) -> String {
     if r.is_slash() {
         String::new()
     } else {
-        format!(" --root {}", crate::child::quote(&r.dir().display().to_string()))
+        format!(
+            " --root {}",
+            crate::child::quote(&r.dir().display().to_string())
+        )
     }
 }
 

@@ -259,7 +259,9 @@ fn run_steps<J>(
                 ExitNote::GoesOn if cx.ledger.critical_failed => {
                     say.eline(text::CRITICAL_GOES_ON);
                 }
-                ExitNote::GoesOn => say.eline(&text::not_critical_goes_on(&cx.ledger.failed_modules())),
+                ExitNote::GoesOn => {
+                    say.eline(&text::not_critical_goes_on(&cx.ledger.failed_modules()))
+                }
             }
             code
         }

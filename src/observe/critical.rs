@@ -119,7 +119,9 @@ pub fn decide(inputs: &Inputs) -> Critical {
         }
         for k in &p.kmods {
             if inputs.loaded.contains(k) {
-                why.entry(m.clone()).or_default().push(Why::Loaded(k.clone()));
+                why.entry(m.clone())
+                    .or_default()
+                    .push(Why::Loaded(k.clone()));
             }
         }
     }
@@ -177,7 +179,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let d = |j: usize| u32::from(b[i + j] - b'0');
             let n = d(1) * 64 + d(2) * 8 + d(3);
             out.push(u8::try_from(n).unwrap_or(b'?'));
@@ -281,8 +286,11 @@ fn module_stem(name: &str) -> Option<&str> {
 /// Whether shell text `t` has a line assigning `name` (what the static
 /// reader honours: `name=...` at the start of a line).
 pub fn assigns(t: &str, name: &str) -> bool {
-    t.lines()
-        .any(|l| l.trim_start().strip_prefix(name).is_some_and(|r| r.starts_with('=')))
+    t.lines().any(|l| {
+        l.trim_start()
+            .strip_prefix(name)
+            .is_some_and(|r| r.starts_with('='))
+    })
 }
 
 #[cfg(test)]
@@ -357,7 +365,10 @@ mod tests {
 
     #[test]
     fn assignment_lines() {
-        assert!(assigns("# x\ncritical_modules=\"zfs\"\n", "critical_modules"));
+        assert!(assigns(
+            "# x\ncritical_modules=\"zfs\"\n",
+            "critical_modules"
+        ));
         assert!(!assigns("#critical_modules=zfs\n", "critical_modules"));
         assert!(!assigns("critical_modules_x=1\n", "critical_modules"));
     }

@@ -123,7 +123,6 @@ impl Guards {
 
 /// The file of kernel k's guard.
 pub fn guard_file(layout: &Layout, k: &str, a: &str) -> std::path::PathBuf {
-    layout
-        .guard_dir()
-        .join(crate::observe::pending::key_name(&[k, a]))
+    // Both are safe names (checked where they come from): `K@A.json`.
+    layout.guard_dir().join(format!("{k}@{a}.json"))
 }

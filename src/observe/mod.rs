@@ -301,18 +301,6 @@ impl World {
         self.loader.get()
     }
 
-    /// Set the critical modules (tests describe them this way).
-    #[cfg(test)]
-    pub(crate) fn set_critical(&self, c: critical::Critical) {
-        let _ = self.critical.set(c);
-    }
-
-    /// Set the boot loader (tests).
-    #[cfg(test)]
-    pub(crate) fn set_loader(&self, l: boot::Loader) {
-        let _ = self.loader.set(l);
-    }
-
     /// The build facts of kernel `k`, when they were observed.
     pub fn build_facts(&self, k: &str) -> Option<&BuildFacts> {
         self.build_facts.get(k)

@@ -102,7 +102,8 @@ pub struct Settings {
     pub try_sign_modules: String,
     /// Extension: run PRE_BUILD/make/POST_BUILD as this user.
     pub build_user: String,
-    /// Extension: `warn` turns autoinstall failures in hooks into warnings.
+    /// Extension: what a failed build does to the hooks' exit status:
+    /// unset (the package hooks go on), `strict` (exit 11), `warn`.
     pub autoinstall_failure: String,
     /// Extension: a package repository (host path) that every module a hook
     /// builds is packaged into and published to (`publish_repo`).

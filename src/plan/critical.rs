@@ -32,9 +32,11 @@ pub fn plan(cmd: &CriticalCmd, world: &Facts) -> Plan {
     let root = &world.host.layout.root;
     let file = root.join(CRITICAL_CONF);
     // A framework file read after ours that sets the variable would win.
-    let later = world.critical().setters.iter().find(|f| {
-        f.parent() == file.parent() && f.file_name() > file.file_name()
-    });
+    let later = world
+        .critical()
+        .setters
+        .iter()
+        .find(|f| f.parent() == file.parent() && f.file_name() > file.file_name());
     if let Some(f) = later {
         return Plan::fail(Error::msg(text::critical_overridden(&root.inside(f))));
     }

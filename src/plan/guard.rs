@@ -202,7 +202,11 @@ fn boot(i: &Inputs, guards: &[Guard]) -> (Vec<Write>, Vec<BootChange>, BootNote)
         return (writes, Vec::new(), note);
     }
     let Some(setting) = setting_of(i.loader) else {
-        return (Vec::new(), before.clone(), BootNote::Unchanged(text::NO_LOADER.into()));
+        return (
+            Vec::new(),
+            before.clone(),
+            BootNote::Unchanged(text::NO_LOADER.into()),
+        );
     };
     let guarded = |k: &str| guards.iter().any(|g| g.kernel == k);
     let mut candidates: Vec<&String> = i.bootable.iter().filter(|k| !guarded(k)).collect();
@@ -307,6 +311,7 @@ mod tests {
                 registered: true,
                 why: vec![Why::Filesystem("zfs".into(), "/".into())],
             }],
+            setters: Vec::new(),
         }
     }
 
@@ -331,7 +336,11 @@ mod tests {
     }
 
     fn bootable() -> Vec<String> {
-        vec!["6.1.0-1-amd64".into(), "6.1.0-2-amd64".into(), "6.1.0-3-amd64".into()]
+        vec![
+            "6.1.0-1-amd64".into(),
+            "6.1.0-2-amd64".into(),
+            "6.1.0-3-amd64".into(),
+        ]
     }
 
     fn run(
@@ -436,21 +445,40 @@ mod tests {
             &|_, k| k == "6.1.0-1-amd64",
         );
         assert_eq!(d.guards.len(), 2);
-        assert!(d.writes[0].value.as_deref().unwrap().contains("6.1.0-1-amd64"));
+        assert!(d.writes[0]
+            .value
+            .as_deref()
+            .unwrap()
+            .contains("6.1.0-1-amd64"));
     }
 
     #[test]
     fn no_loader_and_no_safe_kernel_say_why() {
-        let d = run(&Guards::default(), &Loader::Unknown, &[miss("6.1.0-3-amd64")], &|_, _| false);
+        let d = run(
+            &Guards::default(),
+            &Loader::Unknown,
+            &[miss("6.1.0-3-amd64")],
+            &|_, _| false,
+        );
         assert!(matches!(d.note, BootNote::Unchanged(_)));
         assert!(d.writes.is_empty());
-        let d = run(&Guards::default(), &grub(false, &[]), &[miss("6.1.0-3-amd64")], &|_, _| false);
+        let d = run(
+            &Guards::default(),
+            &grub(false, &[]),
+            &[miss("6.1.0-3-amd64")],
+            &|_, _| false,
+        );
         assert!(matches!(d.note, BootNote::Unchanged(_)));
     }
 
     #[test]
     fn a_removed_kernel_drops_its_guard() {
-        let first = run(&Guards::default(), &grub(false, &[]), &[miss("6.1.0-9-amd64")], &|_, _| true);
+        let first = run(
+            &Guards::default(),
+            &grub(false, &[]),
+            &[miss("6.1.0-9-amd64")],
+            &|_, _| true,
+        );
         let before = Guards {
             kernels: first.guards,
             changes: vec![],

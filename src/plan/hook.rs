@@ -562,18 +562,31 @@ mod tests {
     }
 
     #[rstest]
-    #[case(true, false, true, (11, false))]
-    #[case(true, true, true, (0, true))]
-    #[case(true, false, false, (0, false))]
-    #[case(false, false, true, (0, false))]
-    #[case(false, true, true, (0, false))]
+    #[case(Event::KernelPostinst("k".into()), "", FailurePolicy::GoOn)]
+    #[case(Event::HeaderPostinst("k".into()), "", FailurePolicy::GoOn)]
+    #[case(Event::Autoinstall(AutoinstallFor::All), "", FailurePolicy::Fail)]
+    #[case(Event::KernelPostinst("k".into()), "strict", FailurePolicy::Fail)]
+    #[case(Event::KernelPostinst("k".into()), "Warn", FailurePolicy::Warn)]
+    #[case(Event::Autoinstall(AutoinstallFor::All), "warn", FailurePolicy::Warn)]
+    #[case(Event::AptPostInvoke, "strict", FailurePolicy::Never)]
+    #[case(Event::Boot, "", FailurePolicy::Never)]
+    fn hook_failure_policy(#[case] e: Event, #[case] setting: &str, #[case] want: FailurePolicy) {
+        assert_eq!(failure_policy(&e, setting), want);
+    }
+
+    #[rstest]
+    #[case(FailurePolicy::Fail, true, (11, ExitNote::None))]
+    #[case(FailurePolicy::Warn, true, (0, ExitNote::WarnOnly))]
+    #[case(FailurePolicy::GoOn, true, (0, ExitNote::GoesOn))]
+    #[case(FailurePolicy::Never, true, (0, ExitNote::None))]
+    #[case(FailurePolicy::Fail, false, (0, ExitNote::None))]
+    #[case(FailurePolicy::GoOn, false, (0, ExitNote::None))]
     fn hook_exit_policy(
-        #[case] may_fail: bool,
-        #[case] warn_only: bool,
+        #[case] policy: FailurePolicy,
         #[case] failed: bool,
-        #[case] want: (i32, bool),
+        #[case] want: (i32, ExitNote),
     ) {
-        assert_eq!(exit_status(may_fail, warn_only, failed), want);
+        assert_eq!(exit_status(policy, failed), want);
     }
 
     #[rstest]
@@ -664,12 +677,6 @@ mod tests {
         let w = world(&["6.1-hi"], &[]);
         let p = plan(&Event::KernelPostinst("6.1-hi".into()), &Facts::new(&w));
         assert!(p.steps.iter().all(|s| !s.fatal));
-        assert_eq!(
-            p.exit,
-            ExitRule::Hook {
-                may_fail: true,
-                warn_only: false
-            }
-        );
+        assert_eq!(p.exit, ExitRule::Hook(FailurePolicy::GoOn));
     }
 }

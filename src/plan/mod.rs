@@ -27,12 +27,10 @@ mod tests;
 
 pub use crate::observe::Mvka;
 pub use job::{
-    AutoModule, AutoSummary, Depmod, GuardJob, Job, PruneKernel, ReadJob, RebuildCandidate, References,
-    RemovalSummary, WriteJob,
+    AutoModule, AutoSummary, Depmod, GuardJob, Job, PruneKernel, ReadJob, RebuildCandidate,
+    References, RemovalSummary, WriteJob,
 };
-pub use request::{
-    AutoinstallFor, Command, CriticalCmd, DkmsArgs, Event, PackageArgs, Request,
-};
+pub use request::{AutoinstallFor, Command, CriticalCmd, DkmsArgs, Event, PackageArgs, Request};
 
 use crate::error::Error;
 use crate::observe::Facts;

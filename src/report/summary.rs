@@ -114,7 +114,11 @@ pub fn guard_lines(records: &Records) -> Vec<String> {
     for k in &g.kernels {
         for m in &k.modules {
             out.push(crate::text::pending_guarded(
-                &k.kernel, &k.arch, &m.module, &m.what, &m.critical,
+                &k.kernel,
+                &k.arch,
+                &m.module,
+                &m.what,
+                &m.critical,
             ));
         }
     }
@@ -127,7 +131,9 @@ pub fn guard_lines(records: &Records) -> Vec<String> {
                 Setting::LoaderConfDefault => crate::text::loader_conf_default(file),
                 Setting::EfiDefault => crate::text::EFI_DEFAULT.to_string(),
             };
-            out.push(crate::text::pending_boot_change(&setting, &c.kernel, &c.set));
+            out.push(crate::text::pending_boot_change(
+                &setting, &c.kernel, &c.set,
+            ));
         }
     }
     out

@@ -48,7 +48,10 @@ pub fn grub_next_entry(file: &Path) -> String {
 
 /// Ours: grubenv's `saved_entry`, named for people.
 pub fn grub_saved_entry(file: &Path) -> String {
-    format!("GRUB's saved_entry in {} (GRUB_DEFAULT=saved)", file.display())
+    format!(
+        "GRUB's saved_entry in {} (GRUB_DEFAULT=saved)",
+        file.display()
+    )
 }
 
 /// Ours: loader.conf's `default`, named for people.
@@ -61,7 +64,9 @@ pub const EFI_DEFAULT: &str = "the LoaderEntryDefault EFI variable (bootctl set-
 
 /// Ours: a critical module is missing on kernel k.
 pub fn guard_set(k: &str, m: &str, what: &str, why: &str) -> String {
-    format!("dkms-hook: GUARD: {k} must not be booted next: the critical module {m} {what} ({why}).")
+    format!(
+        "dkms-hook: GUARD: {k} must not be booted next: the critical module {m} {what} ({why})."
+    )
 }
 
 /// Ours: the next boot goes to a safe kernel.
@@ -171,8 +176,7 @@ pub fn not_critical_goes_on(modules: &[String]) -> String {
 pub const CRITICAL_GOES_ON: &str = "dkms-hook: a critical module failed (see GUARD above): this package operation goes on (exit 0), and the boot guard keeps the machine off the kernel that lacks it.";
 
 /// Ours: `critical list` when nothing is critical.
-pub const NO_CRITICAL: &str =
-    "No module is critical. Mark one with: dkms-hook critical add MODULE";
+pub const NO_CRITICAL: &str = "No module is critical. Mark one with: dkms-hook critical add MODULE";
 
 /// Ours: `critical list`'s line for one module.
 pub fn critical_line(m: &str, registered: bool, why: &str) -> String {

@@ -182,13 +182,20 @@ mod tests {
             "timeout 3\ndefault new.conf\neditor no\n"
         );
         assert_eq!(with_default(t, None), "timeout 3\neditor no\n");
-        assert_eq!(with_default("timeout 3\n", Some("a.conf")), "timeout 3\ndefault a.conf\n");
+        assert_eq!(
+            with_default("timeout 3\n", Some("a.conf")),
+            "timeout 3\ndefault a.conf\n"
+        );
     }
 
     #[test]
     fn entry_versions() {
-        let (t, k) = parse_entry("title Debian\nversion 6.1.0-2-amd64\nlinux /x/6.1.0-2-amd64/linux\n");
-        assert_eq!((t.as_str(), k.as_deref()), ("Debian", Some("6.1.0-2-amd64")));
+        let (t, k) =
+            parse_entry("title Debian\nversion 6.1.0-2-amd64\nlinux /x/6.1.0-2-amd64/linux\n");
+        assert_eq!(
+            (t.as_str(), k.as_deref()),
+            ("Debian", Some("6.1.0-2-amd64"))
+        );
         let (_, k) = parse_entry("title X\nlinux /vmlinuz-6.1.0-3-amd64\n");
         assert_eq!(k.as_deref(), Some("6.1.0-3-amd64"));
     }

@@ -78,7 +78,8 @@ fn grub_default(root: &Root) -> Option<String> {
         let Ok(t) = crate::fs::read_regular_text(&f, 1 << 20) else {
             continue;
         };
-        if let Ok(raw) = crate::observe::conf::static_reader::read_static(&t, &BTreeMap::new(), true)
+        if let Ok(raw) =
+            crate::observe::conf::static_reader::read_static(&t, &BTreeMap::new(), true)
         {
             if raw.vars.contains_key("GRUB_DEFAULT") {
                 value = Some(raw.scalar("GRUB_DEFAULT").to_string());
@@ -158,7 +159,11 @@ pub fn menu_entries(cfg: &str) -> Vec<BootEntry> {
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default();
                     c.2 = name.strip_prefix("vmlinuz-").map(str::to_string);
-                    if words.iter().skip(2).any(|w| w == "single" || w == "recovery") {
+                    if words
+                        .iter()
+                        .skip(2)
+                        .any(|w| w == "single" || w == "recovery")
+                    {
                         c.3 = true;
                     }
                 }
@@ -261,7 +266,10 @@ submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-a
     #[test]
     fn debian_menu_ids() {
         let e = menu_entries(DEBIAN_CFG);
-        let ids: Vec<(&str, &str)> = e.iter().map(|e| (e.id.as_str(), e.kernel.as_str())).collect();
+        let ids: Vec<(&str, &str)> = e
+            .iter()
+            .map(|e| (e.id.as_str(), e.kernel.as_str()))
+            .collect();
         assert_eq!(
             ids,
             vec![

@@ -22,10 +22,11 @@ use std::process::Command;
 
 use dkms_hook::cli::dkms::ACTIONS;
 use dkms_hook::observe::conf::bash_eval::DIRECTIVES;
+use dkms_hook::observe::guard::GuardedModule;
 use dkms_hook::observe::pending::{Failure, Item, Reason};
 use dkms_hook::observe::settings::{ALLOWED, FROM_ENVIRONMENT};
 use dkms_hook::observe::status::Record;
-use dkms_hook::report::status::{Document, Failed, Pending, Skipped, SCHEMA};
+use dkms_hook::report::status::{Document, Failed, Guarded, Pending, Skipped, SCHEMA};
 
 use crate::harness::*;
 
@@ -419,6 +420,19 @@ fn dkms_page_documents_the_status_document() {
             when: 1,
             reason: "r".into(),
         })],
+        guarded: vec![Guarded {
+            kernel: "k".into(),
+            arch: "a".into(),
+            modules: vec![GuardedModule {
+                module: "m".into(),
+                version: "1".into(),
+                what: "w".into(),
+                critical: "c".into(),
+            }],
+            since: Some("t".into()),
+            boots_instead: Some("k0".into()),
+            boot_entry: Some("e".into()),
+        }],
     };
     let value = serde_json::to_value(&doc).unwrap_or_else(|e| panic!("serialize: {e}"));
     let mut fields = BTreeSet::new();

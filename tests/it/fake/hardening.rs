@@ -540,7 +540,7 @@ fn a_missing_depmod_is_a_failure_that_says_so() {
     d.assert_code(6);
     assert!(d.stderr.contains("Problems with depmod detected"), "{d}");
     let h = root.hook_env(&["kernel-postinst", K1], &[("PATH", &path)]);
-    h.assert_code(11);
+    h.assert_code(0);
     assert!(h.stderr.contains("depmod failed"), "{h}");
 }
 
@@ -584,9 +584,11 @@ fn two_modules_installing_one_file_are_refused_and_nothing_else_is_deleted() {
     let ko = format!("/lib/modules/{K1}/updates/dkms/hello.ko");
     let ours = std::fs::read(root.path(&ko)).unwrap();
     root.dkms(&["add", "impostor/1.0"]).assert_ok();
-    // The hooks refuse to put one package's module over another's.
+    // The hooks refuse to put one package's module over another's: a
+    // failure of the module (not critical: the package operation goes on).
     let out = root.hook(&["kernel-postinst", K1]);
-    assert_ne!(out.code, 0, "{out}");
+    out.assert_code(0);
+    out.assert_stdout_contains("failed: impostor/1.0");
     assert!(
         out.stderr.contains("was installed by module hello/1.0"),
         "{out}"
@@ -625,7 +627,7 @@ fn records_never_outlive_what_they_describe_and_evidence_is_kept() {
     let root = TestRoot::with_kernel(K1);
     root.add_source("broken-1.0");
     root.dkms(&["add", "broken/1.0"]).assert_ok();
-    root.hook(&["kernel-postinst", K1]).assert_code(11);
+    root.hook(&["kernel-postinst", K1]).assert_code(0);
     let failed = root.list("/var/lib/dkms/.dkms-hook/failed");
     let log = failed
         .iter()

@@ -122,8 +122,9 @@ fn a_dependency_failure_is_recorded_until_the_module_installs(#[case] case: DepF
     let root = TestRoot::with_kernel(K1);
     let (m, reason) = case.set_up(&root);
 
+    // Not a critical module: reported in full, the package operation goes on.
     let out = root.hook(&["kernel-postinst", K1, &format!("/boot/vmlinuz-{K1}")]);
-    out.assert_code(11);
+    out.assert_code(0);
     out.assert_stdout_contains(&format!(
         "\n  failed: {m}/1.0 for {K1} (exit 13): {reason}\n"
     ));
@@ -188,7 +189,7 @@ fn a_record_that_cannot_be_written_is_said_in_one_loud_line(#[case] case: Unwrit
         Unwritable::Failure => {
             root.add_source("broken-1.0");
             root.dkms(&["add", "broken/1.0"]).assert_ok();
-            ("failed", "broken", 11)
+            ("failed", "broken", 0)
         }
         Unwritable::Deferral => {
             add_module(&root, "needy", "ghost", true);
@@ -254,7 +255,7 @@ fn a_failure_record_goes_when_the_module_is_installed_by_hand() {
     root.add_source("broken-1.0");
     root.dkms(&["add", "broken/1.0"]).assert_ok();
     root.hook(&["kernel-postinst", K1, &format!("/boot/vmlinuz-{K1}")])
-        .assert_code(11);
+        .assert_code(0);
     assert!(failed_entry(&root, "broken").is_some());
     let failed = "/var/lib/dkms/.dkms-hook/failed";
     assert_eq!(root.list(failed).len(), 2, "record and its make.log copy");
@@ -403,8 +404,9 @@ fn a_dkms_conf_that_builds_nothing_fails_the_module_in_the_hooks(#[case] case: B
     add_module(&root, "zero", "", true);
     root.write("/usr/src/zero-1.0/dkms.conf", case.text());
 
+    // Not a critical module: reported in full, the package operation goes on.
     let out = root.hook(&["kernel-postinst", K1, &format!("/boot/vmlinuz-{K1}")]);
-    out.assert_code(11);
+    out.assert_code(0);
     out.assert_stdout_contains(&format!(
         "\nAutoinstall on {K1} failed for module(s) zero(8).\n"
     ));

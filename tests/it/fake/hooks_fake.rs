@@ -792,10 +792,14 @@ fn summary_log(out: &Output) -> PathBuf {
 }
 
 #[test]
-fn failed_build_fails_postinst_with_log_and_tail() {
+fn failed_build_is_reported_with_log_and_tail_and_postinst_goes_on() {
     let root = setup(&[K1], &["hello", "broken"]);
     let out = postinst(&root, K1);
-    out.assert_code(11);
+    // Not a critical module: the package operation goes on, and says why.
+    out.assert_code(0);
+    out.assert_stderr_contains(&format!(
+        "dkms-hook: broken/1.0 for {K1} failed (see above) but no critical module did: this package operation goes on (exit 0)."
+    ));
     out.assert_stdout_contains(&format!(
         "Autoinstall on {K1} failed for module(s) broken(10)."
     ));
@@ -846,6 +850,16 @@ fn failed_build_fails_postinst_with_log_and_tail() {
             .any(|l| l.contains("broken") && l.contains("failed")),
         "{p}"
     );
+}
+
+#[test]
+fn autoinstall_failure_strict_fails_postinst() {
+    let root = setup(&[K1], &["hello", "broken"]);
+    root.set_framework_conf("autoinstall_failure=strict\n");
+    let out = postinst(&root, K1);
+    out.assert_code(11);
+    assert!(!out.stderr.contains("goes on"), "{out}");
+    assert_installed(&root, "hello", K1);
 }
 
 #[test]
