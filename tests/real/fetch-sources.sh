@@ -7,7 +7,9 @@
 #   DKMS_HOOK_CACHE  cache root (default: <repo>/tests/.cache)
 #                    debs go to $DKMS_HOOK_CACHE/debs, trees to $DKMS_HOOK_CACHE/src/<pkg>/
 #
-# Prints the usr/src/<name>-<version> directories it found, one per line.
+# Also unpacks Debian's systemd-boot into $DKMS_HOOK_CACHE/bootctl (for
+# bootctl). Prints the usr/src/<name>-<version> directories it found, one
+# per line.
 set -euo pipefail
 
 PACKAGES=(v4l2loopback-dkms tp-smapi-dkms iptables-netflow-dkms acpi-call-dkms vpoll-dkms xtables-addons-dkms)
@@ -57,6 +59,22 @@ for pkg in "${PACKAGES[@]}"; do
     rm -rf "$dest"
     mv "$tmp" "$dest"
 done
+
+# bootctl, for the boot guard's BLS test (tests/it/fake/boot_guard.rs):
+# Debian's systemd-boot unpacked, not installed (installed, it would make
+# this machine's kernel hooks its own). Unpacked into $cache/bootctl.
+if [ ! -x "$cache/bootctl/usr/bin/bootctl" ]; then
+    deb=$(find "$debs" -maxdepth 1 -name "systemd-boot_*.deb" -print | sort -V | tail -n 1)
+    if [ -z "$deb" ]; then
+        echo "fetch-sources: downloading systemd-boot (for bootctl)" >&2
+        (cd "$debs" && apt-get download "${apt_opts[@]}" systemd-boot >&2)
+        deb=$(find "$debs" -maxdepth 1 -name "systemd-boot_*.deb" -print | sort -V | tail -n 1)
+    fi
+    tmp=$(mktemp -d "$cache/.bootctl.XXXXXX")
+    dpkg-deb -x "$deb" "$tmp"
+    rm -rf "$cache/bootctl"
+    mv "$tmp" "$cache/bootctl"
+fi
 
 for pkg in "${PACKAGES[@]}"; do
     found=0

@@ -47,15 +47,17 @@ fn enabled() -> bool {
         )
 }
 
-/// What the script printed, and its exit status.
-struct Run {
-    out: String,
-    code: Option<i32>,
+/// What a boot script printed, and its exit status.
+pub(super) struct Run {
+    /// Everything it printed.
+    pub(super) out: String,
+    /// Its exit status.
+    pub(super) code: Option<i32>,
 }
 
 impl Run {
     /// The value of `KEY=...` on the script's `kernels:` line.
-    fn kernel(&self, key: &str) -> String {
+    pub(super) fn kernel(&self, key: &str) -> String {
         self.out
             .lines()
             .find(|l| l.starts_with("kernels: N="))
@@ -68,7 +70,7 @@ impl Run {
     }
 
     /// The serial-console proof lines of boot `name`.
-    fn proof(&self, name: &str) -> Vec<&str> {
+    pub(super) fn proof(&self, name: &str) -> Vec<&str> {
         let prefix = format!("proof[{name}]: ");
         self.out
             .lines()
@@ -77,7 +79,7 @@ impl Run {
     }
 
     /// Assert that boot `name` printed a line starting with `start`.
-    fn assert_line(&self, name: &str, start: &str) {
+    pub(super) fn assert_line(&self, name: &str, start: &str) {
         let lines = self.proof(name);
         assert!(
             lines.iter().any(|l| l.starts_with(start)),
@@ -87,7 +89,7 @@ impl Run {
     }
 
     /// Assert that boot `name` printed a line containing `part`.
-    fn assert_contains(&self, name: &str, part: &str) {
+    pub(super) fn assert_contains(&self, name: &str, part: &str) {
         let lines = self.proof(name);
         assert!(
             lines.iter().any(|l| l.contains(part)),
@@ -97,7 +99,7 @@ impl Run {
     }
 
     /// Assert that the script checked `what` in the root and it held.
-    fn assert_pass(&self, what: &str) {
+    pub(super) fn assert_pass(&self, what: &str) {
         assert!(
             self.out
                 .lines()
@@ -107,9 +109,10 @@ impl Run {
     }
 }
 
-/// Run the script with `deb`, echoing its output as it comes.
-fn run_script(deb: &PathBuf) -> Run {
-    let script = repo().join("tests/boot/systemd-boot.sh");
+/// Run the boot script `script` (a path in the repository) with `deb`,
+/// echoing its output as it comes.
+pub(super) fn run_script(script: &str, deb: &PathBuf) -> Run {
+    let script = repo().join(script);
     let mut child = Command::new("sh")
         .arg("-c")
         .arg("exec \"$0\" \"$@\" 2>&1")
@@ -146,7 +149,9 @@ fn booted_debian_with_systemd() {
     let total = Instant::now();
     let _lock = lock_work_dir("boot-systemd.lock");
     let deb = e2e_deb();
-    let run = timed("tests/boot/systemd-boot.sh", || run_script(&deb));
+    let run = timed("tests/boot/systemd-boot.sh", || {
+        run_script("tests/boot/systemd-boot.sh", &deb)
+    });
     let failed: Vec<&str> = run
         .out
         .lines()
