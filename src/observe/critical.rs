@@ -225,11 +225,12 @@ pub fn observe(root: &Root, layout: &Layout, tree: &TreeState, value: Option<&st
     let loaded = read("/proc/modules")
         .map(|t| parse_modules(&t))
         .unwrap_or_default();
+    let fs = !mounts.is_empty();
     let provides = tree
         .module_names()
         .into_iter()
         .map(|m| {
-            let p = provides(layout, tree, &m);
+            let p = provides(layout, tree, &m, fs);
             (m, p)
         })
         .collect();
@@ -243,15 +244,17 @@ pub fn observe(root: &Root, layout: &Layout, tree: &TreeState, value: Option<&st
     c
 }
 
-/// What module `m` builds, from the module files of its builds: the names
-/// of the files, and the file system types their `.modinfo` aliases name.
-fn provides(layout: &Layout, tree: &TreeState, m: &str) -> Provides {
+/// What module `m` builds, from the module files of one build of each
+/// version: the names of the files, and (when `fs`: something is mounted)
+/// the file system types their `.modinfo` aliases name.
+fn provides(layout: &Layout, tree: &TreeState, m: &str, fs: bool) -> Provides {
     let mut p = Provides {
         kmods: vec![kmod_name(m)],
         fstypes: Vec::new(),
     };
     for v in tree.versions(m) {
-        for (k, a) in tree.built_kernels(m, &v) {
+        // Every kernel's build of a version has the same module files.
+        if let Some((k, a)) = tree.built_kernels(m, &v).into_iter().next() {
             let dir = layout.base_dir(m, &v, &k, &a).join("module");
             for name in crate::fs::list_names(&dir) {
                 let Some(stem) = module_stem(&name) else {
@@ -261,7 +264,12 @@ fn provides(layout: &Layout, tree: &TreeState, m: &str) -> Provides {
                 if !p.kmods.contains(&stem) {
                     p.kmods.push(stem);
                 }
-                if let Ok(info) = crate::observe::modinfo::read_modinfo(&dir.join(&name)) {
+                let info = if fs {
+                    crate::observe::modinfo::read_modinfo(&dir.join(&name)).ok()
+                } else {
+                    None
+                };
+                if let Some(info) = info {
                     for (key, val) in &info.fields {
                         if let Some(t) = val.strip_prefix("fs-").filter(|_| key == "alias") {
                             if !p.fstypes.iter().any(|f| f == t) {

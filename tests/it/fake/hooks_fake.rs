@@ -956,12 +956,15 @@ fn kernel_install_never_returns_77() {
 }
 
 #[test]
-fn kernel_install_add_with_a_failed_build_fails_like_postinst_but_not_77() {
+fn kernel_install_add_with_a_failed_build_goes_on_like_postinst_or_fails_strictly_but_not_77() {
     let root = setup(&[K1], &["broken"]);
     let entry = format!("/boot/efi/0123456789abcdef/{K1}");
     let out = root.hook(&["kernel-install", "add", K1, &entry, &image(K1)]);
-    out.assert_failed();
-    assert_ne!(out.code, 77, "{out}");
+    out.assert_ok();
+    out.assert_stderr_contains("this package operation goes on (exit 0)");
+    root.set_framework_conf("autoinstall_failure=strict\n");
+    let out = root.hook(&["kernel-install", "add", K1, &entry, &image(K1)]);
+    out.assert_code(11);
 }
 
 // ---------------------------------------------------------------------
