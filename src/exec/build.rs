@@ -8,15 +8,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+pub use crate::exec::build_input::BuildInput;
 use crate::exec::runner::{self, Hold, Log, Output, Step};
-use crate::exec::sign::Signer;
 use crate::exec::{build_result, privilege, source_check, Ctx, Locked};
 use crate::layout::{Layout, OLD_BUILD, TMP_BUILD};
 use crate::observe::conf::ModuleConf;
 use crate::observe::kernel::KernelFacts;
 use crate::observe::{ConfKey, World};
 use crate::plan::Mvka;
-use crate::report::{Say, Style};
+use crate::report::Say;
 use crate::text;
 
 /// How a build gets its make parallelism.
@@ -76,26 +76,6 @@ pub fn check_headers(world: &World, kernel: &KernelFacts) -> Result<()> {
         &it.display().to_string(),
         kernel.version(),
     )))
-}
-
-/// What one build needs, decided before it starts.
-pub struct BuildInput<'a> {
-    /// The observation.
-    pub world: &'a World,
-    /// The lock.
-    pub lock: &'a Locked,
-    /// What to build.
-    pub at: Mvka,
-    /// Its dkms.conf.
-    pub conf: &'a ModuleConf,
-    /// The kernel.
-    pub kernel: &'a KernelFacts,
-    /// How to sign, when signing.
-    pub signer: Option<Signer>,
-    /// BUILD_DEPENDS not installed for the kernel.
-    pub missing_deps: Vec<String>,
-    /// Whose output.
-    pub style: Style,
 }
 
 /// Upstream's `do_build` as `dkms` runs it (one at a time).

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use crate::child::Run;
 use crate::error::{Error, Kind, Result};
-use crate::exec::build::BuildInput;
+use crate::exec::build_input::BuildInput;
 use crate::exec::Locked;
 use crate::layout::TMP_BUILD;
 use crate::observe::World;
