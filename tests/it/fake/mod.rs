@@ -37,3 +37,4 @@ mod tarball_security;
 mod trust;
 mod ubuntu_signing;
 mod upstream_text;
+mod why;
