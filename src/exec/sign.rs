@@ -130,13 +130,6 @@ pub fn prepare_mok(
 ) -> Result<Option<(PathBuf, PathBuf)>> {
     let (key, cert, ubuntu) = key_paths(host, kver, arch);
     let pkcs11 = crate::observe::keys::is_pkcs11(&key);
-    // Half a pair is never completed by making a new one: that would
-    // replace a key or certificate that may be enrolled.
-    if let Some(missing) = half_pair(&key, &cert, pkcs11) {
-        say.line(&text::signing_key(&key));
-        say.line(&text::public_certificate(&cert));
-        return half_pair_outcome(say, &key, &cert, missing);
-    }
     if ubuntu && !key.is_file() && !cert.is_file() {
         let Some(usp) = child::which("update-secureboot-policy") else {
             say.line(text::SIGN_NO_SECUREBOOT_POLICY);
@@ -164,6 +157,11 @@ pub fn prepare_mok(
     };
     if let Some(u) = files.into_iter().find_map(|f| host.trust.of(f)) {
         return Err(Error::denied([u.line()]));
+    }
+    // Half a pair is never completed by making a new one: that would
+    // replace a key or certificate that may be enrolled.
+    if let Some(missing) = half_pair(&key, &cert, pkcs11) {
+        return half_pair_outcome(say, &key, &cert, missing);
     }
     if !pkcs11 && (!key.is_file() || !cert.is_file()) {
         say.line(text::SIGN_GENERATING_SELF_SIGNED);

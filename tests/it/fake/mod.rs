@@ -32,6 +32,7 @@ mod output_errors;
 mod package_fake;
 mod readme_failed_build;
 mod shims;
+mod signing_keys;
 mod status_schema;
 mod tarball_security;
 mod trust;

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::harness::*;
 
-const K: &str = "6.1.0-90-fake";
+pub(super) const K: &str = "6.1.0-90-fake";
 const K2: &str = "6.1.0-89-fake";
 
 /// A root with kernel K and hello/1.0 installed for it.
@@ -508,7 +508,7 @@ fn a_bad_module_name_is_a_usage_error() {
 /// A sign-file that makes a real PKCS#7 signature with openssl and lays
 /// it out as the kernel's sign-file does (a passphrase from
 /// KBUILD_SIGN_PIN).
-const SIGN_FILE: &str = r#"#!/bin/sh
+pub(super) const SIGN_FILE: &str = r#"#!/bin/sh
 set -e
 hash=$1 key=$2 cert=$3 mod=$4
 t=$(mktemp -d)
@@ -529,7 +529,7 @@ rm -rf "$t"
 /// framework.conf's sign_file) and enforces signatures as the running
 /// kernel (`module.sig_enforce`), EFI with Secure Boot on, hello/1.0
 /// installed and signed with a fresh `dkms generate_mok` pair.
-fn signing_root() -> Option<TestRoot> {
+pub(super) fn signing_root() -> Option<TestRoot> {
     if !require_tools("why signatures", &["openssl"], ".ci/run installs openssl") {
         return None;
     }
@@ -552,7 +552,7 @@ fn signing_root() -> Option<TestRoot> {
 
 /// shim's variable `name` holding `certs` (efivarfs: 4 bytes of
 /// attributes, then the EFI_SIGNATURE_LISTs).
-fn mok_var(root: &TestRoot, name: &str, certs: &[&Path]) {
+pub(super) fn mok_var(root: &TestRoot, name: &str, certs: &[&Path]) {
     let mut data = vec![7, 0, 0, 0];
     for c in certs {
         let der = std::fs::read(c).expect("read cert");
@@ -735,4 +735,52 @@ fn after_a_key_rotation_sign_makes_the_module_load_again() {
         status.stdout.trim(),
         format!("hello/1.0, {K}, x86_64: installed")
     );
+    let sig = status_signature(&root);
+    assert_eq!(sig["signed"], true);
+    assert_eq!(sig["configured_key"], true);
+}
+
+/// The `signature` of hello's record in `dkms status --output json`.
+pub(super) fn status_signature(root: &TestRoot) -> serde_json::Value {
+    let out = root.dkms(&["status", "--output", "json"]);
+    out.assert_ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    v["modules"][0]["signature"].clone()
+}
+
+#[test]
+fn status_json_says_who_signed_each_installed_module() {
+    let Some(root) = signing_root() else { return };
+    let sig = status_signature(&root);
+    assert_eq!(sig["signed"], true, "{sig}");
+    assert_eq!(sig["signer"], "DKMS module signing key");
+    assert_eq!(sig["configured_key"], true);
+    let key_id = sig["key_id"].as_str().expect("key id").to_string();
+    let why_json: serde_json::Value =
+        serde_json::from_str(&why(&root, &["hello", "--output", "json"]).stdout).expect("json");
+    assert_eq!(why_json["signature"]["key_id"], key_id.as_str());
+    // Another configured key: the module's key is no longer the configured one.
+    std::fs::rename(
+        root.path("/var/lib/dkms/mok.key"),
+        root.path("/var/lib/dkms/old.key"),
+    )
+    .expect("mv");
+    std::fs::rename(
+        root.path("/var/lib/dkms/mok.pub"),
+        root.path("/var/lib/dkms/old.pub"),
+    )
+    .expect("mv");
+    root.dkms(&["generate_mok"]).assert_ok();
+    let sig = status_signature(&root);
+    assert_eq!(sig["signed"], true);
+    assert_eq!(sig["configured_key"], false);
+    // Added but not installed: no signature object.
+    let root = installed();
+    root.dkms(&["uninstall", "hello/1.0", "-k", K]).assert_ok();
+    assert!(status_signature(&root).is_null());
+    // Installed unsigned.
+    let root = installed();
+    let sig = status_signature(&root);
+    assert_eq!(sig["signed"], false);
+    assert!(sig["signer"].is_null() && sig["key_id"].is_null(), "{sig}");
 }
