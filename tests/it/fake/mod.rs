@@ -17,6 +17,7 @@ mod docs;
 mod doctor_broken;
 mod doctor_orphans;
 mod doctor_report;
+mod doctor_secure_boot;
 mod fake_harness_selftest;
 mod full_disk;
 mod fuzz_smoke;
