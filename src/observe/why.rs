@@ -50,7 +50,8 @@ pub struct NotRegistered {
 pub struct FailedBuild {
     /// The make.log (inside the root).
     pub log: PathBuf,
-    /// Its last lines.
+    /// Its lines from the first compiler error (else its last lines), at
+    /// most [`LOG_TAIL`].
     pub tail: Vec<String>,
 }
 
@@ -526,10 +527,15 @@ fn failed_build(world: &World, m: &str, v: &str, k: &str, a: &str) -> Option<Fai
         .filter(|l| !l.starts_with("# ") && !l.chars().all(|c| c == '-') && !l.trim().is_empty())
         .map(str::to_string)
         .collect();
-    let skip = lines.len().saturating_sub(LOG_TAIL);
+    // From the first error the compiler reported (what to read first),
+    // else the last lines.
+    let start = lines
+        .iter()
+        .position(|l| l.contains("error:"))
+        .unwrap_or_else(|| lines.len().saturating_sub(LOG_TAIL));
     Some(FailedBuild {
         log: inside,
-        tail: lines[skip..].to_vec(),
+        tail: lines.iter().skip(start).take(LOG_TAIL).cloned().collect(),
     })
 }
 

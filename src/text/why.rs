@@ -132,10 +132,7 @@ pub fn why_build_failed(mv: &str, k: &str, log: &Path) -> String {
 
 /// Cause: the build failed, with the log's last lines.
 pub fn why_cause_build_failed(mv: &str, k: &str, log: &Path, tail: &[String]) -> String {
-    let mut s = format!(
-        "{mv} does not compile for {k}. The last lines of {}:",
-        log.display()
-    );
+    let mut s = format!("{mv} does not compile for {k}. From {}:", log.display());
     for l in tail {
         s.push_str("\n    ");
         s.push_str(l);
