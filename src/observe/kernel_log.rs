@@ -90,6 +90,9 @@ pub fn refusals(log: &[String], name: &str, max: usize) -> Vec<String> {
         })
         .cloned()
         .collect();
+    // A loader that retries (finit_module, then init_module) gets the same
+    // refusal twice in a row: once is enough.
+    out.dedup();
     let skip = out.len().saturating_sub(max);
     out.drain(..skip);
     out

@@ -457,7 +457,7 @@ pub fn why_cause_compression(name: &str, k: &str, has: &[String]) -> String {
 
 /// loaded: no.
 pub fn why_not_loaded(name: &str) -> String {
-    format!("not loaded now (modprobe {name} loads it)")
+    format!("{name} is not loaded now")
 }
 
 /// loaded: yes.

@@ -340,6 +340,26 @@ fn the_kernels_own_module_winning_is_named_with_the_override() {
 }
 
 #[test]
+fn another_updates_directory_winning_is_named() {
+    let root = installed();
+    let ko = root.path(&format!("/lib/modules/{K}/updates/dkms/hello.ko"));
+    root.write(
+        &format!("/lib/modules/{K}/updates/hello.ko"),
+        std::fs::read(ko).expect("read"),
+    );
+    root.write(
+        &format!("/lib/modules/{K}/modules.dep"),
+        "updates/hello.ko:\n",
+    );
+    let out = why(&root, &["hello", "-k", K]);
+    assert_cause(
+        &out,
+        "modules.dep lists updates/hello.ko, not updates/dkms/hello.ko",
+        "another module directory takes precedence",
+    );
+}
+
+#[test]
 fn vermagic_of_another_kernel() {
     let root = installed();
     root.add_fake_kernel(K2, true, true);
