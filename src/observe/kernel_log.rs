@@ -98,6 +98,17 @@ pub fn refusals(log: &[String], name: &str, max: usize) -> Vec<String> {
     out
 }
 
+/// Whether `line` names module `name` (its first word, or anywhere), as
+/// opposed to a signature refusal that names no module.
+pub fn names_module(line: &str, name: &str) -> bool {
+    let norm = name.replace('-', "_");
+    line.split(':')
+        .next()
+        .is_some_and(|w| w.trim().replace('-', "_") == norm)
+        || line.contains(name)
+        || line.contains(&norm)
+}
+
 /// Whether one of `lines` is a refusal for a signature or key.
 pub fn is_signature_refusal(line: &str) -> bool {
     ANONYMOUS.iter().any(|p| line.contains(p)) || line.contains("module verification failed")

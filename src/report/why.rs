@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::observe::der::hex_colons;
-use crate::observe::module_file::{normalized, Compression};
+use crate::observe::module_file::normalized;
 use crate::observe::secure_boot::KeyTrust;
 use crate::observe::signature::Signature;
 use crate::observe::why::WhyFacts;
@@ -230,13 +230,13 @@ pub fn verdict(f: &WhyFacts) -> Verdict {
         },
     });
     // 10. The running kernel.
+    let refusals = refusals(f, &checks);
     if let Some(run) = &f.running {
         checks.push(loaded_check(f));
-        let signature_refused = run
-            .refusals
+        let signature_refused = refusals
             .iter()
             .any(|l| crate::observe::kernel_log::is_signature_refusal(l));
-        checks.push(if run.loaded.is_some() || run.refusals.is_empty() {
+        checks.push(if run.loaded.is_some() || refusals.is_empty() {
             if run.log_readable {
                 pass("kernel log", text::why_log_quiet())
             } else {
@@ -245,7 +245,7 @@ pub fn verdict(f: &WhyFacts) -> Verdict {
         } else {
             fail(
                 "kernel log",
-                text::why_log_refused(run.refusals.len()),
+                text::why_log_refused(refusals.len()),
                 if signature_refused {
                     text::why_cause_log_signature()
                 } else {
@@ -278,12 +278,29 @@ pub fn verdict(f: &WhyFacts) -> Verdict {
             .as_ref()
             .map(|p| f.root.inside(p).display().to_string()),
         signature: file.map(|file| signature_doc(f, &file.signature)),
-        kernel_log: f
-            .running
-            .as_ref()
-            .map(|r| r.refusals.clone())
-            .unwrap_or_default(),
+        kernel_log: refusals,
     }
+}
+
+/// The kernel's refusals that concern this module: those that name it,
+/// and those that name no module (a signature check) unless the module's
+/// signature passed, when they must be another module's.
+fn refusals(f: &WhyFacts, checks: &[Check]) -> Vec<String> {
+    let Some(run) = &f.running else {
+        return Vec::new();
+    };
+    let name = match &f.registration {
+        Ok(r) => r.dest_name.as_str(),
+        Err(_) => f.asked.as_str(),
+    };
+    let signature_ok = checks
+        .iter()
+        .any(|c| c.check == "signature" && c.result == Outcome::Pass);
+    run.refusals
+        .iter()
+        .filter(|l| crate::observe::kernel_log::names_module(l, name) || !signature_ok)
+        .cloned()
+        .collect()
 }
 
 fn built_check(f: &WhyFacts, mv: &str) -> Check {
@@ -626,16 +643,4 @@ pub fn render_text(v: &Verdict) -> String {
 /// The JSON form.
 pub fn render_json(v: &Verdict) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
-}
-
-/// Compression names for the kernel options set.
-pub fn compression_names(opts: &[String]) -> Vec<&'static str> {
-    [Compression::Gzip, Compression::Xz, Compression::Zstd]
-        .into_iter()
-        .filter(|c| {
-            c.config_option()
-                .is_some_and(|o| opts.iter().any(|x| x == o))
-        })
-        .map(Compression::name)
-        .collect()
 }

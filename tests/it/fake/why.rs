@@ -671,12 +671,19 @@ fn a_key_waiting_for_enrolment_at_the_next_reboot() {
 fn a_key_enrolled_with_mok_is_trusted() {
     let Some(root) = signing_root() else { return };
     mok_var(&root, "MokListRT", &[&root.path("/var/lib/dkms/mok.pub")]);
+    // Another module's signature refusal (it names no module) is not
+    // this one's.
+    root.write(
+        "/dev/kmsg",
+        "5,7,900,-;Loading of module with unavailable key is rejected\n",
+    );
     let out = why(&root, &["hello"]);
     out.assert_ok();
     assert!(
         out.stdout.contains("that key is enrolled with MOK"),
         "{out}"
     );
+    assert!(out.stdout.contains("✔ kernel log: "), "{out}");
 }
 
 #[test]
