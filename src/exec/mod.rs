@@ -9,6 +9,7 @@
 
 pub mod add;
 pub mod build;
+pub mod build_result;
 pub mod conf_output;
 pub mod depmod;
 pub mod doctor;
