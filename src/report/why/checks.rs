@@ -1,10 +1,5 @@
-//! `dkms-hook why`: the observed facts ([`WhyFacts`]) turned into the
-//! checks, in order, each passed, failed or not checked with the fact in
-//! one line, and the verdict: the first failed check's cause in plain words
-//! with the command that fixes it. Printed as text or as JSON. Pure: the
-//! facts decide everything, so each cause is a unit test.
-
-use serde::Serialize;
+//! The checks of `why`, one function each: from the facts to a passed,
+//! failed or skipped check with its fact, cause and fix.
 
 use crate::observe::der::hex_colons;
 use crate::observe::module_file::normalized;
@@ -13,95 +8,10 @@ use crate::observe::signature::Signature;
 use crate::observe::why::WhyFacts;
 use crate::text;
 
-/// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// The module passes it.
-    Pass,
-    /// The module fails it: it will not load (or not as built).
-    Fail,
-    /// Not checked: what it needs is missing (an earlier check says why),
-    /// or it does not apply.
-    Skipped,
-}
-
-/// One check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
-    /// Its name (`registered`, `built`, ...).
-    pub check: &'static str,
-    /// How it came out.
-    pub result: Outcome,
-    /// The fact, in one line.
-    pub fact: String,
-    /// Why the module will not load, in plain words (failed checks).
-    #[serde(skip)]
-    pub cause: Option<String>,
-    /// The command that fixes it (failed checks).
-    #[serde(skip)]
-    pub fix: Option<String>,
-}
-
-/// The first cause.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Cause {
-    /// The failed check.
-    pub check: &'static str,
-    /// Why, in plain words.
-    pub text: String,
-    /// The command that fixes it.
-    pub fix: Option<String>,
-}
-
-/// The module file's signature, for the JSON form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SignatureDoc {
-    /// A signature is appended.
-    pub signed: bool,
-    /// The signer (the certificate issuer's name).
-    pub signer: Option<String>,
-    /// The key id (the certificate's serial number), as `modinfo` shows it.
-    pub key_id: Option<String>,
-    /// The digest.
-    pub hash: Option<String>,
-    /// The key is the configured one (framework.conf's `mok_certificate`).
-    pub configured_key: bool,
-    /// `keyring`, `mok`, `pending` or `untrusted`; `null` when unsigned.
-    pub trust: Option<&'static str>,
-}
-
-/// Everything `why` says, as data (`--output json`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Verdict {
-    /// The name asked about.
-    pub module: String,
-    /// The dkms module it belongs to, when registered.
-    pub dkms_module: Option<String>,
-    /// Its version looked at.
-    pub version: Option<String>,
-    /// The kernel.
-    pub kernel: String,
-    /// The arch.
-    pub arch: String,
-    /// The kernel is the running one.
-    pub running: bool,
-    /// The module would load.
-    pub loads: bool,
-    /// The checks, in order.
-    pub checks: Vec<Check>,
-    /// The first failed check's cause.
-    pub cause: Option<Cause>,
-    /// The installed file (inside the root).
-    pub file: Option<String>,
-    /// Its signature.
-    pub signature: Option<SignatureDoc>,
-    /// What the kernel said when it refused the module (running kernel).
-    pub kernel_log: Vec<String>,
-}
+use super::{Check, Outcome, SignatureDoc};
 
 /// A command to run, with `--root` when the run has one.
-fn cmd(f: &WhyFacts, program: &str, rest: &str) -> String {
+pub(super) fn cmd(f: &WhyFacts, program: &str, rest: &str) -> String {
     if f.root.is_slash() {
         format!("{program} {rest}")
     } else {
@@ -109,8 +19,8 @@ fn cmd(f: &WhyFacts, program: &str, rest: &str) -> String {
     }
 }
 
-/// A check builder.
-fn pass(check: &'static str, fact: String) -> Check {
+/// A passed check.
+pub(super) fn pass(check: &'static str, fact: String) -> Check {
     Check {
         check,
         result: Outcome::Pass,
@@ -120,7 +30,8 @@ fn pass(check: &'static str, fact: String) -> Check {
     }
 }
 
-fn fail(check: &'static str, fact: String, cause: String, fix: Option<String>) -> Check {
+/// A failed check.
+pub(super) fn fail(check: &'static str, fact: String, cause: String, fix: Option<String>) -> Check {
     Check {
         check,
         result: Outcome::Fail,
@@ -130,7 +41,8 @@ fn fail(check: &'static str, fact: String, cause: String, fix: Option<String>) -
     }
 }
 
-fn skipped(check: &'static str, fact: String) -> Check {
+/// A check not made.
+pub(super) fn skipped(check: &'static str, fact: String) -> Check {
     Check {
         check,
         result: Outcome::Skipped,
@@ -140,170 +52,8 @@ fn skipped(check: &'static str, fact: String) -> Check {
     }
 }
 
-/// The checks and the verdict for `f`.
-pub fn verdict(f: &WhyFacts) -> Verdict {
-    let mut checks = Vec::new();
-    let k = &f.kernel;
-    let reg = f.registration.as_ref().ok();
-    let mv = reg
-        .map(|r| format!("{}/{}", r.module, r.version))
-        .unwrap_or_default();
-    // 1. Registered.
-    match &f.registration {
-        Ok(r) => checks.push(pass(
-            "registered",
-            text::why_registered(&r.module, &r.version, &f.asked),
-        )),
-        Err(nr) => {
-            let fix = match (nr.unadded.first(), nr.packages.first()) {
-                (Some((m, v)), _) => Some(cmd(f, "dkms", &format!("add {m}/{v}"))),
-                (None, Some(p)) => Some(format!("apt-get install {p}")),
-                _ => None,
-            };
-            checks.push(fail(
-                "registered",
-                text::why_not_registered(&f.asked, &nr.similar, &nr.unadded, &nr.packages),
-                text::why_cause_not_registered(&f.asked),
-                fix,
-            ));
-        }
-    }
-    // 2. Built.
-    checks.push(built_check(f, &mv));
-    // 3. Installed, and the file the one built.
-    checks.push(installed_check(f, &mv));
-    // 4. modules.dep.
-    checks.push(dep_check(f));
-    let file = f.file.as_ref().and_then(|r| r.as_ref().ok());
-    // 5. vermagic.
-    checks.push(match file {
-        None => skipped("vermagic", text::why_no_file()),
-        Some(file) => match file.vermagic_release() {
-            Some(r) if r == k => pass("vermagic", text::why_vermagic_ok(k)),
-            other => {
-                let got = other.unwrap_or("").to_string();
-                fail(
-                    "vermagic",
-                    text::why_vermagic_bad(&got, k),
-                    text::why_cause_vermagic(&got, k),
-                    Some(cmd(f, "dkms", &format!("install {mv} -k {k} --force"))),
-                )
-            }
-        },
-    });
-    // 6. Blacklists and install redirections.
-    checks.push(modprobe_check(f));
-    // 7. depends.
-    checks.push(match file {
-        None => skipped("depends", text::why_no_file()),
-        Some(file) if f.missing_depends.is_empty() => {
-            pass("depends", text::why_depends_ok(&file.depends(), k))
-        }
-        Some(_) => fail(
-            "depends",
-            text::why_depends_missing(&f.missing_depends, k),
-            text::why_cause_depends(&f.missing_depends, k),
-            Some(cmd(
-                f,
-                "dkms-hook",
-                &format!("why {} -k {k}", f.missing_depends[0]),
-            )),
-        ),
-    });
-    // 8. Signature.
-    checks.push(signature_check(f, &mv));
-    // 9. Compression.
-    checks.push(match file {
-        None => skipped("compression", text::why_no_file()),
-        Some(file) => match file.compression.config_option() {
-            None => pass("compression", text::why_uncompressed()),
-            Some(opt) if f.config_compress.iter().any(|o| o == opt) || !f.config_readable => pass(
-                "compression",
-                text::why_compressed_ok(file.compression.name()),
-            ),
-            Some(opt) => fail(
-                "compression",
-                text::why_compressed_bad(file.compression.name(), opt, k),
-                text::why_cause_compression(file.compression.name(), k, &f.config_compress),
-                Some(cmd(f, "dkms", &format!("install {mv} -k {k} --force"))),
-            ),
-        },
-    });
-    // 10. The running kernel.
-    let refusals = refusals(f, &checks);
-    if let Some(run) = &f.running {
-        checks.push(loaded_check(f));
-        let signature_refused = refusals
-            .iter()
-            .any(|l| crate::observe::kernel_log::is_signature_refusal(l));
-        checks.push(if run.loaded.is_some() || refusals.is_empty() {
-            if run.log_readable {
-                pass("kernel log", text::why_log_quiet())
-            } else {
-                skipped("kernel log", text::why_log_unreadable())
-            }
-        } else {
-            fail(
-                "kernel log",
-                text::why_log_refused(refusals.len()),
-                if signature_refused {
-                    text::why_cause_log_signature()
-                } else {
-                    text::why_cause_log()
-                },
-                None,
-            )
-        });
-    }
-    let cause = checks
-        .iter()
-        .find(|c| c.result == Outcome::Fail)
-        .map(|c| Cause {
-            check: c.check,
-            text: c.cause.clone().unwrap_or_default(),
-            fix: c.fix.clone(),
-        });
-    Verdict {
-        module: f.asked.clone(),
-        dkms_module: reg.map(|r| r.module.clone()),
-        version: reg.map(|r| r.version.clone()),
-        kernel: k.clone(),
-        arch: f.arch.clone(),
-        running: f.running.is_some(),
-        loads: cause.is_none(),
-        checks,
-        cause,
-        file: f
-            .installed_file
-            .as_ref()
-            .map(|p| f.root.inside(p).display().to_string()),
-        signature: file.map(|file| signature_doc(f, &file.signature)),
-        kernel_log: refusals,
-    }
-}
-
-/// The kernel's refusals that concern this module: those that name it,
-/// and those that name no module (a signature check) unless the module's
-/// signature passed, when they must be another module's.
-fn refusals(f: &WhyFacts, checks: &[Check]) -> Vec<String> {
-    let Some(run) = &f.running else {
-        return Vec::new();
-    };
-    let name = match &f.registration {
-        Ok(r) => r.dest_name.as_str(),
-        Err(_) => f.asked.as_str(),
-    };
-    let signature_ok = checks
-        .iter()
-        .any(|c| c.check == "signature" && c.result == Outcome::Pass);
-    run.refusals
-        .iter()
-        .filter(|l| crate::observe::kernel_log::names_module(l, name) || !signature_ok)
-        .cloned()
-        .collect()
-}
-
-fn built_check(f: &WhyFacts, mv: &str) -> Check {
+/// The `built` check, with the reason when not built.
+pub(super) fn built_check(f: &WhyFacts, mv: &str) -> Check {
     let k = &f.kernel;
     if f.registration.is_err() {
         return skipped("built", text::why_not_registered_short());
@@ -372,7 +122,8 @@ fn built_check(f: &WhyFacts, mv: &str) -> Check {
     )
 }
 
-fn installed_check(f: &WhyFacts, mv: &str) -> Check {
+/// The `installed` check: installed, and the file the one built.
+pub(super) fn installed_check(f: &WhyFacts, mv: &str) -> Check {
     let k = &f.kernel;
     if f.registration.is_err() || !f.built {
         return skipped("installed", text::why_not_built_short());
@@ -401,7 +152,8 @@ fn installed_check(f: &WhyFacts, mv: &str) -> Check {
     }
 }
 
-fn dep_check(f: &WhyFacts) -> Check {
+/// The `modules.dep` check: our file is the one listed, else which wins and why.
+pub(super) fn dep_check(f: &WhyFacts) -> Check {
     let k = &f.kernel;
     let Some(inst) = &f.installed_file else {
         return skipped("modules.dep", text::why_no_file());
@@ -461,7 +213,8 @@ fn dep_check(f: &WhyFacts) -> Check {
     }
 }
 
-fn modprobe_check(f: &WhyFacts) -> Check {
+/// The `modprobe.d` check: blacklists, install redirections, the command line.
+pub(super) fn modprobe_check(f: &WhyFacts) -> Check {
     if let Some(b) = f.blacklist.first() {
         return fail(
             "modprobe.d",
@@ -489,7 +242,8 @@ fn modprobe_check(f: &WhyFacts) -> Check {
     pass("modprobe.d", text::why_not_blacklisted())
 }
 
-fn signature_check(f: &WhyFacts, mv: &str) -> Check {
+/// The `signature` check, where the kernel requires one.
+pub(super) fn signature_check(f: &WhyFacts, mv: &str) -> Check {
     let k = &f.kernel;
     let Some(file) = f.file.as_ref().and_then(|r| r.as_ref().ok()) else {
         return skipped("signature", text::why_no_file());
@@ -557,7 +311,8 @@ fn signature_check(f: &WhyFacts, mv: &str) -> Check {
     }
 }
 
-fn loaded_check(f: &WhyFacts) -> Check {
+/// The `loaded` check (running kernel): the loaded copy is the file on disk.
+pub(super) fn loaded_check(f: &WhyFacts) -> Check {
     let Some(run) = &f.running else {
         return skipped("loaded", String::new());
     };
@@ -584,7 +339,8 @@ fn loaded_check(f: &WhyFacts) -> Check {
     }
 }
 
-fn signature_doc(f: &WhyFacts, sig: &Signature) -> SignatureDoc {
+/// The signature of the installed file, for the JSON form.
+pub(super) fn signature_doc(f: &WhyFacts, sig: &Signature) -> SignatureDoc {
     let configured = f.configured_cert.1.as_ref();
     let signer = sig.signer();
     SignatureDoc {
@@ -600,47 +356,4 @@ fn signature_doc(f: &WhyFacts, sig: &Signature) -> SignatureDoc {
             KeyTrust::Untrusted => "untrusted",
         }),
     }
-}
-
-/// The text form: a heading, one line per check, then the cause and the
-/// fix (or that the module would load).
-pub fn render_text(v: &Verdict) -> String {
-    let mut s = text::why_heading(&v.module, &v.kernel);
-    s.push('\n');
-    for c in &v.checks {
-        let mark = match c.result {
-            Outcome::Pass => text::WHY_PASS,
-            Outcome::Fail => text::WHY_FAIL,
-            Outcome::Skipped => text::WHY_SKIPPED,
-        };
-        s.push_str(&format!("{mark} {}: {}\n", c.check, c.fact));
-    }
-    s.push('\n');
-    match &v.cause {
-        Some(c) => {
-            s.push_str(&text::why_cause_line(&c.text));
-            s.push('\n');
-            if !v.kernel_log.is_empty() {
-                s.push_str(text::WHY_KERNEL_SAID);
-                s.push('\n');
-                for l in &v.kernel_log {
-                    s.push_str(&format!("    {l}\n"));
-                }
-            }
-            if let Some(fix) = &c.fix {
-                s.push_str(&text::why_fix_line(fix));
-                s.push('\n');
-            }
-        }
-        None => {
-            s.push_str(&text::why_loads(&v.module, &v.kernel));
-            s.push('\n');
-        }
-    }
-    s
-}
-
-/// The JSON form.
-pub fn render_json(v: &Verdict) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
 }
