@@ -271,3 +271,158 @@ fn refusals(f: &WhyFacts, checks: &[Check]) -> Vec<String> {
         .cloned()
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::Root;
+    use crate::observe::modinfo::ModInfo;
+    use crate::observe::modprobe_conf::ConfLine;
+    use crate::observe::module_file::{Compression, ModuleFile};
+    use crate::observe::signature::Signature;
+    use crate::observe::why::{ConfFacts, DepFacts, Registration};
+    use std::path::PathBuf;
+
+    const K: &str = "6.1.0-57-amd64";
+
+    /// The facts of hello/1.0 installed for K, which would load.
+    fn loads() -> WhyFacts {
+        let file = PathBuf::from(format!("/lib/modules/{K}/updates/dkms/hello.ko"));
+        WhyFacts {
+            asked: "hello".into(),
+            kernel: K.into(),
+            arch: "x86_64".into(),
+            registration: Ok(Registration {
+                module: "hello".into(),
+                version: "1.0".into(),
+                dest_name: "hello".into(),
+            }),
+            kernel_dir: true,
+            headers: true,
+            headers_package: format!("linux-headers-{K}"),
+            conf: Some(Ok(ConfFacts {
+                autoinstall: true,
+                excluded_by: None,
+                build_depends: Vec::new(),
+            })),
+            built: true,
+            waiting_for: None,
+            failed: None,
+            installed_version: Some("1.0".into()),
+            built_file: Some(PathBuf::from("/var/lib/dkms/hello/1.0/k/a/module/hello.ko")),
+            installed_file: Some(file.clone()),
+            same_as_built: true,
+            file: Some(Ok(ModuleFile {
+                path: file,
+                compression: Compression::None,
+                modinfo: ModInfo {
+                    fields: vec![("vermagic".into(), format!("{K} SMP mod_unload"))],
+                },
+                signature: Signature::Unsigned,
+            })),
+            dep: DepFacts {
+                exists: true,
+                listed: Some("updates/dkms/hello.ko".into()),
+            },
+            overrides: Vec::new(),
+            searches: Vec::new(),
+            blacklist: Vec::new(),
+            redirected: Vec::new(),
+            missing_depends: Vec::new(),
+            enforcement: None,
+            sig_checked: true,
+            keys: Default::default(),
+            configured_cert: (PathBuf::from("/var/lib/dkms/mok.pub"), None),
+            config_compress: Vec::new(),
+            config_readable: true,
+            running: None,
+            root: Root::new(PathBuf::from("/")),
+        }
+    }
+
+    fn names(v: &Verdict) -> Vec<&str> {
+        v.checks.iter().map(|c| c.check).collect()
+    }
+
+    #[test]
+    fn every_check_passes_in_order_and_the_module_loads() {
+        let v = verdict(&loads());
+        assert!(v.loads && v.cause.is_none(), "{v:#?}");
+        assert_eq!(
+            names(&v),
+            [
+                "registered",
+                "built",
+                "installed",
+                "modules.dep",
+                "vermagic",
+                "modprobe.d",
+                "depends",
+                "signature",
+                "compression"
+            ]
+        );
+        assert!(v.checks.iter().all(|c| c.result == Outcome::Pass));
+        assert!(
+            render_text(&v).ends_with("hello would load on 6.1.0-57-amd64: every check passed.\n")
+        );
+    }
+
+    #[test]
+    fn the_first_failed_check_is_the_cause() {
+        let mut f = loads();
+        f.blacklist = vec![ConfLine {
+            file: PathBuf::from("/etc/modprobe.d/x.conf"),
+            line: 3,
+            text: "blacklist hello".into(),
+        }];
+        f.dep.listed = None;
+        let v = verdict(&f);
+        assert!(!v.loads);
+        assert_eq!(v.cause.as_ref().map(|c| c.check), Some("modules.dep"));
+        assert_eq!(
+            v.checks
+                .iter()
+                .filter(|c| c.result == Outcome::Fail)
+                .count(),
+            2
+        );
+        assert_eq!(
+            v.cause.and_then(|c| c.fix).as_deref(),
+            Some(format!("depmod -a {K}").as_str())
+        );
+    }
+
+    #[test]
+    fn an_unsigned_module_fails_only_where_signatures_are_required() {
+        let mut f = loads();
+        assert!(verdict(&f).loads);
+        f.enforcement = Some("lockdown=integrity".into());
+        let v = verdict(&f);
+        assert_eq!(v.cause.as_ref().map(|c| c.check), Some("signature"));
+        assert_eq!(
+            v.cause.and_then(|c| c.fix).as_deref(),
+            Some("dkms-hook sign hello/1.0 -k 6.1.0-57-amd64")
+        );
+    }
+
+    #[test]
+    fn without_a_file_the_file_checks_are_not_made() {
+        let mut f = loads();
+        f.built = false;
+        f.installed_version = None;
+        f.installed_file = None;
+        f.file = None;
+        f.headers = false;
+        let v = verdict(&f);
+        assert_eq!(v.cause.as_ref().map(|c| c.check), Some("built"));
+        for c in ["installed", "modules.dep", "vermagic", "signature"] {
+            let check = v.checks.iter().find(|x| x.check == c).expect(c);
+            assert_eq!(check.result, Outcome::Skipped, "{c}");
+        }
+        assert_eq!(
+            v.cause.and_then(|c| c.fix).as_deref(),
+            Some("apt-get install linux-headers-6.1.0-57-amd64")
+        );
+    }
+}
