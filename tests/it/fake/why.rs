@@ -811,3 +811,35 @@ fn status_json_says_who_signed_each_installed_module() {
     assert_eq!(sig["signed"], false);
     assert!(sig["signer"].is_null() && sig["key_id"].is_null(), "{sig}");
 }
+
+#[test]
+fn another_kernel_requires_signatures_by_its_configuration() {
+    let root = installed();
+    // Not the running kernel: its configuration decides.
+    why(&root, &["hello", "-k", K]).assert_ok();
+    root.write(
+        "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e98c6b8a0b8c",
+        [6, 0, 0, 0, 1],
+    );
+    why(&root, &["hello", "-k", K]).assert_ok();
+    root.add_kernel_config(K, "CONFIG_MODULE_SIG=y");
+    root.add_kernel_config(K, "CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT=y");
+    let out = why(&root, &["hello", "-k", K]);
+    assert_cause(
+        &out,
+        "not signed, and the kernel requires a valid signature (Secure Boot)",
+        "this one is not signed",
+    );
+    root.write(
+        "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e98c6b8a0b8c",
+        [6, 0, 0, 0, 0],
+    );
+    why(&root, &["hello", "-k", K]).assert_ok();
+    root.add_kernel_config(K, "CONFIG_MODULE_SIG_FORCE=y");
+    let out = why(&root, &["hello", "-k", K]);
+    assert_cause(
+        &out,
+        "requires a valid signature (CONFIG_MODULE_SIG_FORCE)",
+        "this one is not signed",
+    );
+}
