@@ -248,7 +248,8 @@ fn kernel_keys(text: &str) -> Vec<String> {
 }
 
 /// An EFI_SIGNATURE_LIST holding `certs` (tests write MOK variables).
-pub fn signature_list(certs: &[&[u8]]) -> Vec<u8> {
+#[cfg(test)]
+pub(crate) fn signature_list(certs: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::new();
     for c in certs {
         let size = 16 + c.len();
