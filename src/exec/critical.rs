@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::exec::{Ctx, Locked};
+use crate::report::msg::guard as guard_msg;
 use crate::report::Say;
 use crate::text;
 
@@ -14,10 +15,10 @@ pub fn list(cx: &mut Ctx, say: &mut dyn Say) -> Result<()> {
     let empty = crate::observe::critical::Critical::default();
     let c = cx.world.critical().unwrap_or(&empty);
     if c.modules.is_empty() {
-        say.line(text::NO_CRITICAL);
+        say.line(guard_msg::NO_CRITICAL);
     }
     for m in &c.modules {
-        say.line(&text::critical_line(
+        say.line(&guard_msg::critical_line(
             &m.module,
             m.registered,
             &crate::plan::guard::critical_because(&m.why),
@@ -38,7 +39,7 @@ pub fn set(
     let root = &cx.world.host.layout.root;
     let etc = root.join("/etc/dkms");
     let joined = value.join(" ");
-    let body = text::critical_conf_file(&joined);
+    let body = guard_msg::critical_conf_file(&joined);
     let res = match file.parent() {
         Some(dir) => lock
             .create_dir_all(&etc, dir, 0o755)
@@ -46,7 +47,7 @@ pub fn set(
         None => Err(std::io::Error::from(std::io::ErrorKind::InvalidInput)),
     };
     res.map_err(|e| Error::io(text::CANNOT_WRITE, file, e))?;
-    say.line(&text::critical_written(&root.inside(file), &joined));
+    say.line(&guard_msg::critical_written(&root.inside(file), &joined));
     for n in notes {
         say.line(n);
     }

@@ -17,8 +17,8 @@ use crate::observe::critical::Critical;
 use crate::observe::guard::{guard_file, BootChange, Guard, Setting};
 use crate::plan::guard::{decide, BootNote, Inputs, Missed, Write};
 use crate::plan::GuardJob;
+use crate::report::msg::guard as guard_msg;
 use crate::report::Say;
-use crate::text;
 
 /// Run the guard step.
 pub fn run(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, job: &GuardJob) -> Result<()> {
@@ -52,7 +52,7 @@ pub fn run(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, job: &GuardJob) -> Re
         }
         if touched.contains(&&g.kernel) {
             for gm in &g.modules {
-                say.eline(&text::guard_set(
+                say.eline(&guard_msg::guard_set(
                     &g.kernel,
                     &gm.module,
                     &gm.what,
@@ -68,16 +68,16 @@ pub fn run(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, job: &GuardJob) -> Re
         }
     }
     for g in &d.lifted {
-        say.line(&text::guard_lifted(&g.kernel));
+        say.line(&guard_msg::guard_lifted(&g.kernel));
     }
     for g in &d.dropped {
-        say.line(&text::guard_dropped(&g.kernel));
+        say.line(&guard_msg::guard_dropped(&g.kernel));
     }
     let mut written = true;
     for wr in &d.writes {
         if let Err(why) = write_setting(lock, loader, wr) {
             written = false;
-            say.eline(&text::guard_write_failed(
+            say.eline(&guard_msg::guard_write_failed(
                 &setting_name(w, loader, wr.setting),
                 &why,
             ));
@@ -95,23 +95,25 @@ pub fn run(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, job: &GuardJob) -> Re
         } => {
             let name = setting_name(w, loader, *setting);
             if !*already && written {
-                say.eline(&text::guard_points(kernel, entry, &name));
+                say.eline(&guard_msg::guard_points(kernel, entry, &name));
             } else if loud && written {
-                say.eline(&text::guard_still_points(kernel, entry, &name));
+                say.eline(&guard_msg::guard_still_points(kernel, entry, &name));
             }
         }
         BootNote::Restored { setting, value } => {
-            say.line(&text::guard_restored(
+            say.line(&guard_msg::guard_restored(
                 &setting_name(w, loader, *setting),
                 value.as_deref(),
             ));
         }
         BootNote::LeftAlone { setting } => {
-            say.line(&text::guard_left_alone(&setting_name(w, loader, *setting)));
+            say.line(&guard_msg::guard_left_alone(&setting_name(
+                w, loader, *setting,
+            )));
         }
         BootNote::Unchanged(why) => {
             if loud {
-                say.eline(&text::guard_unchanged(why, &guarded));
+                say.eline(&guard_msg::guard_unchanged(why, &guarded));
             }
         }
     }
@@ -119,13 +121,13 @@ pub fn run(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, job: &GuardJob) -> Re
         cx.ledger.critical_failed = true;
         let root_opt = root_option(w);
         for k in guarded.iter().filter(|k| touched.contains(k)) {
-            say.eline(&text::guard_how_lifted(k, &root_opt));
+            say.eline(&guard_msg::guard_how_lifted(k, &root_opt));
         }
     }
     if let Some(k) = &job.booted {
         if let Some(g) = d.guards.iter().find(|g| &g.kernel == k) {
             let ms: Vec<&str> = g.modules.iter().map(|m| m.module.as_str()).collect();
-            say.eline(&text::booted_guarded(k, &ms.join(" ")));
+            say.eline(&guard_msg::booted_guarded(k, &ms.join(" ")));
         }
     }
     if written {
@@ -143,9 +145,9 @@ fn missed(cx: &Ctx, job: &GuardJob, critical: &Critical) -> Vec<Missed> {
         }
         let what = match r {
             HookResult::Installed | HookResult::Excluded => continue,
-            HookResult::Deferred(deps) => text::guard_what_deferred(deps),
+            HookResult::Deferred(deps) => guard_msg::guard_what_deferred(deps),
             HookResult::Failed(code, _) | HookResult::FailedBecause(code, _) => {
-                text::guard_what_failed(*code)
+                guard_msg::guard_what_failed(*code)
             }
         };
         out.push(Missed {
@@ -164,7 +166,7 @@ fn missed(cx: &Ctx, job: &GuardJob, critical: &Critical) -> Vec<Missed> {
                 k: k.clone(),
                 m: m.clone(),
                 v: v.clone(),
-                what: text::guard_what_no_headers(pkg),
+                what: guard_msg::guard_what_no_headers(pkg),
             });
         }
     }
@@ -197,10 +199,10 @@ fn setting_file(loader: &Loader, s: Setting) -> PathBuf {
 fn setting_name(w: &crate::observe::World, loader: &Loader, s: Setting) -> String {
     let f = w.host.layout.root.inside(&setting_file(loader, s));
     match s {
-        Setting::GrubNextEntry => text::grub_next_entry(&f),
-        Setting::GrubSavedEntry => text::grub_saved_entry(&f),
-        Setting::LoaderConfDefault => text::loader_conf_default(&f),
-        Setting::EfiDefault => text::EFI_DEFAULT.to_string(),
+        Setting::GrubNextEntry => guard_msg::grub_next_entry(&f),
+        Setting::GrubSavedEntry => guard_msg::grub_saved_entry(&f),
+        Setting::LoaderConfDefault => guard_msg::loader_conf_default(&f),
+        Setting::EfiDefault => guard_msg::EFI_DEFAULT.to_string(),
     }
 }
 
@@ -218,7 +220,8 @@ fn write_setting(lock: &Locked, loader: &Loader, wr: &Write) -> std::result::Res
                 Some(v) => env.insert(key.to_string(), v.clone()),
                 None => env.remove(key),
             };
-            let bytes = grub::render_env(&env).ok_or_else(|| text::GRUBENV_FULL.to_string())?;
+            let bytes =
+                grub::render_env(&env).ok_or_else(|| guard_msg::GRUBENV_FULL.to_string())?;
             lock.write_atomic(&g.dir, &g.env_file(), &bytes, 0o644)
                 .map_err(|e| os_error(&e))
         }
@@ -233,7 +236,7 @@ fn write_setting(lock: &Locked, loader: &Loader, wr: &Write) -> std::result::Res
             .args(["set-default", wr.value.as_deref().unwrap_or("")])
             .run_ok()
             .map_err(|e| e.to_string()),
-        _ => Err(text::NO_LOADER.to_string()),
+        _ => Err(guard_msg::NO_LOADER.to_string()),
     }
 }
 
@@ -248,7 +251,7 @@ fn write_guard(cx: &mut Ctx, lock: &Locked, g: &Guard) {
             lock.write_atomic(&l.dkms, &p, &data, 0o644)
         });
     if let Err(e) = res {
-        let line = text::guard_not_recorded(&g.kernel, &p, &os_error(&e));
+        let line = guard_msg::guard_not_recorded(&g.kernel, &p, &os_error(&e));
         log::warn!("{line}");
         cx.ledger.unrecorded.push(line);
     }
@@ -286,7 +289,7 @@ fn record_changes(cx: &mut Ctx, lock: &Locked, loader: &Loader, changes: &[BootC
             })
     };
     if let Err(e) = res {
-        let line = text::guard_not_recorded("the boot entry", &p, &os_error(&e));
+        let line = guard_msg::guard_not_recorded("the boot entry", &p, &os_error(&e));
         log::warn!("{line}");
         cx.ledger.unrecorded.push(line);
     }

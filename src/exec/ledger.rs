@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::exec::sign::Signer;
 use crate::observe::version::sort_v_cmp;
 use crate::observe::{Mvka, World};
+use crate::report::msg::guard as guard_msg;
 pub use crate::report::summary::HookResult;
 
 /// How one step ended.
@@ -203,7 +204,7 @@ impl Ledger {
             .results
             .iter()
             .filter(|(.., r)| matches!(r, HookResult::Failed(..) | HookResult::FailedBecause(..)))
-            .map(|(k, m, v, _)| crate::text::failed_module(m, v, k))
+            .map(|(k, m, v, _)| guard_msg::failed_module(m, v, k))
             .collect();
         out.dedup();
         out

@@ -9,6 +9,8 @@
 
 pub mod add;
 pub mod build;
+pub mod build_input;
+pub mod build_result;
 pub mod conf_output;
 pub mod critical;
 pub mod depmod;
@@ -24,6 +26,7 @@ pub mod prune;
 pub mod publish;
 pub mod queue;
 pub mod rebuild;
+pub mod resign;
 pub mod runner;
 pub mod scheduler;
 pub mod sign;
@@ -32,6 +35,7 @@ pub mod summary;
 pub mod tarball;
 pub mod uninstall;
 pub mod version_check;
+pub mod why;
 
 pub use crate::fs::Locked;
 pub use ledger::{Ledger, Outcome};
@@ -43,6 +47,7 @@ use crate::plan::hook::ExitNote;
 use crate::plan::{ExitRule, Job, Plan, ReadJob, Step, WriteJob};
 use std::collections::BTreeSet;
 
+use crate::report::msg::guard as guard_msg;
 use crate::report::{Buffer, Say, Style};
 use crate::text;
 
@@ -257,11 +262,11 @@ fn run_steps<J>(
                 ExitNote::None => {}
                 ExitNote::WarnOnly => say.warning(&[text::HOOK_FAILURE_WARN_ONLY.to_string()]),
                 ExitNote::GoesOn if cx.ledger.critical_failed => {
-                    say.eline(text::CRITICAL_GOES_ON);
+                    say.eline(guard_msg::CRITICAL_GOES_ON);
                 }
-                ExitNote::GoesOn => {
-                    say.eline(&text::not_critical_goes_on(&cx.ledger.failed_modules()))
-                }
+                ExitNote::GoesOn => say.eline(&guard_msg::not_critical_goes_on(
+                    &cx.ledger.failed_modules(),
+                )),
             }
             code
         }
@@ -298,6 +303,11 @@ fn run_read_job(cx: &mut Ctx, job: &ReadJob, say: &mut dyn Say) -> Result<()> {
         ReadJob::Doctor => doctor::run(cx, None, say),
         ReadJob::CriticalList => critical::list(cx, say),
         ReadJob::PrunePreview { kernels } => prune::preview(cx, say, kernels),
+        ReadJob::Why {
+            module,
+            kernel,
+            json,
+        } => why::run(cx, say, module, kernel.as_deref(), *json),
         ReadJob::Package { at, format, out } => package::run(cx, say, at, *format, out),
         ReadJob::Publish { repo, files } => publish::run(say, repo, files),
     }
@@ -390,5 +400,6 @@ fn run_write_job(cx: &mut Ctx, lock: &Locked, job: &WriteJob, say: &mut dyn Say)
         }
         WriteJob::PublishBuilt { repo, format } => publish::built::run(cx, say, repo, *format),
         WriteJob::MkBmDeb { at, out } => package::run_in_tree(cx, lock, say, at, out),
+        WriteJob::Sign { targets } => resign::run(cx, lock, say, targets),
     }
 }

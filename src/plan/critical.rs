@@ -9,7 +9,7 @@ use crate::layout::is_safe_component;
 use crate::observe::critical::{self, words};
 use crate::observe::Facts;
 use crate::plan::{CriticalCmd, ExitRule, Plan, ReadJob, WriteJob};
-use crate::text;
+use crate::report::msg::guard as guard_msg;
 
 /// The file `critical add|remove` writes, inside the root.
 pub const CRITICAL_CONF: &str = "/etc/dkms/framework.conf.d/critical.conf";
@@ -27,7 +27,7 @@ pub fn plan(cmd: &CriticalCmd, world: &Facts) -> Plan {
         CriticalCmd::Add(n) | CriticalCmd::Remove(n) => n,
     };
     if let Some(bad) = names.iter().find(|n| !is_safe_component(n)) {
-        return Plan::fail(Error::usage([text::critical_bad_name(bad)]));
+        return Plan::fail(Error::usage([guard_msg::critical_bad_name(bad)]));
     }
     let root = &world.host.layout.root;
     let file = root.join(CRITICAL_CONF);
@@ -38,7 +38,7 @@ pub fn plan(cmd: &CriticalCmd, world: &Facts) -> Plan {
         .iter()
         .find(|f| f.parent() == file.parent() && f.file_name() > file.file_name());
     if let Some(f) = later {
-        return Plan::fail(Error::msg(text::critical_overridden(&root.inside(f))));
+        return Plan::fail(Error::msg(guard_msg::critical_overridden(&root.inside(f))));
     }
     let mut value = world
         .host
@@ -67,7 +67,7 @@ pub fn plan(cmd: &CriticalCmd, world: &Facts) -> Plan {
                     .cloned()
                     .collect();
                 if !why.is_empty() {
-                    notes.push(text::critical_still(
+                    notes.push(guard_msg::critical_still(
                         n,
                         &crate::plan::guard::critical_because(&why),
                     ));

@@ -14,7 +14,7 @@ use crate::observe::boot::{BootEntry, Loader};
 use crate::observe::critical::{Critical, Why};
 use crate::observe::guard::{BootChange, Guard, GuardedModule, Guards, Setting};
 use crate::observe::version::sort_v_cmp;
-use crate::text;
+use crate::report::msg::guard as guard_msg;
 
 /// A critical module this run could not install for a kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,9 +113,9 @@ pub struct Decision {
 pub fn critical_because(why: &[Why]) -> String {
     why.iter()
         .map(|w| match w {
-            Why::Setting(f) => text::critical_by_setting(f),
-            Why::Filesystem(t, at) => text::critical_by_filesystem(t, at),
-            Why::Loaded(k) => text::critical_by_loading(k),
+            Why::Setting(f) => guard_msg::critical_by_setting(f),
+            Why::Filesystem(t, at) => guard_msg::critical_by_filesystem(t, at),
+            Why::Loaded(k) => guard_msg::critical_by_loading(k),
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -205,7 +205,7 @@ fn boot(i: &Inputs, guards: &[Guard]) -> (Vec<Write>, Vec<BootChange>, BootNote)
         return (
             Vec::new(),
             before.clone(),
-            BootNote::Unchanged(text::NO_LOADER.into()),
+            BootNote::Unchanged(guard_msg::NO_LOADER.into()),
         );
     };
     let guarded = |k: &str| guards.iter().any(|g| g.kernel == k);
@@ -216,14 +216,14 @@ fn boot(i: &Inputs, guards: &[Guard]) -> (Vec<Write>, Vec<BootChange>, BootNote)
         return (
             Vec::new(),
             before.clone(),
-            BootNote::Unchanged(text::no_safe_kernel(&names(i.critical))),
+            BootNote::Unchanged(guard_msg::no_safe_kernel(&names(i.critical))),
         );
     };
     let Some(entry) = pick_entry(i.loader.entries_of(safe), safe) else {
         return (
             Vec::new(),
             before.clone(),
-            BootNote::Unchanged(text::no_boot_entry(safe)),
+            BootNote::Unchanged(guard_msg::no_boot_entry(safe)),
         );
     };
     let now = current(i.loader, setting);

@@ -10,6 +10,7 @@
 //!   policy.
 //! - [`guard`]: the boot guard (kernels that lack a critical module).
 //! - [`package`]: binary module packages (names, control, spec, scripts).
+//! - [`sign`]: which installed modules `dkms-hook sign` signs again.
 
 pub mod autoinstall;
 pub mod checks;
@@ -22,6 +23,7 @@ pub mod package;
 pub mod rebuild;
 pub mod removal;
 pub mod request;
+pub mod sign;
 #[cfg(test)]
 mod tests;
 

@@ -14,10 +14,12 @@
 mod buffer;
 mod console;
 pub mod lost;
+pub mod msg;
 pub mod progress;
 pub mod status;
 pub mod summary;
 pub mod time;
+pub mod why;
 pub mod yaml;
 
 pub use buffer::Buffer;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::observe::guard::Setting;
 use crate::observe::pending::{Reason, Records};
+use crate::report::msg::guard as guard_msg;
 use crate::report::Say;
 
 /// Lines of make.log the hooks show when a build fails.
@@ -113,7 +114,7 @@ pub fn guard_lines(records: &Records) -> Vec<String> {
     let mut out = Vec::new();
     for k in &g.kernels {
         for m in &k.modules {
-            out.push(crate::text::pending_guarded(
+            out.push(guard_msg::pending_guarded(
                 &k.kernel,
                 &k.arch,
                 &m.module,
@@ -126,14 +127,12 @@ pub fn guard_lines(records: &Records) -> Vec<String> {
         for c in &g.changes {
             let file = std::path::Path::new(&c.file);
             let setting = match c.setting {
-                Setting::GrubNextEntry => crate::text::grub_next_entry(file),
-                Setting::GrubSavedEntry => crate::text::grub_saved_entry(file),
-                Setting::LoaderConfDefault => crate::text::loader_conf_default(file),
-                Setting::EfiDefault => crate::text::EFI_DEFAULT.to_string(),
+                Setting::GrubNextEntry => guard_msg::grub_next_entry(file),
+                Setting::GrubSavedEntry => guard_msg::grub_saved_entry(file),
+                Setting::LoaderConfDefault => guard_msg::loader_conf_default(file),
+                Setting::EfiDefault => guard_msg::EFI_DEFAULT.to_string(),
             };
-            out.push(crate::text::pending_boot_change(
-                &setting, &c.kernel, &c.set,
-            ));
+            out.push(guard_msg::pending_boot_change(&setting, &c.kernel, &c.set));
         }
     }
     out

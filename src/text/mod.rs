@@ -29,20 +29,20 @@
 //! - [`hook`]: the hooks' own lines; [`doctor`]: `dkms-hook doctor`, with
 //!   [`doctor_broken`] (broken modules) and [`doctor_orphans`] (module
 //!   files no record claims);
-//! - [`guard`]: ours, the boot guard and `dkms-hook critical`;
 //! - [`lock`]: ours, the writers' lock;
 //! - [`framework`]: ours, framework.conf files that are skipped;
 //! - [`package`]: ours, binary module packages and their repositories;
 //! - [`build_confinement`]: ours, the build user and the source checks;
 //! - [`io`]: ours, failed file operations;
-//! - [`internal`]: ours, what only a bug of this tool shows.
+//! - [`internal`]: ours, what only a bug of this tool shows;
+//! - [`why`]: ours, `dkms-hook why`; [`signing`]: ours, `dkms-hook sign`
+//!   and half a key pair.
 
 pub mod build_confinement;
 pub mod doctor;
 pub mod doctor_broken;
 pub mod doctor_orphans;
 pub mod framework;
-pub mod guard;
 pub mod hook;
 pub mod install_claims;
 pub mod internal;
@@ -50,6 +50,7 @@ pub mod io;
 pub mod kept_originals;
 pub mod lock;
 pub mod package;
+pub mod signing;
 pub mod tarball_safety;
 pub mod upstream_add;
 pub mod upstream_autoinstall;
@@ -65,13 +66,13 @@ pub mod upstream_steps;
 pub mod upstream_tarball;
 pub mod upstream_uninstall;
 pub mod upstream_usage;
+pub mod why;
 
 pub use build_confinement::*;
 pub use doctor::*;
 pub use doctor_broken::*;
 pub use doctor_orphans::*;
 pub use framework::*;
-pub use guard::*;
 pub use hook::*;
 pub use install_claims::*;
 pub use internal::*;
@@ -79,6 +80,7 @@ pub use io::*;
 pub use kept_originals::*;
 pub use lock::*;
 pub use package::*;
+pub use signing::*;
 pub use tarball_safety::*;
 pub use upstream_add::*;
 pub use upstream_autoinstall::*;
@@ -94,6 +96,7 @@ pub use upstream_steps::*;
 pub use upstream_tarball::*;
 pub use upstream_uninstall::*;
 pub use upstream_usage::*;
+pub use why::*;
 
 /// What `dkms --version` prints and make.log headers carry: the upstream
 /// release this tool is a drop-in for (scripts compare it).

@@ -4,6 +4,7 @@
 mod boot_grub;
 mod boot_qemu;
 mod boot_systemd;
+mod boot_why_qemu;
 mod debian_root;
 mod fleet;
 mod migration;
