@@ -472,6 +472,34 @@ mod tests {
     }
 
     #[test]
+    fn a_kernel_with_a_boot_entry_but_not_installed_is_never_picked() {
+        // grub.cfg still names 6.1.0-9, newer than every installed kernel,
+        // and nothing says it lacks a module: it is not installed, so the
+        // newest installed kernel with every critical module is chosen.
+        let mut loader = grub(false, &[]);
+        if let Loader::Grub(g) = &mut loader {
+            g.entries.push(BootEntry {
+                id: "gnulinux-advanced-u>gnulinux-6.1.0-9-amd64-advanced-u".into(),
+                title: String::new(),
+                kernel: "6.1.0-9-amd64".into(),
+            });
+        }
+        let d = run(
+            &Guards::default(),
+            &loader,
+            &[miss("6.1.0-3-amd64")],
+            &|_, k| k != "6.1.0-3-amd64",
+        );
+        assert_eq!(
+            d.writes,
+            vec![Write {
+                setting: Setting::GrubNextEntry,
+                value: Some(SAFE.into())
+            }]
+        );
+    }
+
+    #[test]
     fn a_removed_kernel_drops_its_guard() {
         let first = run(
             &Guards::default(),

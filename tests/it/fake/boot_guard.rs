@@ -529,4 +529,16 @@ fn the_boot_unit_says_when_the_machine_was_booted_into_a_guarded_kernel() {
     out.assert_stderr_contains(&format!(
         "dkms-hook: WARNING: this machine was booted into {running}, which the boot guard keeps from booting: the critical module(s) crit are not installed for it."
     ));
+    // The unit that runs `dkms-hook boot` sends that line to the journal
+    // and to the console.
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/dkms-hook.service"),
+    )
+    .expect("hooks/dkms-hook.service");
+    for line in [
+        "ExecStart=/usr/sbin/dkms-hook boot",
+        "StandardError=journal+console",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "no {line:?} in the unit");
+    }
 }
