@@ -216,6 +216,11 @@ echo "kernels: N=$N (base), M=$M (upgrade)"
 step "GRUB image (grub-mkrescue)"
 grub_image
 echo "grub image: $grub_iso"
+# What grub-install leaves beside grub.cfg: the modules GRUB loads from
+# $prefix (the root's /boot/grub) once it runs the root's grub.cfg
+# (configfile, load_env, linux, ...), from the GRUB build the image has.
+mkdir -p "$root/boot/grub/i386-pc"
+cp /usr/lib/grub/i386-pc/*.mod /usr/lib/grub/i386-pc/*.lst "$root/boot/grub/i386-pc/"
 
 if [ -z "$deb" ]; then
     step "build the .deb (dpkg-buildpackage)"

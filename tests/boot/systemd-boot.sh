@@ -43,7 +43,8 @@
 #   --timeout S     hard limit per boot in seconds (default 900)
 #
 # Environment: BOOT_MIRROR (default http://deb.debian.org/debian) and
-# BOOT_SECURITY_MIRROR (default http://deb.debian.org/debian-security).
+# BOOT_SECURITY_MIRROR (default http://deb.debian.org/debian-security);
+# BOOT_ACCEL (default tcg; kvm where /dev/kvm is there and CI is not).
 #
 # Needs root, debootstrap, unshare, chroot, mke2fs (e2fsprogs), zstd,
 # qemu-system-x86_64, timeout; dpkg-buildpackage and cargo without --deb.
