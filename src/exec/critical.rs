@@ -5,10 +5,10 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::exec::msg;
 use crate::exec::{Ctx, Locked};
 use crate::report::msg::guard as guard_msg;
 use crate::report::Say;
-use crate::text;
 
 /// `critical list`.
 pub fn list(cx: &mut Ctx, say: &mut dyn Say) -> Result<()> {
@@ -46,7 +46,7 @@ pub fn set(
             .and_then(|()| lock.write_atomic(&etc, file, body.as_bytes(), 0o644)),
         None => Err(std::io::Error::from(std::io::ErrorKind::InvalidInput)),
     };
-    res.map_err(|e| Error::io(text::CANNOT_WRITE, file, e))?;
+    res.map_err(|e| Error::io(msg::CANNOT_WRITE, file, e))?;
     say.line(&guard_msg::critical_written(&root.inside(file), &joined));
     for n in notes {
         say.line(n);

@@ -19,6 +19,7 @@ pub mod guard;
 pub mod install;
 pub mod ledger;
 pub mod load;
+pub mod msg;
 pub mod package;
 pub mod place;
 pub mod privilege;
@@ -49,7 +50,6 @@ use std::collections::BTreeSet;
 
 use crate::report::msg::guard as guard_msg;
 use crate::report::{Buffer, Say, Style};
-use crate::text;
 
 /// What a job runs with: the observed world and what the run did so far.
 /// It holds no lock: a job that writes gets the lock as a parameter.
@@ -90,7 +90,7 @@ impl<'a> Ctx<'a> {
     pub fn conf(&mut self, say: &mut dyn Say, key: &ConfKey) -> Result<&'a ModuleConf> {
         let world: &'a World = self.world;
         let Some(read) = world.conf(key) else {
-            return Err(Error::msg(text::conf_not_read(&key.shown)));
+            return Err(Error::msg(msg::conf_not_read(&key.shown)));
         };
         self.shown_conf.show(say, key, read)
     }
@@ -260,7 +260,7 @@ fn run_steps<J>(
             let (code, note) = crate::plan::hook::exit_status(policy, cx.ledger.hook_failed);
             match note {
                 ExitNote::None => {}
-                ExitNote::WarnOnly => say.warning(&[text::HOOK_FAILURE_WARN_ONLY.to_string()]),
+                ExitNote::WarnOnly => say.warning(&[msg::HOOK_FAILURE_WARN_ONLY.to_string()]),
                 ExitNote::GoesOn if cx.ledger.critical_failed => {
                     say.eline(guard_msg::CRITICAL_GOES_ON);
                 }

@@ -22,13 +22,13 @@ use crate::error::Error;
 use crate::observe::kernel::headers_package;
 use crate::observe::version::sort_v_cmp;
 use crate::observe::Facts;
+use crate::plan::msg;
 use crate::plan::removal::{removals, Removal};
 use crate::plan::{
     autoinstall, AutoinstallFor, Depmod, Event, ExitRule, FailurePolicy, GuardJob, Mvka, Plan,
     PruneKernel, ReadJob, WriteJob,
 };
 use crate::report::Stream;
-use crate::text;
 
 /// What a real build or install failure does to `event`'s exit status,
 /// with framework.conf's `autoinstall_failure` (`strict`, `warn`, or unset).
@@ -438,7 +438,7 @@ fn named_kernels_missing(world: &Facts, ks: &[String]) -> Option<Plan> {
             !f.dir && !f.image
         })
         .map(|k| {
-            text::kernel_not_installed(
+            msg::kernel_not_installed(
                 k,
                 &world.host.layout.lib_tree(k),
                 &boot.join(format!("vmlinuz-{k}")),
@@ -455,7 +455,7 @@ fn named_kernels_missing(world: &Facts, ks: &[String]) -> Option<Plan> {
 /// run looks (`--root` of an image being built, a container).
 fn running_kernel_absent(world: &Facts, k: &str) -> String {
     let root = &world.host.layout.root;
-    text::running_kernel_absent(
+    msg::running_kernel_absent(
         k,
         &world.host.layout.lib_tree(k),
         (!root.is_slash()).then(|| root.dir()),

@@ -19,6 +19,7 @@ pub mod dkms;
 pub mod guard;
 pub mod hook;
 mod job;
+pub mod msg;
 pub mod package;
 pub mod rebuild;
 pub mod removal;
