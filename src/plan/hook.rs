@@ -39,9 +39,10 @@ pub fn exit_status(may_fail: bool, warn_only: bool, failed: bool) -> (i32, bool)
 
 /// The exit status when a hook run failed before its plan ran (no os-release,
 /// a lock that cannot be taken): the error's status for events that may
-/// fail, 0 (with a warning) for the ones that must never fail.
+/// fail and for the ones only a person runs (`pending`, `doctor`, a dry
+/// `prune`), 0 (with a warning) for the ones that must never fail.
 pub fn exit_status_on_error(event: &Event, code: i32) -> (i32, bool) {
-    if event.may_fail() {
+    if event.may_fail() || event.by_hand() {
         (code, false)
     } else {
         (0, true)
@@ -512,6 +513,11 @@ mod tests {
     #[case(Event::KernelPrerm("k".into()), 4, (0, true))]
     #[case(Event::AptPostInvoke, 1, (0, true))]
     #[case(Event::Boot, 1, (0, true))]
+    #[case(Event::Pending, 4, (4, false))]
+    #[case(Event::Doctor { repair: false }, 4, (4, false))]
+    #[case(Event::Doctor { repair: true }, 4, (4, false))]
+    #[case(Event::Prune { dry_run: true }, 4, (4, false))]
+    #[case(Event::Prune { dry_run: false }, 4, (0, true))]
     fn hook_errors_before_planning(#[case] e: Event, #[case] code: i32, #[case] want: (i32, bool)) {
         assert_eq!(exit_status_on_error(&e, code), want);
     }
