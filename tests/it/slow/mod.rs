@@ -6,3 +6,4 @@ mod boot_systemd;
 mod debian_root;
 mod fleet;
 mod migration;
+mod trixie_real;
