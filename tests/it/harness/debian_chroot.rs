@@ -513,10 +513,14 @@ impl DebianChroot {
                     Some(older) => format!("{older}-amd64"),
                     None => format!("{newest}-cloud-amd64"),
                 };
-                [format!("{newest}-amd64"), format!("{newest}-rt-amd64"), third]
-                    .into_iter()
-                    .take(N)
-                    .collect()
+                [
+                    format!("{newest}-amd64"),
+                    format!("{newest}-rt-amd64"),
+                    third,
+                ]
+                .into_iter()
+                .take(N)
+                .collect()
             }
         };
         assert_eq!(

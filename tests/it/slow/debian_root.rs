@@ -357,13 +357,18 @@ fn installed_dkms_test(root: &DebianChroot, k: &str) -> Vec<u8> {
     fs::read(&ko).unwrap_or_else(|e| panic!("read {}: {e}", ko.display()))
 }
 
-/// The bytes of the one module file dkms built for `m/v` on `k`.
+/// The bytes of the one module file (`*.ko*`) dkms built for `m/v` on `k`.
 fn built_module(root: &DebianChroot, m: &str, v: &str, k: &str) -> Vec<u8> {
     let dir = root.path(&format!("/var/lib/dkms/{m}/{v}/{k}/{ARCH}/module"));
     let files: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .flatten()
         .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.contains(".ko"))
+        })
         .collect();
     assert_eq!(files.len(), 1, "{}: {files:?}", dir.display());
     fs::read(&files[0]).unwrap_or_else(|e| panic!("read {}: {e}", files[0].display()))
