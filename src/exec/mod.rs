@@ -9,12 +9,15 @@
 
 pub mod add;
 pub mod build;
+pub mod build_input;
+pub mod build_result;
 pub mod conf_output;
 pub mod depmod;
 pub mod doctor;
 pub mod install;
 pub mod ledger;
 pub mod load;
+pub mod msg;
 pub mod package;
 pub mod place;
 pub mod privilege;
@@ -22,6 +25,7 @@ pub mod prune;
 pub mod publish;
 pub mod queue;
 pub mod rebuild;
+pub mod resign;
 pub mod runner;
 pub mod scheduler;
 pub mod sign;
@@ -30,6 +34,7 @@ pub mod summary;
 pub mod tarball;
 pub mod uninstall;
 pub mod version_check;
+pub mod why;
 
 pub use crate::fs::Locked;
 pub use ledger::{Ledger, Outcome};
@@ -41,7 +46,6 @@ use crate::plan::{ExitRule, Job, Plan, ReadJob, Step, WriteJob};
 use std::collections::BTreeSet;
 
 use crate::report::{Buffer, Say, Style};
-use crate::text;
 
 /// What a job runs with: the observed world and what the run did so far.
 /// It holds no lock: a job that writes gets the lock as a parameter.
@@ -82,7 +86,7 @@ impl<'a> Ctx<'a> {
     pub fn conf(&mut self, say: &mut dyn Say, key: &ConfKey) -> Result<&'a ModuleConf> {
         let world: &'a World = self.world;
         let Some(read) = world.conf(key) else {
-            return Err(Error::msg(text::conf_not_read(&key.shown)));
+            return Err(Error::msg(msg::conf_not_read(&key.shown)));
         };
         self.shown_conf.show(say, key, read)
     }
@@ -255,7 +259,7 @@ fn run_steps<J>(
             let (code, warn) =
                 crate::plan::hook::exit_status(may_fail, warn_only, cx.ledger.hook_failed);
             if warn {
-                say.warning(&[text::HOOK_FAILURE_WARN_ONLY.to_string()]);
+                say.warning(&[msg::HOOK_FAILURE_WARN_ONLY.to_string()]);
             }
             code
         }
@@ -291,6 +295,11 @@ fn run_read_job(cx: &mut Ctx, job: &ReadJob, say: &mut dyn Say) -> Result<()> {
         }
         ReadJob::Doctor => doctor::run(cx, None, say),
         ReadJob::PrunePreview { kernels } => prune::preview(cx, say, kernels),
+        ReadJob::Why {
+            module,
+            kernel,
+            json,
+        } => why::run(cx, say, module, kernel.as_deref(), *json),
         ReadJob::Package { at, format, out } => package::run(cx, say, at, *format, out),
         ReadJob::Publish { repo, files } => publish::run(say, repo, files),
     }
@@ -379,5 +388,6 @@ fn run_write_job(cx: &mut Ctx, lock: &Locked, job: &WriteJob, say: &mut dyn Say)
         WriteJob::Repair => doctor::run(cx, Some(lock), say),
         WriteJob::PublishBuilt { repo, format } => publish::built::run(cx, say, repo, *format),
         WriteJob::MkBmDeb { at, out } => package::run_in_tree(cx, lock, say, at, out),
+        WriteJob::Sign { targets } => resign::run(cx, lock, say, targets),
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{os_error, Error, Result};
 use crate::exec::build::run_script;
+use crate::exec::msg;
 use crate::exec::{depmod, Ctx, Locked};
 use crate::layout::{looks_like_kernel, NOT_KERNELS, ORIGIN, TMP_BUILD};
 use crate::observe::files::{actual_location, join_loc};
@@ -60,12 +61,21 @@ pub fn uninstall(
                             continue;
                         }
                         lock.remove_file(install, &p)
-                            .map_err(|e| Error::io(text::CANNOT_REMOVE, &p, e))?;
+                            .map_err(|e| Error::io(msg::CANNOT_REMOVE, &p, e))?;
                     }
                     lock.remove_empty_parents(install, &dir, &lib_tree);
                     crate::fault::point("uninstall:after-delete");
                 }
-                None => say.line(&text::not_found_within(name, suffix, &lib_tree)),
+                None => {
+                    say.line(&text::not_found_within(name, suffix, &lib_tree));
+                    let dir = join_loc(&lib_tree, &r.dest_location);
+                    for f in [format!("{name}.ko"), format!("{name}.ko{suffix}")] {
+                        if let Some(what) = crate::fs::special_kind(&dir.join(&f)) {
+                            say.warning(&[msg::special_left(&dir.join(&f), what)]);
+                            break;
+                        }
+                    }
+                }
             }
             for (stream, line) in said {
                 say.emit(stream, &format!("{line}\n"));
@@ -77,7 +87,7 @@ pub fn uninstall(
         crate::fault::point("uninstall:before-unlink");
         let link = l.kernel_link(m, k, a);
         lock.remove_file(dkms, &link)
-            .map_err(|e| Error::io(text::CANNOT_REMOVE, &link, e))?;
+            .map_err(|e| Error::io(msg::CANNOT_REMOVE, &link, e))?;
         cx.ledger.set_unlinked(at);
     } else {
         say.line(text::WAS_INACTIVE);
@@ -96,7 +106,7 @@ pub fn uninstall(
     );
     depmod::request(cx, lock, say, k, depmod);
     if was_active && orig_dir.is_dir() && kept {
-        say.warning(&[text::originals_kept(&orig_dir)]);
+        say.warning(&[msg::originals_kept(&orig_dir)]);
     } else if was_active && orig_dir.is_dir() {
         say.line(&text::removing_originals(k, a));
         if let Err(e) = lock.remove_all(dkms, &orig_dir) {
@@ -138,6 +148,10 @@ fn restore_originals(
         }
         let origin = orig_dir.join(&fname);
         let module = orig_dir.join(fname.trim_end_matches(ORIGIN));
+        if let Some(what) = crate::fs::special_kind(&module) {
+            said.push((Stream::Err, msg::original_not_a_file(&module, what)));
+            continue;
+        }
         if !module.is_file() {
             continue;
         }
@@ -155,11 +169,11 @@ fn restore_originals(
         said.push((Stream::Out, text::restoring_original(&loc)));
         if let Some(p) = host.parent() {
             lock.create_dir_all(&l.install, p, 0o755)
-                .map_err(|e| Error::io(text::CANNOT_CREATE, p, e))?;
+                .map_err(|e| Error::io(msg::CANNOT_CREATE, p, e))?;
         }
         lock.move_verified(&l.dkms, &module, &l.install, &host)
             .map_err(|e| {
-                Error::denied(text::cannot_restore_original(
+                Error::denied(msg::cannot_restore_original(
                     &module,
                     &host,
                     &os_error(&e),
@@ -179,7 +193,7 @@ pub fn unbuild(cx: &mut Ctx, lock: &Locked, at: &Mvka) -> Result<()> {
     let l = &cx.world.host.layout;
     let base = l.base_dir(&at.m, &at.v, &at.k, &at.a);
     lock.remove_all(&l.dkms, &base)
-        .map_err(|e| Error::io(text::CANNOT_REMOVE, &base, e))?;
+        .map_err(|e| Error::io(msg::CANNOT_REMOVE, &base, e))?;
     let kd = l.kernel_dir(&at.m, &at.v, &at.k);
     if crate::fs::list_dirs(&kd).is_empty() {
         // No arch is left under it: a leftover is no build, and goes with the version.
@@ -227,9 +241,9 @@ pub fn delete_version(
         say.line(&text::deleting_completely(m, v));
         crate::fault::point("remove:before-delete");
         lock.remove_all(&l.dkms, &vd)
-            .map_err(|e| Error::io(text::CANNOT_REMOVE, &vd, e))?;
+            .map_err(|e| Error::io(msg::CANNOT_REMOVE, &vd, e))?;
         drop_records_of(cx.world, lock, m, v)
-            .map_err(|(file, e)| Error::io(text::CANNOT_REMOVE, &file, e))?;
+            .map_err(|(file, e)| Error::io(msg::CANNOT_REMOVE, &file, e))?;
     }
     let md = l.module_dir(m);
     if crate::fs::list_names(&md).is_empty() {

@@ -2,11 +2,16 @@
 //! blocked or flooded: only regular files are read (a FIFO would hang every
 //! run, `/dev/zero` would fill memory), opened without blocking, up to a cap.
 
+// This is crate::fs, where the std file calls clippy.toml keeps out of
+// everything else live.
+#![allow(clippy::disallowed_methods)]
+
 use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
-use crate::text::{self, NotRegular};
+use crate::fs::msg;
+use crate::fs::msg::NotRegular;
 
 /// Read `path` if it is a regular file of at most `cap` bytes. A FIFO,
 /// socket or device is refused at once (never blocks), as is a larger file.
@@ -46,10 +51,47 @@ pub fn open_regular(path: &Path) -> io::Result<std::fs::File> {
         };
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            text::not_regular(path, what),
+            msg::not_regular(path, what),
         ));
     }
     Ok(f)
+}
+
+/// The most a module file, an archived original or a module of the kernel
+/// may hold for [`read_file`] (no module comes near it).
+pub const FILE_CAP: u64 = 1 << 32;
+
+/// A whole module-sized file ([`FILE_CAP`]), read the way [`read_regular`]
+/// reads: what stands where a module should be and is not a regular file
+/// (a FIFO, a socket, a device) is an error at once, never a wait.
+pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    read_regular(path, FILE_CAP)
+}
+
+/// Whether `a` and `b` are regular files with the same bytes (sizes first).
+/// Anything else (missing, unreadable, special) is "not the same".
+pub fn same_bytes(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) if x.is_file() && y.is_file() && x.len() == y.len() => {
+            matches!((read_file(a), read_file(b)), (Ok(x), Ok(y)) if x == y)
+        }
+        _ => false,
+    }
+}
+
+/// What `p` is when it is a FIFO, a socket or a device (not followed when
+/// a symlink): the nodes a write path must neither write into nor read.
+pub fn special_kind(p: &Path) -> Option<NotRegular> {
+    let ft = std::fs::symlink_metadata(p).ok()?.file_type();
+    if ft.is_fifo() {
+        Some(NotRegular::Fifo)
+    } else if ft.is_char_device() || ft.is_block_device() {
+        Some(NotRegular::Device)
+    } else if ft.is_socket() {
+        Some(NotRegular::Socket)
+    } else {
+        None
+    }
 }
 
 /// [`read_regular`] as text (invalid UTF-8 replaced).
@@ -58,7 +100,7 @@ pub fn read_regular_text(path: &Path, cap: u64) -> io::Result<String> {
 }
 
 fn too_large(path: &Path, cap: u64) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, text::too_large(path, cap))
+    io::Error::new(io::ErrorKind::InvalidData, msg::too_large(path, cap))
 }
 
 fn libc_nonblock() -> i32 {

@@ -18,13 +18,13 @@ use crate::error::Error;
 use crate::observe::kernel::headers_package;
 use crate::observe::version::sort_v_cmp;
 use crate::observe::Facts;
+use crate::plan::msg;
 use crate::plan::removal::{removals, Removal};
 use crate::plan::{
     autoinstall, AutoinstallFor, Depmod, Event, ExitRule, Mvka, Plan, PruneKernel, ReadJob,
     WriteJob,
 };
 use crate::report::Stream;
-use crate::text;
 
 /// The exit status of a hook run whose steps all ran: 11 when a real build
 /// or install failed and the event may fail (unless `warn_only`), else 0.
@@ -68,7 +68,9 @@ pub fn exit_status_on_lost_output(event: &Event, code: i32) -> i32 {
         | Event::Pending
         | Event::Doctor { .. }
         | Event::Package(_)
-        | Event::Publish { .. } => crate::report::lost::failed_status(code),
+        | Event::Publish { .. }
+        | Event::Why { .. }
+        | Event::Sign { .. } => crate::report::lost::failed_status(code),
     }
 }
 
@@ -229,6 +231,28 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
         Event::KernelInstallOther => return p,
         Event::Package(args) => return crate::plan::package::steps::package(args, world),
         Event::Publish { repo, files } => return crate::plan::package::steps::publish(repo, files),
+        Event::Why {
+            module,
+            kernel,
+            json,
+        } => {
+            p.exit = ExitRule::Stop;
+            p.push(
+                ReadJob::Why {
+                    module: module.clone(),
+                    kernel: kernel.clone(),
+                    json: *json,
+                },
+                &[],
+                0,
+            );
+            return p;
+        }
+        Event::Sign {
+            module,
+            version,
+            kernels,
+        } => return crate::plan::sign::plan(world, module, version, kernels),
         Event::KernelPreinst(k) | Event::KernelPrerm(k) => {
             let preinst = matches!(event, Event::KernelPreinst(_));
             removal(&mut p, world, k, &a, preinst);
@@ -321,7 +345,7 @@ fn named_kernels_missing(world: &Facts, ks: &[String]) -> Option<Plan> {
             !f.dir && !f.image
         })
         .map(|k| {
-            text::kernel_not_installed(
+            msg::kernel_not_installed(
                 k,
                 &world.host.layout.lib_tree(k),
                 &boot.join(format!("vmlinuz-{k}")),
@@ -338,7 +362,7 @@ fn named_kernels_missing(world: &Facts, ks: &[String]) -> Option<Plan> {
 /// run looks (`--root` of an image being built, a container).
 fn running_kernel_absent(world: &Facts, k: &str) -> String {
     let root = &world.host.layout.root;
-    text::running_kernel_absent(
+    msg::running_kernel_absent(
         k,
         &world.host.layout.lib_tree(k),
         (!root.is_slash()).then(|| root.dir()),

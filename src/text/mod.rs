@@ -34,21 +34,10 @@
 //! - [`package`]: ours, binary module packages and their repositories;
 //! - [`build_confinement`]: ours, the build user and the source checks;
 //! - [`io`]: ours, failed file operations;
-//! - [`internal`]: ours, what only a bug of this tool shows.
+//! - [`internal`]: ours, what only a bug of this tool shows;
+//! - [`why`]: ours, `dkms-hook why`; [`signing`]: ours, `dkms-hook sign`
+//!   and half a key pair.
 
-pub mod build_confinement;
-pub mod doctor;
-pub mod doctor_broken;
-pub mod doctor_orphans;
-pub mod framework;
-pub mod hook;
-pub mod install_claims;
-pub mod internal;
-pub mod io;
-pub mod kept_originals;
-pub mod lock;
-pub mod package;
-pub mod tarball_safety;
 pub mod upstream_add;
 pub mod upstream_autoinstall;
 pub mod upstream_build;
@@ -64,19 +53,6 @@ pub mod upstream_tarball;
 pub mod upstream_uninstall;
 pub mod upstream_usage;
 
-pub use build_confinement::*;
-pub use doctor::*;
-pub use doctor_broken::*;
-pub use doctor_orphans::*;
-pub use framework::*;
-pub use hook::*;
-pub use install_claims::*;
-pub use internal::*;
-pub use io::*;
-pub use kept_originals::*;
-pub use lock::*;
-pub use package::*;
-pub use tarball_safety::*;
 pub use upstream_add::*;
 pub use upstream_autoinstall::*;
 pub use upstream_build::*;
