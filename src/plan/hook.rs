@@ -424,6 +424,21 @@ mod tests {
     /// A world whose kernels are described by their names: "h" headers,
     /// "i" image, "hi" both, "d" directory only, "gone" nothing.
     fn world(kernels: &[&str], pending: &[&str]) -> World {
+        let tagged = |ks: &[&str]| -> Vec<(String, String)> {
+            ks.iter()
+                .map(|k| {
+                    (
+                        k.to_string(),
+                        k.rsplit('-').next().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        };
+        world_tagged(&tagged(kernels), &tagged(pending))
+    }
+
+    /// [`world`] for real release names: each kernel with its tag apart.
+    fn world_tagged(kernels: &[(String, String)], pending: &[(String, String)]) -> World {
         let root = Root::new("/nonexistent");
         let layout = Layout {
             root: root.clone(),
@@ -433,8 +448,7 @@ mod tests {
         };
         let host = Host::for_tests(layout);
         let mut w = World::observe(host);
-        for k in kernels.iter().chain(pending) {
-            let tag = k.rsplit('-').next().unwrap_or("");
+        for (k, tag) in kernels.iter().chain(pending) {
             w.set_kernel(
                 k,
                 KernelFacts {
@@ -449,7 +463,7 @@ mod tests {
                 },
             );
         }
-        for k in pending {
+        for (k, _) in pending {
             w.records.items.push(crate::observe::pending::Item {
                 kernel: k.to_string(),
                 arch: "x86_64".into(),
@@ -594,6 +608,56 @@ mod tests {
             &[]
         )
         .is_empty());
+    }
+
+    /// Debian 13's `+` releases and their flavours, and Ubuntu's, as the
+    /// boot unit, prune and the pending queue see them: each flavour is a
+    /// kernel of its own, taken in `sort -V` order.
+    #[test]
+    fn release_shapes_are_kernels_of_their_own() {
+        let t = |k: &str, tag: &str| (k.to_string(), tag.to_string());
+        let running = "6.12.118+deb13-amd64";
+        let mut w = world_tagged(
+            &[t(running, "hi"), t("6.8.0-51-lowlatency", "hi")],
+            &[
+                t("6.12.118+deb13-rt-amd64", "h"),
+                t("6.12.118+deb13-cloud-amd64", "gone"),
+                t("6.8.0-51-generic", "i"),
+                t("6.12.9+deb13-amd64", "gone"),
+            ],
+        );
+        w.host.running_kernel = running.into();
+        assert_eq!(
+            work(&Event::Boot, &Facts::new(&w)),
+            vec![
+                KernelWork::Drop("6.12.9+deb13-amd64".into()),
+                KernelWork::Autoinstall(running.into()),
+                KernelWork::Drop("6.12.118+deb13-cloud-amd64".into()),
+                KernelWork::Autoinstall("6.12.118+deb13-rt-amd64".into()),
+            ]
+        );
+        let gone: Vec<String> = prune_kernels(&Facts::new(&w))
+            .into_iter()
+            .map(|pk| pk.k)
+            .collect();
+        assert_eq!(gone, ["6.12.9+deb13-amd64", "6.12.118+deb13-cloud-amd64"]);
+        let p = plan(&Event::Boot, &Facts::new(&w));
+        let loads: Vec<&str> = p
+            .jobs()
+            .iter()
+            .filter_map(|j| match j {
+                Job::Write(WriteJob::LoadInstalled { k }) => Some(k.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(loads, [running]);
+        assert_eq!(
+            work(
+                &Event::KernelPostinst("6.8.0-51-generic".into()),
+                &Facts::new(&w)
+            ),
+            vec![KernelWork::DeferHeaders("6.8.0-51-generic".into())]
+        );
     }
 
     #[test]
