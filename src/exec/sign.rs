@@ -159,10 +159,14 @@ pub fn prepare_mok(
     if let Some(u) = files.into_iter().find_map(|f| host.trust.of(f)) {
         return Err(Error::denied([u.line()]));
     }
-    // Half a pair is never completed by making a new one: that would
-    // replace a key or certificate that may be enrolled.
-    if let Some(missing) = half_pair(&key, &cert, pkcs11) {
-        return half_pair_outcome(say, &key, &cert, missing);
+    // The hooks never complete half a pair by making a new one: that would
+    // replace a key or certificate that may be enrolled. `dkms` does what
+    // upstream does (a new pair over the half that exists): scripts and
+    // upstream's own suite expect it.
+    if say.style() != crate::report::Style::Upstream {
+        if let Some(missing) = half_pair(&key, &cert, pkcs11) {
+            return Err(half_pair_error(&key, &cert, missing));
+        }
     }
     if !pkcs11 && (!key.is_file() || !cert.is_file()) {
         say.line(text::SIGN_GENERATING_SELF_SIGNED);
@@ -190,28 +194,14 @@ pub(crate) fn half_pair(key: &Path, cert: &Path, pkcs11: bool) -> Option<bool> {
     }
 }
 
-/// What half a key pair gives: `dkms` signs nothing and says so in
-/// upstream's words (upstream would make a new pair over the half that
-/// exists); the hooks and `dkms-hook sign` fail with what to do.
-fn half_pair_outcome(
-    say: &mut dyn Say,
-    key: &Path,
-    cert: &Path,
-    cert_missing: bool,
-) -> Result<Option<(PathBuf, PathBuf)>> {
-    if say.style() == crate::report::Style::Upstream {
-        say.line(&if cert_missing {
-            text::sign_no_certificate(cert)
-        } else {
-            text::sign_no_key(key)
-        });
-        return Ok(None);
-    }
-    Err(Error::denied(if cert_missing {
+/// Why the hooks and `dkms-hook sign` refuse half a key pair, with what to
+/// do.
+fn half_pair_error(key: &Path, cert: &Path, cert_missing: bool) -> Error {
+    Error::denied(if cert_missing {
         msg::sign_certificate_missing(key, cert)
     } else {
         msg::sign_key_missing(key, cert)
-    }))
+    })
 }
 
 /// Create a 2048-bit RSA key (mode 0600) and a DER certificate with the
@@ -224,7 +214,9 @@ pub fn generate(lock: &Locked, key: &Path, cert: &Path) -> std::result::Result<(
     // never readable by others; never through a symlink.
     let dir = parent(key);
     if let Err(e) = lock.write_atomic(dir, key, b"", 0o600) {
-        return Err(text::sign_no_key(key) + ": " + &crate::error::os_error(&e));
+        // Upstream's line, as openssl failing to write the key gives it.
+        log::debug!("{}: {}", key.display(), crate::error::os_error(&e));
+        return Err(text::sign_no_key(key));
     }
     let status = Command::new("openssl")
         .args([

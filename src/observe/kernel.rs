@@ -444,6 +444,11 @@ mod tests {
             "6.1.0-55-amd64",
             "5.10.0-28-amd64",
             "6.12.9+bpo-amd64",
+            "6.12.118+deb13-amd64",
+            "6.12.118+deb13-rt-amd64",
+            "6.12.43+deb13-amd64",
+            "6.8.0-51-generic",
+            "6.8.0-51-lowlatency",
         ] {
             fs::create_dir_all(t.path().join(d)).unwrap();
         }
@@ -461,7 +466,12 @@ mod tests {
                 "6.1.0-9-amd64",
                 "6.1.0-55-amd64",
                 "6.1.0-56-amd64",
-                "6.12.9+bpo-amd64"
+                "6.8.0-51-generic",
+                "6.8.0-51-lowlatency",
+                "6.12.9+bpo-amd64",
+                "6.12.43+deb13-amd64",
+                "6.12.118+deb13-amd64",
+                "6.12.118+deb13-rt-amd64",
             ]
         );
         assert!(list_kernels(&t.path().join("missing")).is_empty());
@@ -470,6 +480,18 @@ mod tests {
     #[rstest]
     #[case("debian", "6.1.0-9-amd64", "linux-headers-6.1.0-9-amd64")]
     #[case("ubuntu", "6.8.0-31-generic", "linux-headers-6.8.0-31-generic")]
+    #[case("ubuntu", "6.8.0-51-lowlatency", "linux-headers-6.8.0-51-lowlatency")]
+    #[case("debian", "6.12.118+deb13-amd64", "linux-headers-6.12.118+deb13-amd64")]
+    #[case(
+        "debian",
+        "6.12.118+deb13-rt-amd64",
+        "linux-headers-6.12.118+deb13-rt-amd64"
+    )]
+    #[case(
+        "debian",
+        "6.12.118+deb13-cloud-amd64",
+        "linux-headers-6.12.118+deb13-cloud-amd64"
+    )]
     #[case(
         "fedora",
         "6.8.9-300.fc40.x86_64",

@@ -249,4 +249,70 @@ mod tests {
         assert_eq!(r.kernels(), vec!["6.1.0-1-amd64"]);
         assert_eq!(r.corrupt, vec![dir.join("b.json"), dir.join("c.json")]);
     }
+
+    /// Records of every release shape (Debian 13's `+deb13` and its
+    /// flavours, Ubuntu's) are trusted, kept apart and sorted as `sort -V`
+    /// sorts them; each file is named after its kernel exactly.
+    #[test]
+    fn records_of_every_release_shape() {
+        let d = tempfile::tempdir().unwrap();
+        let l = Layout {
+            root: Root::new(d.path()),
+            dkms: d.path().to_path_buf(),
+            source: d.path().join("src"),
+            install: d.path().join("lib"),
+        };
+        let ks = [
+            "6.12.118+deb13-rt-amd64",
+            "6.8.0-51-lowlatency",
+            "6.12.118+deb13-amd64",
+            "6.12.9+deb13-amd64",
+            "6.8.0-51-generic",
+            "6.12.118+deb13-cloud-amd64",
+        ];
+        std::fs::create_dir_all(l.pending_dir()).unwrap();
+        std::fs::create_dir_all(l.failed_dir()).unwrap();
+        for k in ks {
+            let item = Item {
+                kernel: k.into(),
+                arch: "x86_64".into(),
+                reason: Reason::HeadersMissing,
+                module: String::new(),
+                detail: format!("linux-headers-{k}"),
+                since: 1,
+            };
+            let file = item_file(&l, &item);
+            assert_eq!(
+                file.file_name().unwrap().to_string_lossy(),
+                format!("{k}@x86_64@.json")
+            );
+            std::fs::write(file, serde_json::to_vec(&item).unwrap()).unwrap();
+            let f = Failure {
+                module: "m".into(),
+                version: "1.0".into(),
+                kernel: k.into(),
+                arch: "x86_64".into(),
+                code: 10,
+                log: String::new(),
+                when: 1,
+                reason: String::new(),
+            };
+            std::fs::write(failure_file(&l, &f), serde_json::to_vec(&f).unwrap()).unwrap();
+        }
+        let r = Records::read(&l);
+        assert!(r.corrupt.is_empty(), "{:?}", r.corrupt);
+        let want = [
+            "6.8.0-51-generic",
+            "6.8.0-51-lowlatency",
+            "6.12.9+deb13-amd64",
+            "6.12.118+deb13-amd64",
+            "6.12.118+deb13-cloud-amd64",
+            "6.12.118+deb13-rt-amd64",
+        ];
+        assert_eq!(r.kernels(), want);
+        let failed: Vec<&str> = r.failures.iter().map(|f| f.kernel.as_str()).collect();
+        assert_eq!(failed, want);
+        assert!(r.concern("6.12.118+deb13-amd64", "x86_64", "m"));
+        assert!(!r.concern("6.12.118+deb13", "x86_64", "m"));
+    }
 }

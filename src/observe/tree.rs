@@ -505,6 +505,69 @@ mod tests {
         );
     }
 
+    /// Flavours of one ABI (`-amd64`, `-rt-amd64`, `-cloud-amd64`), a `+`
+    /// in the release, Ubuntu's names: each link and build is read as its
+    /// own kernel, never as a sibling's, and `kernels()` is in `sort -V`
+    /// order.
+    #[test]
+    fn kernel_links_of_every_release_shape() {
+        let (_d, l) = fixture();
+        add(&l, "m", "1.0");
+        let ks = [
+            "6.12.118+deb13-rt-amd64",
+            "6.12.118+deb13-amd64",
+            "6.8.0-51-lowlatency",
+            "6.12.118+deb13-cloud-amd64",
+            "6.8.0-51-generic",
+            "6.12.9+deb13-amd64",
+        ];
+        for k in ks {
+            std::fs::create_dir_all(l.base_dir("m", "1.0", k, "x86_64").join("module")).unwrap();
+            symlink(format!("1.0/{k}/x86_64"), l.kernel_link("m", k, "x86_64")).unwrap();
+        }
+        // Built, not linked: a kernel of its own too.
+        std::fs::create_dir_all(
+            l.base_dir("m", "1.0", "6.8.0-52-generic", "x86_64")
+                .join("module"),
+        )
+        .unwrap();
+        let t = TreeState::read(&l);
+        assert_eq!(
+            t.kernels(),
+            [
+                "6.8.0-51-generic",
+                "6.8.0-51-lowlatency",
+                "6.8.0-52-generic",
+                "6.12.9+deb13-amd64",
+                "6.12.118+deb13-amd64",
+                "6.12.118+deb13-cloud-amd64",
+                "6.12.118+deb13-rt-amd64",
+            ]
+        );
+        let s = t.status("", "", "", "");
+        assert_eq!(s.len(), 7);
+        for e in &s {
+            let want = if e.kernel == "6.8.0-52-generic" {
+                State::Built
+            } else {
+                State::Installed
+            };
+            assert_eq!(e.state, want, "{}", e.kernel);
+        }
+        assert!(t.skipped.is_empty(), "{:?}", t.skipped);
+        // One flavour's link gone: only that kernel drops to "built".
+        std::fs::remove_file(l.kernel_link("m", "6.12.118+deb13-amd64", "x86_64")).unwrap();
+        let t = TreeState::read(&l);
+        for e in t.status("", "", "", "") {
+            let want = if e.kernel == "6.12.118+deb13-amd64" || e.kernel == "6.8.0-52-generic" {
+                State::Built
+            } else {
+                State::Installed
+            };
+            assert_eq!(e.state, want, "{}", e.kernel);
+        }
+    }
+
     #[test]
     fn unsafe_names_on_disk_are_skipped() {
         let (_d, l) = fixture();

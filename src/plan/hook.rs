@@ -72,9 +72,10 @@ pub fn exit_status(policy: FailurePolicy, failed: bool) -> (i32, ExitNote) {
 
 /// The exit status when a hook run failed before its plan ran (no os-release,
 /// a lock that cannot be taken): the error's status for events that may
-/// fail, 0 (with a warning) for the ones that must never fail.
+/// fail and for the ones only a person runs (`pending`, `doctor`, a dry
+/// `prune`), 0 (with a warning) for the ones that must never fail.
 pub fn exit_status_on_error(event: &Event, code: i32) -> (i32, bool) {
-    if event.may_fail() {
+    if event.may_fail() || event.by_hand() {
         (code, false)
     } else {
         (0, true)
@@ -516,6 +517,21 @@ mod tests {
     /// A world whose kernels are described by their names: "h" headers,
     /// "i" image, "hi" both, "d" directory only, "gone" nothing.
     fn world(kernels: &[&str], pending: &[&str]) -> World {
+        let tagged = |ks: &[&str]| -> Vec<(String, String)> {
+            ks.iter()
+                .map(|k| {
+                    (
+                        k.to_string(),
+                        k.rsplit('-').next().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        };
+        world_tagged(&tagged(kernels), &tagged(pending))
+    }
+
+    /// [`world`] for real release names: each kernel with its tag apart.
+    fn world_tagged(kernels: &[(String, String)], pending: &[(String, String)]) -> World {
         let root = Root::new("/nonexistent");
         let layout = Layout {
             root: root.clone(),
@@ -525,8 +541,7 @@ mod tests {
         };
         let host = Host::for_tests(layout);
         let mut w = World::observe(host);
-        for k in kernels.iter().chain(pending) {
-            let tag = k.rsplit('-').next().unwrap_or("");
+        for (k, tag) in kernels.iter().chain(pending) {
             w.set_kernel(
                 k,
                 KernelFacts {
@@ -541,7 +556,7 @@ mod tests {
                 },
             );
         }
-        for k in pending {
+        for (k, _) in pending {
             w.records.items.push(crate::observe::pending::Item {
                 kernel: k.to_string(),
                 arch: "x86_64".into(),
@@ -618,6 +633,11 @@ mod tests {
     #[case(Event::KernelPrerm("k".into()), 4, (0, true))]
     #[case(Event::AptPostInvoke, 1, (0, true))]
     #[case(Event::Boot, 1, (0, true))]
+    #[case(Event::Pending, 4, (4, false))]
+    #[case(Event::Doctor { repair: false }, 4, (4, false))]
+    #[case(Event::Doctor { repair: true }, 4, (4, false))]
+    #[case(Event::Prune { dry_run: true }, 4, (4, false))]
+    #[case(Event::Prune { dry_run: false }, 4, (0, true))]
     fn hook_errors_before_planning(#[case] e: Event, #[case] code: i32, #[case] want: (i32, bool)) {
         assert_eq!(exit_status_on_error(&e, code), want);
     }
@@ -694,6 +714,56 @@ mod tests {
             &[]
         )
         .is_empty());
+    }
+
+    /// Debian 13's `+` releases and their flavours, and Ubuntu's, as the
+    /// boot unit, prune and the pending queue see them: each flavour is a
+    /// kernel of its own, taken in `sort -V` order.
+    #[test]
+    fn release_shapes_are_kernels_of_their_own() {
+        let t = |k: &str, tag: &str| (k.to_string(), tag.to_string());
+        let running = "6.12.118+deb13-amd64";
+        let mut w = world_tagged(
+            &[t(running, "hi"), t("6.8.0-51-lowlatency", "hi")],
+            &[
+                t("6.12.118+deb13-rt-amd64", "h"),
+                t("6.12.118+deb13-cloud-amd64", "gone"),
+                t("6.8.0-51-generic", "i"),
+                t("6.12.9+deb13-amd64", "gone"),
+            ],
+        );
+        w.host.running_kernel = running.into();
+        assert_eq!(
+            work(&Event::Boot, &Facts::new(&w)),
+            vec![
+                KernelWork::Drop("6.12.9+deb13-amd64".into()),
+                KernelWork::Autoinstall(running.into()),
+                KernelWork::Drop("6.12.118+deb13-cloud-amd64".into()),
+                KernelWork::Autoinstall("6.12.118+deb13-rt-amd64".into()),
+            ]
+        );
+        let gone: Vec<String> = prune_kernels(&Facts::new(&w))
+            .into_iter()
+            .map(|pk| pk.k)
+            .collect();
+        assert_eq!(gone, ["6.12.9+deb13-amd64", "6.12.118+deb13-cloud-amd64"]);
+        let p = plan(&Event::Boot, &Facts::new(&w));
+        let loads: Vec<&str> = p
+            .jobs()
+            .iter()
+            .filter_map(|j| match j {
+                Job::Write(WriteJob::LoadInstalled { k }) => Some(k.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(loads, [running]);
+        assert_eq!(
+            work(
+                &Event::KernelPostinst("6.8.0-51-generic".into()),
+                &Facts::new(&w)
+            ),
+            vec![KernelWork::DeferHeaders("6.8.0-51-generic".into())]
+        );
     }
 
     #[test]

@@ -353,6 +353,17 @@ impl Event {
         )
     }
 
+    /// Whether only a person (or their script) runs the event, never a
+    /// package manager: an error before planning (configuration that is
+    /// not trusted, a tree that can't be read) fails it, where a package
+    /// operation's hook only warns.
+    pub fn by_hand(&self) -> bool {
+        matches!(
+            self,
+            Event::Pending | Event::Doctor { .. } | Event::Prune { dry_run: true }
+        )
+    }
+
     /// Whether the event changes the trees (and so takes the lock).
     /// `package` only reads them and `publish` writes only its repository.
     pub fn writes(&self) -> bool {

@@ -1,21 +1,25 @@
 #!/bin/bash
-# debian-root.sh: a throwaway Debian 12 (bookworm) root for the checks run by
-# hand (tests/offline-build.sh), made the way the Debian-root tests of
+# debian-root.sh: a throwaway Debian root, Debian 12 (bookworm) or Debian 13
+# (trixie), for the checks run by hand (tests/offline-build.sh,
+# tests/roots/compare-dkms.sh), made the way the Debian-root tests of
 # tests/it make theirs (tests/it/harness/debian_chroot.rs), from the same
-# cached base tarball.
+# cached base tarball of the release.
 #
-# Usage: tests/roots/debian-root.sh make DIR
+# Usage: tests/roots/debian-root.sh make [-s SUITE] DIR
 #        tests/roots/debian-root.sh run [-w WORKDIR] DIR CMD [ARG...]
 #        tests/roots/debian-root.sh remove DIR
 #
 #   make    a fresh root in DIR (one already there is removed first):
-#           `debootstrap --variant=minbase bookworm` unpacked from
-#           tests/.cache/debootstrap-bookworm-minbase-<arch>.tgz (made once
-#           with `debootstrap --make-tarball`), apt pointed at the host's
-#           Debian mirrors for bookworm, bookworm-updates and
-#           bookworm-security (else deb.debian.org), the host's resolv.conf,
-#           and a policy-rc.d that starts no service. Its apt lists are not
-#           fetched yet. Prints DIR.
+#           `debootstrap --variant=minbase SUITE` (bookworm unless -s says
+#           trixie) unpacked from tests/.cache/debootstrap-SUITE-minbase-<arch>.tgz
+#           (made once per release with `debootstrap --make-tarball`), apt
+#           pointed at the host's Debian mirrors for SUITE, SUITE-updates and
+#           SUITE-security (a suite the host does not name: the host's mirror
+#           of its own release, which serves both; else deb.debian.org), the
+#           host's resolv.conf, and a policy-rc.d that starts no service. In
+#           a trixie root update-initramfs is diverted to true: trixie's
+#           headers packages pull in their kernel images, and no such root is
+#           booted. Its apt lists are not fetched yet. Prints DIR.
 #   run     CMD inside DIR as root, in a clean environment (PATH, HOME,
 #           LANG=C.UTF-8, DEBIAN_FRONTEND=noninteractive, the host's proxy
 #           variables), in WORKDIR (a path inside the root; default /), with
@@ -106,16 +110,28 @@ base_tarball() {
     echo "$tarball"
 }
 
-# make DIR
+# make [-s SUITE] DIR
 make_root() {
-    local dir sources mirror updates security tarball logfile
+    local dir sources host_suite host_mirror host_security mirror updates security tarball logfile
+    if [[ ${1-} == -s ]]; then
+        suite=${2:?-s needs a suite}
+        shift 2
+    fi
+    (($# == 1)) || usage
+    case $suite in
+        bookworm | trixie) ;;
+        *) die "unknown suite '$suite' (bookworm or trixie)" ;;
+    esac
     dir=$(root_dir "$1")
     command -v debootstrap >/dev/null || die "needs debootstrap (apt-get install debootstrap)"
     remove_root "$dir"
     sources=$(host_sources)
-    mirror=$(mirror_for "$sources" "$suite" http://deb.debian.org/debian)
+    host_suite=$(awk '$2 !~ /-/ { print $2; exit }' <<<"$sources")
+    host_mirror=$(mirror_for "$sources" "${host_suite:-bookworm}" http://deb.debian.org/debian)
+    host_security=$(mirror_for "$sources" "${host_suite:-bookworm}-security" http://deb.debian.org/debian-security)
+    mirror=$(mirror_for "$sources" "$suite" "$host_mirror")
     updates=$(mirror_for "$sources" "$suite-updates" "$mirror")
-    security=$(mirror_for "$sources" "$suite-security" http://deb.debian.org/debian-security)
+    security=$(mirror_for "$sources" "$suite-security" "$host_security")
     tarball=$(base_tarball "$mirror")
     logfile=$(mktemp)
     if ! debootstrap --variant=minbase --arch="$(dpkg --print-architecture)" \
@@ -133,6 +149,10 @@ make_root() {
     rm -f -- "$dir/etc/resolv.conf"
     if [[ -e /etc/resolv.conf ]]; then
         cp -L -- /etc/resolv.conf "$dir/etc/resolv.conf"
+    fi
+    if [[ $suite == trixie ]]; then
+        chroot "$dir" dpkg-divert --local --rename --add /usr/sbin/update-initramfs >/dev/null
+        ln -s /bin/true "$dir/usr/sbin/update-initramfs"
     fi
     echo "$dir"
 }
@@ -198,7 +218,7 @@ remove_root() {
 [[ $1 == -h || $1 == --help ]] && usage 0
 [[ $(id -u) == 0 ]] || die "must run as root"
 case $1 in
-    make) (($# == 2)) || usage; make_root "$2" ;;
+    make) shift; make_root "$@" ;;
     run) shift; run_in_root "$@" ;;
     remove) (($# == 2)) || usage; remove_root "$2" ;;
     *) usage ;;

@@ -415,10 +415,32 @@ fn has_dotdot(p: &str) -> bool {
     p.split('/').any(|c| c == "..")
 }
 
+/// True when a `..` component of `p` leads above the directory `p` is
+/// joined to (`/updates/../..`, `/kernel/../../etc`), read lexically.
+/// `/kernel/../misc/`, which Debian 13's mstflint-dkms ships, stays inside
+/// the kernel's module directory and is accepted, as upstream accepts it.
+fn climbs_out(p: &str) -> bool {
+    let mut depth = 0usize;
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return true,
+            },
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
 /// Beyond upstream (which only checks DEST_MODULE_LOCATION's prefix): module
 /// names and locations must not lead out of the build directory or the
-/// kernel's module directory. A `..` component is refused everywhere; a name
-/// must not start with `/` (it would replace the directory it is joined to).
+/// kernel's module directory. A `..` component is refused in names and in
+/// BUILT_MODULE_LOCATION; in DEST_MODULE_LOCATION only when it climbs above
+/// the kernel's module directory (a packaged dkms.conf uses one that does
+/// not); a name must not start with `/` (it would replace the directory it
+/// is joined to).
 fn escape_errors(
     i: usize,
     built_name: &str,
@@ -436,13 +458,11 @@ fn escape_errors(
             out.push(text::conf_name_escapes(directive, i));
         }
     }
-    for (directive, value) in [
-        ("BUILT_MODULE_LOCATION", built_location),
-        ("DEST_MODULE_LOCATION", dest_location_orig),
-    ] {
-        if has_dotdot(value) {
-            out.push(text::conf_location_escapes(directive, i));
-        }
+    if has_dotdot(built_location) {
+        out.push(text::conf_location_escapes("BUILT_MODULE_LOCATION", i));
+    }
+    if climbs_out(dest_location_orig) {
+        out.push(text::conf_location_escapes("DEST_MODULE_LOCATION", i));
     }
     if dest_location != dest_location_orig && has_dotdot(dest_location) {
         out.push(text::conf_addon_dir_escapes(dest_location, i));
@@ -581,7 +601,8 @@ mod escape_tests {
 
     #[rstest]
     #[case("DEST_MODULE_LOCATION", "/kernel/../../../../tmp/x", "dkms.conf: Error! Directive 'DEST_MODULE_LOCATION' contains a '..' path component in record #0.")]
-    #[case("DEST_MODULE_LOCATION", "/updates/..", "dkms.conf: Error! Directive 'DEST_MODULE_LOCATION' contains a '..' path component in record #0.")]
+    #[case("DEST_MODULE_LOCATION", "/updates/../..", "dkms.conf: Error! Directive 'DEST_MODULE_LOCATION' contains a '..' path component in record #0.")]
+    #[case("DEST_MODULE_LOCATION", "/kernel/./../../x", "dkms.conf: Error! Directive 'DEST_MODULE_LOCATION' contains a '..' path component in record #0.")]
     #[case("BUILT_MODULE_LOCATION", "../../etc", "dkms.conf: Error! Directive 'BUILT_MODULE_LOCATION' contains a '..' path component in record #0.")]
     #[case("BUILT_MODULE_LOCATION", "src/../../x/", "dkms.conf: Error! Directive 'BUILT_MODULE_LOCATION' contains a '..' path component in record #0.")]
     #[case("BUILT_MODULE_NAME", "../../../etc/x", "dkms.conf: Error! Directive 'BUILT_MODULE_NAME' contains a '..' path component or starts with '/' in record #0.")]
@@ -602,6 +623,19 @@ mod escape_tests {
     fn locations_stay_relative(#[case] name: &str, #[case] value: &str, #[case] want: &str) {
         let conf = run(&[(name, value)], "other").expect("accepted");
         assert_eq!(conf.modules[0].built_location, want);
+    }
+
+    /// Debian 13's mstflint-dkms: `DEST_MODULE_LOCATION[0]="/kernel/../misc/"`
+    /// stays inside the kernel's module directory; on Debian it installs to
+    /// /updates/dkms, elsewhere to the location as written, as upstream does.
+    #[rstest]
+    #[case("debian", "/updates/dkms")]
+    #[case("other", "/kernel/../misc/")]
+    fn a_dotdot_that_stays_inside_is_accepted(#[case] distro: &str, #[case] want: &str) {
+        let conf = run(&[("DEST_MODULE_LOCATION", "/kernel/../misc/")], distro)
+            .unwrap_or_else(|e| panic!("{distro}: refused: {e:?}"));
+        assert_eq!(conf.modules[0].dest_location, want);
+        assert_eq!(conf.modules[0].dest_location_orig, "/kernel/../misc/");
     }
 
     #[test]

@@ -68,15 +68,19 @@ fn version_with(v: &str, ok: impl Fn(char) -> bool) -> String {
 
 /// What an `.rpm` of modules for kernel `k` requires: the exact kernel,
 /// as RPM distributions' kernel packages provide it
-/// (`kernel-core-uname-r = 6.5.6-300.fc39.x86_64`). A release with more
-/// than one `-` (Debian's `6.1.0-18-amd64`) is not a valid RPM version to
-/// compare with; the package then requires a file only that kernel's
-/// package ships, `/lib/modules/<k>/modules.builtin`.
+/// (`kernel-core-uname-r = 6.5.6-300.fc39.x86_64`): a release of their
+/// shape, `<version>-<release>` whose release part holds a `.`
+/// (`300.fc39.x86_64`). Any other release (Debian's `6.1.0-18-amd64` and
+/// `6.12.118+deb13-amd64`, Ubuntu's `6.8.0-51-generic`, SUSE's
+/// `6.4.0-150600.23.7-default`) is no kernel such a package provides; the
+/// package then requires a file only that kernel's package ships,
+/// `/lib/modules/<k>/modules.builtin`.
 pub fn rpm_kernel_requirement(k: &str) -> String {
-    if k.matches('-').count() <= 1 {
-        format!("kernel-core-uname-r = {k}")
-    } else {
-        format!("/lib/modules/{k}/modules.builtin")
+    match k.split_once('-') {
+        Some((_, release)) if !release.contains('-') && release.contains('.') => {
+            format!("kernel-core-uname-r = {k}")
+        }
+        _ => format!("/lib/modules/{k}/modules.builtin"),
     }
 }
 
@@ -112,6 +116,24 @@ mod tests {
         "nvidia-thing-modules-6.5.6-300.fc39.x86-64"
     )]
     #[case("_x", "6.1+rt", "0-x-modules-6.1+rt")]
+    #[case(
+        "v4l2loopback",
+        "6.12.118+deb13-amd64",
+        "v4l2loopback-modules-6.12.118+deb13-amd64"
+    )]
+    #[case(
+        "acpi_call",
+        "6.12.118+deb13-cloud-amd64",
+        "acpi-call-modules-6.12.118+deb13-cloud-amd64"
+    )]
+    #[case(
+        "vhba",
+        "6.12.118+deb13-rt-amd64",
+        "vhba-modules-6.12.118+deb13-rt-amd64"
+    )]
+    #[case("vhba", "6.8.0-51-generic", "vhba-modules-6.8.0-51-generic")]
+    #[case("vhba", "6.8.0-51-lowlatency", "vhba-modules-6.8.0-51-lowlatency")]
+    #[case("Vhba", "6.8.0-1019-AWS", "vhba-modules-6.8.0-1019-aws")]
     fn package_names(#[case] m: &str, #[case] k: &str, #[case] want: &str) {
         assert_eq!(package_name(m, k), want);
     }
@@ -137,6 +159,20 @@ mod tests {
     #[case("6.5.6-300.fc39.x86_64", "kernel-core-uname-r = 6.5.6-300.fc39.x86_64")]
     #[case("5.14.0-427.el9.x86_64", "kernel-core-uname-r = 5.14.0-427.el9.x86_64")]
     #[case("6.1.0-18-amd64", "/lib/modules/6.1.0-18-amd64/modules.builtin")]
+    #[case(
+        "6.12.118+deb13-amd64",
+        "/lib/modules/6.12.118+deb13-amd64/modules.builtin"
+    )]
+    #[case(
+        "6.12.118+deb13-rt-amd64",
+        "/lib/modules/6.12.118+deb13-rt-amd64/modules.builtin"
+    )]
+    #[case("6.8.0-51-generic", "/lib/modules/6.8.0-51-generic/modules.builtin")]
+    #[case(
+        "6.4.0-150600.23.7-default",
+        "/lib/modules/6.4.0-150600.23.7-default/modules.builtin"
+    )]
+    #[case("6.9.1", "/lib/modules/6.9.1/modules.builtin")]
     fn rpm_kernel_requirements(#[case] k: &str, #[case] want: &str) {
         assert_eq!(rpm_kernel_requirement(k), want);
     }

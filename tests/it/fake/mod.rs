@@ -27,6 +27,7 @@ mod hook_absent_kernels;
 mod hook_failures;
 mod hooks_fake;
 mod hostile_input;
+mod kernel_names;
 mod live_progress;
 mod no_spawn;
 mod not_root;

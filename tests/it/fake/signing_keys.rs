@@ -1,7 +1,7 @@
-//! The signing key pair on the fake-kernel tier: a key or certificate that
-//! exists is never replaced or completed by a new pair (`dkms` signs
-//! nothing and says so in upstream's words; the hooks and `dkms-hook sign`
-//! fail with what to do); `dkms-hook sign` passes a PKCS#11 URI to
+//! The signing key pair on the fake-kernel tier: the hooks and `dkms-hook
+//! sign` never replace or complete a key or certificate that exists (they
+//! fail with what to do), while `dkms` does what upstream's does, a new pair
+//! over the half that exists; `dkms-hook sign` passes a PKCS#11 URI to
 //! sign-file as written, and a key's passphrase through KBUILD_SIGN_PIN.
 
 use std::process::Command;
@@ -13,26 +13,20 @@ const KEY: &str = "/var/lib/dkms/mok.key";
 const CERT: &str = "/var/lib/dkms/mok.pub";
 
 #[test]
-fn a_key_without_its_certificate_is_kept() {
+fn a_key_without_its_certificate_is_kept_by_the_hooks_and_replaced_by_dkms() {
     let Some(root) = signing_root() else { return };
     let key = std::fs::read(root.path(KEY)).expect("key");
     std::fs::remove_file(root.path(CERT)).expect("rm cert");
-    // dkms: upstream's line, nothing signed, the key untouched.
-    root.dkms(&["unbuild", "hello/1.0", "-k", K]).assert_ok();
-    let out = root.dkms(&["install", "hello/1.0", "-k", K]);
-    out.assert_ok();
+    // sign: an error that says what to do, nothing signed.
+    let before = root.snapshot();
+    let out = root.hook(&["sign", "--all"]);
+    out.assert_code(1);
     assert!(
-        out.stdout.contains(&format!(
-            "Certificate file {} not found and can't be generated, modules won't be signed",
-            root.path(CERT).display()
-        )),
+        out.stderr.contains("the key is kept and nothing is signed"),
         "{out}"
     );
-    assert!(!out.stdout.contains("generating self signed"), "{out}");
-    assert_eq!(std::fs::read(root.path(KEY)).expect("key"), key);
-    assert!(!root.exists(CERT));
-    assert_eq!(status_signature(&root)["signed"], false);
-    // The hooks: an error that says what to do.
+    root.assert_unchanged(&before, &["var/lib/dkms/.dkms-hook.lock"]);
+    // The hooks: the same, the key untouched.
     root.dkms(&["unbuild", "hello/1.0", "-k", K]).assert_ok();
     let out = root.hook(&["autoinstall", "-k", K]);
     out.assert_code(11);
@@ -43,38 +37,50 @@ fn a_key_without_its_certificate_is_kept() {
     );
     assert_eq!(std::fs::read(root.path(KEY)).expect("key"), key);
     assert!(!root.exists(CERT));
-    // sign: the same error, nothing signed.
-    root.dkms(&["install", "hello/1.0", "-k", K]).assert_ok();
-    let before = root.snapshot();
-    let out = root.hook(&["sign", "--all"]);
-    out.assert_code(1);
-    assert!(
-        out.stderr.contains("the key is kept and nothing is signed"),
-        "{out}"
-    );
-    root.assert_unchanged(&before, &["var/lib/dkms/.dkms-hook.lock"]);
-}
-
-#[test]
-fn a_certificate_without_its_key_is_kept() {
-    let Some(root) = signing_root() else { return };
-    let cert = std::fs::read(root.path(CERT)).expect("cert");
-    std::fs::remove_file(root.path(KEY)).expect("rm key");
+    // dkms: upstream's way, a new pair, and the module signed with it.
     root.dkms(&["unbuild", "hello/1.0", "-k", K]).assert_ok();
     let out = root.dkms(&["install", "hello/1.0", "-k", K]);
     out.assert_ok();
     assert!(
-        out.stdout.contains(&format!(
-            "Key file {} not found and can't be generated, modules won't be signed",
-            root.path(KEY).display()
-        )),
+        !out.stdout.contains("not found and can't be generated"),
         "{out}"
     );
-    assert_eq!(std::fs::read(root.path(CERT)).expect("cert"), cert);
-    assert!(!root.exists(KEY));
+    assert!(root.exists(CERT), "dkms made no certificate\n{out}");
+    assert_ne!(std::fs::read(root.path(KEY)).expect("key"), key);
+    assert_eq!(status_signature(&root)["signed"], true);
+}
+
+#[test]
+fn a_certificate_without_its_key_is_kept_by_the_hooks_and_replaced_by_dkms() {
+    let Some(root) = signing_root() else { return };
+    let cert = std::fs::read(root.path(CERT)).expect("cert");
+    std::fs::remove_file(root.path(KEY)).expect("rm key");
     let out = root.hook(&["sign", "hello"]);
     out.assert_code(1);
     assert!(out.stderr.contains("exists but its key"), "{out}");
+    assert_eq!(std::fs::read(root.path(CERT)).expect("cert"), cert);
+    assert!(!root.exists(KEY));
+    root.dkms(&["unbuild", "hello/1.0", "-k", K]).assert_ok();
+    let out = root.dkms(&["install", "hello/1.0", "-k", K]);
+    out.assert_ok();
+    assert!(root.exists(KEY), "dkms made no key\n{out}");
+    assert_ne!(std::fs::read(root.path(CERT)).expect("cert"), cert);
+}
+
+#[test]
+fn a_key_that_cannot_be_written_is_upstreams_one_line() {
+    let Some(root) = signing_root() else { return };
+    root.set_framework_conf(
+        "mok_signing_key=/no/such/dir/k.key\nmok_certificate=/no/such/dir/k.der\n",
+    );
+    root.dkms(&["unbuild", "hello/1.0", "-k", K]).assert_ok();
+    let out = root.dkms(&["build", "hello/1.0", "-k", K]);
+    out.assert_ok();
+    let want = format!(
+        "Key file {} not found and can't be generated, modules won't be signed",
+        root.path("/no/such/dir/k.key").display()
+    );
+    assert!(out.stdout.lines().any(|l| l == want), "{out}");
 }
 
 #[test]

@@ -155,6 +155,20 @@ fn untrusted_framework_files_stop_every_run_before_it_does_anything() {
         out.assert_code(1);
         assert_stderr_line(&out, &format!("Error! {line}"));
         root.assert_unchanged(&before, &[]);
+        // ... and so do the ones only a person runs: none of them is a
+        // package operation to be spared ...
+        for args in [
+            &["pending"][..],
+            &["doctor"],
+            &["doctor", "--repair"],
+            &["prune", "--dry-run"],
+        ] {
+            let out = root.hook(args);
+            out.assert_code(1);
+            assert_stderr_line(&out, &format!("Error! {line}"));
+            assert!(!out.stderr.contains(IGNORED), "{what}: {args:?}\n{out}");
+            root.assert_unchanged(&before, &[]);
+        }
         // ... and one that must never fail says so loudly.
         let out = root.hook(&["apt-post-invoke"]);
         out.assert_ok();

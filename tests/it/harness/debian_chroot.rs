@@ -1,11 +1,13 @@
-//! [`DebianChroot`], the throwaway Debian 12 root the slow tier drives with
-//! apt (`slow/debian_root.rs`, `slow/migration.rs`), and what comes with it:
-//! whether such a test runs at all, the `.deb` it installs, the host's apt
-//! mirrors, the cached debootstrap tarball, and undoing every mount.
+//! [`DebianChroot`], the throwaway Debian root the slow tier drives with
+//! apt (`slow/debian_root.rs`, `slow/migration.rs`, `slow/trixie_real.rs`),
+//! and what comes with it: whether such a test runs at all, the `.deb` it
+//! installs, the host's apt mirrors, the cached debootstrap tarball, and
+//! undoing every mount.
 //!
-//! The root is `debootstrap --variant=minbase bookworm` (the base packages
-//! are cached as a tarball in `tests/.cache/`, made once with
-//! `--make-tarball` and unpacked with `--unpack-tarball` afterwards), with
+//! The root is `debootstrap --variant=minbase <suite>` of a [`Release`]:
+//! Debian 12 (bookworm) or Debian 13 (trixie). The base packages of each
+//! release are cached as one tarball in `tests/.cache/`, made once with
+//! `--make-tarball` and unpacked with `--unpack-tarball` afterwards, with
 //! /proc, /sys, /dev and /dev/pts mounted inside. Every mount is undone when
 //! the root is dropped, however the test ends, and mounts a crashed earlier
 //! run left behind are undone at the start. The root's apt archive
@@ -27,8 +29,27 @@ use super::{
     write_executable, write_file, Output, ARCH, BUILD_TIMEOUT,
 };
 
-/// The Debian release of the root.
-pub const SUITE: &str = "bookworm";
+/// The Debian release of a root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// Debian 12, oldstable: kernels `6.1.0-<N>-amd64`, one ABI per point
+    /// release, whose headers packages do not need the image.
+    Bookworm,
+    /// Debian 13, stable: kernels `6.12.<N>+deb13-amd64` (a `+` in the
+    /// release), with `-cloud-amd64` and `-rt-amd64` flavours of each ABI;
+    /// a headers package depends on its kernel's image.
+    Trixie,
+}
+
+impl Release {
+    /// The suite debootstrap and apt name it by.
+    pub fn suite(self) -> &'static str {
+        match self {
+            Release::Bookworm => "bookworm",
+            Release::Trixie => "trixie",
+        }
+    }
+}
 
 /// apt-get with the options every call uses.
 pub const APT: &str =
@@ -66,7 +87,8 @@ pub fn e2e_deb() -> PathBuf {
     }
 }
 
-/// The `linux-headers-<abi>-common` package that goes with kernel `k`.
+/// The `linux-headers-<abi>-common` package that goes with Debian 12
+/// kernel `k`.
 pub fn common_headers(k: &str) -> String {
     format!("linux-headers-{}-common", k.trim_end_matches("-amd64"))
 }
@@ -204,23 +226,24 @@ fn clean_leftovers(base: &Path, prefix: &str) {
     }
 }
 
-/// The base system tarball: made once with `debootstrap --make-tarball`.
+/// The base system tarball of `suite`: made once with `debootstrap
+/// --make-tarball`, then shared by every root of that release.
 /// tests/roots/debian-root.sh (the roots of the checks run by hand) makes
 /// and unpacks the same file.
-fn base_tarball(mirror: &str) -> PathBuf {
+fn base_tarball(suite: &str, mirror: &str) -> PathBuf {
     let cache = repo().join("tests/.cache");
     fs::create_dir_all(&cache).unwrap_or_else(|e| panic!("create tests/.cache: {e}"));
-    let tarball = cache.join(format!("debootstrap-{SUITE}-minbase-amd64.tgz"));
+    let tarball = cache.join(format!("debootstrap-{suite}-minbase-amd64.tgz"));
     if tarball.is_file() {
         println!("reusing {}", tarball.display());
         return tarball;
     }
-    let partial = cache.join(format!("debootstrap-{SUITE}-minbase-amd64.tgz.partial"));
+    let partial = cache.join(format!("debootstrap-{suite}-minbase-amd64.tgz.partial"));
     let work = tempfile::tempdir_in(&cache).unwrap_or_else(|e| panic!("tempdir: {e}"));
     let ok = Command::new("debootstrap")
         .args(["--variant=minbase", "--arch=amd64"])
         .arg(format!("--make-tarball={}", partial.display()))
-        .arg(SUITE)
+        .arg(suite)
         .arg(work.path().join("target"))
         .arg(mirror)
         .status()
@@ -234,6 +257,7 @@ fn base_tarball(mirror: &str) -> PathBuf {
 /// unmounted and the directory removed when it is dropped.
 pub struct DebianChroot {
     dir: PathBuf,
+    release: Release,
 }
 
 impl Drop for DebianChroot {
@@ -264,16 +288,35 @@ impl DebianChroot {
     /// tarball, with its mounts, no service starts (policy-rc.d), apt
     /// pointed at the host's mirrors, and `apt-get update` done.
     pub fn bootstrap(prefix: &str) -> DebianChroot {
+        DebianChroot::bootstrap_release(prefix, Release::Bookworm)
+    }
+
+    /// [`DebianChroot::bootstrap`] of `release`. A release the host's
+    /// sources do not name is fetched from the host's mirror of the
+    /// release it runs (the same archive serves both), else from
+    /// deb.debian.org. In a Debian 13 root `update-initramfs` is diverted
+    /// to `true`: its kernels' headers pull in their images, and no root
+    /// is ever booted from.
+    pub fn bootstrap_release(prefix: &str, release: Release) -> DebianChroot {
+        let suite = release.suite();
         let sources = host_sources();
-        let mirror = mirror_for(&sources, SUITE, "http://deb.debian.org/debian");
-        let security = mirror_for(
+        let host_suite = sources
+            .iter()
+            .map(|(_, s)| s.as_str())
+            .find(|s| !s.contains('-'))
+            .unwrap_or("bookworm")
+            .to_string();
+        let host_mirror = mirror_for(&sources, &host_suite, "http://deb.debian.org/debian");
+        let host_security = mirror_for(
             &sources,
-            &format!("{SUITE}-security"),
+            &format!("{host_suite}-security"),
             "http://deb.debian.org/debian-security",
         );
-        let updates = mirror_for(&sources, &format!("{SUITE}-updates"), &mirror);
+        let mirror = mirror_for(&sources, suite, &host_mirror);
+        let security = mirror_for(&sources, &format!("{suite}-security"), &host_security);
+        let updates = mirror_for(&sources, &format!("{suite}-updates"), &mirror);
         println!(
-            "mirrors: {mirror} ({SUITE}), {updates} ({SUITE}-updates), {security} ({SUITE}-security)"
+            "mirrors: {mirror} ({suite}), {updates} ({suite}-updates), {security} ({suite}-security)"
         );
 
         let base = work_dir().join("e2e");
@@ -282,19 +325,20 @@ impl DebianChroot {
             clean_leftovers(&base, prefix)
         });
         let tarball = timed("step 1b: debootstrap base tarball", || {
-            base_tarball(&mirror)
+            base_tarball(suite, &mirror)
         });
 
         // From here on, dropping the root undoes whatever was done.
         let root = DebianChroot {
             dir: base.join(format!("{prefix}{}", std::process::id())),
+            release,
         };
         timed("step 1c: debootstrap --unpack-tarball", || {
             run_ok(
                 Command::new("debootstrap")
                     .args(["--variant=minbase", "--arch=amd64"])
                     .arg(format!("--unpack-tarball={}", tarball.display()))
-                    .arg(SUITE)
+                    .arg(suite)
                     .arg(&root.dir)
                     .arg(&mirror),
             );
@@ -317,14 +361,32 @@ impl DebianChroot {
             write_file(
                 &root.path("/etc/apt/sources.list"),
                 format!(
-                    "deb {mirror} {SUITE} main\ndeb {updates} {SUITE}-updates main\n\
-                     deb {security} {SUITE}-security main\n"
+                    "deb {mirror} {suite} main\ndeb {updates} {suite}-updates main\n\
+                     deb {security} {suite}-security main\n"
                 ),
             );
+            let _ = fs::remove_file(root.path("/etc/resolv.conf"));
             let _ = fs::copy("/etc/resolv.conf", root.path("/etc/resolv.conf"));
+            if release == Release::Trixie {
+                root.ok(
+                    "dpkg-divert --local --rename --add /usr/sbin/update-initramfs \
+                     && ln -s /bin/true /usr/sbin/update-initramfs",
+                );
+            }
             root.ok("apt-get -q update");
         });
         root
+    }
+
+    /// The packages to purge so that kernel `k` (one of
+    /// [`DebianChroot::newest_kernels`]) is gone: Debian 12's headers and
+    /// their common part; Debian 13's headers and image (the common part
+    /// stays: the other flavours of the ABI share it).
+    pub fn kernel_packages(&self, k: &str) -> String {
+        match self.release {
+            Release::Bookworm => format!("linux-headers-{k} {}", common_headers(k)),
+            Release::Trixie => format!("linux-headers-{k} linux-image-{k}"),
+        }
     }
 
     /// `rel` (absolute inside the root) as a host path.
@@ -335,6 +397,13 @@ impl DebianChroot {
     /// The root directory on the host (what `--root` takes).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Makes the host directory `dir` (absolute) visible at the same path
+    /// inside the root (a bind mount, undone with the root): programs and
+    /// paths compiled into the test build then work inside as outside.
+    pub fn bind_host_dir(&self, dir: &Path) {
+        self.mount(&["--bind", &dir.to_string_lossy()], &dir.to_string_lossy());
     }
 
     /// Mount inside the root: `mount ARGS... <root><target>`.
@@ -401,24 +470,65 @@ impl DebianChroot {
         succeeded(script, self.sh(script))
     }
 
-    /// The newest `N` `linux-headers-6.1.0-<N>-amd64` ABIs the root's apt
-    /// knows, newest first, as kernel versions (`6.1.0-<N>-amd64`).
+    /// `N` kernels of the root's release whose headers apt can install, as
+    /// kernel releases. Debian 12: the newest `N` ABIs
+    /// (`6.1.0-<N>-amd64`), newest first. Debian 13: the newest ABI's
+    /// `-amd64` and `-rt-amd64` flavours (`6.12.<N>+deb13-amd64`...: two
+    /// kernels that share an ABI and most of their name, which a
+    /// comparison of releases must keep apart), then the second newest
+    /// ABI's `-amd64` when the archive still has one, else the newest
+    /// `-cloud-amd64` (a kernel without V4L2: v4l2loopback's
+    /// BUILD_EXCLUSIVE skips it).
     pub fn newest_kernels<const N: usize>(&self) -> [String; N] {
-        let out = self.ok(&format!(
-            "apt-cache search --names-only '^linux-headers-6\\.1\\.0-[0-9]+-amd64$' \
-             | awk '{{print $1}}' | sort -V | tail -n {N}"
-        ));
-        let mut ks: Vec<String> = out
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("linux-headers-"))
-            .map(str::to_string)
-            .collect();
+        let ks: Vec<String> = match self.release {
+            Release::Bookworm => {
+                let out = self.ok(&format!(
+                    "apt-cache search --names-only '^linux-headers-6\\.1\\.0-[0-9]+-amd64$' \
+                     | awk '{{print $1}}' | sort -V | tail -n {N}"
+                ));
+                let mut ks: Vec<String> = out
+                    .lines()
+                    .filter_map(|l| l.trim().strip_prefix("linux-headers-"))
+                    .map(str::to_string)
+                    .collect();
+                ks.reverse();
+                ks
+            }
+            Release::Trixie => {
+                let out = self.ok(
+                    "apt-cache search --names-only '^linux-headers-6\\.12\\.[0-9]+\\+deb13-amd64$' \
+                     | awk '{print $1}' | sort -V | tail -n 2",
+                );
+                let mut abis: Vec<String> = out
+                    .lines()
+                    .filter_map(|l| l.trim().strip_prefix("linux-headers-"))
+                    .filter_map(|k| k.strip_suffix("-amd64"))
+                    .map(str::to_string)
+                    .collect();
+                abis.reverse();
+                let newest = abis.first().unwrap_or_else(|| {
+                    panic!("no linux-headers-6.12.<N>+deb13-amd64 package: {out}")
+                });
+                let third = match abis.get(1) {
+                    Some(older) => format!("{older}-amd64"),
+                    None => format!("{newest}-cloud-amd64"),
+                };
+                [
+                    format!("{newest}-amd64"),
+                    format!("{newest}-rt-amd64"),
+                    third,
+                ]
+                .into_iter()
+                .take(N)
+                .collect()
+            }
+        };
         assert_eq!(
             ks.len(),
             N,
-            "need {N} linux-headers-6.1.0-<N>-amd64 packages, found {ks:?}"
+            "need {N} kernels of {:?} with headers, found {ks:?}",
+            self.release
         );
-        ks.reverse();
         ks.try_into().expect("the length was checked")
     }
 

@@ -1,5 +1,7 @@
 //! The real-kernel side of [`TestRoot`]: the Debian kernel headers `.ci/run`
-//! installs (`/usr/src/linux-headers-6.1.0-<N>-amd64`, the two newest),
+//! installs (`/usr/src/linux-headers-6.1.0-<N>-amd64`, the two newest; in
+//! the Debian 13 root of `slow/trixie_real.rs`, two flavours of
+//! `linux-headers-6.12.<N>+deb13-amd64`),
 //! kernels in a root whose `build` link leads to them, a small real hello
 //! module, and checks of what DKMS installed.
 //!
@@ -34,26 +36,46 @@ pub fn headers_dir(kver: &str) -> PathBuf {
     PathBuf::from(format!("/usr/src/linux-headers-{kver}"))
 }
 
-/// The two newest Debian 12 amd64 kernels whose headers are installed under
-/// `/usr/src/linux-headers-6.1.0-<N>-amd64`, oldest first.
+/// Whether `k` is the release of a Debian amd64 kernel the real tier
+/// builds for: Debian 12's `6.1.0-<N>-amd64`, or Debian 13's
+/// `6.12.<N>+deb13-amd64` and its `-cloud-amd64` and `-rt-amd64`
+/// flavours (also with a point suffix, `+deb13.1`).
+pub fn is_debian_kernel(k: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    if let Some(abi) = k
+        .strip_prefix("6.1.0-")
+        .and_then(|r| r.strip_suffix("-amd64"))
+    {
+        return digits(abi);
+    }
+    let Some(rest) = k.strip_prefix("6.12.") else {
+        return false;
+    };
+    let Some((patch, tail)) = rest.split_once("+deb13") else {
+        return false;
+    };
+    let tail = tail
+        .strip_prefix('.')
+        .map(|t| t.trim_start_matches(|c: char| c.is_ascii_digit()))
+        .unwrap_or(tail);
+    digits(patch) && matches!(tail, "-amd64" | "-cloud-amd64" | "-rt-amd64")
+}
+
+/// The two newest Debian amd64 kernels whose headers are installed under
+/// `/usr/src/linux-headers-<k>` ([`is_debian_kernel`]), oldest first;
+/// flavours of one ABI in the order of their names.
 pub fn installed_real_kernels() -> Vec<String> {
     let mut kernels: Vec<String> = fs::read_dir("/usr/src")
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .filter_map(|e| e.file_name().into_string().ok())
                 .filter_map(|n| n.strip_prefix("linux-headers-").map(str::to_string))
-                .filter(|k| {
-                    k.starts_with("6.1.0-")
-                        && k.ends_with("-amd64")
-                        && k["6.1.0-".len()..k.len() - "-amd64".len()]
-                            .chars()
-                            .all(|c| c.is_ascii_digit())
-                })
+                .filter(|k| is_debian_kernel(k))
                 .filter(|k| headers_dir(k).join("Makefile").is_file())
                 .collect()
         })
         .unwrap_or_default();
-    kernels.sort_by_key(|k| version_key(k));
+    kernels.sort_by(|a, b| version_key(a).cmp(&version_key(b)).then_with(|| a.cmp(b)));
     let skip = kernels.len().saturating_sub(2);
     kernels.split_off(skip)
 }
@@ -65,7 +87,7 @@ pub fn require_real_kernels(test: &str) -> Option<Vec<String>> {
     if kernels.is_empty() {
         assert!(
             !in_ci(),
-            "{test}: no /usr/src/linux-headers-6.1.0-*-amd64 installed, but CI is set: .ci/run must install them"
+            "{test}: no /usr/src/linux-headers-<Debian amd64 kernel> installed, but CI is set: .ci/run must install them"
         );
         eprintln!("{test}: skipped: no real kernel headers");
         return None;
@@ -81,7 +103,7 @@ pub fn require_two_real_kernels(test: &str) -> Option<Vec<String>> {
     if kernels.len() < 2 {
         assert!(
             !in_ci(),
-            "{test}: only {kernels:?} has headers installed, but CI is set: .ci/run must install the two newest linux-headers-6.1.0-*-amd64"
+            "{test}: only {kernels:?} has headers installed, but CI is set: .ci/run must install the two newest linux-headers-6.1.0-*-amd64 (slow/trixie_real.rs: two 6.12 flavours)"
         );
         eprintln!("{test}: only one real kernel ({kernels:?}): the two-kernel part is skipped");
     }

@@ -60,8 +60,17 @@ const RPM_PATHS: &[&str] = &[
 ];
 
 /// What a `*-dkms` package needs to build modules: the binary package must
-/// depend on each (an alternative written exactly like this).
-const DEB_DEPENDS: &[&str] = &["gcc | c-compiler", "make", "kmod", "patch", "openssl"];
+/// depend on each (an alternative written exactly like this). xz-utils
+/// compresses the installed modules like Debian 13's kernels' own
+/// (`.ko.xz`); without it they would be installed uncompressed.
+const DEB_DEPENDS: &[&str] = &[
+    "gcc | c-compiler",
+    "make",
+    "kmod",
+    "patch",
+    "openssl",
+    "xz-utils",
+];
 
 /// The subcommands `dkms-hook --help` lists (without clap's `help`).
 fn hook_subcommands() -> Vec<String> {

@@ -54,7 +54,11 @@ fn assert_key_pair(root: &TestRoot) -> PathBuf {
     assert_eq!(mode, 0o600, "mok.key mode {mode:o}");
     let text = openssl_x509(&cert, &["-text"]);
     assert!(text.contains("Code Signing"), "no codeSigning EKU:\n{text}");
-    assert!(text.contains(&format!("CN = {CN}")), "subject:\n{text}");
+    // OpenSSL 3.0 (Debian 12) prints `CN = name`, 3.5 (Debian 13) `CN=name`.
+    assert!(
+        text.contains(&format!("CN = {CN}")) || text.contains(&format!("CN={CN}")),
+        "subject:\n{text}"
+    );
     cert
 }
 
@@ -77,9 +81,14 @@ fn generate_mok_creates_a_private_key_and_a_code_signing_certificate() {
     );
 }
 
-/// With `debian_kbuild`, the root has Debian's `/usr/lib/linux-kbuild-6.1`
-/// (where SPEC says `sign-file` is looked up first); without it dkms falls
-/// back to `<install_tree>/<K>/build/scripts/sign-file`.
+/// With `debian_kbuild`, the root has Debian's kbuild directory under the
+/// name upstream looks for first, `/usr/lib/linux-kbuild-<K without its
+/// last .part>` (`linux-kbuild-6.1` for `6.1.0-<N>-amd64`, SPEC); without
+/// it dkms falls back to `<install_tree>/<K>/build/scripts/sign-file`.
+/// Debian 13 names its kbuild directory after the whole ABI
+/// (`linux-kbuild-6.12.<N>+deb13`), so there upstream's first candidate
+/// (`linux-kbuild-6.12`) never exists and the fallback is what a trixie
+/// system uses; the test links the real directory in under upstream's name.
 #[rstest]
 fn installed_module_is_signed_with_our_key(#[values(true, false)] debian_kbuild: bool) {
     let Some(kernels) = require_real_kernels("installed_module_is_signed_with_our_key") else {
@@ -88,17 +97,27 @@ fn installed_module_is_signed_with_our_key(#[values(true, false)] debian_kbuild:
     let k = kernels.last().expect("a kernel").clone();
     let root = TestRoot::new();
     root.add_real_kernel(&k, Some(&headers_dir(&k)));
-    let short = k.split('.').take(2).collect::<Vec<_>>().join(".");
+    let short = k.rsplit_once('.').map_or(k.as_str(), |(s, _)| s);
     let kbuild = PathBuf::from(format!("/usr/lib/linux-kbuild-{short}"));
     let expected_sign_file = if debian_kbuild {
+        // Debian 12: linux-kbuild-6.1 itself; Debian 13: where the headers'
+        // `scripts` link leads (linux-kbuild-6.12.<N>+deb13).
+        let real = if kbuild.is_dir() {
+            kbuild.clone()
+        } else {
+            std::fs::canonicalize(headers_dir(&k).join("scripts"))
+                .ok()
+                .and_then(|p| p.parent().map(PathBuf::from))
+                .unwrap_or_else(|| kbuild.clone())
+        };
         assert!(
-            kbuild.join("scripts/sign-file").is_file(),
+            real.join("scripts/sign-file").is_file(),
             "{} missing",
-            kbuild.display()
+            real.display()
         );
         let inside = root.path(&kbuild.display().to_string());
         std::fs::create_dir_all(inside.parent().expect("parent")).expect("mkdir");
-        symlink(&kbuild, &inside).expect("link kbuild into the root");
+        symlink(&real, &inside).expect("link kbuild into the root");
         inside.join("scripts/sign-file")
     } else {
         root.path(&format!("/lib/modules/{k}/build/scripts/sign-file"))

@@ -1,27 +1,42 @@
 //! End to end, with apt itself: our `.deb` replaces dkms in a throwaway
-//! Debian 12 root, and Debian's own `*-dkms` packages are built by it.
+//! Debian root, and Debian's own `*-dkms` packages are built by it; once in
+//! Debian 12 (bookworm, `apt_in_a_debian_root`) and once in Debian 13
+//! (trixie, `apt_in_a_trixie_root`), from the same `.deb` built on the host.
 //!
 //! The root is a [`DebianChroot`] (`harness/debian_chroot.rs`): debootstrap
-//! minbase bookworm from a cached tarball, with /proc, /sys, /dev and
-//! /dev/pts mounted inside, every mount undone however the test ends, apt's
-//! archives cached in `tests/.cache/`, the host's mirrors.
+//! minbase of the release from a cached tarball (one per release), with
+//! /proc, /sys, /dev and /dev/pts mounted inside, every mount undone however
+//! the test ends, apt's archives cached in `tests/.cache/`, the host's
+//! mirrors.
 //!
-//! Inside the root, with apt (the kernels are headers only: the chroot runs
-//! on the host's kernel, whose version matches none of them):
-//!  1. install the `.deb`; `dpkg -S /usr/sbin/dkms` names dkms-hook;
-//!  2. install the newest `linux-headers-6.1.0-<N>-amd64`, then
-//!     `v4l2loopback-dkms` and `acpi-call-dkms`: both modules are built and
-//!     installed under `/lib/modules/<kver>/updates/dkms/` with a vermagic
-//!     that starts with `<kver>`;
-//!  3. install the second newest headers: both modules are built for it by
-//!     the header_postinst hook;
-//!  4. purge those headers and remove `/lib/modules/<kver>`: the builds for
-//!     that kernel are pruned (by apt's post-invoke hook or `dkms-hook prune`);
+//! Inside the root, with apt (the chroot runs on the host's kernel, whose
+//! version matches none of the root's kernels; Debian 12's kernels are
+//! headers only, Debian 13's headers pull in their images):
+//!  1. install the `.deb`; `dpkg -S /usr/sbin/dkms` names dkms-hook; apt
+//!     resolves its Depends from the release's own archive;
+//!  2. install the headers of the newest kernel (Debian 12: the newest
+//!     `linux-headers-6.1.0-<N>-amd64`; Debian 13: the newest
+//!     `linux-headers-6.12.<N>+deb13-amd64`), then `v4l2loopback-dkms` and
+//!     `acpi-call-dkms`: both modules are built and installed under
+//!     `/lib/modules/<kver>/updates/dkms/` with a vermagic that starts with
+//!     `<kver>`;
+//!  3. install a second kernel's headers (Debian 12: the second newest ABI;
+//!     Debian 13: the `-rt-amd64` flavour of the same ABI): both modules
+//!     are built for it by the hooks;
+//!  4. purge that kernel and remove `/lib/modules/<kver>`: its builds are
+//!     gone (by its image's prerm hook, apt's post-invoke hook or
+//!     `dkms-hook prune`), the other kernel's stay;
 //!  5. `dpkg-reconfigure v4l2loopback-dkms` rebuilds (make.log is rewritten);
 //!  6. `apt-get purge v4l2loopback-dkms` leaves no build and no `.ko`;
 //!  7. a `*-dkms` package whose module does not compile: apt fails, dpkg
 //!     leaves the package half-configured, the other modules stay installed,
-//!     and purging the package repairs everything.
+//!     and purging the package repairs everything;
+//!  8. (Debian 13) upstream's own test packages, as Debian 13 ships them:
+//!     `dkms-test-dkms` is built and installed; `dkms-noautoinstall-test-dkms`
+//!     is registered and not built; `dkms-replace-test-dkms` installs its
+//!     `dkms_test` module over dkms-test-dkms's (the original is kept and
+//!     shown), and purging it puts the original back byte for byte; every
+//!     step leaves `dpkg --audit` clean.
 //!
 //! Slow (several minutes: debootstrap, apt downloads, two kernels' worth of
 //! module builds), so it runs only when `DKMS_HOOK_E2E=1` or `CI` is set;
@@ -101,14 +116,26 @@ fn make_broken_deb(dir: &Path) -> PathBuf {
 
 #[test]
 fn apt_in_a_debian_root() {
-    if !e2e_enabled("debian_root") {
-        return;
+    if e2e_enabled("debian_root") {
+        apt_in(Release::Bookworm);
     }
+}
+
+#[test]
+fn apt_in_a_trixie_root() {
+    if e2e_enabled("trixie_root") {
+        apt_in(Release::Trixie);
+    }
+}
+
+/// The steps of the module header, in a root of `release`.
+fn apt_in(release: Release) {
     let total = Instant::now();
     let _lock = lock_work_dir("e2e.lock");
 
     let deb = e2e_deb();
-    let root = DebianChroot::bootstrap(ROOT_PREFIX);
+    let root =
+        DebianChroot::bootstrap_release(&format!("{ROOT_PREFIX}{}-", release.suite()), release);
 
     timed("step 1e: apt-get install ./dkms-hook.deb", || {
         let deb = root.copy_in(&deb);
@@ -154,6 +181,23 @@ fn apt_in_a_debian_root() {
         );
         root.assert_installed("v4l2loopback", "v4l2loopback", &k1);
         root.assert_installed("acpi-call", "acpi_call", &k1);
+        // Compressed like the kernel's own modules: Debian 13's are .ko.xz,
+        // Debian 12's plain .ko.
+        let ext = match release {
+            Release::Bookworm => "ko",
+            Release::Trixie => "ko.xz",
+        };
+        for ko in ["v4l2loopback", "acpi_call"] {
+            let file = root
+                .installed_ko(&k1, ko)
+                .unwrap_or_else(|| panic!("{ko} is not installed for {k1}"));
+            assert_eq!(
+                file.file_name().and_then(|n| n.to_str()),
+                Some(format!("{ko}.{ext}").as_str()),
+                "{} is not compressed like {k1}'s own modules",
+                file.display()
+            );
+        }
     });
 
     timed(
@@ -169,18 +213,18 @@ fn apt_in_a_debian_root() {
     timed(
         &format!("step 4: remove {k2}: its builds are pruned"),
         || {
-            let purge = root.ok(&format!(
-                "{APT} purge linux-headers-{k2} {}",
-                common_headers(&k2)
-            ));
+            let purge = root.ok(&format!("{APT} purge {}", root.kernel_packages(&k2)));
             let pruned_by_apt = purge.contains(&format!("kernel {k2} is no longer installed"));
             println!("apt's post-invoke hook pruned {k2}: {pruned_by_apt}");
             root.ok(&format!("rm -rf /lib/modules/{k2}"));
             let prune = root.ok("dkms-hook prune");
-            assert!(
-                pruned_by_apt || prune.contains(&format!("kernel {k2} is no longer installed")),
-                "neither apt's hook nor `dkms-hook prune` pruned {k2}"
-            );
+            if release == Release::Bookworm {
+                // Headers only: nothing ran a removal hook for k2.
+                assert!(
+                    pruned_by_apt || prune.contains(&format!("kernel {k2} is no longer installed")),
+                    "neither apt's hook nor `dkms-hook prune` pruned {k2}"
+                );
+            }
             root.assert_absent("v4l2loopback", "v4l2loopback", &k2);
             root.assert_absent("acpi-call", "acpi_call", &k2);
             root.assert_installed("v4l2loopback", "v4l2loopback", &k1);
@@ -293,10 +337,129 @@ fn apt_in_a_debian_root() {
         root.assert_installed("acpi-call", "acpi_call", &k1);
     });
 
+    if release == Release::Trixie {
+        upstream_test_packages(&root, &k1);
+    }
+
     println!(
         "total (before teardown): {:.1} s",
         total.elapsed().as_secs_f64()
     );
     drop(root);
     println!("total: {:.1} s", total.elapsed().as_secs_f64());
+}
+
+/// The bytes of the installed `dkms_test` module of kernel `k`.
+fn installed_dkms_test(root: &DebianChroot, k: &str) -> Vec<u8> {
+    let ko = root
+        .installed_ko(k, "dkms_test")
+        .unwrap_or_else(|| panic!("dkms_test.ko is not installed for {k}"));
+    fs::read(&ko).unwrap_or_else(|e| panic!("read {}: {e}", ko.display()))
+}
+
+/// The bytes of the one module file (`*.ko*`) dkms built for `m/v` on `k`.
+fn built_module(root: &DebianChroot, m: &str, v: &str, k: &str) -> Vec<u8> {
+    let dir = root.path(&format!("/var/lib/dkms/{m}/{v}/{k}/{ARCH}/module"));
+    let files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.contains(".ko"))
+        })
+        .collect();
+    assert_eq!(files.len(), 1, "{}: {files:?}", dir.display());
+    fs::read(&files[0]).unwrap_or_else(|e| panic!("read {}: {e}", files[0].display()))
+}
+
+/// Step 8: upstream's test packages as Debian 13 ships them.
+fn upstream_test_packages(root: &DebianChroot, k: &str) {
+    let audit_clean = |when: &str| {
+        assert_eq!(root.ok("dpkg --audit").trim(), "", "dpkg --audit {when}");
+    };
+    timed("step 8a: apt-get install dkms-test-dkms", || {
+        root.ok(&format!("{APT} install dkms-test-dkms"));
+        root.assert_installed("dkms_test", "dkms_test", k);
+        audit_clean("after dkms-test-dkms");
+    });
+    timed(
+        "step 8b: apt-get install dkms-noautoinstall-test-dkms",
+        || {
+            let out = root.ok(&format!("{APT} install dkms-noautoinstall-test-dkms"));
+            assert!(
+            out.contains(
+                "Not building the dkms_noautoinstall_test module which does not have AUTOINSTALL enabled."
+            ),
+            "common.postinst did not say why it builds nothing"
+        );
+            assert!(
+                root.status()
+                    .contains(&"dkms_noautoinstall_test/1.0: added".to_string()),
+                "dkms_noautoinstall_test is not registered (added)"
+            );
+            let kos =
+                root.ok("find /lib/modules /var/lib/dkms -name 'dkms_noautoinstall_test.ko*'");
+            assert!(
+                kos.trim().is_empty(),
+                "built although AUTOINSTALL is off:\n{kos}"
+            );
+            audit_clean("after dkms-noautoinstall-test-dkms");
+        },
+    );
+    let own = built_module(root, "dkms_test", "1.0", k);
+    assert_eq!(installed_dkms_test(root, k), own);
+    timed("step 8c: apt-get install dkms-replace-test-dkms", || {
+        root.ok(&format!("{APT} install dkms-replace-test-dkms"));
+        let replacement = built_module(root, "dkms_replace_test", "2.0", k);
+        assert_eq!(
+            installed_dkms_test(root, k),
+            replacement,
+            "dkms_test.ko is not dkms_replace_test's"
+        );
+        let status = root.status();
+        for want in [
+            format!("dkms_replace_test/2.0, {k}, {ARCH}: installed (Original modules exist)"),
+            format!(
+                "dkms_test/1.0, {k}, {ARCH}: installed (Differences between built and installed modules)"
+            ),
+        ] {
+            assert!(
+                status.contains(&want),
+                "no `{want}` in dkms status:\n{}",
+                status.join("\n")
+            );
+        }
+        audit_clean("after dkms-replace-test-dkms");
+    });
+    timed("step 8d: apt-get purge dkms-replace-test-dkms", || {
+        root.ok(&format!("{APT} purge dkms-replace-test-dkms"));
+        assert_eq!(
+            installed_dkms_test(root, k),
+            own,
+            "dkms-test-dkms's module was not put back"
+        );
+        assert!(
+            root.status()
+                .contains(&format!("dkms_test/1.0, {k}, {ARCH}: installed")),
+            "{:?}",
+            root.status()
+        );
+        assert!(!root.path("/var/lib/dkms/dkms_replace_test").exists());
+        audit_clean("after purging dkms-replace-test-dkms");
+    });
+    timed("step 8e: apt-get purge the test packages", || {
+        root.ok(&format!(
+            "{APT} purge dkms-noautoinstall-test-dkms dkms-test-dkms"
+        ));
+        let kos = root.ok("find /lib/modules -name 'dkms_*test*.ko*'");
+        assert!(kos.trim().is_empty(), "left behind:\n{kos}");
+        assert!(
+            !root.status().iter().any(|l| l.starts_with("dkms_")),
+            "{:?}",
+            root.status()
+        );
+        audit_clean("after purging the test packages");
+    });
 }

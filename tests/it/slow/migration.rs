@@ -1,21 +1,27 @@
 //! Switching between Debian's dkms and dkms-hook, both ways, with apt in a
-//! throwaway Debian 12 root.
+//! throwaway Debian root: Debian 12's dkms 3.0.10
+//! (`switch_from_debian_dkms_and_back`) and Debian 13's dkms 3.2.2
+//! (`switch_from_trixie_dkms_and_back`).
 //!
-//! 1. Debian's `dkms` with two kernels' headers (the third and second newest
-//!    `linux-headers-6.1.0-<N>-amd64`), Debian's `v4l2loopback-dkms` and
+//! 1. Debian's `dkms` with two kernels' headers (Debian 12: the third and
+//!    second newest `linux-headers-6.1.0-<N>-amd64`; Debian 13: the second
+//!    newest 6.12 ABI's `-amd64` and the newest ABI's `-rt-amd64`, whose
+//!    headers pull in their images), Debian's `v4l2loopback-dkms` and
 //!    `acpi-call-dkms` built for both, and a local module `onek` built for
 //!    the older kernel only; `dkms status` is recorded.
 //! 2. `apt-get install ./dkms-hook.deb`: dkms is removed but not purged
 //!    (`rc`), `dkms status` reads the same, and Debian's kernel hooks
 //!    (`/etc/kernel/{postinst.d,header_postinst.d,prerm.d,install.d}/dkms`)
-//!    are diverted out of the hook directories: `run-parts --test` lists only
-//!    dkms-hook's shims.
+//!    are diverted out of the hook directories (Debian 13 ships
+//!    `{postinst,header_postinst,preinst,prerm}.d/dkms`): `run-parts
+//!    --test` lists only dkms-hook's shims.
 //! 3. The older kernel is removed (its prerm.d hooks run as its image
 //!    package's prerm runs them, then its headers are purged and its module
 //!    directory goes): its builds are gone, the other kernel's stay, and
 //!    `onek` stays registered as added.
-//! 4. The newest kernel arrives (headers installed, postinst.d hooks run):
-//!    both modules are built and installed for it.
+//! 4. The newest kernel arrives (headers installed, postinst.d hooks run;
+//!    Debian 13: the newest ABI's `-amd64`, a sibling of the `-rt-amd64`
+//!    kernel): both modules are built and installed for it.
 //! 5. `/usr/lib/dkms/dkms-autopkgtest v4l2loopback-dkms` passes on both kernels.
 //! 6. `apt-get install dkms` brings Debian's dkms back: dkms-hook is removed,
 //!    the hooks are back in place with dkms's own content (no diversion is
@@ -39,8 +45,29 @@ use crate::harness::*;
 /// Names of the root directories this test creates (and cleans up after a crash).
 const ROOT_PREFIX: &str = "migration-";
 
-/// Debian's dkms kernel hooks that must not run while dkms-hook is installed,
-/// and where debian/preinst diverts them.
+/// Debian 13's dkms kernel hooks (conffiles) that must not run while
+/// dkms-hook is installed, and where debian/preinst diverts them.
+const TRIXIE_HOOKS: &[(&str, &str)] = &[
+    (
+        "/etc/kernel/postinst.d/dkms",
+        "/etc/dkms/dkms-hook-diverted/kernel-postinst.d-dkms",
+    ),
+    (
+        "/etc/kernel/header_postinst.d/dkms",
+        "/etc/dkms/dkms-hook-diverted/kernel-header_postinst.d-dkms",
+    ),
+    (
+        "/etc/kernel/preinst.d/dkms",
+        "/etc/dkms/dkms-hook-diverted/kernel-preinst.d-dkms",
+    ),
+    (
+        "/etc/kernel/prerm.d/dkms",
+        "/etc/dkms/dkms-hook-diverted/kernel-prerm.d-dkms",
+    ),
+];
+
+/// Debian 12's dkms kernel hooks that must not run while dkms-hook is
+/// installed, and where debian/preinst diverts them.
 const DEBIAN_HOOKS: &[(&str, &str)] = &[
     (
         "/etc/kernel/postinst.d/dkms",
@@ -133,14 +160,34 @@ fn assert_status_eq(what: &str, want: &[String], got: &[String]) {
 
 #[test]
 fn switch_from_debian_dkms_and_back() {
-    if !e2e_enabled("migration") {
-        return;
+    if e2e_enabled("migration") {
+        switch_from(Release::Bookworm);
     }
+}
+
+#[test]
+fn switch_from_trixie_dkms_and_back() {
+    if e2e_enabled("trixie_migration") {
+        switch_from(Release::Trixie);
+    }
+}
+
+/// The steps of the module header, from and back to `release`'s dkms.
+fn switch_from(release: Release) {
     let total = Instant::now();
     let _lock = lock_work_dir("e2e.lock");
 
     let deb = e2e_deb();
-    let root = DebianChroot::bootstrap(ROOT_PREFIX);
+    let root =
+        DebianChroot::bootstrap_release(&format!("{ROOT_PREFIX}{}-", release.suite()), release);
+    let hooks = match release {
+        Release::Bookworm => DEBIAN_HOOKS,
+        Release::Trixie => TRIXIE_HOOKS,
+    };
+    // Debian 13's headers pull in the image, whose maintainer scripts run
+    // the kernel hooks themselves; Debian 12's are run by hand as the
+    // image's scripts would.
+    let by_hand = release == Release::Bookworm;
 
     // k_new arrives after the switch; k_mid and k_old are there before it,
     // and k_old is removed after it.
@@ -193,7 +240,7 @@ fn switch_from_debian_dkms_and_back() {
             );
             assert_eq!(pkg_state(&root, "dkms-hook"), "ii");
             assert_status_eq("by the switch to dkms-hook", &before, &sorted_status(&root));
-            for (hook, diverted) in DEBIAN_HOOKS {
+            for (hook, diverted) in hooks {
                 assert!(
                     root.path(hook).symlink_metadata().is_err(),
                     "Debian's {hook} is still in place"
@@ -231,13 +278,12 @@ fn switch_from_debian_dkms_and_back() {
 
     timed(&format!("step 4: remove kernel {k_old}"), || {
         // What linux-image-<k>'s prerm runs, then the headers go.
-        root.ok(&format!(
-            "run-parts --report --exit-on-error --arg={k_old} --arg=/boot/vmlinuz-{k_old} /etc/kernel/prerm.d"
-        ));
-        root.ok(&format!(
-            "{APT} purge linux-headers-{k_old} {}",
-            common_headers(&k_old)
-        ));
+        if by_hand {
+            root.ok(&format!(
+                "run-parts --report --exit-on-error --arg={k_old} --arg=/boot/vmlinuz-{k_old} /etc/kernel/prerm.d"
+            ));
+        }
+        root.ok(&format!("{APT} purge {}", root.kernel_packages(&k_old)));
         root.ok(&format!("rm -rf /lib/modules/{k_old}"));
         root.ok("dkms-hook prune");
         root.assert_absent("v4l2loopback", "v4l2loopback", &k_old);
@@ -261,9 +307,11 @@ fn switch_from_debian_dkms_and_back() {
     timed(&format!("step 5: kernel {k_new} arrives"), || {
         root.ok(&format!("{APT} install linux-headers-{k_new}"));
         // What linux-image-<k>'s postinst runs.
-        root.ok(&format!(
-            "run-parts --report --exit-on-error --arg={k_new} --arg=/boot/vmlinuz-{k_new} /etc/kernel/postinst.d"
-        ));
+        if by_hand {
+            root.ok(&format!(
+                "run-parts --report --exit-on-error --arg={k_new} --arg=/boot/vmlinuz-{k_new} /etc/kernel/postinst.d"
+            ));
+        }
         for k in [&k_mid, &k_new] {
             root.assert_installed("v4l2loopback", "v4l2loopback", k);
             root.assert_installed("acpi-call", "acpi_call", k);
@@ -306,7 +354,7 @@ fn switch_from_debian_dkms_and_back() {
             assert_eq!(left.trim(), "0", "diversions are left behind");
             assert!(!root.path("/etc/dkms/dkms-hook-diverted").exists());
             let sums = conffile_sums(&root, "dkms");
-            for (hook, _) in DEBIAN_HOOKS {
+            for (hook, _) in hooks {
                 let meta = fs::metadata(root.path(hook))
                     .unwrap_or_else(|e| panic!("Debian's {hook} is not back: {e}"));
                 assert!(

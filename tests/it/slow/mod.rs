@@ -8,3 +8,4 @@ mod boot_why_qemu;
 mod debian_root;
 mod fleet;
 mod migration;
+mod trixie_real;
