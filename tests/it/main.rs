@@ -12,6 +12,7 @@
 //! prerequisites are missing prints `SKIPPED` and passes; under CI (`CI`
 //! set and not `false` or `0`) it fails.
 
+mod campaign;
 mod fake;
 mod harness;
 mod packaging;
