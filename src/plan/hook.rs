@@ -114,9 +114,16 @@ pub fn work(event: &Event, world: &Facts) -> Vec<KernelWork> {
             ks.iter().filter_map(|k| for_kernel(k, true)).collect()
         }
         Event::Autoinstall(AutoinstallFor::Running(k)) => for_kernel(k, true).into_iter().collect(),
+        // Every kernel under the install tree that is still installed: the
+        // directory a removed kernel leaves behind (neither its image nor
+        // its headers, what prune removes) is no kernel to build for.
         Event::Autoinstall(AutoinstallFor::All) => world
             .installed_kernels()
             .iter()
+            .filter(|k| {
+                let f = world.kernel(k);
+                f.image || f.headers
+            })
             .filter_map(|k| for_kernel(k, true))
             .collect(),
         Event::HeaderPostinst(k) => catch_up(Some(k)),

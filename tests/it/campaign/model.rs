@@ -355,8 +355,9 @@ impl Model {
             // "already installed ..., skip" (dkms(8) install).
             return Expect::Code(0);
         }
+        // BUILD_DEPENDS "must be built and installed first" (dkms(8)).
         if let Some(d) = mv.depends() {
-            if self.newest(d).is_none() {
+            if !self.installed.contains_key(&(d, k)) {
                 return Expect::Code(13);
             }
         }

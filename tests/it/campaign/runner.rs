@@ -193,10 +193,11 @@ impl<'a> Runner<'a> {
                 }
                 if self.u.original_on.as_deref() == Some(kn.as_str()) {
                     self.root.add_kernel_module(&kn, ORIGINAL_REL, &original_ko(&kn));
-                    let mut c = std::process::Command::new("depmod");
-                    c.arg("-b").arg(self.root.root()).arg(&kn);
-                    run_command(c, RUN_TIMEOUT).assert_ok();
                 }
+                // As the image package's postinst does before the hooks.
+                let mut c = std::process::Command::new("depmod");
+                c.arg("-b").arg(self.root.root()).arg(&kn);
+                run_command(c, RUN_TIMEOUT).assert_ok();
                 if *headers {
                     self.add_headers(&kn);
                 }

@@ -3,6 +3,7 @@
 //! (it compiles modules with the host gcc), plus the shell shims, crash and
 //! concurrency safety, and the harness's own checks.
 
+mod campaign_regressions;
 mod ci_script;
 mod concurrency;
 #[cfg(feature = "fault-injection")]

@@ -1,0 +1,38 @@
+//! Divergences the randomized campaign (`tests/it/campaign`) found, each
+//! kept as its shrunk sequence and replayed against the serial model and
+//! the invariants: a test fails when the sequence diverges again.
+
+use crate::campaign::replay;
+
+#[track_caller]
+fn replays(sequence: &str) {
+    if let Err(report) = replay(sequence) {
+        panic!("{report}");
+    }
+}
+
+/// `autoinstall --all-kernels` took the directory a removed kernel left
+/// under /lib/modules (a module file dkms installed) for a kernel without
+/// headers: it said the headers were missing and queued a pending record
+/// for a kernel that is gone.
+#[test]
+fn autoinstall_all_kernels_passes_over_a_removed_kernels_directory() {
+    replays("add-module hello/1.0; install-kernel k2 with-headers; remove-kernel-files k2; autoinstall all");
+}
+
+/// A kill while the copy of a failed build's make.log was being written
+/// (a temporary `.X.make.log.dkms-*` in `.dkms-hook/failed/`) left that
+/// temporary behind even after the run was redone; doctor found it.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_kill_while_a_failure_log_is_kept_leaves_nothing_after_the_rerun() {
+    replays("add-module hello/3.0; install-kernel k1 with-headers !kill@install:before-rename rerun");
+}
+
+/// dep waited for its BUILD_DEPENDS (hello) to be registered; once hello
+/// was registered and failed to build, dep failed too, yet its deferral
+/// ("waits for hello to be registered") stayed pending beside the failure.
+#[test]
+fn a_deferral_goes_when_the_deferred_module_fails() {
+    replays("add-module dep/1.0; install-kernel k2 with-headers; add-module hello/3.0; boot");
+}
