@@ -5,7 +5,7 @@
 //! where they can fire (a build fault on an event that builds).
 
 use super::event::{Event, Fault, Phase, Recovery, Step};
-use super::model::Model;
+use super::model::{Expect, Model};
 use super::rng::Rng;
 use super::universe::{Universe, CATALOG};
 
@@ -24,28 +24,6 @@ const KINDS: &[(&str, u64)] = &[
     ("dkms-uninstall", 5),
     ("dkms-remove", 4),
 ];
-
-/// The fault points that can fire in `step` (the families of
-/// `dkms_hook::fault::POINTS` its command passes through).
-pub fn points_for(step: &Step) -> Vec<&'static str> {
-    let families: &[&str] = match step {
-        Step::InstallKernel { headers: false, .. } => &["pending"],
-        Step::InstallKernel { headers: true, .. }
-        | Step::InstallHeaders { .. }
-        | Step::DkmsInstall(..) => &["build", "install"],
-        Step::Autoinstall(_) => &["build", "install", "pending"],
-        Step::AptPostInvoke | Step::Boot => &["build", "install", "prune"],
-        Step::RemoveKernel { .. } => &["uninstall", "prune"],
-        Step::RemoveModule(_) | Step::DkmsRemove(_) => &["uninstall", "remove"],
-        Step::DkmsUninstall(..) => &["uninstall"],
-        Step::AddModule(_) | Step::RemoveKernelFiles { .. } => &[],
-    };
-    dkms_hook::fault::POINTS
-        .iter()
-        .copied()
-        .filter(|p| families.iter().any(|f| p.starts_with(&format!("{f}:"))))
-        .collect()
-}
 
 /// True if `step` may run alongside another step.
 fn pairable(step: &Step) -> bool {
@@ -97,25 +75,95 @@ fn draw_recovery(rng: &mut Rng, model: &Model, step: &Step) -> Recovery {
     }
 }
 
-/// Draws a fault for `step` (mostly none).
+/// What a step's command will do, as the model sees it: which fault
+/// points and phases it passes through, and the kernels it installs to.
+struct Activity {
+    points: Vec<&'static str>,
+    make: bool,
+    depmod: bool,
+    installs_to: Vec<usize>,
+}
+
+fn activity(model: &Model, step: &Step) -> Activity {
+    let mut after = model.clone();
+    let exit = after.command(step, None);
+    let failed = matches!(exit, Expect::Code(10 | 11));
+    let built = after.built.difference(&model.built).count() > 0 || failed;
+    let installs_to: Vec<usize> = after
+        .installed
+        .iter()
+        .filter(|(key, mv)| model.installed.get(key) != Some(mv))
+        .map(|((_, k), _)| *k)
+        .collect();
+    let uninstalls = model
+        .installed
+        .iter()
+        .any(|(key, mv)| after.installed.get(key) != Some(mv));
+    let archives = (0..model.kernels.len()).any(|k| after.archived(k) && !model.archived(k));
+    let removes = matches!(step, Step::RemoveModule(_) | Step::DkmsRemove(_))
+        && model.registered.len() != after.registered.len();
+    let prunes = matches!(step, Step::AptPostInvoke | Step::Boot | Step::RemoveKernel { .. })
+        && (0..model.kernels.len()).any(|k| {
+            !model.image[k]
+                && !model.headers[k]
+                && (model.built.iter().any(|(_, kk)| *kk == k)
+                    || model.pending_headers.contains(&k)
+                    || model.pending_deps.iter().any(|(kk, _)| *kk == k))
+        });
+    let records = after.pending().difference(&model.pending()).count() > 0 || failed;
+    let mut points = Vec::new();
+    for p in dkms_hook::fault::POINTS {
+        let fam = p.split(':').next().unwrap_or("");
+        let ok = match (fam, *p) {
+            (_, "install:after-archive") => archives,
+            ("build", "build:after-copy") => built,
+            ("build", _) => built && !failed || after.built.difference(&model.built).count() > 0,
+            ("install", _) => !installs_to.is_empty(),
+            ("uninstall", _) => uninstalls,
+            ("remove", _) => removes,
+            ("prune", _) => prunes,
+            ("pending", _) => records,
+            _ => false,
+        };
+        if ok {
+            points.push(*p);
+        }
+    }
+    Activity {
+        points,
+        make: built,
+        depmod: !installs_to.is_empty() || uninstalls,
+        installs_to,
+    }
+}
+
+/// Draws a fault for `step` (mostly none), among those it can meet.
 fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault {
-    if !Model::has_command(step) || !rng.chance(30) {
+    if !Model::has_command(step) || !rng.chance(40) {
         return Fault::None;
     }
-    let points = points_for(step);
-    let installed: Vec<usize> = (0..model.kernels.len()).filter(|k| model.image[*k]).collect();
-    match rng.weighted(&[50, 14, 8, 10, 18]) {
-        0 if !points.is_empty() => {
-            Fault::Point(*rng.pick(&points), draw_recovery(rng, model, step))
-        }
+    let act = activity(model, step);
+    let points: Vec<&'static str> = if cfg!(feature = "fault-injection") {
+        act.points.clone()
+    } else {
+        Vec::new()
+    };
+    let weights = [
+        if points.is_empty() { 0 } else { 55 },
+        if act.make { 14 } else { 0 },
+        if act.depmod { 10 } else { 0 },
+        6,
+        if u.full_disk && !act.installs_to.is_empty() { 15 } else { 0 },
+    ];
+    match rng.weighted(&weights) {
+        0 => Fault::Point(*rng.pick(&points), draw_recovery(rng, model, step)),
         1 => Fault::Kill(Phase::Make, draw_recovery(rng, model, step)),
         2 => Fault::Kill(Phase::Depmod, draw_recovery(rng, model, step)),
         3 => Fault::Kill(
-            Phase::Delay(rng.below(if u.real { 20_000 } else { 400 })),
+            Phase::Delay(rng.below(if u.real { 20_000 } else { 150 })),
             draw_recovery(rng, model, step),
         ),
-        4 if u.full_disk && !installed.is_empty() => Fault::FullDisk(*rng.pick(&installed)),
-        _ => Fault::None,
+        _ => Fault::FullDisk(*rng.pick(&act.installs_to)),
     }
 }
 

@@ -345,11 +345,13 @@ impl Model {
             }
             self.registered.insert(mv);
         }
-        if !self.headers[k] {
-            return Expect::Code(21);
-        }
+        // BUILD_EXCLUSIVE is read from dkms.conf before the kernel's
+        // headers are looked for: a kernel it rules out is a skip either way.
         if self.excluded(mv, k) {
             return Expect::Code(77);
+        }
+        if !self.headers[k] {
+            return Expect::Code(21);
         }
         if self.installed.get(&(mv.m, k)) == Some(&mv) {
             // "already installed ..., skip" (dkms(8) install).

@@ -36,3 +36,16 @@ fn a_kill_while_a_failure_log_is_kept_leaves_nothing_after_the_rerun() {
 fn a_deferral_goes_when_the_deferred_module_fails() {
     replays("add-module dep/1.0; install-kernel k2 with-headers; add-module hello/3.0; boot");
 }
+
+/// An install over the kernel's own hello onto a full install tree was
+/// rolled back (the original stays in place) but left the empty
+/// `original_module/K/A` directories, so status went on saying
+/// "(Original modules exist)".
+#[test]
+fn a_rolled_back_install_over_an_original_leaves_no_archive_behind() {
+    if !rustix::process::geteuid().is_root() {
+        crate::harness::skip_unless_ci("full disk campaign regression", "needs root for a tmpfs");
+        return;
+    }
+    replays("install-kernel k1 with-headers; add-module hello/1.0; autoinstall k1 !full-disk k1");
+}
