@@ -261,6 +261,11 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
                 if matches!(event, Event::Boot) && k == world.host.running_kernel {
                     load = Some(k.clone());
                 }
+                autoinstall::plan_into(&mut p, world, &k, &a, Depmod::Later, true);
+                // Only after the kernel's work (installs happen in plan
+                // order): a run killed before it keeps the record, so the
+                // next trigger does the work again (SPEC: never loses
+                // deferred work).
                 p.push_soft(
                     WriteJob::ClearHeadersDeferral {
                         k: k.clone(),
@@ -269,7 +274,6 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
                     &[],
                     0,
                 );
-                autoinstall::plan_into(&mut p, world, &k, &a, Depmod::Later, true);
             }
             KernelWork::DeferHeaders(k) => {
                 if would_build(world, &k, &a) {

@@ -84,7 +84,10 @@ struct Activity {
     installs_to: Vec<usize>,
 }
 
-fn activity(model: &Model, step: &Step) -> Activity {
+fn activity(before: &Model, step: &Step) -> Activity {
+    let mut model = before.clone();
+    model.pre(step);
+    let model = &model;
     let mut after = model.clone();
     let exit = after.command(step, None);
     let failed = matches!(exit, Expect::Code(10 | 11));

@@ -210,7 +210,15 @@ impl Model {
         let n = self.kernels.len();
         let k_ok = |k: usize| k < n;
         match step {
-            Step::InstallKernel { k, .. } => k_ok(*k) && !self.image[*k] && !self.headers[*k],
+            // A kernel comes back only once prune forgot it: a kernel
+            // package reinstalled over what dkms still holds for it brings
+            // its own modules back beside ours, which no document covers.
+            Step::InstallKernel { k, .. } => {
+                k_ok(*k)
+                    && !self.image[*k]
+                    && !self.headers[*k]
+                    && !self.built.iter().any(|(_, kk)| kk == k)
+            }
             Step::InstallHeaders { k } => k_ok(*k) && self.image[*k] && !self.headers[*k],
             Step::RemoveKernel { k } | Step::RemoveKernelFiles { k } => {
                 k_ok(*k) && self.image[*k]

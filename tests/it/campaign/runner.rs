@@ -250,6 +250,16 @@ impl<'a> Runner<'a> {
 
     fn event(&mut self, i: usize, e: &Event) -> Result<(), Divergence> {
         let valid = match e {
+            // The next trigger only finishes work recorded as pending.
+            Event::Single(s, Fault::Point(_, Recovery::NextTrigger))
+            | Event::Single(s, Fault::Kill(_, Recovery::NextTrigger)) => {
+                self.model.valid(s)
+                    && match s {
+                        Step::AptPostInvoke | Step::Boot => true,
+                        Step::InstallHeaders { k } => self.model.pending_headers.contains(k),
+                        _ => false,
+                    }
+            }
             Event::Single(s, _) => self.model.valid(s),
             Event::Pair(a, b) => {
                 let mut m = self.model.clone();

@@ -49,3 +49,38 @@ fn a_rolled_back_install_over_an_original_leaves_no_archive_behind() {
     }
     replays("install-kernel k1 with-headers; add-module hello/1.0; autoinstall k1 !full-disk k1");
 }
+
+/// A run that finishes a depmod an interrupted run left due puts that
+/// step in front of its plan; the autoinstall summary then read every
+/// module's outcome one step off: a hello/3.0 that failed to build was
+/// reported as "succeeded" and the hook exited 0 instead of 11.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_failed_build_after_a_due_depmod_is_still_a_failure() {
+    replays("install-kernel k0 with-headers; add-module excl/1.0; add-module hello/3.0; autoinstall k0 !kill@install:before-depmod rerun");
+}
+
+/// header-postinst for a kernel waiting for its headers cleared the
+/// kernel's pending record before building: killed during the build, the
+/// work was lost, and the next trigger (apt-post-invoke) had nothing to do.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_kill_during_a_pending_kernels_build_keeps_it_pending() {
+    replays("add-module hello/1.0; install-kernel k0 without-headers; install-headers k0 !kill@build:after-copy next-trigger");
+}
+
+/// The same, killed while a module's BUILD_DEPENDS deferral was written.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_kill_while_a_deferral_is_written_keeps_the_kernel_pending() {
+    replays("add-module dep/1.0; install-kernel k0 without-headers; install-headers k0 !kill@pending:before-persist next-trigger");
+}
+
+/// Killed while uninstalling over the kernel's own hello, after the
+/// original was put back and ours deleted: the emptied archive directory
+/// made status say "(Original modules exist)" with nothing archived.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn status_claims_no_original_that_an_interrupted_uninstall_put_back() {
+    replays("add-module hello/2.0; install-kernel k1 with-headers; remove-module hello/2.0 !kill@uninstall:after-delete rerun");
+}
