@@ -140,9 +140,11 @@ fn activity(before: &Model, step: &Step) -> Activity {
     }
 }
 
-/// Draws a fault for `step` (mostly none), among those it can meet.
+/// Draws a fault for `step` (mostly none), among those it can meet: a
+/// family of fault points first (so that frequent ones do not crowd out
+/// the rest), then a point of it.
 fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault {
-    if !Model::has_command(step) || !rng.chance(40) {
+    if !Model::has_command(step) {
         return Fault::None;
     }
     let act = activity(model, step);
@@ -151,15 +153,39 @@ fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault 
     } else {
         Vec::new()
     };
+    let full = u.full_disk && !act.installs_to.is_empty();
+    if points.is_empty() && !act.make && !act.depmod && !full {
+        // Nothing to hit but a random moment.
+        return if rng.chance(6) {
+            Fault::Kill(Phase::Delay(rng.below(if u.real { 20_000 } else { 60 })), draw_recovery(rng, model, step))
+        } else {
+            Fault::None
+        };
+    }
+    if !rng.chance(50) {
+        return Fault::None;
+    }
     let weights = [
-        if points.is_empty() { 0 } else { 55 },
-        if act.make { 14 } else { 0 },
-        if act.depmod { 10 } else { 0 },
-        6,
-        if u.full_disk && !act.installs_to.is_empty() { 15 } else { 0 },
+        if points.is_empty() { 0 } else { 45 },
+        if act.make { 15 } else { 0 },
+        if act.depmod { 12 } else { 0 },
+        5,
+        if full { 18 } else { 0 },
     ];
     match rng.weighted(&weights) {
-        0 => Fault::Point(*rng.pick(&points), draw_recovery(rng, model, step)),
+        0 => {
+            let mut families: Vec<&str> = points.iter().map(|p| p.split(':').next().unwrap_or("")).collect();
+            families.dedup();
+            let fam = *rng.pick(&families);
+            let in_fam: Vec<&'static str> = points.iter().copied().filter(|p| p.starts_with(fam)).collect();
+            // Archiving happens once per kernel: take it when it can happen.
+            let p = if in_fam.contains(&"install:after-archive") && rng.chance(50) {
+                "install:after-archive"
+            } else {
+                *rng.pick(&in_fam)
+            };
+            Fault::Point(p, draw_recovery(rng, model, step))
+        }
         1 => Fault::Kill(Phase::Make, draw_recovery(rng, model, step)),
         2 => Fault::Kill(Phase::Depmod, draw_recovery(rng, model, step)),
         3 => Fault::Kill(

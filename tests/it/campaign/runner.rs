@@ -545,6 +545,11 @@ impl<'a> Runner<'a> {
         }
         for (k, kn) in self.u.kernels.iter().enumerate() {
             if !self.model.image[k] {
+                // What dkms does to a removed kernel's directory must not
+                // make it look installed again (prune's own test).
+                if self.root.exists(&format!("lib/modules/{kn}/kernel")) {
+                    what.push(format!("the removed kernel {kn} has a lib/modules/{kn}/kernel again"));
+                }
                 continue;
             }
             let want = self.model.kernel_files(k);

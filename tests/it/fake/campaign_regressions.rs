@@ -84,3 +84,19 @@ fn a_kill_while_a_deferral_is_written_keeps_the_kernel_pending() {
 fn status_claims_no_original_that_an_interrupted_uninstall_put_back() {
     replays("add-module hello/2.0; install-kernel k1 with-headers; remove-module hello/2.0 !kill@uninstall:after-delete rerun");
 }
+
+/// Pruning a kernel removed without its hooks put the kernel's own hello
+/// back from the archive into the removed kernel's tree: that recreated
+/// `lib/modules/K/kernel/`, so the kernel looked installed again; killed
+/// right after, the rerun never pruned it and it stayed "installed".
+#[test]
+fn prune_puts_no_original_back_into_a_removed_kernel() {
+    replays("add-module hello/2.0; install-kernel k1 with-headers; remove-kernel-files k1; boot");
+}
+
+/// The same, killed after the restore: the rerun must still prune it.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_prune_killed_in_an_uninstall_is_finished_by_the_rerun() {
+    replays("add-module hello/2.0; install-kernel k1 with-headers; remove-kernel-files k1; boot !kill@uninstall:after-delete rerun");
+}
