@@ -14,7 +14,7 @@ const KINDS: &[(&str, u64)] = &[
     ("install-kernel", 12),
     ("install-headers", 8),
     ("remove-kernel", 6),
-    ("remove-kernel-files", 3),
+    ("remove-kernel-files", 5),
     ("add-module", 14),
     ("remove-module", 5),
     ("autoinstall", 7),
@@ -162,13 +162,13 @@ fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault 
             Fault::None
         };
     }
-    if !rng.chance(50) {
+    if !rng.chance(65) {
         return Fault::None;
     }
     let weights = [
-        if points.is_empty() { 0 } else { 45 },
-        if act.make { 15 } else { 0 },
-        if act.depmod { 12 } else { 0 },
+        if points.is_empty() { 0 } else { 55 },
+        if act.make { 12 } else { 0 },
+        if act.depmod { 10 } else { 0 },
         5,
         if full { 18 } else { 0 },
     ];
@@ -176,14 +176,30 @@ fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault 
         0 => {
             let mut families: Vec<&str> = points.iter().map(|p| p.split(':').next().unwrap_or("")).collect();
             families.dedup();
-            let fam = *rng.pick(&families);
+            // Families with many points, or rarely reachable, weigh more.
+            let fw: Vec<u64> = families
+                .iter()
+                .map(|f| match *f {
+                    "install" => 10,
+                    "build" | "prune" => 4,
+                    "uninstall" => 3,
+                    _ => 1,
+                })
+                .collect();
+            let fam = families[rng.weighted(&fw)];
             let in_fam: Vec<&'static str> = points.iter().copied().filter(|p| p.starts_with(fam)).collect();
             // Archiving happens once per kernel: take it when it can happen.
-            let p = if in_fam.contains(&"install:after-archive") && rng.chance(50) {
-                "install:after-archive"
-            } else {
-                *rng.pick(&in_fam)
-            };
+            // Archiving happens once per kernel, and every build passes
+            // build:after-copy (failed ones too): the others weigh more.
+            let pw: Vec<u64> = in_fam
+                .iter()
+                .map(|p| match *p {
+                    "install:after-archive" => 12,
+                    "build:after-copy" => 1,
+                    _ => 3,
+                })
+                .collect();
+            let p = in_fam[rng.weighted(&pw)];
             Fault::Point(p, draw_recovery(rng, model, step))
         }
         1 => Fault::Kill(Phase::Make, draw_recovery(rng, model, step)),

@@ -39,6 +39,7 @@ mod runner;
 mod shrink;
 mod universe;
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -120,7 +121,12 @@ fn campaign() {
         if cfg!(feature = "fault-injection") { "compiled in" } else { "NOT compiled in (kills only)" },
         if fake.full_disk { "on (tmpfs)" } else { "off (needs root)" },
     );
-    println!("campaign: replay with CAMPAIGN_SEED={seed} (tests/campaign.sh --seed {seed})");
+    // Straight to stderr, past the test harness's capture: CI logs show
+    // the seed of every run, so that a failure can be replayed.
+    let _ = writeln!(
+        std::io::stderr(),
+        "campaign: seed {seed}, {fake_n} sequences (replay: tests/campaign.sh --seed {seed} --sequences {fake_n})"
+    );
 
     if let Ok(text) = std::env::var("CAMPAIGN_REPLAY") {
         let u = if std::env::var_os("CAMPAIGN_REPLAY_REAL").is_some() {

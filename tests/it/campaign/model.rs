@@ -224,7 +224,11 @@ impl Model {
                 k_ok(*k) && self.image[*k]
             }
             Step::AddModule(mv) => !self.registered.contains(mv),
-            Step::RemoveModule(mv) => self.registered.contains(mv) && self.sources.contains(mv),
+            Step::RemoveModule(mv) => {
+                self.registered.contains(mv)
+                    && self.sources.contains(mv)
+                    && !self.restores_into_removed(*mv)
+            }
             Step::Autoinstall(Some(k)) => k_ok(*k) && self.image[*k],
             Step::Autoinstall(None) | Step::AptPostInvoke | Step::Boot => true,
             Step::DkmsInstall(mv, k) => {
@@ -237,8 +241,19 @@ impl Model {
                         .is_none_or(|cur| cur.v <= mv.v)
             }
             Step::DkmsUninstall(mv, k) => k_ok(*k) && self.image[*k] && self.registered.contains(mv),
-            Step::DkmsRemove(mv) => self.registered.contains(mv),
+            Step::DkmsRemove(mv) => self.registered.contains(mv) && !self.restores_into_removed(*mv),
         }
+    }
+
+    /// True if uninstalling `mv` everywhere would put a kernel's own
+    /// module back into the tree of a kernel removed without its hooks
+    /// (and not pruned yet): `dkms` does that as upstream does, and the
+    /// restored file makes the removed kernel look installed again, a
+    /// state no document describes. Sequences stay clear of it.
+    fn restores_into_removed(&self, mv: Mv) -> bool {
+        self.original_on.is_some_and(|k| {
+            !self.image[k] && self.installed.get(&(mv.m, k)) == Some(&mv)
+        })
     }
 
     /// What the package manager does before the command: files arrive.
