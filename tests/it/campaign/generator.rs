@@ -188,7 +188,6 @@ fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault 
                 .collect();
             let fam = families[rng.weighted(&fw)];
             let in_fam: Vec<&'static str> = points.iter().copied().filter(|p| p.starts_with(fam)).collect();
-            // Archiving happens once per kernel: take it when it can happen.
             // Archiving happens once per kernel, and every build passes
             // build:after-copy (failed ones too): the others weigh more.
             let pw: Vec<u64> = in_fam
