@@ -90,7 +90,11 @@ impl fmt::Display for Step {
             Step::InstallKernel { k, headers } => write!(
                 f,
                 "install-kernel k{k} {}",
-                if *headers { "with-headers" } else { "without-headers" }
+                if *headers {
+                    "with-headers"
+                } else {
+                    "without-headers"
+                }
             ),
             Step::InstallHeaders { k } => write!(f, "install-headers k{k}"),
             Step::RemoveKernel { k } => write!(f, "remove-kernel k{k}"),
@@ -192,10 +196,7 @@ impl Event {
                     _ if at.ends_with("ms") => {
                         Fault::Kill(Phase::Delay(at.trim_end_matches("ms").parse().ok()?), r)
                     }
-                    _ => Fault::Point(
-                        dkms_hook::fault::POINTS.iter().find(|p| **p == at)?,
-                        r,
-                    ),
+                    _ => Fault::Point(dkms_hook::fault::POINTS.iter().find(|p| **p == at)?, r),
                 }
             }
             _ => return None,

@@ -105,14 +105,16 @@ fn activity(before: &Model, step: &Step) -> Activity {
     let archives = (0..model.kernels.len()).any(|k| after.archived(k) && !model.archived(k));
     let removes = matches!(step, Step::RemoveModule(_) | Step::DkmsRemove(_))
         && model.registered.len() != after.registered.len();
-    let prunes = matches!(step, Step::AptPostInvoke | Step::Boot | Step::RemoveKernel { .. })
-        && (0..model.kernels.len()).any(|k| {
-            !model.image[k]
-                && !model.headers[k]
-                && (model.built.iter().any(|(_, kk)| *kk == k)
-                    || model.pending_headers.contains(&k)
-                    || model.pending_deps.iter().any(|(kk, _)| *kk == k))
-        });
+    let prunes = matches!(
+        step,
+        Step::AptPostInvoke | Step::Boot | Step::RemoveKernel { .. }
+    ) && (0..model.kernels.len()).any(|k| {
+        !model.image[k]
+            && !model.headers[k]
+            && (model.built.iter().any(|(_, kk)| *kk == k)
+                || model.pending_headers.contains(&k)
+                || model.pending_deps.iter().any(|(kk, _)| *kk == k))
+    });
     let records = after.pending().difference(&model.pending()).count() > 0 || failed;
     let mut points = Vec::new();
     for p in dkms_hook::fault::POINTS {
@@ -157,7 +159,10 @@ fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault 
     if points.is_empty() && !act.make && !act.depmod && !full {
         // Nothing to hit but a random moment.
         return if rng.chance(6) {
-            Fault::Kill(Phase::Delay(rng.below(if u.real { 20_000 } else { 60 })), draw_recovery(rng, model, step))
+            Fault::Kill(
+                Phase::Delay(rng.below(if u.real { 20_000 } else { 60 })),
+                draw_recovery(rng, model, step),
+            )
         } else {
             Fault::None
         };
@@ -174,7 +179,10 @@ fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault 
     ];
     match rng.weighted(&weights) {
         0 => {
-            let mut families: Vec<&str> = points.iter().map(|p| p.split(':').next().unwrap_or("")).collect();
+            let mut families: Vec<&str> = points
+                .iter()
+                .map(|p| p.split(':').next().unwrap_or(""))
+                .collect();
             families.dedup();
             // Families with many points, or rarely reachable, weigh more.
             let fw: Vec<u64> = families
@@ -187,7 +195,11 @@ fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault 
                 })
                 .collect();
             let fam = families[rng.weighted(&fw)];
-            let in_fam: Vec<&'static str> = points.iter().copied().filter(|p| p.starts_with(fam)).collect();
+            let in_fam: Vec<&'static str> = points
+                .iter()
+                .copied()
+                .filter(|p| p.starts_with(fam))
+                .collect();
             // Archiving happens once per kernel, and every build passes
             // build:after-copy (failed ones too): the others weigh more.
             let pw: Vec<u64> = in_fam

@@ -18,7 +18,9 @@ use super::universe::{Mv, CATALOG};
 
 /// Hex SHA-256 of a file, `None` when it cannot be read.
 pub fn sha_of(p: &Path) -> Option<String> {
-    fs::read(p).ok().map(|d| format!("{:x}", Sha256::digest(&d)))
+    fs::read(p)
+        .ok()
+        .map(|d| format!("{:x}", Sha256::digest(&d)))
 }
 
 fn is_ko(name: &str) -> bool {
@@ -46,7 +48,11 @@ pub fn module_files(root: &TestRoot, k: &str) -> BTreeMap<String, String> {
     for (p, n) in snapshot_dir_skipping(&base, &["build", "source"]) {
         let name = p.to_string_lossy().into_owned();
         if let Node::File { sha256, .. } = n {
-            if is_ko(&name) && !p.file_name().is_some_and(|f| f.to_string_lossy().starts_with('.')) {
+            if is_ko(&name)
+                && !p
+                    .file_name()
+                    .is_some_and(|f| f.to_string_lossy().starts_with('.'))
+            {
                 out.insert(name, sha256);
             }
         }
@@ -98,7 +104,11 @@ pub fn snapshot_dir_skipping(dir: &Path, skip: &[&str]) -> Snapshot {
 
 /// What each module file of installed kernel `k` is: `build m/v` when its
 /// bytes are that version's build for `k`, `original`, or its hash.
-pub fn identify_files(root: &TestRoot, k: &str, original: Option<&str>) -> BTreeMap<String, String> {
+pub fn identify_files(
+    root: &TestRoot,
+    k: &str,
+    original: Option<&str>,
+) -> BTreeMap<String, String> {
     let builds: BTreeMap<String, Mv> = CATALOG
         .iter()
         .filter_map(|mv| sha_of(&built_ko(root, *mv, k)).map(|s| (s, *mv)))
@@ -219,14 +229,14 @@ pub fn status_disagreements(root: &TestRoot, lines: &[String]) -> Vec<String> {
                 if state == "built" && names_this {
                     out.push(format!("{line:?}: but kernel-{k}-{a} names this version"));
                 }
-                if state == "installed" && !suffix.contains("missing") && !suffix.contains("Differences") {
+                if state == "installed"
+                    && !suffix.contains("missing")
+                    && !suffix.contains("Differences")
+                {
                     for b in &built {
                         let inst = root.path(&format!("lib/modules/{k}/updates/dkms/{b}"));
                         if sha_of(&inst) != sha_of(&module_dir.join(b)) {
-                            out.push(format!(
-                                "{line:?}: {} is not the built {b}",
-                                inst.display()
-                            ));
+                            out.push(format!("{line:?}: {} is not the built {b}", inst.display()));
                         }
                     }
                 }
@@ -242,7 +252,11 @@ pub fn status_disagreements(root: &TestRoot, lines: &[String]) -> Vec<String> {
                 // Truthful only while the source link is missing or leads
                 // nowhere (a kill between the version's directory and its
                 // link leaves that).
-                if root.path(&format!("{vdir}/source")).join("dkms.conf").is_file() {
+                if root
+                    .path(&format!("{vdir}/source"))
+                    .join("dkms.conf")
+                    .is_file()
+                {
                     out.push(format!("{line:?}: but {vdir}/source holds a dkms.conf"));
                 }
             }
@@ -258,7 +272,10 @@ pub fn status_disagreements(root: &TestRoot, lines: &[String]) -> Vec<String> {
 pub fn leftovers(root: &TestRoot) -> Vec<String> {
     let mut out = Vec::new();
     for (p, _) in snapshot_dir(&root.path("var/lib/dkms")) {
-        let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let n = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if n.starts_with("build-")
             || n.starts_with(".tmp")
             || n.starts_with(".old_")
@@ -268,8 +285,14 @@ pub fn leftovers(root: &TestRoot) -> Vec<String> {
         }
     }
     for k in root.list("lib/modules") {
-        for (p, _) in snapshot_dir_skipping(&root.path(&format!("lib/modules/{k}")), &["build", "source"]) {
-            let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        for (p, _) in snapshot_dir_skipping(
+            &root.path(&format!("lib/modules/{k}")),
+            &["build", "source"],
+        ) {
+            let n = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if n.starts_with('.') && n.contains(".dkms-") {
                 out.push(format!("lib/modules/{k}/{}", p.display()));
             }

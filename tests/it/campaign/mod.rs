@@ -57,7 +57,14 @@ fn env_u64(name: &str) -> Option<u64> {
 /// other sequences than the fake ones of the same seed.
 const REAL_BASE: u64 = 1 << 32;
 
-fn report(kind: &str, seed: u64, index: u64, events: &[Event], d: &Divergence, shrunk: Option<(Vec<Event>, usize)>) -> String {
+fn report(
+    kind: &str,
+    seed: u64,
+    index: u64,
+    events: &[Event],
+    d: &Divergence,
+    shrunk: Option<(Vec<Event>, usize)>,
+) -> String {
     let mut s = format!(
         "DIVERGENCE: {kind} sequence {index} (seed {seed}), after event {} `{}`:\n",
         d.at, d.event
@@ -202,8 +209,14 @@ fn campaign() {
         t0.elapsed().as_secs_f64(),
         mix.below(20)
     );
-    println!("campaign: {} sequences, {d} divergences (seed {seed})", work.len());
-    assert_eq!(d, 0, "the campaign found divergences (seed {seed}); see above");
+    println!(
+        "campaign: {} sequences, {d} divergences (seed {seed})",
+        work.len()
+    );
+    assert_eq!(
+        d, 0,
+        "the campaign found divergences (seed {seed}); see above"
+    );
 }
 
 use crate::harness::in_ci;

@@ -105,7 +105,11 @@ impl Model {
 
     /// The newest registered version of module `m`.
     pub fn newest(&self, m: &str) -> Option<Mv> {
-        self.registered.iter().filter(|mv| mv.m == m).max_by(|a, b| a.v.cmp(b.v)).copied()
+        self.registered
+            .iter()
+            .filter(|mv| mv.m == m)
+            .max_by(|a, b| a.v.cmp(b.v))
+            .copied()
     }
 
     fn excluded(&self, mv: Mv, k: usize) -> bool {
@@ -114,9 +118,10 @@ impl Model {
 
     /// True if an autoinstall for `k` has something to build.
     pub fn would_build(&self, k: usize) -> bool {
-        MODULES.iter().filter_map(|m| self.newest(m)).any(|mv| {
-            !self.excluded(mv, k) && self.installed.get(&(mv.m, k)) != Some(&mv)
-        })
+        MODULES
+            .iter()
+            .filter_map(|m| self.newest(m))
+            .any(|mv| !self.excluded(mv, k) && self.installed.get(&(mv.m, k)) != Some(&mv))
     }
 
     /// Autoinstall for `k` (headers present); `full`: the kernel whose
@@ -220,9 +225,7 @@ impl Model {
                     && !self.built.iter().any(|(_, kk)| kk == k)
             }
             Step::InstallHeaders { k } => k_ok(*k) && self.image[*k] && !self.headers[*k],
-            Step::RemoveKernel { k } | Step::RemoveKernelFiles { k } => {
-                k_ok(*k) && self.image[*k]
-            }
+            Step::RemoveKernel { k } | Step::RemoveKernelFiles { k } => k_ok(*k) && self.image[*k],
             Step::AddModule(mv) => !self.registered.contains(mv),
             Step::RemoveModule(mv) => {
                 self.registered.contains(mv)
@@ -240,8 +243,12 @@ impl Model {
                         .get(&(mv.m, *k))
                         .is_none_or(|cur| cur.v <= mv.v)
             }
-            Step::DkmsUninstall(mv, k) => k_ok(*k) && self.image[*k] && self.registered.contains(mv),
-            Step::DkmsRemove(mv) => self.registered.contains(mv) && !self.restores_into_removed(*mv),
+            Step::DkmsUninstall(mv, k) => {
+                k_ok(*k) && self.image[*k] && self.registered.contains(mv)
+            }
+            Step::DkmsRemove(mv) => {
+                self.registered.contains(mv) && !self.restores_into_removed(*mv)
+            }
         }
     }
 
@@ -251,9 +258,8 @@ impl Model {
     /// restored file makes the removed kernel look installed again, a
     /// state no document describes. Sequences stay clear of it.
     fn restores_into_removed(&self, mv: Mv) -> bool {
-        self.original_on.is_some_and(|k| {
-            !self.image[k] && self.installed.get(&(mv.m, k)) == Some(&mv)
-        })
+        self.original_on
+            .is_some_and(|k| !self.image[k] && self.installed.get(&(mv.m, k)) == Some(&mv))
     }
 
     /// What the package manager does before the command: files arrive.
@@ -460,7 +466,11 @@ impl Model {
     pub fn pending(&self) -> BTreeSet<PendingEntry> {
         let mut out = BTreeSet::new();
         for k in &self.pending_headers {
-            out.insert((self.kernels[*k].clone(), "headers-missing".to_string(), None));
+            out.insert((
+                self.kernels[*k].clone(),
+                "headers-missing".to_string(),
+                None,
+            ));
         }
         for (k, m) in &self.pending_deps {
             out.insert((

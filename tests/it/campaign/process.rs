@@ -38,7 +38,9 @@ pub fn spawn(root: &TestRoot, bin: &str, args: &[String], fault: Option<&str>) -
     }
     let command = format!(
         "{}{} {}",
-        fault.map(|f| format!("DKMS_HOOK_FAULT={f} ")).unwrap_or_default(),
+        fault
+            .map(|f| format!("DKMS_HOOK_FAULT={f} "))
+            .unwrap_or_default(),
         bin.rsplit('/').next().unwrap_or(bin),
         args.join(" ")
     );
@@ -81,7 +83,10 @@ fn descendants(pid: i32) -> Vec<(i32, String)> {
         };
         for t in tasks.flatten() {
             let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-            for c in children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()) {
+            for c in children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<i32>().ok())
+            {
                 let comm = std::fs::read_to_string(format!("/proc/{c}/comm")).unwrap_or_default();
                 out.push((c, comm.trim().to_string()));
                 todo.push(c);
@@ -107,8 +112,9 @@ impl Running {
         if self.done() {
             return false;
         }
-        rustix::process::Pid::from_raw(self.pid)
-            .is_some_and(|p| rustix::process::kill_process(p, rustix::process::Signal::KILL).is_ok())
+        rustix::process::Pid::from_raw(self.pid).is_some_and(|p| {
+            rustix::process::kill_process(p, rustix::process::Signal::KILL).is_ok()
+        })
     }
 
     /// Kills the process during `phase` (a random moment of it). True if
@@ -134,7 +140,11 @@ impl Running {
                 return false;
             }
             if descendants(self.pid).iter().any(|(_, c)| c == name) {
-                std::thread::sleep(Duration::from_millis(rng.below(if name == "make" { 30 } else { 4 })));
+                std::thread::sleep(Duration::from_millis(rng.below(if name == "make" {
+                    30
+                } else {
+                    4
+                })));
                 return self.kill();
             }
             std::thread::sleep(Duration::from_micros(500));
@@ -150,7 +160,8 @@ impl Running {
                 Ok(s) => s,
                 Err(_) => {
                     if let Some(p) = rustix::process::Pid::from_raw(self.pid) {
-                        let _ = rustix::process::kill_process_group(p, rustix::process::Signal::KILL);
+                        let _ =
+                            rustix::process::kill_process_group(p, rustix::process::Signal::KILL);
                     }
                     let s = self.exited.recv().expect("child reaped");
                     let mut o = self.collect(s);

@@ -78,10 +78,7 @@ impl<'a> Runner<'a> {
             RUN_TIMEOUT
         };
         root.set_timeout(timeout);
-        let original_sha = u
-            .original_on
-            .as_ref()
-            .and_then(|k| sha_of(&original_ko(k)));
+        let original_sha = u.original_on.as_ref().and_then(|k| sha_of(&original_ko(k)));
         let mut seen = BTreeSet::new();
         seen.extend(original_sha.clone());
         Runner {
@@ -131,9 +128,7 @@ impl<'a> Runner<'a> {
             Step::AptPostInvoke => (HOOK, s(&["apt-post-invoke"])),
             Step::Boot => (HOOK, s(&["boot"])),
             Step::DkmsInstall(mv, i) => (DKMS, s(&["install", &mv.to_string(), "-k", &k(i)])),
-            Step::DkmsUninstall(mv, i) => {
-                (DKMS, s(&["uninstall", &mv.to_string(), "-k", &k(i)]))
-            }
+            Step::DkmsUninstall(mv, i) => (DKMS, s(&["uninstall", &mv.to_string(), "-k", &k(i)])),
         })
     }
 
@@ -192,7 +187,8 @@ impl<'a> Runner<'a> {
                     }
                 }
                 if self.u.original_on.as_deref() == Some(kn.as_str()) {
-                    self.root.add_kernel_module(&kn, ORIGINAL_REL, &original_ko(&kn));
+                    self.root
+                        .add_kernel_module(&kn, ORIGINAL_REL, &original_ko(&kn));
                 }
                 // As the image package's postinst does before the hooks.
                 let mut c = std::process::Command::new("depmod");
@@ -234,7 +230,10 @@ impl<'a> Runner<'a> {
 
     fn fill(&self, k: usize) {
         use std::io::Write;
-        let p = self.root.path(&format!("lib/modules/{}/updates/.campaign-fill", self.kname(k)));
+        let p = self.root.path(&format!(
+            "lib/modules/{}/updates/.campaign-fill",
+            self.kname(k)
+        ));
         let mut f = fs::File::create(&p).expect("create filler");
         let chunk = vec![0u8; 4096];
         while f.write_all(&chunk).is_ok() {}
@@ -242,10 +241,10 @@ impl<'a> Runner<'a> {
     }
 
     fn unfill(&self, k: usize) {
-        let _ = fs::remove_file(
-            self.root
-                .path(&format!("lib/modules/{}/updates/.campaign-fill", self.kname(k))),
-        );
+        let _ = fs::remove_file(self.root.path(&format!(
+            "lib/modules/{}/updates/.campaign-fill",
+            self.kname(k)
+        )));
     }
 
     fn event(&mut self, i: usize, e: &Event) -> Result<(), Divergence> {
@@ -288,7 +287,13 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn single(&mut self, step: &Step, fault: &Fault, what: &mut Vec<String>, outs: &mut Vec<String>) {
+    fn single(
+        &mut self,
+        step: &Step,
+        fault: &Fault,
+        what: &mut Vec<String>,
+        outs: &mut Vec<String>,
+    ) {
         self.count(&format!("step: {}", step_kind(step)), true);
         self.pre(step);
         let outside = outside_trees(&self.root);
@@ -326,9 +331,7 @@ impl<'a> Runner<'a> {
                     _ => unreachable!(),
                 };
                 let killed_here = match fault {
-                    Fault::Kill(ph, _) => {
-                        running.kill_during(*ph, &mut self.rng, self.timeout)
-                    }
+                    Fault::Kill(ph, _) => running.kill_during(*ph, &mut self.rng, self.timeout),
                     _ => false,
                 };
                 let out = running.wait(self.timeout);
@@ -342,8 +345,13 @@ impl<'a> Runner<'a> {
                     match r {
                         Recovery::Rerun | Recovery::DoctorRerun => {
                             if *r == Recovery::DoctorRerun {
-                                let d = spawn(&self.root, HOOK, &["doctor".into(), "--repair".into()], None)
-                                    .wait(self.timeout);
+                                let d = spawn(
+                                    &self.root,
+                                    HOOK,
+                                    &["doctor".into(), "--repair".into()],
+                                    None,
+                                )
+                                .wait(self.timeout);
                                 outs.push(d.to_string());
                             }
                             let again = self.run(step, None).wait(self.timeout);
@@ -411,9 +419,16 @@ impl<'a> Runner<'a> {
             self.expect_exit(&ob, eb, &mut w);
             self.compare(&mut w);
             let m = std::mem::replace(&mut self.model, saved);
-            let order = if a_first { "first then second" } else { "second then first" };
+            let order = if a_first {
+                "first then second"
+            } else {
+                "second then first"
+            };
             let w: Vec<String> = w.into_iter().map(|x| format!("[{order}] {x}")).collect();
-            if best.as_ref().is_none_or(|(_, bw)| !bw.is_empty() && w.len() < bw.len()) {
+            if best
+                .as_ref()
+                .is_none_or(|(_, bw)| !bw.is_empty() && w.len() < bw.len())
+            {
                 best = Some((m, w));
             }
         }
@@ -458,7 +473,9 @@ impl<'a> Runner<'a> {
             })
             .collect();
         for t in torn {
-            what.push(format!("after the kill, {t} is no whole module ever built (torn?)"));
+            what.push(format!(
+                "after the kill, {t} is no whole module ever built (torn?)"
+            ));
         }
         self.remember_builds();
     }
@@ -538,7 +555,13 @@ impl<'a> Runner<'a> {
     /// The root against the model.
     fn compare(&self, what: &mut Vec<String>) {
         let status = spawn(&self.root, DKMS, &["status".into()], None).wait(self.timeout);
-        let got = strip_suffixes(&status.stdout.lines().map(str::to_string).collect::<Vec<_>>());
+        let got = strip_suffixes(
+            &status
+                .stdout
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        );
         let want = self.model.status_lines(ARCH);
         if got != want {
             what.push(format!("dkms status: model {want:?}, root {got:?}"));
@@ -548,14 +571,18 @@ impl<'a> Runner<'a> {
                 // What dkms does to a removed kernel's directory must not
                 // make it look installed again (prune's own test).
                 if self.root.exists(&format!("lib/modules/{kn}/kernel")) {
-                    what.push(format!("the removed kernel {kn} has a lib/modules/{kn}/kernel again"));
+                    what.push(format!(
+                        "the removed kernel {kn} has a lib/modules/{kn}/kernel again"
+                    ));
                 }
                 continue;
             }
             let want = self.model.kernel_files(k);
             let got = identify_files(&self.root, kn, self.original_sha.as_deref());
             if want != got {
-                what.push(format!("module files of {kn}: model {want:?}, root {got:?}"));
+                what.push(format!(
+                    "module files of {kn}: model {want:?}, root {got:?}"
+                ));
             }
             let listed = depmod_listed(&self.root, kn);
             let files: BTreeSet<String> = module_files(&self.root, kn).into_keys().collect();
@@ -594,7 +621,10 @@ impl<'a> Runner<'a> {
     fn finish(&mut self, n: usize) -> Result<(), Divergence> {
         let doctor = spawn(&self.root, HOOK, &["doctor".into()], None).wait(self.timeout);
         let mut what = Vec::new();
-        if !doctor.stdout.contains("No leftovers from interrupted runs found.") {
+        if !doctor
+            .stdout
+            .contains("No leftovers from interrupted runs found.")
+        {
             what.push("doctor finds leftovers at the end of the sequence".into());
         }
         if what.is_empty() {

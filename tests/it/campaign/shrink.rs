@@ -8,7 +8,13 @@ use super::runner::run_sequence;
 use super::universe::Universe;
 
 /// The shrunk sequence and how many runs it took.
-pub fn shrink(u: &Universe, events: &[Event], at: usize, seed: u64, budget: usize) -> (Vec<Event>, usize) {
+pub fn shrink(
+    u: &Universe,
+    events: &[Event],
+    at: usize,
+    seed: u64,
+    budget: usize,
+) -> (Vec<Event>, usize) {
     let mut cur: Vec<Event> = events[..(at + 1).min(events.len())].to_vec();
     let mut runs = 0;
     let fails = |cand: &[Event], runs: &mut usize| -> bool {

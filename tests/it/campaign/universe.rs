@@ -33,11 +33,23 @@ impl std::fmt::Display for Mv {
 
 /// Every module version a sequence may use.
 pub const CATALOG: &[Mv] = &[
-    Mv { m: "hello", v: "1.0" },
-    Mv { m: "hello", v: "2.0" },
-    Mv { m: "hello", v: "3.0" },
+    Mv {
+        m: "hello",
+        v: "1.0",
+    },
+    Mv {
+        m: "hello",
+        v: "2.0",
+    },
+    Mv {
+        m: "hello",
+        v: "3.0",
+    },
     Mv { m: "dep", v: "1.0" },
-    Mv { m: "excl", v: "1.0" },
+    Mv {
+        m: "excl",
+        v: "1.0",
+    },
 ];
 
 /// Module names, in BUILD_DEPENDS order.
@@ -137,7 +149,10 @@ impl Universe {
             conf.push_str(&format!("BUILD_DEPENDS=\"{d}\"\n"));
         }
         if mv.exclusive() {
-            conf.push_str(&format!("BUILD_EXCLUSIVE_KERNEL=\"{}\"\n", self.excl_regex()));
+            conf.push_str(&format!(
+                "BUILD_EXCLUSIVE_KERNEL=\"{}\"\n",
+                self.excl_regex()
+            ));
         }
         let mut c = if self.real {
             real_c(mv.m, mv.v)

@@ -26,7 +26,9 @@ fn autoinstall_all_kernels_passes_over_a_removed_kernels_directory() {
 #[cfg(feature = "fault-injection")]
 #[test]
 fn a_kill_while_a_failure_log_is_kept_leaves_nothing_after_the_rerun() {
-    replays("add-module hello/3.0; install-kernel k1 with-headers !kill@install:before-rename rerun");
+    replays(
+        "add-module hello/3.0; install-kernel k1 with-headers !kill@install:before-rename rerun",
+    );
 }
 
 /// dep waited for its BUILD_DEPENDS (hello) to be registered; once hello
