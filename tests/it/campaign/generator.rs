@@ -167,6 +167,10 @@ fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault 
             Fault::None
         };
     }
+    // Archiving happens once per kernel: when it can, it is hit often.
+    if points.contains(&"install:after-archive") && rng.chance(45) {
+        return Fault::Point("install:after-archive", draw_recovery(rng, model, step));
+    }
     if !rng.chance(65) {
         return Fault::None;
     }
@@ -188,9 +192,9 @@ fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault 
             let fw: Vec<u64> = families
                 .iter()
                 .map(|f| match *f {
-                    "install" => 10,
-                    "build" | "prune" => 4,
-                    "uninstall" => 3,
+                    "install" => 20,
+                    "build" => 12,
+                    "prune" | "uninstall" => 5,
                     _ => 1,
                 })
                 .collect();
@@ -207,7 +211,7 @@ fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault 
                 .map(|p| match *p {
                     "install:after-archive" => 12,
                     "build:after-copy" => 1,
-                    _ => 3,
+                    _ => 5,
                 })
                 .collect();
             let p = in_fam[rng.weighted(&pw)];

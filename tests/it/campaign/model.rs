@@ -396,6 +396,14 @@ impl Model {
             return Expect::Code(10);
         }
         self.built.insert((mv, k));
+        // "When the kernel already has a module of the same name whose
+        // version is the same or newer, the install is refused unless
+        // --force" (dkms(8) install): built, not installed. The same
+        // version is the skip above; the catalogue's versions (one digit
+        // each) compare as strings.
+        if self.installed.get(&(mv.m, k)).is_some_and(|cur| cur.v > mv.v) {
+            return Expect::Code(6);
+        }
         if full == Some(k) {
             return Expect::Code(6);
         }
