@@ -154,6 +154,37 @@ pub enum Command {
         #[arg(value_name = "FILES", value_hint = ValueHint::FilePath)]
         files: Vec<PathBuf>,
     },
+    /// Say why a module does or does not load, and what fixes it.
+    ///
+    /// Checks in order, one line each (✔ passed, ✘ failed, - not checked): registered (else similar names, unregistered sources and *-dkms packages that provide it); built for KVER (else why: the kernel's headers missing, a BUILD_EXCLUSIVE rule, BUILD_DEPENDS waiting, AUTOINSTALL off, a failed build with its make.log from the first compiler error); installed, and the installed file the one built; modules.dep lists that file (else which file wins: the kernel's own module, another directory, a depmod.d override or search line); its vermagic is KVER; not blacklisted nor redirected by an install line in /etc/modprobe.d, /run/modprobe.d, /usr/lib/modprobe.d or /lib/modprobe.d (nor on the kernel command line); its depends are there for KVER; its signature, where KVER requires one (module.sig_enforce, lockdown, CONFIG_MODULE_SIG_FORCE, or Secure Boot): signed, by which signer and key id, whether the kernel trusts that key (its keyrings, the MOK list) or it waits for enrolment at the next reboot (MokNew); a compression KVER's configuration supports (CONFIG_MODULE_COMPRESS_*); for the running kernel, whether it is loaded and the loaded copy is the file on disk (srcversion), and what the kernel's log says when it refused the module. Then the first cause in plain words and the command that fixes it. Under --root every file is read there: the root's /proc (osrelease, modules, cmdline, keys), /sys (firmware/efi, module parameters, lockdown) and /dev/kmsg describe its running kernel.
+    ///
+    /// Exit status: 0 when the module would load, 1 when it would not, 2 on a bad argument. Only reads.
+    Why {
+        /// The module name (as modprobe knows it, or the dkms module name).
+        #[arg(value_name = "MODULE")]
+        module: String,
+        /// The kernel (default: the running kernel).
+        #[arg(short = 'k', long = "kernel", value_name = "KVER")]
+        kernel: Option<String>,
+        /// Print the checks and the verdict as JSON: module, dkms_module, version, kernel, arch, running, loads, checks (check, result: pass, fail or skipped, fact), cause (check, text, fix) or null, file, signature (signed, signer, key_id, hash, configured_key, trust: keyring, mok, pending or untrusted) or null, kernel_log.
+        #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"], default_value = "text")]
+        output: String,
+    },
+    /// Sign installed modules again with the configured key.
+    ///
+    /// After a key rotation, or once a new key is enrolled: for each installed build of MODULE[/VERSION] (or of every module with --all), on the kernels given with -k (default: every kernel it is installed for), the old signature is taken off, sign-file signs the module with the key and certificate framework.conf names (mok_signing_key, mok_certificate; default /var/lib/dkms/mok.key and mok.pub) and the kernel's CONFIG_MODULE_SIG_HASH, and the file is compressed as it was. The built copy in the dkms tree and the installed copy are each replaced by an atomic rename, so dkms status stays true. A key behind a passphrase takes it from KBUILD_SIGN_PIN; a PKCS#11 URI as mok_signing_key is passed to sign-file as it is. A key or certificate is never made or replaced here: no pair, or a key without its certificate (or the reverse), is an error that says what to do.
+    #[command(group = clap::ArgGroup::new("what").required(true).args(["module_version", "all"]))]
+    Sign {
+        /// The module, as MODULE or MODULE/VERSION.
+        #[arg(value_name = "MODULE[/VERSION]")]
+        module_version: Option<String>,
+        /// Every installed module.
+        #[arg(long)]
+        all: bool,
+        /// A kernel; may be repeated (default: every kernel the module is installed for).
+        #[arg(short = 'k', long = "kernel", value_name = "KVER")]
+        kernels: Vec<String>,
+    },
     /// Find what interrupted runs and lost sources left behind; repair it with --repair.
     ///
     /// Without --repair it only looks and changes nothing, as apt-get check does: each finding says what --repair would do about it, and the report ends with the exact command that repairs them. --check, which older releases (where doctor repaired by default) needed to only look, is still accepted.
@@ -252,6 +283,31 @@ pub fn request(cli: Cli, running: &str) -> Request {
                 format,
                 out: absolute(out),
             })
+        }
+        Command::Why {
+            module,
+            kernel,
+            output,
+        } => Event::Why {
+            module,
+            kernel,
+            json: output == "json",
+        },
+        Command::Sign {
+            module_version,
+            all: _,
+            kernels,
+        } => {
+            let mv = module_version.unwrap_or_default();
+            let (module, version) = match mv.split_once('/') {
+                Some((m, v)) => (m.to_string(), v.to_string()),
+                None => (mv, String::new()),
+            };
+            Event::Sign {
+                module,
+                version,
+                kernels,
+            }
         }
         Command::Publish { repo, files } => Event::Publish {
             repo: absolute(repo),

@@ -197,6 +197,26 @@ operation.
 .B kernel\-install
 Never 77, which would make kernel\-install skip its later plugins.
 .TP
+.B why
+0 when the module would load on the kernel (every check passed);
+1 when it would not: the line starting with
+.B Cause:
+names the first failed check, and
+.B Fix:
+the command that fixes it;
+2 for a module name or kernel version that is not a safe file name.
+It only reads.
+.TP
+.B sign
+0 when every module file was signed again; 1 when one could not be (the
+others are still signed, each file replaced whole or not at all), when
+nothing matching is installed, when the kernel has no
+.B CONFIG_MODULE_SIG_HASH
+or
+.B sign\-file
+is missing, and when the key pair is missing or incomplete (nothing is
+signed then).
+.TP
 .BR prune ", " pending
 0, unless one of their steps fails: then that step's status (1 for a
 file that cannot be read or removed).
@@ -414,6 +434,47 @@ makes: one JSON record per module, version, kernel and arch, naming the
 files; how
 .B dkms status
 and the hooks know a module is there without its source.
+.TP
+.IR /etc/modprobe.d/ ", " /run/modprobe.d/ ", " /usr/lib/modprobe.d/ ", " /lib/modprobe.d/
+Where
+.B why
+looks for
+.B blacklist
+and
+.B install
+lines (a file name in an earlier directory hides the same name in a
+later one, as modprobe reads them);
+.IR /etc/depmod.d/ " and " /lib/depmod.d/
+for the
+.B override
+and
+.B search
+lines that make another file of the same name win in
+.BR modules.dep .
+.TP
+.IR /proc/sys/kernel/osrelease ", " /proc/modules ", " /proc/cmdline ", " /proc/keys ", " /dev/kmsg
+The running kernel for
+.BR why :
+its release (the default kernel), what is loaded, the command line's
+blacklists, the keys in its keyrings, and its log (read without
+waiting; the refusals of the module are quoted).
+.TP
+.IR /sys/firmware/efi/efivars/ ", " /sys/kernel/security/lockdown ", " /sys/module/module/parameters/sig_enforce
+Secure Boot, the keys enrolled with shim
+.RB ( MokListRT )
+and waiting for enrolment at the next reboot
+.RB ( MokNew ),
+the lockdown mode and
+.BR module.sig_enforce :
+whether a kernel requires a valid signature and whether it trusts a
+module's key, for
+.BR why ,
+.B doctor
+and
+.BR "dkms status \-\-output json" .
+All of these are read under
+.BR \-\-root ,
+so a root can describe a machine of its own.
 .TP
 .I /etc/dkms/framework.conf: publish_repo
 A directory; when set, every module a hook builds is packaged into it

@@ -5,20 +5,18 @@
 //! rebuild never takes away the build that worked.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
-use crate::child::Run;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
+pub use crate::exec::build_input::BuildInput;
 use crate::exec::runner::{self, Hold, Log, Output, Step};
-use crate::exec::sign::Signer;
-use crate::exec::{privilege, source_check, Ctx, Locked};
+use crate::exec::{build_result, privilege, source_check, Ctx, Locked};
 use crate::layout::{Layout, OLD_BUILD, TMP_BUILD};
 use crate::observe::conf::ModuleConf;
 use crate::observe::kernel::KernelFacts;
 use crate::observe::{ConfKey, World};
 use crate::plan::Mvka;
-use crate::report::{Say, Style};
+use crate::report::Say;
 use crate::text;
 
 /// How a build gets its make parallelism.
@@ -78,26 +76,6 @@ pub fn check_headers(world: &World, kernel: &KernelFacts) -> Result<()> {
         &it.display().to_string(),
         kernel.version(),
     )))
-}
-
-/// What one build needs, decided before it starts.
-pub struct BuildInput<'a> {
-    /// The observation.
-    pub world: &'a World,
-    /// The lock.
-    pub lock: &'a Locked,
-    /// What to build.
-    pub at: Mvka,
-    /// Its dkms.conf.
-    pub conf: &'a ModuleConf,
-    /// The kernel.
-    pub kernel: &'a KernelFacts,
-    /// How to sign, when signing.
-    pub signer: Option<Signer>,
-    /// BUILD_DEPENDS not installed for the kernel.
-    pub missing_deps: Vec<String>,
-    /// Whose output.
-    pub style: Style,
 }
 
 /// Upstream's `do_build` as `dkms` runs it (one at a time).
@@ -195,231 +173,267 @@ fn source_dir(l: &Layout, world: &World, m: &str, v: &str) -> PathBuf {
         .unwrap_or_else(|| l.source_tree_dir(m, v))
 }
 
-/// The rest of `do_build`, from the BUILD_DEPENDS check on.
+/// The rest of `do_build`, from the BUILD_DEPENDS check on: each step
+/// below in turn; the result is published only when all of them succeeded.
 pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> Result<()> {
-    let (world, at, conf) = (input.world, &input.at, input.conf);
-    let (m, v, k, a) = (at.m.as_str(), at.v.as_str(), at.k.as_str(), at.a.as_str());
-    let l = &world.host.layout;
-    let settings = &world.host.settings;
-    let verbose = world.host.verbose();
-    let base = &l.dkms;
-    let lock = input.lock;
-
-    if !input.missing_deps.is_empty() {
-        let deps = &input.missing_deps;
-        if world.host.opts.force {
-            say.warning(&[text::build_depends_forced(m, v, k, a, deps)]);
-        } else {
-            return Err(Error::build_depends(text::build_depends_missing(
-                m, v, k, a, deps,
-            )));
-        }
-    }
-
-    // Unpublished results of a killed build of this kernel (we hold the lock).
-    let kdir = l.kernel_dir(m, v, k);
-    for n in crate::fs::list_names(&kdir) {
-        if n.starts_with(&format!("{TMP_BUILD}{a}_")) || n.starts_with(&format!("{OLD_BUILD}{a}_"))
-        {
-            // Best effort: leftovers are never published and every build tries again.
-            let _ = lock.remove_all(base, &kdir.join(n));
-        }
-    }
+    let world = input.world;
+    check_build_depends(input, say)?;
+    remove_unpublished(input);
     // CC/LD from the kernel's configuration and build_environment's
     // variables, observed before planning.
     let env = world
-        .build_facts(k)
+        .build_facts(&input.at.k)
         .map(|b| b.env.clone())
-        .ok_or_else(|| Error::msg(text::kernel_not_observed(k)))?;
-    let source = source_dir(l, world, m, v);
-    let bdir = l.build_dir(m, v);
-    let log = bdir.join("make.log");
-    lock.remove_all(base, &bdir)
-        .map_err(|e| Error::io(text::CANNOT_REMOVE, &bdir, e))?;
-    source_check::check_source_tree(&source)?;
-    lock.copy_tree(&source, base, &bdir).map_err(|e| {
-        // The copy's error is the one that counts; the next build empties it first.
-        let _ = lock.remove_all(base, &bdir);
-        Error::io(&text::cannot_copy_from(&source), &bdir, e)
-    })?;
-    source_check::confine_build_copy(lock, base, &source, &bdir)?;
-    overlay_patches(world, lock, m, &bdir)?;
-    crate::fault::point("build:after-copy");
-    let make_log =
-        Log::open(lock, base, &log, false).map_err(|e| Error::io(text::CANNOT_WRITE, &log, e))?;
-    make_log.append(&text::make_log_header(m, v, k, a, &runner::date_now()));
+        .ok_or_else(|| Error::msg(text::kernel_not_observed(&input.at.k)))?;
+    let dir = BuildDir::fill(input)?;
+    apply_patches(input, say, &dir)?;
+    let (lock, base, settings) = (input.lock, &world.host.layout.dkms, &world.host.settings);
+    privilege::hand_over(lock, base, settings, &dir.path, &dir.log_path)?;
+    dir.script(input, say, "pre_build", &input.conf.pre_build, &env)?;
+    run_make(input, say, jobs, &dir, &env)?;
+    privilege::take_back(lock, base, settings, &dir.path, &dir.log_path)?;
+    check_built(input, &dir)?;
+    crate::fault::point("build:after-make");
+    let published = build_result::publish(input, say, &dir.path, &dir.log_path, &env)?;
+    // POST_BUILD's output goes on in the build's log, which moved with the result.
+    let log_path = published.join("log/make.log");
+    privilege::hand_over(lock, base, settings, &dir.path, &log_path)?;
+    let dir = dir.reopen_log(input, log_path)?;
+    dir.script(input, say, "post_build", &input.conf.post_build, &env)?;
+    // Best effort: a build directory without a make.log goes in the next run (clean_leftover).
+    let _ = lock.remove_all(base, &dir.path);
+    record_dep_versions(input, &published);
+    Ok(())
+}
 
-    for p in &conf.patches {
+/// BUILD_DEPENDS not installed for the kernel: the build is deferred
+/// (upstream's exit 13), or only warned about under `--force`.
+fn check_build_depends(input: &BuildInput, say: &mut dyn Say) -> Result<()> {
+    let deps = &input.missing_deps;
+    if deps.is_empty() {
+        return Ok(());
+    }
+    let at = &input.at;
+    if input.world.host.opts.force {
+        say.warning(&[text::build_depends_forced(&at.m, &at.v, &at.k, &at.a, deps)]);
+        Ok(())
+    } else {
+        Err(Error::build_depends(text::build_depends_missing(
+            &at.m, &at.v, &at.k, &at.a, deps,
+        )))
+    }
+}
+
+/// Unpublished results of a killed build of this kernel (we hold the lock).
+fn remove_unpublished(input: &BuildInput) {
+    let (l, at) = (&input.world.host.layout, &input.at);
+    let kdir = l.kernel_dir(&at.m, &at.v, &at.k);
+    let ours = [
+        format!("{TMP_BUILD}{}_", at.a),
+        format!("{OLD_BUILD}{}_", at.a),
+    ];
+    for n in crate::fs::list_names(&kdir) {
+        if ours.iter().any(|p| n.starts_with(p.as_str())) {
+            // Best effort: leftovers are never published and every build tries again.
+            let _ = input.lock.remove_all(&l.dkms, &kdir.join(n));
+        }
+    }
+}
+
+/// Upstream's build directory `<dkms_tree>/<m>/<v>/build` with the source
+/// copied in and its make.log open.
+struct BuildDir {
+    path: PathBuf,
+    log_path: PathBuf,
+    log: Arc<Log>,
+}
+
+impl BuildDir {
+    /// Empty the build directory, copy the source and the overlay patches
+    /// in, and start make.log with its header.
+    fn fill(input: &BuildInput) -> Result<BuildDir> {
+        let (world, lock, at) = (input.world, input.lock, &input.at);
+        let l = &world.host.layout;
+        let base = &l.dkms;
+        let source = source_dir(l, world, &at.m, &at.v);
+        let path = l.build_dir(&at.m, &at.v);
+        let log_path = path.join("make.log");
+        lock.remove_all(base, &path)
+            .map_err(|e| Error::io(text::CANNOT_REMOVE, &path, e))?;
+        source_check::check_source_tree(&source)?;
+        lock.copy_tree(&source, base, &path).map_err(|e| {
+            // The copy's error is the one that counts; the next build empties it first.
+            let _ = lock.remove_all(base, &path);
+            Error::io(&text::cannot_copy_from(&source), &path, e)
+        })?;
+        source_check::confine_build_copy(lock, base, &source, &path)?;
+        overlay_patches(world, lock, &at.m, &path)?;
+        crate::fault::point("build:after-copy");
+        let log = Log::open(lock, base, &log_path, false)
+            .map_err(|e| Error::io(text::CANNOT_WRITE, &log_path, e))?;
+        log.append(&text::make_log_header(
+            &at.m,
+            &at.v,
+            &at.k,
+            &at.a,
+            &runner::date_now(),
+        ));
+        Ok(BuildDir {
+            path,
+            log_path,
+            log,
+        })
+    }
+
+    /// The same directory with its log at `log_path` (where it moved).
+    fn reopen_log(self, input: &BuildInput, log_path: PathBuf) -> Result<BuildDir> {
+        let BuildDir { path, log, .. } = self;
+        drop(log);
+        let log = Log::open(input.lock, &input.world.host.layout.dkms, &log_path, false)
+            .map_err(|e| Error::io(text::CANNOT_WRITE, &log_path, e))?;
+        Ok(BuildDir {
+            path,
+            log_path,
+            log,
+        })
+    }
+
+    /// A step that runs in the build directory, its output in make.log.
+    fn step(&self, m: &str, command: String, what: String) -> Step {
+        let mut step = Step::new(command, what);
+        step.output = Output::Log(self.log.clone());
+        step.cwd = Some(self.path.clone());
+        step.dots = dots(m);
+        step
+    }
+
+    /// PRE_BUILD or POST_BUILD, run in the build directory into make.log.
+    fn script(
+        &self,
+        input: &BuildInput,
+        say: &mut dyn Say,
+        kind: &str,
+        script: &str,
+        env: &[(String, String)],
+    ) -> Result<()> {
+        run_script(
+            input.world,
+            say,
+            kind,
+            script,
+            &self.path,
+            Some((&self.log, input.lock)),
+            env,
+            &input.at.m,
+        )
+    }
+}
+
+/// PATCH[]: each applied with `patch -p1` in the build directory.
+fn apply_patches(input: &BuildInput, say: &mut dyn Say, dir: &BuildDir) -> Result<()> {
+    let verbose = input.world.host.verbose();
+    for p in &input.conf.patches {
         if format!("patches/{p}").contains("/../") {
             return Err(Error::not_allowed([text::patch_dotdot(p)]));
         }
-        if !bdir.join("patches").join(p).exists() {
-            return Err(Error::not_allowed(text::patch_missing(p, &bdir)));
+        if !dir.path.join("patches").join(p).exists() {
+            return Err(Error::not_allowed(text::patch_missing(p, &dir.path)));
         }
-        let mut step = Step::new(format!("patch -p1 < ./patches/{p}"), text::step_patch(p));
-        step.output = Output::Log(make_log.clone());
-        step.cwd = Some(bdir.clone());
-        step.dots = dots(m);
-        if runner::invoke(say, &step, verbose, None, Hold::Lock(lock)) != 0 {
-            return Err(Error::install_failed(text::patch_failed(p, &log)));
+        let step = dir.step(
+            &input.at.m,
+            format!("patch -p1 < ./patches/{p}"),
+            text::step_patch(p),
+        );
+        if runner::invoke(say, &step, verbose, None, Hold::Lock(input.lock)) != 0 {
+            return Err(Error::install_failed(text::patch_failed(p, &dir.log_path)));
         }
     }
+    Ok(())
+}
 
-    privilege::hand_over(lock, base, settings, &bdir, &log)?;
-    run_script(
-        world,
-        say,
-        "pre_build",
-        &conf.pre_build,
-        &bdir,
-        Some((&make_log, lock)),
-        &env,
-        m,
-    )?;
-
+/// MAKE[] with upstream's `-jN KERNELRELEASE=` (or the jobserver's slots).
+fn run_make(
+    input: &BuildInput,
+    say: &mut dyn Say,
+    jobs: Jobs<'_>,
+    dir: &BuildDir,
+    env: &[(String, String)],
+) -> Result<()> {
+    let (world, at, conf) = (input.world, &input.at, input.conf);
     let make = match jobs {
-        Jobs::Fixed(n) => make_command(&conf.make_command, n, k),
+        Jobs::Fixed(n) => make_command(&conf.make_command, n, &at.k),
         // Upstream's -jN is dropped: the jobserver in MAKEFLAGS decides.
         Jobs::Server(_) => match conf.make_command.strip_prefix("make") {
-            Some(rest) => format!("make KERNELRELEASE={k}{rest}"),
+            Some(rest) => format!("make KERNELRELEASE={}{rest}", at.k),
             None => conf.make_command.clone(),
         },
     };
-    let mut step = Step::new(privilege::wrap(settings, &make)?, text::STEP_BUILD);
-    step.output = Output::Log(make_log.clone());
-    step.cwd = Some(bdir.clone());
-    step.env = env.clone();
-    step.dots = dots(m);
+    let command = privilege::wrap(&world.host.settings, &make)?;
+    let mut step = dir.step(&at.m, command, text::STEP_BUILD.into());
+    step.env = env.to_vec();
     let client = match jobs {
         Jobs::Server(c) => Some(c),
         Jobs::Fixed(_) => None,
     };
-    if runner::invoke(say, &step, verbose, client, Hold::Lock(lock)) != 0 {
+    if runner::invoke(
+        say,
+        &step,
+        world.host.verbose(),
+        client,
+        Hold::Lock(input.lock),
+    ) != 0
+    {
         // The hooks show make.log's tail once, in their summary.
-        return Err(Error::build_failed(text::make_failed(k, a, &log)));
+        return Err(Error::build_failed(text::make_failed(
+            &at.k,
+            &at.a,
+            &dir.log_path,
+        )));
     }
+    Ok(())
+}
 
-    privilege::take_back(lock, base, settings, &bdir, &log)?;
-    for r in conf.modules.iter().filter(|r| r.buildable) {
-        let f = bdir.join(format!("{}{}.ko", r.built_location, r.built_name));
+/// Every module dkms.conf names must have come out of make.
+fn check_built(input: &BuildInput, dir: &BuildDir) -> Result<()> {
+    let at = &input.at;
+    for r in input.conf.modules.iter().filter(|r| r.buildable) {
+        let f = dir
+            .path
+            .join(format!("{}{}.ko", r.built_location, r.built_name));
         if !f.exists() {
             return Err(Error::built_missing(text::built_module_missing(
                 &r.built_location,
                 &r.built_name,
-                k,
-                a,
-                &log,
+                &at.k,
+                &at.a,
+                &dir.log_path,
             )));
         }
     }
-
-    crate::fault::point("build:after-make");
-    let suffix = input.kernel.suffix;
-    lock.create_dir_all(base, &kdir, 0o755).map_err(|e| {
-        Error::io(text::CANNOT_CREATE, &kdir, e).into_kind(Kind::BuiltModuleMissing)
-    })?;
-    let tmp = lock
-        .temp_dir(base, &kdir, &format!("{TMP_BUILD}{a}_"))
-        .map_err(|e| Error::io(text::NO_TEMP_DIR_IN, &kdir, e))?;
-    let tmp_base = tmp.path().to_path_buf();
-    for sub in ["log", "module"] {
-        let d = tmp_base.join(sub);
-        lock.create_dir_all(base, &d, 0o755).map_err(|e| {
-            Error::io(text::CANNOT_CREATE, &d, e).into_kind(Kind::BuiltModuleMissing)
-        })?;
-    }
-    let symvers = bdir.join("Module.symvers");
-    if symvers.is_file() {
-        copy(
-            lock,
-            base,
-            &symvers,
-            &tmp_base.join("module/Module.symvers"),
-        )?;
-    }
-    for r in conf.modules.iter().filter(|r| r.buildable) {
-        let built = bdir.join(format!("{}{}.ko", r.built_location, r.built_name));
-        if r.strip {
-            let strip = if env.iter().any(|(k, v)| k == "CC" && v == "clang") {
-                "llvm-strip"
-            } else {
-                "strip"
-            };
-            // Upstream strips with its output discarded and goes on when
-            // strip fails (the module is only bigger): so do we, logging why.
-            if let Err(e) = Command::new(strip).arg("-g").arg(&built).run_ok() {
-                log::debug!("{e}");
-            }
-        }
-        if let Some(s) = &input.signer {
-            s.sign(say, &built);
-        }
-        let out = tmp_base
-            .join("module")
-            .join(format!("{}.ko{}", r.dest_name, suffix));
-        compress_into(world, lock, base, &built, suffix, &out)?;
-    }
-    lock.set_mode(base, &tmp_base, 0o755).map_err(|e| {
-        Error::io(text::CANNOT_CREATE, &tmp_base, e).into_kind(Kind::BuiltModuleMissing)
-    })?;
-    // The log travels with the build, so a published build always has one
-    // (and a build directory without a make.log is a finished one).
-    let _ = lock.rename(base, &log, &tmp_base.join("log/make.log"));
-    crate::fault::point("build:before-rename");
-    // Publish atomically: a first build by rename, a rebuild by exchanging
-    // the two directories, so there is never a moment without one.
-    let base_dir = l.base_dir(m, v, k, a);
-    let kept = tmp.keep();
-    let published = if base_dir.exists() {
-        lock.exchange(base, &kept, &base_dir)
-    } else {
-        lock.rename(base, &kept, &base_dir)
-    };
-    if let Err(e) = published {
-        // The error that counts is the rename's; an unpublished result goes in the next build.
-        let _ = lock.remove_all(base, &kept);
-        return Err(Error::built_missing([text::final_mv_failed(
-            &crate::error::os_error(&e),
-        )]));
-    }
-    // After an exchange `kept` holds the previous build: best effort, the
-    // next build of this kernel removes a leftover.
-    let _ = lock.remove_all(base, &kept);
-    crate::fault::point("build:after-rename");
-
-    let log = base_dir.join("log/make.log");
-    privilege::hand_over(lock, base, settings, &bdir, &log)?;
-    // POST_BUILD's output goes on in the build's log.
-    drop(make_log);
-    let make_log =
-        Log::open(lock, base, &log, false).map_err(|e| Error::io(text::CANNOT_WRITE, &log, e))?;
-    let post = run_script(
-        world,
-        say,
-        "post_build",
-        &conf.post_build,
-        &bdir,
-        Some((&make_log, lock)),
-        &env,
-        m,
-    );
-    post?;
-    // Best effort: a build directory without a make.log goes in the next run (clean_leftover).
-    let _ = lock.remove_all(base, &bdir);
-
-    if conf.build_depends_rebuild && !world.host.opts.force {
-        for bd in &conf.build_depends {
-            if let Some(dv) = installed_dep_version(world, bd, k, a) {
-                let f = base_dir.join(format!(".dep_{bd}"));
-                if let Err(e) = lock.write_atomic(base, &f, format!("{dv}\n").as_bytes(), 0o644) {
-                    // The build stands; without the record the next install
-                    // takes the dependency for updated and rebuilds it.
-                    log::warn!("cannot write {}: {e}", f.display());
-                }
-            }
-        }
-    }
     Ok(())
+}
+
+/// BUILD_DEPENDS_REBUILD: the version of each dependency this build used,
+/// so that a newer one rebuilds it.
+fn record_dep_versions(input: &BuildInput, published: &Path) {
+    let (world, at, conf) = (input.world, &input.at, input.conf);
+    if !conf.build_depends_rebuild || world.host.opts.force {
+        return;
+    }
+    for bd in &conf.build_depends {
+        if let Some(dv) = installed_dep_version(world, bd, &at.k, &at.a) {
+            let f = published.join(format!(".dep_{bd}"));
+            let bytes = format!("{dv}\n");
+            let res = input
+                .lock
+                .write_atomic(&world.host.layout.dkms, &f, bytes.as_bytes(), 0o644);
+            if let Err(e) = res {
+                // The build stands; without the record the next install
+                // takes the dependency for updated and rebuilds it.
+                log::warn!("cannot write {}: {e}", f.display());
+            }
+        }
+    }
 }
 
 /// The newest installed version of `dep` for k/a as the disk says now (a
@@ -561,61 +575,6 @@ pub fn run_script(
             } else {
                 Err(Error::script_status(code))
             }
-        }
-    }
-}
-
-fn copy(lock: &Locked, base: &Path, from: &Path, to: &Path) -> Result<()> {
-    lock.place_atomically(base, from, to, false)
-        .map_err(|e| Error::io(text::CANNOT_COPY_TO, to, e).into_kind(Kind::BuiltModuleMissing))
-}
-
-/// Copy `built` to `out`, compressed like the kernel's modules (`suffix`);
-/// upstream falls back to the uncompressed module when compression fails.
-fn compress_into(
-    world: &World,
-    lock: &Locked,
-    base: &Path,
-    built: &Path,
-    suffix: &str,
-    out: &Path,
-) -> Result<()> {
-    let s = &world.host.settings;
-    let (prog, opts) = match suffix {
-        ".gz" => ("gzip", s.compress_gzip_opts.as_str()),
-        ".xz" => ("xz", s.compress_xz_opts.as_str()),
-        ".zst" => ("zstd", s.compress_zstd_opts.as_str()),
-        _ => return copy(lock, base, built, out),
-    };
-    let opts: Vec<&str> = opts.split_whitespace().filter(|o| *o != "--rm").collect();
-    let file = lock
-        .create_file(base, out, true)
-        .map_err(|e| Error::io(text::CANNOT_CREATE, out, e).into_kind(Kind::BuiltModuleMissing))?;
-    let st = Command::new(prog)
-        .args(&opts)
-        .arg("-c")
-        .arg(built)
-        .stdin(std::process::Stdio::null())
-        .stdout(file)
-        .stderr(std::process::Stdio::null())
-        .run_status();
-    match st {
-        Ok(s) if s.success() => Ok(()),
-        _ => {
-            // Upstream falls back to the uncompressed module. The partial
-            // compressed file must go first: left beside it, install would
-            // take it (compressed names win), so failing to remove it fails
-            // the build.
-            lock.remove_file(base, out).map_err(|e| {
-                Error::io(text::CANNOT_REMOVE, out, e).into_kind(Kind::BuiltModuleMissing)
-            })?;
-            let plain = out.with_file_name(
-                out.file_name()
-                    .and_then(|n| n.to_str())
-                    .map(|n| n.trim_end_matches(suffix).to_string())
-                    .unwrap_or_default(),
-            );
-            copy(lock, base, built, &plain)
         }
     }
 }

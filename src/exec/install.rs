@@ -179,7 +179,7 @@ fn claimed_by_another(world: &World, at: &Mvka, conf: &ModuleConf, suffix: &str)
         let Some(fname) = there.file_name() else {
             continue;
         };
-        let bytes = std::fs::read(&there).ok();
+        let bytes = crate::fs::read_file(&there).ok();
         for (m2, ms) in &world.tree.modules {
             if *m2 == at.m {
                 continue;
@@ -188,7 +188,7 @@ fn claimed_by_another(world: &World, at: &Mvka, conf: &ModuleConf, suffix: &str)
                 continue;
             };
             let theirs = l.base_dir(m2, v2, &at.k, &at.a).join("module").join(fname);
-            if bytes.is_some() && std::fs::read(&theirs).ok() == bytes {
+            if bytes.is_some() && crate::fs::read_file(&theirs).ok() == bytes {
                 return Err(Error::install_failed(text::claimed_by_another(
                     &there,
                     (m2, v2),

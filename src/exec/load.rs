@@ -50,7 +50,7 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<String>) {
         if t.is_dir() {
             walk(&e.path(), depth + 1, out);
         } else if t.is_file() && e.file_name() == "modalias" {
-            if let Ok(text) = std::fs::read_to_string(e.path()) {
+            if let Ok(text) = crate::fs::read_regular_text(&e.path(), 1 << 16) {
                 let alias = text.trim();
                 if !alias.is_empty() {
                     out.push(alias.to_string());

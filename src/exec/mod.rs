@@ -9,6 +9,8 @@
 
 pub mod add;
 pub mod build;
+pub mod build_input;
+pub mod build_result;
 pub mod conf_output;
 pub mod depmod;
 pub mod doctor;
@@ -22,6 +24,7 @@ pub mod prune;
 pub mod publish;
 pub mod queue;
 pub mod rebuild;
+pub mod resign;
 pub mod runner;
 pub mod scheduler;
 pub mod sign;
@@ -30,6 +33,7 @@ pub mod summary;
 pub mod tarball;
 pub mod uninstall;
 pub mod version_check;
+pub mod why;
 
 pub use crate::fs::Locked;
 pub use ledger::{Ledger, Outcome};
@@ -291,6 +295,11 @@ fn run_read_job(cx: &mut Ctx, job: &ReadJob, say: &mut dyn Say) -> Result<()> {
         }
         ReadJob::Doctor => doctor::run(cx, None, say),
         ReadJob::PrunePreview { kernels } => prune::preview(cx, say, kernels),
+        ReadJob::Why {
+            module,
+            kernel,
+            json,
+        } => why::run(cx, say, module, kernel.as_deref(), *json),
         ReadJob::Package { at, format, out } => package::run(cx, say, at, *format, out),
         ReadJob::Publish { repo, files } => publish::run(say, repo, files),
     }
@@ -379,5 +388,6 @@ fn run_write_job(cx: &mut Ctx, lock: &Locked, job: &WriteJob, say: &mut dyn Say)
         WriteJob::Repair => doctor::run(cx, Some(lock), say),
         WriteJob::PublishBuilt { repo, format } => publish::built::run(cx, say, repo, *format),
         WriteJob::MkBmDeb { at, out } => package::run_in_tree(cx, lock, say, at, out),
+        WriteJob::Sign { targets } => resign::run(cx, lock, say, targets),
     }
 }

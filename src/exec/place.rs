@@ -115,8 +115,8 @@ impl Placement<'_> {
             return Ok(false);
         };
         // A file identical to ours is ours, left by an interrupted install.
-        let ours = std::fs::read(&toinstall).ok();
-        let is_ours = |p: &Path| ours.is_some() && std::fs::read(p).ok() == ours;
+        let ours = crate::fs::read_file(&toinstall).ok();
+        let is_ours = |p: &Path| ours.is_some() && crate::fs::read_file(p).ok() == ours;
         let installed: Vec<PathBuf> = find_module(&lib_tree, name, suffix)
             .into_iter()
             .filter(|p| !is_ours(p))

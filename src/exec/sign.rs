@@ -29,10 +29,6 @@ pub struct Signer {
     pub cert: PathBuf,
 }
 
-/// Ubuntu's shim MOK pair, used when no key is configured.
-const UBUNTU_KEY: &str = "/var/lib/shim-signed/mok/MOK.priv";
-const UBUNTU_CERT: &str = "/var/lib/shim-signed/mok/MOK.der";
-
 /// Upstream's `prepare_signing` for `kernel`, printing the same lines.
 /// `None` means modules are not signed. A `sign-file`, key or certificate
 /// another user can change is an error (exit 1): the build fails rather
@@ -67,8 +63,32 @@ pub fn prepare(
         return Ok(None);
     };
     let kver = kernel.version();
+    let sign_file = sign_file_path(host, kver, arch);
+    say.line(&text::sign_command(&sign_file));
+    if !child::is_executable(&sign_file) {
+        say.line(&text::sign_no_binary(&sign_file));
+        return Ok(None);
+    }
+    if let Some(u) = host.trust.of(&sign_file) {
+        return Err(Error::denied([u.line()]));
+    }
+    let Some((key, cert)) = prepare_mok(host, lock, say, kver, arch)? else {
+        return Ok(None);
+    };
+    Ok(Some(Signer {
+        sign_file,
+        hash,
+        key,
+        cert,
+    }))
+}
+
+/// The `sign-file` program for `kver`: framework.conf's `sign_file`, else
+/// the distribution's place for it, else the kernel's build tree.
+pub fn sign_file_path(host: &Host, kver: &str, arch: &str) -> PathBuf {
+    let s = &host.settings;
     let root = &host.layout.root;
-    let sign_file = if !s.sign_file.is_empty() {
+    if !s.sign_file.is_empty() {
         root.join(expand_kernel_vars(&s.sign_file, kver, arch))
     } else {
         let d = &host.distribution;
@@ -91,46 +111,10 @@ pub fn prepare(
                 .join("build/scripts/sign-file");
         }
         p
-    };
-    say.line(&text::sign_command(&sign_file));
-    if !child::is_executable(&sign_file) {
-        say.line(&text::sign_no_binary(&sign_file));
-        return Ok(None);
     }
-    if let Some(u) = host.trust.of(&sign_file) {
-        return Err(Error::denied([u.line()]));
-    }
-    let Some((key, cert)) = prepare_mok(host, lock, say, kver, arch)? else {
-        return Ok(None);
-    };
-    Ok(Some(Signer {
-        sign_file,
-        hash,
-        key,
-        cert,
-    }))
 }
 
-/// The configured key and certificate, or the distribution's default pair.
-pub fn key_paths(host: &Host, kver: &str, arch: &str) -> (PathBuf, PathBuf, bool) {
-    let s = &host.settings;
-    let root = &host.layout.root;
-    let ubuntu = host.distribution.starts_with("ubuntu") && s.mok_signing_key.is_empty();
-    let pick = |v: &str, default: &str, ubuntu_default: &str| {
-        if !v.is_empty() {
-            root.join(expand_kernel_vars(v, kver, arch))
-        } else if ubuntu {
-            root.join(ubuntu_default)
-        } else {
-            root.join(default)
-        }
-    };
-    (
-        pick(&s.mok_signing_key, "/var/lib/dkms/mok.key", UBUNTU_KEY),
-        pick(&s.mok_certificate, "/var/lib/dkms/mok.pub", UBUNTU_CERT),
-        ubuntu,
-    )
-}
+pub use crate::observe::keys::key_paths;
 
 /// Upstream's `prepare_mok`: on Ubuntu shim's pair, made by
 /// `update-secureboot-policy --new-key` when missing; elsewhere the
@@ -145,15 +129,12 @@ pub fn prepare_mok(
     arch: &str,
 ) -> Result<Option<(PathBuf, PathBuf)>> {
     let (key, cert, ubuntu) = key_paths(host, kver, arch);
-    if ubuntu && (!key.is_file() || !cert.is_file()) {
+    let pkcs11 = crate::observe::keys::is_pkcs11(&key);
+    if ubuntu && !key.is_file() && !cert.is_file() {
         let Some(usp) = child::which("update-secureboot-policy") else {
             say.line(text::SIGN_NO_SECUREBOOT_POLICY);
             return Ok(None);
         };
-        if cert.is_file() {
-            // Best effort: the policy tool makes a new pair either way.
-            let _ = lock.remove_file(parent(&cert), &cert);
-        }
         say.line(text::SIGN_GENERATING_SHIM_KEY);
         // Upstream runs both and checks for the files afterwards (below).
         let made = Command::new(&usp)
@@ -169,7 +150,6 @@ pub fn prepare_mok(
     }
     say.line(&text::signing_key(&key));
     say.line(&text::public_certificate(&cert));
-    let pkcs11 = key.to_string_lossy().starts_with("pkcs11:");
     let files = if pkcs11 {
         vec![&cert]
     } else {
@@ -177,6 +157,11 @@ pub fn prepare_mok(
     };
     if let Some(u) = files.into_iter().find_map(|f| host.trust.of(f)) {
         return Err(Error::denied([u.line()]));
+    }
+    // Half a pair is never completed by making a new one: that would
+    // replace a key or certificate that may be enrolled.
+    if let Some(missing) = half_pair(&key, &cert, pkcs11) {
+        return half_pair_outcome(say, &key, &cert, missing);
     }
     if !pkcs11 && (!key.is_file() || !cert.is_file()) {
         say.line(text::SIGN_GENERATING_SELF_SIGNED);
@@ -190,6 +175,42 @@ pub fn prepare_mok(
         return Ok(None);
     }
     Ok(Some((key, cert)))
+}
+
+/// Which half of the key pair is missing while the other exists: the
+/// certificate (`true`) or the key (`false`); `None` when both or neither
+/// exist (a PKCS#11 key lives in its token: only the certificate counts).
+pub(crate) fn half_pair(key: &Path, cert: &Path, pkcs11: bool) -> Option<bool> {
+    let has_key = pkcs11 || key.is_file();
+    match (has_key, cert.is_file()) {
+        (true, false) => Some(true),
+        (false, true) => Some(false),
+        _ => None,
+    }
+}
+
+/// What half a key pair gives: `dkms` signs nothing and says so in
+/// upstream's words (upstream would make a new pair over the half that
+/// exists); the hooks and `dkms-hook sign` fail with what to do.
+fn half_pair_outcome(
+    say: &mut dyn Say,
+    key: &Path,
+    cert: &Path,
+    cert_missing: bool,
+) -> Result<Option<(PathBuf, PathBuf)>> {
+    if say.style() == crate::report::Style::Upstream {
+        say.line(&if cert_missing {
+            text::sign_no_certificate(cert)
+        } else {
+            text::sign_no_key(key)
+        });
+        return Ok(None);
+    }
+    Err(Error::denied(if cert_missing {
+        text::sign_certificate_missing(key, cert)
+    } else {
+        text::sign_key_missing(key, cert)
+    }))
 }
 
 /// Create a 2048-bit RSA key (mode 0600) and a DER certificate with the
@@ -251,6 +272,15 @@ impl Signer {
     /// Sign `module` in place; on failure upstream only warns.
     pub fn sign(&self, say: &mut dyn Say, module: &Path) {
         say.line(&text::signing_module(module));
+        if let Err(failure) = self.sign_file(module) {
+            say.warning(&[text::sign_failed(module), failure]);
+        }
+    }
+
+    /// Run sign-file on `module` (in place); its output when it fails. A
+    /// key behind a passphrase or a PKCS#11 PIN takes it from
+    /// `KBUILD_SIGN_PIN`, which sign-file reads from our environment.
+    pub fn sign_file(&self, module: &Path) -> std::result::Result<(), String> {
         let out = child::spawn(
             Command::new(&self.sign_file)
                 .arg(&self.hash)
@@ -262,16 +292,15 @@ impl Signer {
                 .stderr(std::process::Stdio::piped()),
         )
         .and_then(|c| c.wait_with_output());
-        let failure = match out {
-            Ok(o) if o.status.success() => return,
+        match out {
+            Ok(o) if o.status.success() => Ok(()),
             Ok(o) => {
                 let mut text = String::from_utf8_lossy(&o.stdout).into_owned();
                 text.push_str(&String::from_utf8_lossy(&o.stderr));
-                text.trim_end().to_string()
+                Err(text.trim_end().to_string())
             }
-            Err(e) => e.to_string(),
-        };
-        say.warning(&[text::sign_failed(module), failure]);
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 

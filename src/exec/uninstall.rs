@@ -65,7 +65,16 @@ pub fn uninstall(
                     lock.remove_empty_parents(install, &dir, &lib_tree);
                     crate::fault::point("uninstall:after-delete");
                 }
-                None => say.line(&text::not_found_within(name, suffix, &lib_tree)),
+                None => {
+                    say.line(&text::not_found_within(name, suffix, &lib_tree));
+                    let dir = join_loc(&lib_tree, &r.dest_location);
+                    for f in [format!("{name}.ko"), format!("{name}.ko{suffix}")] {
+                        if let Some(what) = crate::fs::special_kind(&dir.join(&f)) {
+                            say.warning(&[text::special_left(&dir.join(&f), what)]);
+                            break;
+                        }
+                    }
+                }
             }
             for (stream, line) in said {
                 say.emit(stream, &format!("{line}\n"));
@@ -138,6 +147,10 @@ fn restore_originals(
         }
         let origin = orig_dir.join(&fname);
         let module = orig_dir.join(fname.trim_end_matches(ORIGIN));
+        if let Some(what) = crate::fs::special_kind(&module) {
+            said.push((Stream::Err, text::original_not_a_file(&module, what)));
+            continue;
+        }
         if !module.is_file() {
             continue;
         }

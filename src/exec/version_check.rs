@@ -48,12 +48,12 @@ pub fn version_sane(
         &r.dest_name,
         suffix,
     );
-    let ours_bytes = mine.as_ref().and_then(|p| std::fs::read(p).ok());
+    let ours_bytes = mine.as_ref().and_then(|p| crate::fs::read_file(p).ok());
     // A copy of our own module (left by an interrupted install) is not a
     // competing module.
     let found: Vec<PathBuf> = find_module(&lib_tree, &r.dest_name, suffix)
         .into_iter()
-        .filter(|p| ours_bytes.is_none() || std::fs::read(p).ok() != ours_bytes)
+        .filter(|p| ours_bytes.is_none() || crate::fs::read_file(p).ok() != ours_bytes)
         .collect();
     if found.is_empty() || version_override {
         return true;
@@ -81,7 +81,7 @@ pub fn version_sane(
             let ver = oinfo.version().unwrap_or("");
             let has_info =
                 !ver.trim().is_empty() || !oinfo.srcversion().unwrap_or("").trim().is_empty();
-            let same_bytes = std::fs::read(&found[0]).ok() == std::fs::read(&ours).ok();
+            let same_bytes = crate::fs::same_bytes(&found[0], &ours);
             if has_info || same_bytes {
                 if !ver.is_empty() {
                     say.eline(&text::same_version_installed(&found[0], ver));

@@ -85,7 +85,7 @@ fn copy_into(from: &Path, dir: &OwnedFd, replace: bool) -> io::Result<()> {
                 Mode::from_raw_mode(0o600),
             )?;
             let mut out = File::from(fd);
-            io::copy(&mut File::open(&src)?, &mut out)?;
+            io::copy(&mut super::open_regular(&src)?, &mut out)?;
             out.set_permissions(std::fs::Permissions::from_mode(
                 meta.permissions().mode() & 0o7777,
             ))?;

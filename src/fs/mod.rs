@@ -2,8 +2,10 @@
 //! of it can leave the tree it was given: paths are resolved by
 //! [`beneath`] (no symlink followed, no `..`), files appear by an atomic
 //! rename after `fsync`, and a move across filesystems is a verified copy
-//! before the source goes. Reads of configuration and records go through
-//! [`read`], which refuses FIFOs, devices and oversized files.
+//! before the source goes. Every read of a file goes through [`read`], which
+//! refuses FIFOs, sockets, devices and oversized files at once instead of
+//! blocking; `clippy.toml` disallows `std::fs::read`, `read_to_string` and
+//! `File::open` everywhere else, so a new read cannot forget it.
 //!
 //! Every function takes `base`, the tree the path must stay under (the dkms
 //! tree, the install tree, the source tree), and absolute host paths.
@@ -23,6 +25,7 @@ mod writer;
 
 pub use lock::Locked;
 pub use read::{
-    is_dir, is_symlink, list_dirs, list_names, open_regular, read_regular, read_regular_text,
+    is_dir, is_symlink, list_dirs, list_names, open_regular, read_file, read_regular,
+    read_regular_text, same_bytes, special_kind, FILE_CAP,
 };
 pub use temp_dir::TempDir;

@@ -52,6 +52,43 @@ pub fn open_regular(path: &Path) -> io::Result<std::fs::File> {
     Ok(f)
 }
 
+/// The most a module file, an archived original or a module of the kernel
+/// may hold for [`read_file`] (no module comes near it).
+pub const FILE_CAP: u64 = 1 << 32;
+
+/// A whole module-sized file ([`FILE_CAP`]), read the way [`read_regular`]
+/// reads: what stands where a module should be and is not a regular file
+/// (a FIFO, a socket, a device) is an error at once, never a wait.
+pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    read_regular(path, FILE_CAP)
+}
+
+/// Whether `a` and `b` are regular files with the same bytes (sizes first).
+/// Anything else (missing, unreadable, special) is "not the same".
+pub fn same_bytes(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) if x.is_file() && y.is_file() && x.len() == y.len() => {
+            matches!((read_file(a), read_file(b)), (Ok(x), Ok(y)) if x == y)
+        }
+        _ => false,
+    }
+}
+
+/// What `p` is when it is a FIFO, a socket or a device (not followed when
+/// a symlink): the nodes a write path must neither write into nor read.
+pub fn special_kind(p: &Path) -> Option<NotRegular> {
+    let ft = std::fs::symlink_metadata(p).ok()?.file_type();
+    if ft.is_fifo() {
+        Some(NotRegular::Fifo)
+    } else if ft.is_char_device() || ft.is_block_device() {
+        Some(NotRegular::Device)
+    } else if ft.is_socket() {
+        Some(NotRegular::Socket)
+    } else {
+        None
+    }
+}
+
 /// [`read_regular`] as text (invalid UTF-8 replaced).
 pub fn read_regular_text(path: &Path, cap: u64) -> io::Result<String> {
     read_regular(path, cap).map(|b| String::from_utf8_lossy(&b).into_owned())

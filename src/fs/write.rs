@@ -267,7 +267,7 @@ pub fn place_atomically(base: &Path, from: &Path, to: &Path, symlink: bool) -> i
     if symlink {
         return link_over(&e.dir, from.as_os_str(), &e.name);
     }
-    let mut src = File::open(from)?;
+    let mut src = super::open_regular(from)?;
     let (tmp, mut f) = create_temp(&e.dir, &e.name, 0o644)?;
     crate::fault::point("install:before-rename");
     if let Err(err) = io::copy(&mut src, &mut f) {

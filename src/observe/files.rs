@@ -110,7 +110,7 @@ pub fn installed_file(
 /// Byte equality without spawning `diff`: sizes first, then contents.
 pub fn files_equal(a: &Path, b: &Path) -> bool {
     match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) if x.len() == y.len() => std::fs::read(a).ok() == std::fs::read(b).ok(),
+        (Ok(x), Ok(y)) if x.len() == y.len() => crate::fs::same_bytes(a, b),
         _ => false,
     }
 }

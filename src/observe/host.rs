@@ -2,7 +2,7 @@
 //! framework.conf, the distribution, `uname`, the force lists and the
 //! command-line options that change how things are read.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::layout::{Layout, Root};
@@ -223,8 +223,8 @@ pub fn running_in_chroot() -> bool {
         return true;
     }
     if let (Ok(a), Ok(b)) = (
-        std::fs::read("/proc/1/mountinfo"),
-        std::fs::read("/proc/self/mountinfo"),
+        crate::fs::read_regular(Path::new("/proc/1/mountinfo"), 1 << 24),
+        crate::fs::read_regular(Path::new("/proc/self/mountinfo"), 1 << 24),
     ) {
         if a != b {
             return true;

@@ -12,10 +12,17 @@
 //! - [`status`]: the facts behind each `dkms status` line.
 //! - [`elf`]: the ELF reader (a named section of a module or vmlinux).
 //! - [`trust`]: which files another user can change (refused as root).
+//! - [`why`]: what `dkms-hook why` decides from, with [`module_file`]
+//!   (compression, modinfo, signature of one file), [`signature`],
+//!   [`x509`] and [`der`] (who signed it), [`secure_boot`] (enforcement,
+//!   MOK, keyrings), [`keys`] (the configured pair), [`modprobe_conf`]
+//!   (blacklists, depmod overrides), [`loaded`] and [`kernel_log`] (the
+//!   running kernel).
 //! - [`modinfo`], [`version`], [`distro`], [`settings`], [`forced`]: helpers.
 
 pub mod build_facts;
 pub mod conf;
+pub mod der;
 pub mod distro;
 pub mod elf;
 mod facts;
@@ -24,14 +31,23 @@ pub mod forced;
 pub mod history;
 pub mod host;
 pub mod kernel;
+pub mod kernel_log;
+pub mod keys;
+pub mod loaded;
 pub mod modinfo;
+pub mod modprobe_conf;
+pub mod module_file;
 pub mod pending;
 pub mod prebuilt;
+pub mod secure_boot;
 pub mod settings;
+pub mod signature;
 pub mod status;
 pub mod tree;
 pub mod trust;
 pub mod version;
+pub mod why;
+pub mod x509;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -136,12 +136,19 @@ pub fn compare_module_version(a: &ModInfo, b: &ModInfo) -> VersionCmp {
 /// an empty [`ModInfo`] (an unversioned module, as upstream sees it);
 /// anything that is not a well-formed ELF file is an `InvalidData` error.
 pub fn read_modinfo(path: &Path) -> io::Result<ModInfo> {
-    let data = match decompressor(path) {
-        Some(tool) => decompress(tool, path)?,
-        None => crate::fs::read_regular(path, 512 << 20)?,
-    };
+    let data = module_bytes(path)?;
     read_modinfo_bytes(&data)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// The ELF image of the module at `path`: the file itself, or its
+/// contents decompressed with the distribution's `gzip`/`xz`/`zstd` when
+/// its name says it is compressed.
+pub fn module_bytes(path: &Path) -> io::Result<Vec<u8>> {
+    match decompressor(path) {
+        Some(tool) => decompress(tool, path),
+        None => crate::fs::read_regular(path, 512 << 20),
+    }
 }
 
 /// [`read_modinfo`] on an ELF image already in memory.
@@ -183,7 +190,7 @@ fn decompressor(path: &Path) -> Option<&'static str> {
 }
 
 /// `tool -dc path` into memory.
-fn decompress(tool: &str, path: &Path) -> io::Result<Vec<u8>> {
+pub(crate) fn decompress(tool: &str, path: &Path) -> io::Result<Vec<u8>> {
     Command::new(tool)
         .arg("-dc")
         .arg("--")

@@ -68,7 +68,9 @@ pub fn exit_status_on_lost_output(event: &Event, code: i32) -> i32 {
         | Event::Pending
         | Event::Doctor { .. }
         | Event::Package(_)
-        | Event::Publish { .. } => crate::report::lost::failed_status(code),
+        | Event::Publish { .. }
+        | Event::Why { .. }
+        | Event::Sign { .. } => crate::report::lost::failed_status(code),
     }
 }
 
@@ -236,6 +238,28 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
         Event::KernelInstallOther => return p,
         Event::Package(args) => return crate::plan::package::steps::package(args, world),
         Event::Publish { repo, files } => return crate::plan::package::steps::publish(repo, files),
+        Event::Why {
+            module,
+            kernel,
+            json,
+        } => {
+            p.exit = ExitRule::Stop;
+            p.push(
+                ReadJob::Why {
+                    module: module.clone(),
+                    kernel: kernel.clone(),
+                    json: *json,
+                },
+                &[],
+                0,
+            );
+            return p;
+        }
+        Event::Sign {
+            module,
+            version,
+            kernels,
+        } => return crate::plan::sign::plan(world, module, version, kernels),
         Event::KernelPreinst(k) | Event::KernelPrerm(k) => {
             let preinst = matches!(event, Event::KernelPreinst(_));
             removal(&mut p, world, k, &a, preinst);

@@ -126,6 +126,15 @@ pub enum ReadJob {
         /// The package files to add.
         files: Vec<PathBuf>,
     },
+    /// `dkms-hook why`: check why a module does or does not load.
+    Why {
+        /// The module name asked about.
+        module: String,
+        /// The kernel (default: the running one under the root).
+        kernel: Option<String>,
+        /// Print JSON.
+        json: bool,
+    },
     /// `dkms-hook prune --dry-run`: say what prune would take away.
     PrunePreview {
         /// The kernels prune would take.
@@ -355,6 +364,13 @@ pub enum WriteJob {
     },
     /// `dkms-hook doctor --repair`: report and repair.
     Repair,
+    /// `dkms-hook sign`: sign the installed modules of these builds again
+    /// with the configured key, each file replaced atomically, the built
+    /// copy and the installed one alike.
+    Sign {
+        /// The installed builds.
+        targets: Vec<Mvka>,
+    },
     /// `dkms mkbmdeb`: a `.deb` of the installed build of m/v for k/a, left
     /// in `out` inside the dkms tree.
     MkBmDeb {
@@ -450,6 +466,7 @@ impl ReadJob {
             | ReadJob::HookSummary
             | ReadJob::Pending
             | ReadJob::Doctor
+            | ReadJob::Why { .. }
             | ReadJob::Publish { .. } => {}
             ReadJob::ReadConf(key) => r.confs.push(key),
             ReadJob::Package { at, .. } => r.kernels.push(&at.k),
@@ -495,6 +512,11 @@ impl WriteJob {
                 r.confs.push(conf);
             }
             WriteJob::Unbuild(at) | WriteJob::MkBmDeb { at, .. } => r.kernels.push(&at.k),
+            WriteJob::Sign { targets } => {
+                for t in targets {
+                    r.build(&t.k);
+                }
+            }
             WriteJob::RebuildDependents { k, candidates, .. } => {
                 r.build(k);
                 for c in candidates {

@@ -8,6 +8,7 @@
 //! - [`autoinstall`]: which modules, in which BUILD_DEPENDS order.
 //! - [`hook`]: package-manager events, deferral and pruning.
 //! - [`package`]: binary module packages (names, control, spec, scripts).
+//! - [`sign`]: which installed modules `dkms-hook sign` signs again.
 
 pub mod autoinstall;
 pub mod checks;
@@ -18,6 +19,7 @@ pub mod package;
 pub mod rebuild;
 pub mod removal;
 pub mod request;
+pub mod sign;
 #[cfg(test)]
 mod tests;
 

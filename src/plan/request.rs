@@ -248,6 +248,26 @@ pub enum Event {
         /// Package files to add first.
         files: Vec<PathBuf>,
     },
+    /// `dkms-hook why MODULE [-k K] [--output json]`: why a module does
+    /// or does not load.
+    Why {
+        /// The module name asked about.
+        module: String,
+        /// `-k` (default: the running kernel under the root).
+        kernel: Option<String>,
+        /// `--output json`.
+        json: bool,
+    },
+    /// `dkms-hook sign [M[/V]|--all] [-k K]`: sign installed modules again
+    /// with the configured key.
+    Sign {
+        /// The module (empty with `--all`).
+        module: String,
+        /// Its version (empty: every version installed).
+        version: String,
+        /// `-k` values (empty: every kernel the module is installed for).
+        kernels: Vec<String>,
+    },
 }
 
 /// The kernels `dkms-hook autoinstall` builds for. Whether the user named
@@ -293,6 +313,10 @@ impl Event {
                 ks.iter().map(String::as_str).collect()
             }
             Event::Autoinstall(AutoinstallFor::Running(k)) => vec![k.as_str()],
+            Event::Why {
+                kernel: Some(k), ..
+            } => vec![k.as_str()],
+            Event::Sign { kernels, .. } => kernels.iter().map(String::as_str).collect(),
             _ => Vec::new(),
         }
     }
@@ -309,6 +333,8 @@ impl Event {
                 | Event::Autoinstall(_)
                 | Event::Package(_)
                 | Event::Publish { .. }
+                | Event::Why { .. }
+                | Event::Sign { .. }
         )
     }
 
@@ -323,6 +349,7 @@ impl Event {
                 | Event::KernelInstallOther
                 | Event::Package(_)
                 | Event::Publish { .. }
+                | Event::Why { .. }
         )
     }
 }

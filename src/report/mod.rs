@@ -18,6 +18,7 @@ pub mod progress;
 pub mod status;
 pub mod summary;
 pub mod time;
+pub mod why;
 pub mod yaml;
 
 pub use buffer::Buffer;

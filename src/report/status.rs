@@ -40,8 +40,9 @@ pub const SCHEMA: u32 = 1;
 pub struct Document {
     /// [`SCHEMA`].
     pub schema: u32,
-    /// Status records (upstream's lines, as fields).
-    pub modules: Vec<Record>,
+    /// Status records (upstream's lines, as fields), with the signature of
+    /// installed modules.
+    pub modules: Vec<ModuleDoc>,
     /// Added module versions that BUILD_EXCLUSIVE rules out for an
     /// installed kernel with headers.
     pub skipped: Vec<Skipped>,
@@ -49,6 +50,79 @@ pub struct Document {
     pub pending: Vec<Pending>,
     /// Recorded failures from hooks.
     pub failed: Vec<Failed>,
+}
+
+/// A status record in the document: upstream's fields, then the
+/// signature of what is installed.
+#[derive(Debug, Serialize)]
+pub struct ModuleDoc {
+    /// Upstream's fields.
+    #[serde(flatten)]
+    pub record: Record,
+    /// The signature of the installed module files (`null` when not
+    /// installed from a build of the dkms tree).
+    pub signature: Option<SignatureDoc>,
+}
+
+/// Who signed an installed module's files.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct SignatureDoc {
+    /// Every module file carries a signature.
+    pub signed: bool,
+    /// The signer (the certificate issuer's name) of the first signed file.
+    pub signer: Option<String>,
+    /// Its key id (the certificate's serial number), as `modinfo` shows it.
+    pub key_id: Option<String>,
+    /// Every file is signed with the configured key (framework.conf's
+    /// `mok_certificate`).
+    pub configured_key: bool,
+}
+
+/// The signature of the module files of m/v installed for k/a: the files
+/// of its build, each read where it is installed (the build's copy when no
+/// installed file of that name is found outside the kernel's own tree).
+fn signature_of(world: &World, r: &Record) -> Option<SignatureDoc> {
+    use crate::observe::module_file::{name_of_file, ModuleFile};
+    use crate::observe::x509::Certificate;
+    let (Some(k), Some(a)) = (r.kernel.as_deref(), r.arch.as_deref()) else {
+        return None;
+    };
+    if r.state != "installed" || r.prebuilt {
+        return None;
+    }
+    let l = &world.host.layout;
+    let mdir = l.base_dir(&r.module, &r.version, k, a).join("module");
+    let lib = l.lib_tree(k);
+    let (_, cert, _) = crate::observe::keys::key_paths(&world.host, k, a);
+    let configured = crate::fs::read_regular(&cert, 1 << 20)
+        .ok()
+        .and_then(|d| Certificate::parse(&d));
+    let mut names = crate::fs::list_names(&mdir);
+    names.sort();
+    let mut files = Vec::new();
+    for n in &names {
+        let Some(name) = name_of_file(n) else {
+            continue;
+        };
+        let suffix = n.split_once(".ko").map(|x| x.1).unwrap_or("");
+        let installed = crate::observe::files::find_module(&lib, name, suffix)
+            .into_iter()
+            .find(|p| !p.starts_with(lib.join("kernel")) && !p.starts_with(lib.join("build")))
+            .unwrap_or_else(|| mdir.join(n));
+        files.push(ModuleFile::read(&installed).ok()?);
+    }
+    let first = files.iter().find_map(|f| f.signature.signer());
+    Some(SignatureDoc {
+        signed: !files.is_empty() && files.iter().all(|f| f.signature.present()),
+        signer: first.map(|s| s.issuer_cn.clone()),
+        key_id: first.map(|s| crate::observe::der::hex_colons(&s.key_id)),
+        configured_key: !files.is_empty()
+            && files.iter().all(|f| {
+                f.signature
+                    .signer()
+                    .is_some_and(|s| configured.as_ref().is_some_and(|c| c.signed(s)))
+            }),
+    })
 }
 
 /// A module version BUILD_EXCLUSIVE keeps off a kernel.
@@ -188,7 +262,14 @@ pub fn document(world: &World, view: &StatusView) -> Document {
     };
     Document {
         schema: SCHEMA,
-        modules: view.records.clone(),
+        modules: view
+            .records
+            .iter()
+            .map(|r| ModuleDoc {
+                record: r.clone(),
+                signature: signature_of(world, r),
+            })
+            .collect(),
         skipped: view
             .skipped
             .iter()

@@ -248,10 +248,18 @@ pub fn signing_key_enrolled(cert: &Path) -> String {
     format!("module signing key: enrolled ({})", cert.display())
 }
 
-/// Ours: the signing certificate is not enrolled (or mokutil cannot say).
+/// Ours: the signing certificate is not enrolled.
 pub fn signing_key_not_enrolled(cert: &Path) -> String {
     format!(
-        "module signing key: not enrolled (or mokutil is missing to tell). Enrol it with: mokutil --import {} (then reboot and confirm in MokManager)",
+        "module signing key: not enrolled. Enrol it with: mokutil --import {} (then reboot and confirm in MokManager)",
+        cert.display()
+    )
+}
+
+/// Ours: the signing certificate waits for enrolment at the next reboot.
+pub fn signing_key_pending(cert: &Path) -> String {
+    format!(
+        "module signing key: waits for enrolment at the next reboot ({}; confirm it in MokManager when it asks)",
         cert.display()
     )
 }

@@ -34,7 +34,9 @@
 //! - [`package`]: ours, binary module packages and their repositories;
 //! - [`build_confinement`]: ours, the build user and the source checks;
 //! - [`io`]: ours, failed file operations;
-//! - [`internal`]: ours, what only a bug of this tool shows.
+//! - [`internal`]: ours, what only a bug of this tool shows;
+//! - [`why`]: ours, `dkms-hook why`; [`signing`]: ours, `dkms-hook sign`
+//!   and half a key pair.
 
 pub mod build_confinement;
 pub mod doctor;
@@ -48,6 +50,7 @@ pub mod io;
 pub mod kept_originals;
 pub mod lock;
 pub mod package;
+pub mod signing;
 pub mod tarball_safety;
 pub mod upstream_add;
 pub mod upstream_autoinstall;
@@ -63,6 +66,7 @@ pub mod upstream_steps;
 pub mod upstream_tarball;
 pub mod upstream_uninstall;
 pub mod upstream_usage;
+pub mod why;
 
 pub use build_confinement::*;
 pub use doctor::*;
@@ -76,6 +80,7 @@ pub use io::*;
 pub use kept_originals::*;
 pub use lock::*;
 pub use package::*;
+pub use signing::*;
 pub use tarball_safety::*;
 pub use upstream_add::*;
 pub use upstream_autoinstall::*;
@@ -91,6 +96,7 @@ pub use upstream_steps::*;
 pub use upstream_tarball::*;
 pub use upstream_uninstall::*;
 pub use upstream_usage::*;
+pub use why::*;
 
 /// What `dkms --version` prints and make.log headers carry: the upstream
 /// release this tool is a drop-in for (scripts compare it).

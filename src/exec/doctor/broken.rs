@@ -255,7 +255,7 @@ fn installed_copies(lib_tree: &Path, module_dir: &Path) -> Vec<PathBuf> {
             continue;
         }
         let ours = module_dir.join(&name);
-        let Ok(bytes) = std::fs::read(&ours) else {
+        let Ok(bytes) = crate::fs::read_file(&ours) else {
             continue;
         };
         let mut same_name = Vec::new();
@@ -263,7 +263,7 @@ fn installed_copies(lib_tree: &Path, module_dir: &Path) -> Vec<PathBuf> {
         out.extend(
             same_name
                 .into_iter()
-                .filter(|p| std::fs::read(p).ok().as_deref() == Some(bytes.as_slice())),
+                .filter(|p| crate::fs::read_file(p).ok().as_deref() == Some(bytes.as_slice())),
         );
         links_to(lib_tree, &name, &ours, &mut out);
     }

@@ -50,13 +50,13 @@ pub(super) fn interrupted_installs(d: &Disk, s: &mut Scan) {
                     if !fname.to_string_lossy().contains(".ko") {
                         continue;
                     }
-                    let Ok(ours) = std::fs::read(e.path()) else {
+                    let Ok(ours) = crate::fs::read_file(&e.path()) else {
                         continue;
                     };
                     let mut placed = Vec::new();
                     files_named(&d.l.lib_tree(&k), &fname, &mut placed);
                     for p in placed {
-                        if std::fs::read(&p).ok().as_deref() != Some(ours.as_slice()) {
+                        if crate::fs::read_file(&p).ok().as_deref() != Some(ours.as_slice()) {
                             continue;
                         }
                         let back = active
@@ -65,7 +65,9 @@ pub(super) fn interrupted_installs(d: &Disk, s: &mut Scan) {
                             .filter(|f| f.is_file());
                         let repaired = match back {
                             Some(back) => {
-                                if std::fs::read(&back).ok().as_deref() == Some(ours.as_slice()) {
+                                if crate::fs::read_file(&back).ok().as_deref()
+                                    == Some(ours.as_slice())
+                                {
                                     continue;
                                 }
                                 s.repair(
@@ -149,7 +151,7 @@ fn stranded_in(d: &Disk, s: &mut Scan, m: &str, k: &str, dir: &Path) {
         // Install copies the original before it places ours, so after a
         // crash the original may still be in place: then the backup is only
         // a copy, and goes.
-        if in_tree && std::fs::read(&host).ok() == std::fs::read(&module).ok() {
+        if in_tree && crate::fs::same_bytes(&host, &module) {
             s.repair(
                 &text::original_copy_left(&loc),
                 module,

@@ -80,45 +80,34 @@ pub(super) fn closing(w: &World, say: &mut dyn Say, found: usize, repairable: us
 }
 
 /// Secure Boot as the firmware reports it: on, off, or not available (no
-/// EFI); the key enrolment advice only where Secure Boot is on.
+/// EFI: then nothing about MOK); where it is on, whether the configured
+/// certificate is enrolled with shim, waits for enrolment at the next
+/// reboot, or is neither (with the command that enrols it). Read from the
+/// EFI variables under the root (what `mokutil --test-key` and
+/// `mokutil --list-new` read).
 pub(super) fn secure_boot(w: &World, say: &mut dyn Say) {
     let (_key, cert, _) = crate::exec::sign::key_paths(&w.host, "", "");
     let root = &w.host.layout.root;
-    let state = crate::observe::host::secure_boot(root);
+    let keys = crate::observe::secure_boot::KeyState::observe(root);
     let shown = root.inside(&cert);
-    match state {
-        None => {
-            say.line(text::SECURE_BOOT_UNAVAILABLE);
-        }
-        Some(false) => {
-            say.line(text::SECURE_BOOT_DISABLED);
-        }
-        Some(true) => {
-            say.line(text::SECURE_BOOT_ENABLED);
-            if !cert.is_file() {
-                say.line(&text::signing_key_absent(&shown));
-                return;
-            }
-            // mokutil exits non-zero for a key that is not enrolled: its
-            // words decide, whatever the status.
-            let enrolled = crate::child::in_path("mokutil")
-                && crate::child::spawn(
-                    std::process::Command::new("mokutil")
-                        .arg("--test-key")
-                        .arg(&cert)
-                        .stdin(std::process::Stdio::null())
-                        .stdout(std::process::Stdio::piped())
-                        .stderr(std::process::Stdio::null()),
-                )
-                .and_then(|c| c.wait_with_output())
-                .map(|o| String::from_utf8_lossy(&o.stdout).contains("is already enrolled"))
-                .unwrap_or(false);
-            if enrolled {
-                say.line(&text::signing_key_enrolled(&shown));
-            } else {
-                say.line(&text::signing_key_not_enrolled(&shown));
-            }
-        }
+    if !keys.efi {
+        say.line(text::SECURE_BOOT_UNAVAILABLE);
+        return;
+    }
+    if keys.secure_boot != Some(true) {
+        say.line(text::SECURE_BOOT_DISABLED);
+        return;
+    }
+    say.line(text::SECURE_BOOT_ENABLED);
+    let parsed = crate::fs::read_regular(&cert, 1 << 20)
+        .ok()
+        .and_then(|d| crate::observe::x509::Certificate::parse(&d));
+    match parsed {
+        None if !cert.is_file() => say.line(&text::signing_key_absent(&shown)),
+        None => say.line(&text::signing_key_not_enrolled(&shown)),
+        Some(c) if keys.enrolled(&c) => say.line(&text::signing_key_enrolled(&shown)),
+        Some(c) if keys.pending(&c) => say.line(&text::signing_key_pending(&shown)),
+        Some(_) => say.line(&text::signing_key_not_enrolled(&shown)),
     }
 }
 

@@ -106,7 +106,8 @@ fn load(
 /// Copy `archive` to `copy` (beneath `scratch`, new, 0600).
 fn private_copy(lock: &Locked, archive: &Path, scratch: &Path, copy: &Path) -> io::Result<()> {
     let _: &Locked = lock;
-    let mut from = std::fs::File::open(archive)?;
+    // A FIFO or device named as the archive is refused, not waited on.
+    let mut from = crate::fs::open_regular(archive)?;
     let mut to = lock.create_new(scratch, copy, 0o600)?;
     io::copy(&mut from, &mut to)?;
     Ok(())

@@ -102,13 +102,13 @@ impl Stream {
     /// Open `path` (our private copy of the archive).
     pub fn open(path: &Path) -> Result<Stream, OpenError> {
         let read_err = |e: io::Error| OpenError::Read(crate::error::os_error(&e));
-        let mut file = File::open(path).map_err(read_err)?;
+        let mut file = crate::fs::open_regular(path).map_err(read_err)?;
         let mut head = Vec::with_capacity(512);
         (&mut file)
             .take(512)
             .read_to_end(&mut head)
             .map_err(read_err)?;
-        let file = File::open(path).map_err(read_err)?;
+        let file = crate::fs::open_regular(path).map_err(read_err)?;
         let Some(program) = decompressor_for(&head) else {
             return Ok(Stream {
                 source: Source::Plain(file),

@@ -200,7 +200,7 @@ pub fn eval_bash_snapshots(
             child.kill_group();
             // Killed: how it ended says nothing more.
             let _ = child.wait();
-            let data = std::fs::read(out.path()).unwrap_or_default();
+            let data = crate::fs::read_file(out.path()).unwrap_or_default();
             let file = current_file(&data)
                 .and_then(|i| files.get(i))
                 .unwrap_or(&files[0]);
@@ -213,7 +213,7 @@ pub fn eval_bash_snapshots(
         std::thread::sleep(nap);
         nap = (nap * 2).min(Duration::from_millis(20));
     };
-    let data = std::fs::read(out.path()).map_err(|e| {
+    let data = crate::fs::read_file(out.path()).map_err(|e| {
         Error::bad_conf([text::bash_read_failed(
             BashReadFailure::ReadBack,
             &files[0].display().to_string(),

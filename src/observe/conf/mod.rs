@@ -227,6 +227,9 @@ pub struct ModuleConf {
     /// Some module record has a BUILD_EXCLUSIVE_* directive (upstream then
     /// does not say "is not installed" when uninstalling).
     pub has_build_exclusive: bool,
+    /// The BUILD_EXCLUSIVE rule that rules the kernel out, as written
+    /// (`BUILD_EXCLUSIVE_KERNEL_MIN="6.5"`), when `build_exclude`.
+    pub excluded_by: Option<String>,
     /// `Deprecated feature: X (file)` lines for the strict read (printed
     /// while the files are read, so not again for the same read in a row).
     pub deprecations: Vec<String>,

@@ -172,6 +172,7 @@ pub(crate) fn resolve_with(
         obsolete_by: exclusive.obsolete_by,
         build_exclude: exclusive.build_exclude,
         has_build_exclusive: exclusive.has_build_exclusive,
+        excluded_by: exclusive.excluded_by,
         deprecations,
         strict_warnings,
         reader,
@@ -322,6 +323,8 @@ struct Exclusive {
     build_exclude: bool,
     /// Some record has a BUILD_EXCLUSIVE_* directive.
     has_build_exclusive: bool,
+    /// The rule that ruled the kernel out (when `build_exclude`).
+    excluded_by: Option<String>,
 }
 
 /// Evaluate BUILD_EXCLUSIVE_* for the kernel and arch: marks each record
@@ -343,10 +346,14 @@ fn build_exclusive(raw: &RawConf, ctx: &ConfContext, modules: &mut [ModuleRecord
         .filter(|_| !ctx.kernel_config.is_empty());
     let mut has_exclusive = false;
     let mut buildable_count = 0;
+    let mut excluded_by = None;
     for (i, m) in modules.iter_mut().enumerate() {
-        let (buildable, has) =
+        let (buildable, has, rule) =
             check_build_exclusive(&ex, i, &ctx.kernelver, &ctx.arch, config.as_deref());
         has_exclusive |= has;
+        if excluded_by.is_none() {
+            excluded_by = rule;
+        }
         m.buildable = buildable;
         buildable_count += usize::from(buildable);
     }
@@ -363,10 +370,12 @@ fn build_exclusive(raw: &RawConf, ctx: &ConfContext, modules: &mut [ModuleRecord
         .iter()
         .any(|n| !ex.get(n, i).is_empty())
     });
+    let build_exclude = buildable_count == 0 && has_exclusive;
     Exclusive {
         obsolete_by,
-        build_exclude: buildable_count == 0 && has_exclusive,
+        build_exclude,
         has_build_exclusive,
+        excluded_by: excluded_by.filter(|_| build_exclude),
     }
 }
 
@@ -451,14 +460,15 @@ fn strip_value(v: &str) -> Option<bool> {
 }
 
 /// Upstream's `check_build_exclusive_for_module`: (buildable, whether any
-/// BUILD_EXCLUSIVE directive applies to record `i`).
+/// BUILD_EXCLUSIVE directive applies to record `i`, the rule that rules the
+/// kernel out as `NAME="value"`).
 fn check_build_exclusive(
     raw: &RawConf,
     i: usize,
     kernelver: &str,
     arch: &str,
     config: Option<&str>,
-) -> (bool, bool) {
+) -> (bool, bool, Option<String>) {
     const NAMES: [&str; 5] = [
         "BUILD_EXCLUSIVE_KERNEL",
         "BUILD_EXCLUSIVE_KERNEL_MIN",
@@ -473,19 +483,31 @@ fn check_build_exclusive(
     for idx in [0, i] {
         let kernel = raw.get("BUILD_EXCLUSIVE_KERNEL", idx);
         if !kernel.is_empty() && ere_no_match(kernel, kernelver) {
-            return (false, has);
+            return (
+                false,
+                has,
+                Some(rule("BUILD_EXCLUSIVE_KERNEL", idx, kernel)),
+            );
         }
         let min = raw.get("BUILD_EXCLUSIVE_KERNEL_MIN", idx);
         if !min.is_empty() && kver < ver_key(min) {
-            return (false, has);
+            return (
+                false,
+                has,
+                Some(rule("BUILD_EXCLUSIVE_KERNEL_MIN", idx, min)),
+            );
         }
         let max = raw.get("BUILD_EXCLUSIVE_KERNEL_MAX", idx);
         if !max.is_empty() && kver > ver_key(max) {
-            return (false, has);
+            return (
+                false,
+                has,
+                Some(rule("BUILD_EXCLUSIVE_KERNEL_MAX", idx, max)),
+            );
         }
         let a = raw.get("BUILD_EXCLUSIVE_ARCH", idx);
         if !a.is_empty() && ere_no_match(a, arch) {
-            return (false, has);
+            return (false, has, Some(rule("BUILD_EXCLUSIVE_ARCH", idx, a)));
         }
     }
     if let Some(config) = config {
@@ -496,12 +518,22 @@ fn check_build_exclusive(
                     None => config_enabled(config, kconf),
                 };
                 if !ok {
-                    return (false, has);
+                    let all = raw.get("BUILD_EXCLUSIVE_CONFIG", idx);
+                    return (false, has, Some(rule("BUILD_EXCLUSIVE_CONFIG", idx, all)));
                 }
             }
         }
     }
-    (true, has)
+    (true, has, None)
+}
+
+/// A BUILD_EXCLUSIVE directive as written in dkms.conf.
+fn rule(name: &str, idx: usize, value: &str) -> String {
+    if idx == 0 {
+        format!("{name}=\"{value}\"")
+    } else {
+        format!("{name}[{idx}]=\"{value}\"")
+    }
 }
 
 /// A line `NAME=y` or `NAME=m` starts the kernel config (upstream's

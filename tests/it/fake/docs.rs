@@ -25,7 +25,9 @@ use dkms_hook::observe::conf::bash_eval::DIRECTIVES;
 use dkms_hook::observe::pending::{Failure, Item, Reason};
 use dkms_hook::observe::settings::{ALLOWED, FROM_ENVIRONMENT};
 use dkms_hook::observe::status::Record;
-use dkms_hook::report::status::{Document, Failed, Pending, Skipped, SCHEMA};
+use dkms_hook::report::status::{
+    Document, Failed, ModuleDoc, Pending, SignatureDoc, Skipped, SCHEMA,
+};
 
 use crate::harness::*;
 
@@ -383,16 +385,24 @@ fn dkms_page_documents_the_status_document() {
         .join(" ");
     let doc = Document {
         schema: SCHEMA,
-        modules: vec![Record {
-            module: "m".into(),
-            version: "1".into(),
-            kernel: Some("k".into()),
-            arch: Some("a".into()),
-            state: "installed".into(),
-            original_modules_exist: false,
-            built_modules_missing: false,
-            differences: false,
-            prebuilt: true,
+        modules: vec![ModuleDoc {
+            record: Record {
+                module: "m".into(),
+                version: "1".into(),
+                kernel: Some("k".into()),
+                arch: Some("a".into()),
+                state: "installed".into(),
+                original_modules_exist: false,
+                built_modules_missing: false,
+                differences: false,
+                prebuilt: true,
+            },
+            signature: Some(SignatureDoc {
+                signed: true,
+                signer: Some("s".into()),
+                key_id: Some("01".into()),
+                configured_key: true,
+            }),
         }],
         skipped: vec![Skipped {
             module: "m".into(),

@@ -89,6 +89,7 @@ fn every_state_has_its_place_and_every_field_its_type() {
                 "kernel",
                 "module",
                 "original_modules_exist",
+                "signature",
                 "state",
                 "version"
             ],

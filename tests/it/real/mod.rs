@@ -10,4 +10,6 @@ mod hooks_real;
 mod privilege_real;
 mod real_kernel;
 mod real_pwd;
+mod resign_real;
 mod signing_real;
+mod why_real;

@@ -66,7 +66,7 @@ poweroff -f
 "#;
 
 /// Report a missing prerequisite: a skip message, or under CI a failure.
-fn missing(what: &str) {
+pub(super) fn missing(what: &str) {
     skip_unless_ci(
         "boot_qemu",
         &format!(
@@ -77,7 +77,7 @@ fn missing(what: &str) {
 
 /// The first executable named `name` on PATH (plus the sbin directories,
 /// which a non-root PATH may lack).
-fn find_program(name: &str) -> Option<PathBuf> {
+pub(super) fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
@@ -90,7 +90,7 @@ fn find_program(name: &str) -> Option<PathBuf> {
 
 /// The newest kernel with both an image `/boot/vmlinuz-<K>` and headers
 /// `/usr/src/linux-headers-<K>`.
-fn newest_bootable_kernel() -> Option<String> {
+pub(super) fn newest_bootable_kernel() -> Option<String> {
     let mut kernels: Vec<String> = fs::read_dir("/boot")
         .ok()?
         .flatten()
@@ -126,7 +126,7 @@ fn is_static_elf(path: &Path) -> bool {
 }
 
 /// A static busybox, where busybox-static installs it.
-fn static_busybox() -> Option<PathBuf> {
+pub(super) fn static_busybox() -> Option<PathBuf> {
     ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
         .map(PathBuf::from)
@@ -162,20 +162,26 @@ fn make_initramfs(dir: &Path, busybox: &Path, ko: &Path) -> PathBuf {
 }
 
 /// What one boot printed on its serial console, and how long it took.
-struct Boot {
+pub(super) struct Boot {
     /// The console output, as text.
-    console: String,
+    pub(super) console: String,
     /// Exit status of qemu, or `None` when it was killed on timeout.
-    code: Option<i32>,
+    pub(super) code: Option<i32>,
     /// Wall time from starting qemu until it exited or was killed.
-    total: Duration,
+    pub(super) total: Duration,
     /// Wall time from starting qemu until `/init` printed its mark.
-    to_init: Option<Duration>,
+    pub(super) to_init: Option<Duration>,
 }
 
 /// Boot `kernel` with `initrd` in qemu (TCG only), reading the serial
 /// console from qemu's stdout until it exits or [`BOOT_TIMEOUT`] passes.
 fn boot(qemu: &Path, kernel: &Path, initrd: &Path) -> Boot {
+    boot_with(qemu, kernel, initrd, "", 512)
+}
+
+/// [`boot`] with `extra` appended to the kernel command line and `mem`
+/// megabytes of memory.
+pub(super) fn boot_with(qemu: &Path, kernel: &Path, initrd: &Path, extra: &str, mem: u32) -> Boot {
     let mut cmd = Command::new(qemu);
     cmd.args([
         "-machine",
@@ -185,14 +191,17 @@ fn boot(qemu: &Path, kernel: &Path, initrd: &Path) -> Boot {
         "-smp",
         "1",
         "-m",
-        "512",
+        &mem.to_string(),
     ])
     .args(["-nographic", "-no-reboot", "-nic", "none"])
     .arg("-kernel")
     .arg(kernel)
     .arg("-initrd")
     .arg(initrd)
-    .args(["-append", "console=ttyS0 panic=-1 quiet"])
+    .args([
+        "-append",
+        format!("console=ttyS0 panic=-1 quiet {extra}").trim_end(),
+    ])
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());

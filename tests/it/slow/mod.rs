@@ -3,6 +3,7 @@
 
 mod boot_qemu;
 mod boot_systemd;
+mod boot_why_qemu;
 mod debian_root;
 mod fleet;
 mod migration;
