@@ -401,7 +401,11 @@ impl Model {
         // --force" (dkms(8) install): built, not installed. The same
         // version is the skip above; the catalogue's versions (one digit
         // each) compare as strings.
-        if self.installed.get(&(mv.m, k)).is_some_and(|cur| cur.v > mv.v) {
+        if self
+            .installed
+            .get(&(mv.m, k))
+            .is_some_and(|cur| cur.v > mv.v)
+        {
             return Expect::Code(6);
         }
         if full == Some(k) {
