@@ -14,6 +14,7 @@ pub mod build_result;
 pub mod conf_output;
 pub mod depmod;
 pub mod doctor;
+pub mod gone;
 pub mod install;
 pub mod ledger;
 pub mod load;

@@ -102,6 +102,7 @@ fn activity(before: &Model, step: &Step) -> Activity {
         .installed
         .iter()
         .any(|(key, mv)| after.installed.get(key) != Some(mv));
+    let unbuilds = model.built.difference(&after.built).count() > 0;
     let archives = (0..model.kernels.len()).any(|k| after.archived(k) && !model.archived(k));
     let removes = matches!(step, Step::RemoveModule(_) | Step::DkmsRemove(_))
         && model.registered.len() != after.registered.len();
@@ -125,6 +126,8 @@ fn activity(before: &Model, step: &Step) -> Activity {
             ("build", _) => built && !failed || after.built.difference(&model.built).count() > 0,
             ("install", _) => !installs_to.is_empty(),
             ("uninstall", _) => uninstalls,
+            // Every unbuild passes it: remove, kernel-prerm, prune, a rebuild.
+            (_, "remove:after-hide") => unbuilds,
             ("remove", _) => removes,
             ("prune", _) => prunes,
             ("pending", _) => records,
@@ -195,6 +198,7 @@ fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault 
                     "install" => 20,
                     "build" => 12,
                     "prune" | "uninstall" => 5,
+                    "remove" => 3,
                     _ => 1,
                 })
                 .collect();

@@ -284,6 +284,10 @@ pub fn leftovers(root: &TestRoot) -> Vec<String> {
             out.push(format!("var/lib/dkms/{}", p.display()));
         }
     }
+    // Builds a killed run was deleting (renamed into .dkms-hook/gone).
+    for n in root.list("var/lib/dkms/.dkms-hook/gone") {
+        out.push(format!("var/lib/dkms/.dkms-hook/gone/{n}"));
+    }
     for k in root.list("lib/modules") {
         for (p, _) in snapshot_dir_skipping(
             &root.path(&format!("lib/modules/{k}")),

@@ -130,9 +130,14 @@ fn campaign() {
     );
     // Straight to stderr, past the test harness's capture: CI logs show
     // the seed of every run, so that a failure can be replayed.
+    let real_arg = if real.is_some() {
+        format!(" --real {real_n}")
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         std::io::stderr(),
-        "campaign: seed {seed}, {fake_n} sequences (replay: tests/campaign.sh --seed {seed} --sequences {fake_n})"
+        "campaign: seed {seed}, {fake_n} sequences (replay: tests/campaign.sh --seed {seed} --sequences {fake_n}{real_arg})"
     );
 
     if let Ok(text) = std::env::var("CAMPAIGN_REPLAY") {

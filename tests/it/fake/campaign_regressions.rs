@@ -102,3 +102,18 @@ fn prune_puts_no_original_back_into_a_removed_kernel() {
 fn a_prune_killed_in_an_uninstall_is_finished_by_the_rerun() {
     replays("add-module hello/2.0; install-kernel k1 with-headers; remove-kernel-files k1; boot !kill@uninstall:after-delete rerun");
 }
+
+/// A kernel-prerm killed while it deleted a build (the `.ko` files gone,
+/// the directory not yet) left `<v>/K/A/` without modules: `dkms status`
+/// went on calling it "built (Built modules are missing in the kernel
+/// modules folder)" and the rerun passed it over (found by seed 268704157,
+/// sequence 764, a kill 67 ms into the prerm). A build is now renamed out
+/// of sight before it is deleted; the kill lands between the two here, and
+/// the rerun, or doctor and the rerun, must end as the model says.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_kill_while_a_build_is_deleted_leaves_no_build_that_status_calls_built() {
+    replays("add-module excl/1.0; add-module hello/1.0; install-kernel k0 with-headers; remove-kernel k0 !kill@remove:after-hide rerun");
+    replays("add-module excl/1.0; add-module hello/1.0; install-kernel k0 with-headers; remove-kernel k0 !kill@remove:after-hide doctor+rerun");
+    replays("add-module hello/1.0; install-kernel k1 with-headers; dkms-remove hello/1.0 !kill@remove:after-hide rerun");
+}
