@@ -215,6 +215,8 @@ fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault 
                 .map(|p| match *p {
                     "install:after-archive" => 12,
                     "build:after-copy" => 1,
+                    // Only a build that succeeds gets past make.
+                    "build:before-rename" | "build:after-rename" => 8,
                     _ => 5,
                 })
                 .collect();
