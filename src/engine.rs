@@ -6,6 +6,7 @@
 //! before planning never fail a package operation that must not fail).
 
 use crate::error::{Error, Result};
+use crate::exec::msg;
 use crate::exec::{self, Locked};
 use crate::layout::is_safe_component;
 use crate::observe::{Facts, Host, World};
@@ -46,7 +47,7 @@ pub fn run(req: &Request, say: &mut dyn Say) -> i32 {
             };
             let (code, warn) = plan::hook::exit_status_on_error(ev, e.code());
             if warn {
-                say.warning(&[text::HOOK_ERROR_IGNORED.to_string()]);
+                say.warning(&[msg::HOOK_ERROR_IGNORED.to_string()]);
             }
             code
         }
@@ -63,13 +64,13 @@ fn run_inner(req: &Request, say: &mut dyn Say) -> Result<i32> {
         say.warning(std::slice::from_ref(w));
     }
     if host.jobs_clamped() && say.style() == Style::Hook {
-        say.warning(&[text::jobs_clamped(crate::observe::host::MAX_JOBS)]);
+        say.warning(&[msg::jobs_clamped(crate::observe::host::MAX_JOBS)]);
     }
     // The lock, or why the run has none.
     let lock = if writes(req) {
         take_lock(&host, say)?
     } else {
-        Err(Error::msg(text::READ_ONLY_REQUEST))
+        Err(Error::msg(msg::READ_ONLY_REQUEST))
     };
     let mut host = host;
     if lock.is_ok() {
@@ -108,7 +109,7 @@ fn run_inner(req: &Request, say: &mut dyn Say) -> Result<i32> {
 fn take_lock(host: &Host, say: &mut dyn Say) -> Result<std::result::Result<Locked, Error>> {
     let path = host.layout.lock_file();
     let res = Locked::acquire(&path, &mut |p| {
-        say.eline(&text::waiting_for_lock(p));
+        say.eline(&msg::waiting_for_lock(p));
     });
     match res {
         Ok(a) => {
@@ -123,7 +124,7 @@ fn take_lock(host: &Host, say: &mut dyn Say) -> Result<std::result::Result<Locke
         }
         Err(e) if !host.is_root => {
             log::debug!("running without the lock: {e}");
-            Ok(Err(e.with_lines([text::NEEDS_ROOT])))
+            Ok(Err(e.with_lines([msg::NEEDS_ROOT])))
         }
         Err(e) => Err(e),
     }

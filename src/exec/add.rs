@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::exec::build::run_script;
+use crate::exec::msg;
 use crate::exec::{Ctx, Locked};
 use crate::observe::conf::{ConfRead, ModuleConf};
 use crate::observe::ConfKey;
@@ -65,9 +66,9 @@ fn finish(
     say.line(&text::creating_symlink(&link, &inside));
     let build = l.build_dir(m, v);
     lock.create_dir_all(&l.dkms, &build, 0o755)
-        .map_err(|e| Error::io(text::CANNOT_CREATE, &build, e))?;
+        .map_err(|e| Error::io(msg::CANNOT_CREATE, &build, e))?;
     lock.replace_symlink(&l.dkms, &inside, &link)
-        .map_err(|e| Error::io(text::CANNOT_CREATE_SYMLINK, &link, e))?;
+        .map_err(|e| Error::io(msg::CANNOT_CREATE_SYMLINK, &link, e))?;
     cx.ledger.set_added(m, v);
     let dir = crate::exec::build::script_dir(world, m, v);
     // Upstream ignores POST_ADD's result; run_script has said what went wrong.
@@ -99,12 +100,12 @@ pub fn add_source_tree(
         say.eline("");
         say.line(&text::forcing_install_of(m, v));
         lock.remove_all(&l.source, &dest)
-            .map_err(|e| Error::io(text::CANNOT_REMOVE, &dest, e))?;
+            .map_err(|e| Error::io(msg::CANNOT_REMOVE, &dest, e))?;
     }
     let from = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     if from == dest || from == l.source_link(m, v) || from == l.build_dir(m, v) {
         return Ok(());
     }
     lock.copy_tree(&from, &l.source, &dest)
-        .map_err(|e| Error::denied([text::cannot_copy(&from, &dest, &crate::error::os_error(&e))]))
+        .map_err(|e| Error::denied([msg::cannot_copy(&from, &dest, &crate::error::os_error(&e))]))
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 pub use crate::exec::build_input::BuildInput;
+use crate::exec::msg;
 use crate::exec::runner::{self, Hold, Log, Output, Step};
 use crate::exec::{build_result, privilege, source_check, Ctx, Locked};
 use crate::layout::{Layout, OLD_BUILD, TMP_BUILD};
@@ -49,7 +50,7 @@ pub fn prepare_kernel(
     }
     let build = world
         .build_facts(k)
-        .ok_or_else(|| Error::msg(text::kernel_not_observed(k)))?;
+        .ok_or_else(|| Error::msg(msg::kernel_not_observed(k)))?;
     let signer =
         crate::exec::sign::prepare(&world.host, lock, say, facts, build, a).inspect_err(|e| {
             cx.ledger.signing_refused.insert(ka, e.clone());
@@ -63,7 +64,7 @@ pub fn prepare_kernel(
 pub fn kernel<'w>(world: &'w World, k: &str) -> Result<&'w KernelFacts> {
     world
         .kernel(k)
-        .ok_or_else(|| Error::msg(text::kernel_not_observed(k)))
+        .ok_or_else(|| Error::msg(msg::kernel_not_observed(k)))
 }
 
 /// Upstream's `prepare_kernel`: the headers must be there (exit 21).
@@ -184,7 +185,7 @@ pub fn after_prepare(input: &BuildInput, say: &mut dyn Say, jobs: Jobs<'_>) -> R
     let env = world
         .build_facts(&input.at.k)
         .map(|b| b.env.clone())
-        .ok_or_else(|| Error::msg(text::kernel_not_observed(&input.at.k)))?;
+        .ok_or_else(|| Error::msg(msg::kernel_not_observed(&input.at.k)))?;
     let dir = BuildDir::fill(input)?;
     apply_patches(input, say, &dir)?;
     let (lock, base, settings) = (input.lock, &world.host.layout.dkms, &world.host.settings);
@@ -259,18 +260,18 @@ impl BuildDir {
         let path = l.build_dir(&at.m, &at.v);
         let log_path = path.join("make.log");
         lock.remove_all(base, &path)
-            .map_err(|e| Error::io(text::CANNOT_REMOVE, &path, e))?;
+            .map_err(|e| Error::io(msg::CANNOT_REMOVE, &path, e))?;
         source_check::check_source_tree(&source)?;
         lock.copy_tree(&source, base, &path).map_err(|e| {
             // The copy's error is the one that counts; the next build empties it first.
             let _ = lock.remove_all(base, &path);
-            Error::io(&text::cannot_copy_from(&source), &path, e)
+            Error::io(&msg::cannot_copy_from(&source), &path, e)
         })?;
         source_check::confine_build_copy(lock, base, &source, &path)?;
         overlay_patches(world, lock, &at.m, &path)?;
         crate::fault::point("build:after-copy");
         let log = Log::open(lock, base, &log_path, false)
-            .map_err(|e| Error::io(text::CANNOT_WRITE, &log_path, e))?;
+            .map_err(|e| Error::io(msg::CANNOT_WRITE, &log_path, e))?;
         log.append(&text::make_log_header(
             &at.m,
             &at.v,
@@ -290,7 +291,7 @@ impl BuildDir {
         let BuildDir { path, log, .. } = self;
         drop(log);
         let log = Log::open(input.lock, &input.world.host.layout.dkms, &log_path, false)
-            .map_err(|e| Error::io(text::CANNOT_WRITE, &log_path, e))?;
+            .map_err(|e| Error::io(msg::CANNOT_WRITE, &log_path, e))?;
         Ok(BuildDir {
             path,
             log_path,
@@ -471,7 +472,7 @@ fn overlay_patches(world: &World, lock: &Locked, m: &str, bdir: &Path) -> Result
     }
     let base = &world.host.layout.dkms;
     lock.copy_tree(&dir, base, &bdir.join("patches"))
-        .map_err(|e| Error::io(&text::cannot_copy_from(&dir), &bdir.join("patches"), e))
+        .map_err(|e| Error::io(&msg::cannot_copy_from(&dir), &bdir.join("patches"), e))
 }
 
 /// Upstream's make command: a command starting with `make` gets

@@ -11,6 +11,7 @@ use std::process::Command;
 use crate::child::Run;
 use crate::error::{Error, Kind, Result};
 use crate::exec::build_input::BuildInput;
+use crate::exec::msg;
 use crate::exec::Locked;
 use crate::layout::TMP_BUILD;
 use crate::observe::World;
@@ -30,17 +31,16 @@ pub fn publish(
     let l = &world.host.layout;
     let base = &l.dkms;
     let kdir = l.kernel_dir(&at.m, &at.v, &at.k);
-    lock.create_dir_all(base, &kdir, 0o755).map_err(|e| {
-        Error::io(text::CANNOT_CREATE, &kdir, e).into_kind(Kind::BuiltModuleMissing)
-    })?;
+    lock.create_dir_all(base, &kdir, 0o755)
+        .map_err(|e| Error::io(msg::CANNOT_CREATE, &kdir, e).into_kind(Kind::BuiltModuleMissing))?;
     let tmp = lock
         .temp_dir(base, &kdir, &format!("{TMP_BUILD}{}_", at.a))
-        .map_err(|e| Error::io(text::NO_TEMP_DIR_IN, &kdir, e))?;
+        .map_err(|e| Error::io(msg::NO_TEMP_DIR_IN, &kdir, e))?;
     let staged = tmp.path().to_path_buf();
     for sub in ["log", "module"] {
         let d = staged.join(sub);
         lock.create_dir_all(base, &d, 0o755).map_err(|e| {
-            Error::io(text::CANNOT_CREATE, &d, e).into_kind(Kind::BuiltModuleMissing)
+            Error::io(msg::CANNOT_CREATE, &d, e).into_kind(Kind::BuiltModuleMissing)
         })?;
     }
     let symvers = bdir.join("Module.symvers");
@@ -62,7 +62,7 @@ pub fn publish(
         compress_into(world, lock, base, &built, suffix, &out)?;
     }
     lock.set_mode(base, &staged, 0o755).map_err(|e| {
-        Error::io(text::CANNOT_CREATE, &staged, e).into_kind(Kind::BuiltModuleMissing)
+        Error::io(msg::CANNOT_CREATE, &staged, e).into_kind(Kind::BuiltModuleMissing)
     })?;
     // The log travels with the build, so a published build always has one
     // (and a build directory without a make.log is a finished one). A log
@@ -109,7 +109,7 @@ fn strip(built: &Path, env: &[(String, String)]) {
 
 fn copy(lock: &Locked, base: &Path, from: &Path, to: &Path) -> Result<()> {
     lock.place_atomically(base, from, to, false)
-        .map_err(|e| Error::io(text::CANNOT_COPY_TO, to, e).into_kind(Kind::BuiltModuleMissing))
+        .map_err(|e| Error::io(msg::CANNOT_COPY_TO, to, e).into_kind(Kind::BuiltModuleMissing))
 }
 
 /// Copy `built` to `out`, compressed like the kernel's modules (`suffix`);
@@ -132,7 +132,7 @@ fn compress_into(
     let opts: Vec<&str> = opts.split_whitespace().filter(|o| *o != "--rm").collect();
     let file = lock
         .create_file(base, out, true)
-        .map_err(|e| Error::io(text::CANNOT_CREATE, out, e).into_kind(Kind::BuiltModuleMissing))?;
+        .map_err(|e| Error::io(msg::CANNOT_CREATE, out, e).into_kind(Kind::BuiltModuleMissing))?;
     let st = Command::new(prog)
         .args(&opts)
         .arg("-c")
@@ -149,7 +149,7 @@ fn compress_into(
             // take it (compressed names win), so failing to remove it fails
             // the build.
             lock.remove_file(base, out).map_err(|e| {
-                Error::io(text::CANNOT_REMOVE, out, e).into_kind(Kind::BuiltModuleMissing)
+                Error::io(msg::CANNOT_REMOVE, out, e).into_kind(Kind::BuiltModuleMissing)
             })?;
             let plain = out.with_file_name(
                 out.file_name()

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Kind, Result};
+use crate::exec::msg;
 use crate::exec::runner::{self, shell_quote, Hold, Log, Output, Step};
 use crate::exec::{Ctx, Locked};
 use crate::observe::World;
@@ -28,7 +29,7 @@ pub fn mark_pending(world: &World, lock: &Locked, k: &str) -> Result<()> {
     let m = marker(world, k);
     lock.create_dir_all(&l.dkms, &d, 0o755)
         .and_then(|()| lock.write_atomic(&l.dkms, &m, b"", 0o644))
-        .map_err(|e| Error::io(text::CANNOT_WRITE, &m, e).into_kind(Kind::InstallFailed))
+        .map_err(|e| Error::io(msg::CANNOT_WRITE, &m, e).into_kind(Kind::InstallFailed))
 }
 
 /// Whether kernel `k`'s depmod marker is there now (written by this run or
@@ -74,7 +75,7 @@ pub fn flush(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say) -> Result<()> {
     if cx.style == crate::report::Style::Hook {
         cx.ledger.hook_failed = true;
     }
-    Err(Error::install_failed([text::depmod_failed(&failed)]))
+    Err(Error::install_failed([msg::depmod_failed(&failed)]))
 }
 
 /// The depmod a killed run left due for `k`, run quietly (the run that
@@ -86,15 +87,15 @@ pub fn finish(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, k: &str, gone: boo
         let l = &world.host.layout;
         return lock
             .remove_file(&l.dkms, &marker(world, k))
-            .map_err(|e| Error::io(text::CANNOT_REMOVE, &marker(world, k), e));
+            .map_err(|e| Error::io(msg::CANNOT_REMOVE, &marker(world, k), e));
     }
     let mut quiet = crate::report::Buffer::new(say.style());
     if run(world, lock, &mut quiet, k) != 0 && cx.style == crate::report::Style::Hook {
         // The marker stays: the next run tries again, doctor shows it.
         // (`dkms` stays silent about it, as upstream has no such repair.)
-        return Err(Error::install_failed([text::depmod_failed(&[
-            k.to_string()
-        ])]));
+        return Err(Error::install_failed([msg::depmod_failed(
+            &[k.to_string()],
+        )]));
     }
     Ok(())
 }
@@ -179,6 +180,8 @@ fn depmod_base(world: &World) -> std::io::Result<(Option<PathBuf>, Option<tempfi
 
 /// A new directory in `tmp` whose `lib/modules` leads to `install_tree`:
 /// the base that makes `depmod -b` index that tree.
+// File operation outside crate::fs: a scratch directory of ours in $TMPDIR, not a tree.
+#[allow(clippy::disallowed_methods)]
 fn linked_base(tmp: &Path, install_tree: &Path) -> std::io::Result<tempfile::TempDir> {
     let t = tempfile::Builder::new()
         .prefix("dkms-depmod.")
@@ -228,7 +231,7 @@ pub fn post_transaction(
     let l = &world.host.layout;
     let log = l.post_transaction_log();
     let log =
-        Log::open(lock, &l.dkms, &log, true).map_err(|e| Error::io(text::CANNOT_WRITE, &log, e))?;
+        Log::open(lock, &l.dkms, &log, true).map_err(|e| Error::io(msg::CANNOT_WRITE, &log, e))?;
     // Upstream reads the setting when it runs it, with `$kernelver` and
     // `$arch` of the run in scope.
     let cmd = crate::observe::settings::expand_kernel_vars(cmd, k, a);

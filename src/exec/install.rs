@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Kind, Result};
 use crate::exec::build::{self, run_script};
 use crate::exec::depmod;
+use crate::exec::msg;
 use crate::exec::{place, Ctx, Locked};
 use crate::observe::conf::ModuleConf;
 use crate::observe::files::{compressed_or_uncompressed, join_loc};
@@ -125,7 +126,7 @@ pub fn install(
     lock.replace_symlink(&l.dkms, &target, &l.kernel_link(&at.m, &at.k, &at.a))
         .map_err(|e| {
             Error::io(
-                text::CANNOT_CREATE_LINK,
+                msg::CANNOT_CREATE_LINK,
                 &l.kernel_link(&at.m, &at.k, &at.a),
                 e,
             )
@@ -189,7 +190,7 @@ fn claimed_by_another(world: &World, at: &Mvka, conf: &ModuleConf, suffix: &str)
             };
             let theirs = l.base_dir(m2, v2, &at.k, &at.a).join("module").join(fname);
             if bytes.is_some() && crate::fs::read_file(&theirs).ok() == bytes {
-                return Err(Error::install_failed(text::claimed_by_another(
+                return Err(Error::install_failed(msg::claimed_by_another(
                     &there,
                     (m2, v2),
                     &at.k,

@@ -18,6 +18,7 @@ pub mod gone;
 pub mod install;
 pub mod ledger;
 pub mod load;
+pub mod msg;
 pub mod package;
 pub mod place;
 pub mod privilege;
@@ -46,7 +47,6 @@ use crate::plan::{ExitRule, Job, Plan, ReadJob, Step, WriteJob};
 use std::collections::BTreeSet;
 
 use crate::report::{Buffer, Say, Style};
-use crate::text;
 
 /// What a job runs with: the observed world and what the run did so far.
 /// It holds no lock: a job that writes gets the lock as a parameter.
@@ -87,7 +87,7 @@ impl<'a> Ctx<'a> {
     pub fn conf(&mut self, say: &mut dyn Say, key: &ConfKey) -> Result<&'a ModuleConf> {
         let world: &'a World = self.world;
         let Some(read) = world.conf(key) else {
-            return Err(Error::msg(text::conf_not_read(&key.shown)));
+            return Err(Error::msg(msg::conf_not_read(&key.shown)));
         };
         self.shown_conf.show(say, key, read)
     }
@@ -260,7 +260,7 @@ fn run_steps<J>(
             let (code, warn) =
                 crate::plan::hook::exit_status(may_fail, warn_only, cx.ledger.hook_failed);
             if warn {
-                say.warning(&[text::HOOK_FAILURE_WARN_ONLY.to_string()]);
+                say.warning(&[msg::HOOK_FAILURE_WARN_ONLY.to_string()]);
             }
             code
         }

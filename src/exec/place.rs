@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Kind, Result};
 use crate::exec::depmod;
+use crate::exec::msg;
 use crate::exec::version_check::{version_sane, with_suffix};
 use crate::exec::Locked;
 use crate::layout::{ORIGIN, PLACING};
@@ -139,7 +140,7 @@ impl Placement<'_> {
             remove_stale_temps(self.lock, install, &dest_dir, name);
             self.lock
                 .place_atomically(install, &toinstall, &dest, symlink)
-                .map_err(|e| Error::io(text::CANNOT_PLACE, &dest, e))
+                .map_err(|e| Error::io(msg::CANNOT_PLACE, &dest, e))
         });
         if let Err(e) = placed_now {
             return Err(Error::install_failed(
@@ -204,7 +205,7 @@ impl Placement<'_> {
         self.lock
             .place_atomically(dkms, &original, &backup, false)
             .map_err(|e| {
-                Error::io(text::CANNOT_ARCHIVE_TO, &backup, e).into_kind(Kind::InstallFailed)
+                Error::io(msg::CANNOT_ARCHIVE_TO, &backup, e).into_kind(Kind::InstallFailed)
             })?;
         self.archived.push((backup.clone(), original.clone()));
         let origin = orig_dir.join(format!("{}{ORIGIN}", fname.to_string_lossy()));
@@ -215,9 +216,7 @@ impl Placement<'_> {
                 format!("{}\n", l.root.inside(&original).display()).as_bytes(),
                 0o644,
             )
-            .map_err(|e| {
-                Error::io(text::CANNOT_WRITE, &origin, e).into_kind(Kind::InstallFailed)
-            })?;
+            .map_err(|e| Error::io(msg::CANNOT_WRITE, &origin, e).into_kind(Kind::InstallFailed))?;
         crate::fault::point("install:after-archive");
         Ok(())
     }
@@ -253,7 +252,7 @@ impl Placement<'_> {
             let aside = cdir.join(fname);
             self.lock
                 .move_verified(install, dup, dkms, &aside)
-                .map_err(|e| Error::io(text::CANNOT_MOVE, dup, e).into_kind(Kind::InstallFailed))?;
+                .map_err(|e| Error::io(msg::CANNOT_MOVE, dup, e).into_kind(Kind::InstallFailed))?;
             self.moved.push((dup.clone(), aside));
             let origin = cdir.join(format!("{}{ORIGIN}", fname.to_string_lossy()));
             self.lock
@@ -264,7 +263,7 @@ impl Placement<'_> {
                     0o644,
                 )
                 .map_err(|e| {
-                    Error::io(text::CANNOT_WRITE, &origin, e).into_kind(Kind::InstallFailed)
+                    Error::io(msg::CANNOT_WRITE, &origin, e).into_kind(Kind::InstallFailed)
                 })?;
         }
         Ok(())
@@ -329,7 +328,7 @@ impl Placement<'_> {
 
 fn mkdirs(lock: &Locked, base: &Path, p: &Path) -> Result<()> {
     lock.create_dir_all(base, p, 0o755)
-        .map_err(|e| Error::io(text::CANNOT_CREATE, p, e).into_kind(Kind::InstallFailed))
+        .map_err(|e| Error::io(msg::CANNOT_CREATE, p, e).into_kind(Kind::InstallFailed))
 }
 
 /// Remove temporary files an interrupted placement of `name` left in `dir`

@@ -29,10 +29,10 @@ use rustix::process::{Gid, Uid};
 
 use crate::child::Run;
 use crate::error::{Error, Result};
+use crate::exec::msg;
 use crate::exec::runner::shell_quote;
 use crate::exec::Locked;
 use crate::observe::settings::Settings;
-use crate::text;
 
 /// The unprivileged account a build runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +62,7 @@ const GETENT_NOT_FOUND: i32 = 2;
 /// Look `name` up in the host's user database: `getent passwd`, which asks
 /// NSS as getpwnam does (files, LDAP, systemd's dynamic users...).
 pub fn lookup(name: &str) -> Result<BuildUser> {
-    let missing = || Error::denied(text::build_user_missing(name));
+    let missing = || Error::denied(msg::build_user_missing(name));
     let out = match Command::new("getent")
         .args(["passwd", "--", name])
         .run_stdout()
@@ -70,7 +70,7 @@ pub fn lookup(name: &str) -> Result<BuildUser> {
         Ok(out) => out,
         Err(e) if e.code() == Some(GETENT_NOT_FOUND) => return Err(missing()),
         Err(e) => {
-            return Err(Error::msg(text::build_user_lookup_failed(
+            return Err(Error::msg(msg::build_user_lookup_failed(
                 name,
                 &e.to_string(),
             )))
@@ -79,7 +79,7 @@ pub fn lookup(name: &str) -> Result<BuildUser> {
     match parse_passwd(name, &String::from_utf8_lossy(&out)) {
         Ok(Some(user)) => Ok(user),
         Ok(None) => Err(missing()),
-        Err(line) => Err(Error::msg(text::build_user_lookup_failed(
+        Err(line) => Err(Error::msg(msg::build_user_lookup_failed(
             name,
             &format!("getent printed a malformed entry: {line}"),
         ))),
@@ -174,7 +174,7 @@ pub fn take_back(
     }
     walk(dir, &mut |p, meta| {
         if p != log && meta.uid() != u.uid.as_raw() {
-            return Err(Error::build_failed(text::build_left_foreign_file(
+            return Err(Error::build_failed(msg::build_left_foreign_file(
                 p, dir, &u.name,
             )));
         }
@@ -189,12 +189,11 @@ pub fn take_back(
 /// Call `f` on every entry under `dir` (not `dir` itself), never following
 /// symbolic links.
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path, &std::fs::Metadata) -> Result<()>) -> Result<()> {
-    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(text::CANNOT_READ, dir, e))?;
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(msg::CANNOT_READ, dir, e))?;
     for e in rd {
-        let e = e.map_err(|e| Error::io(text::CANNOT_READ, dir, e))?;
+        let e = e.map_err(|e| Error::io(msg::CANNOT_READ, dir, e))?;
         let p = e.path();
-        let meta =
-            std::fs::symlink_metadata(&p).map_err(|e| Error::io(text::CANNOT_STAT, &p, e))?;
+        let meta = std::fs::symlink_metadata(&p).map_err(|e| Error::io(msg::CANNOT_STAT, &p, e))?;
         f(&p, &meta)?;
         if meta.file_type().is_dir() {
             walk(&p, f)?;
@@ -206,12 +205,12 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path, &std::fs::Metadata) -> Result<()>) 
 /// Change the owner of `p` itself (beneath `base`), never a link's target.
 fn chown(lock: &Locked, base: &Path, p: &Path, uid: Uid, gid: Gid) -> Result<()> {
     lock.set_owner(base, p, uid.as_raw(), gid.as_raw())
-        .map_err(|e| Error::io(text::CANNOT_CHANGE_OWNER, p, e))
+        .map_err(|e| Error::io(msg::CANNOT_CHANGE_OWNER, p, e))
 }
 
 fn chmod(lock: &Locked, base: &Path, p: &Path, mode: u32) -> Result<()> {
     lock.set_mode(base, p, mode)
-        .map_err(|e| Error::io(text::CANNOT_CHANGE_MODE, p, e))
+        .map_err(|e| Error::io(msg::CANNOT_CHANGE_MODE, p, e))
 }
 
 #[cfg(test)]

@@ -4,24 +4,24 @@
 //! validated); nothing of an installed kernel is ever touched.
 
 use crate::error::{Error, Result};
+use crate::exec::msg;
 use crate::exec::{queue, uninstall, Ctx, Locked};
 use crate::layout::kernel_link_name;
 use crate::plan::{Depmod, PruneKernel};
 use crate::report::Say;
-use crate::text;
 
 /// Say what prune would take away (`prune --dry-run`).
 pub fn preview(cx: &mut Ctx, say: &mut dyn Say, kernels: &[PruneKernel]) -> Result<()> {
     let world = cx.world;
     let arch = &world.host.machine_arch;
     if kernels.is_empty() {
-        say.line(text::NOTHING_TO_PRUNE);
+        say.line(msg::NOTHING_TO_PRUNE);
     }
     for pk in kernels {
         let k = &pk.k;
         for (m, v) in world.tree.module_versions() {
             if world.tree.is_built(&m, &v, k, arch) || world.tree.has_link(&m, k, arch) {
-                say.line(&text::would_prune(&m, &v, k, arch));
+                say.line(&msg::would_prune(&m, &v, k, arch));
             }
         }
     }
@@ -40,13 +40,13 @@ pub fn prune(
     let arch = world.host.machine_arch.clone();
     if kernels.is_empty() {
         if explicit {
-            say.line(text::NOTHING_TO_PRUNE);
+            say.line(msg::NOTHING_TO_PRUNE);
         }
         return Ok(());
     }
     for pk in kernels {
         let k = &pk.k;
-        say.line(&text::hook_pruning(k));
+        say.line(&msg::hook_pruning(k));
         crate::fault::point("prune:before-remove");
         let l = &world.host.layout;
         // The archived originals go first: the kernel package that owned
@@ -104,6 +104,6 @@ pub fn prune(
 /// next prune tries again).
 fn not_removed(say: &mut dyn Say, path: &std::path::Path, e: std::io::Error) {
     if e.kind() != std::io::ErrorKind::NotFound {
-        say.error(&Error::io(text::CANNOT_REMOVE, path, e));
+        say.error(&Error::io(msg::CANNOT_REMOVE, path, e));
     }
 }

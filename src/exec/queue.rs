@@ -7,10 +7,10 @@
 use std::path::PathBuf;
 
 use crate::error::{os_error, Error, Result};
+use crate::exec::msg;
 use crate::exec::{Ctx, Locked};
 use crate::observe::pending::{failure_file, item_file, Failure, Item, Reason};
 use crate::report::Say;
-use crate::text;
 
 /// Write one record atomically (its directory created first).
 fn write<T: serde::Serialize>(
@@ -63,7 +63,7 @@ pub fn defer_headers(
     a: &str,
     package: &str,
 ) -> Result<()> {
-    say.line(&text::hook_headers_deferred(k, package));
+    say.line(&msg::hook_headers_deferred(k, package));
     cx.ledger
         .headers_deferred
         .push((k.to_string(), package.to_string()));
@@ -77,8 +77,8 @@ pub fn defer_headers(
     };
     let path = item_file(&cx.world.host.layout, &item);
     add_item(cx, lock, item).map_err(|e| {
-        let cause = Error::io(text::CANNOT_WRITE, &path, e);
-        Error::msg(text::cannot_record_pending(k, &cause.lines().join(" ")))
+        let cause = Error::io(msg::CANNOT_WRITE, &path, e);
+        Error::msg(msg::cannot_record_pending(k, &cause.lines().join(" ")))
     })
 }
 
@@ -103,7 +103,7 @@ pub fn defer_module(
     };
     let path = item_file(&cx.world.host.layout, &item);
     if let Err(e) = add_item(cx, lock, item) {
-        unrecorded(cx, text::deferral_not_recorded(m, k, &path, &os_error(&e)));
+        unrecorded(cx, msg::deferral_not_recorded(m, k, &path, &os_error(&e)));
     }
     Ok(())
 }
@@ -234,7 +234,7 @@ pub fn record_failure(cx: &mut Ctx, lock: &Locked, what: Failed) -> Option<PathB
             // A copy no record points to would only take space.
             let _ = lock.remove_file(&l.dkms, &saved);
         }
-        let line = text::failure_not_recorded(what.m, what.v, what.k, &file, &os_error(&e));
+        let line = msg::failure_not_recorded(what.m, what.v, what.k, &file, &os_error(&e));
         unrecorded(cx, line);
         return log.filter(|p| *p != saved);
     }

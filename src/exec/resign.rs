@@ -12,6 +12,7 @@ use std::process::Command;
 
 use crate::child::{self, Run};
 use crate::error::{Error, Result};
+use crate::exec::msg;
 use crate::exec::sign::{half_pair, key_paths, sign_file_path, Signer};
 use crate::exec::{Ctx, Locked};
 use crate::layout::TMP_BUILD;
@@ -21,7 +22,6 @@ use crate::observe::module_file::{name_of_file, Compression};
 use crate::observe::signature::{self, Signature};
 use crate::observe::{modinfo, Host, Mvka};
 use crate::report::Say;
-use crate::text;
 
 /// Sign the installed module files of `targets`; fails (exit 1) when a
 /// file could not be signed, after trying every one.
@@ -34,7 +34,7 @@ pub fn run(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, targets: &[Mvka]) -> 
         let hash = w
             .build_facts(&at.k)
             .and_then(|b| b.sig_hash.clone())
-            .ok_or_else(|| Error::msg(text::sign_no_hash(&at.k)))?;
+            .ok_or_else(|| Error::msg(msg::sign_no_hash(&at.k)))?;
         let signer = signer(h, &at.k, &at.a, hash)?;
         let l = &h.layout;
         let mdir = l.base_dir(&at.m, &at.v, &at.k, &at.a).join("module");
@@ -51,12 +51,12 @@ pub fn run(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, targets: &[Mvka]) -> 
                 }
                 Err(why) => {
                     failed += 1;
-                    say.eline(&text::sign_file_failed(&l.root.inside(&built), &why));
+                    say.eline(&msg::sign_file_failed(&l.root.inside(&built), &why));
                 }
             }
         }
     }
-    say.line(&text::signed_summary(signed, failed));
+    say.line(&msg::signed_summary(signed, failed));
     if failed > 0 {
         return Err(Error::msg("").shown());
     }
@@ -68,18 +68,18 @@ pub fn run(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, targets: &[Mvka]) -> 
 fn signer(h: &Host, k: &str, a: &str, hash: String) -> Result<Signer> {
     let sign_file = sign_file_path(h, k, a);
     if !child::is_executable(&sign_file) {
-        return Err(Error::msg(text::sign_no_sign_file(&sign_file)));
+        return Err(Error::msg(msg::sign_no_sign_file(&sign_file)));
     }
     let (key, cert, _) = key_paths(h, k, a);
     let pkcs11 = crate::observe::keys::is_pkcs11(&key);
     if !pkcs11 && !key.is_file() && !cert.is_file() {
-        return Err(Error::denied(text::sign_no_pair(&key, &cert)));
+        return Err(Error::denied(msg::sign_no_pair(&key, &cert)));
     }
     if let Some(cert_missing) = half_pair(&key, &cert, pkcs11) {
         return Err(Error::denied(if cert_missing {
-            text::sign_certificate_missing(&key, &cert)
+            msg::sign_certificate_missing(&key, &cert)
         } else {
-            text::sign_key_missing(&key, &cert)
+            msg::sign_key_missing(&key, &cert)
         }));
     }
     let mut used = vec![&sign_file, &cert];
@@ -127,7 +127,7 @@ fn sign_one(
         .filter(|p| files_equal(p, built))
         .collect();
     let Some(installed) = installed.into_iter().next() else {
-        return Err(text::sign_installed_differs(&at.m, &at.v, &at.k));
+        return Err(msg::sign_installed_differs(&at.m, &at.v, &at.k));
     };
     let mode = std::fs::metadata(built)
         .map(|m| m.permissions().mode() & 0o7777)
@@ -138,7 +138,7 @@ fn sign_one(
         Compression::None => head,
         c => modinfo::decompress(c.name(), built).map_err(|e| e.to_string())?,
     };
-    let plain = signature::strip(&data).ok_or_else(|| text::SIGN_CANNOT_STRIP.to_string())?;
+    let plain = signature::strip(&data).ok_or_else(|| msg::SIGN_CANNOT_STRIP.to_string())?;
     let kdir = l.version_dir(&at.m, &at.v).join(&at.k);
     let tmp = lock
         .temp_dir(&l.dkms, &kdir, &format!("{TMP_BUILD}{}_sign-", at.a))
@@ -149,7 +149,7 @@ fn sign_one(
     signer.sign_file(&work)?;
     let signed = crate::fs::read_regular(&work, 512 << 20).map_err(|e| e.to_string())?;
     let Signature::Signed(who) = signature::read(&signed) else {
-        return Err(text::SIGN_NOT_READABLE.into());
+        return Err(msg::SIGN_NOT_READABLE.into());
     };
     let out = match compression {
         Compression::None => signed,
@@ -159,7 +159,7 @@ fn sign_one(
         .map_err(|e| crate::error::os_error(&e))?;
     lock.write_atomic(&l.install, &installed, &out, mode)
         .map_err(|e| crate::error::os_error(&e))?;
-    Ok(vec![text::signed_file(
+    Ok(vec![msg::signed_file(
         &l.root.inside(&installed),
         &who.issuer_cn,
         &hex_colons(&who.key_id),

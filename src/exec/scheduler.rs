@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::exec::build::{self, BuildInput, Jobs};
+use crate::exec::msg;
 use crate::exec::{conf_output, install, Ctx, Locked};
 use crate::observe::{ConfKey, World};
 use crate::plan::{Job, Mvka, Plan, WriteJob};
 use crate::report::progress::{Event as Progress, Progress as Live};
 use crate::report::{Buffer, Say, Style};
-use crate::text;
 
 /// How often the coordinator says what is still building.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -206,7 +206,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
         out: &mut dyn Say,
     ) -> Result<()> {
         let Some(idx) = self.nodes.iter().position(|n| n.step == i) else {
-            return Err(Error::msg(text::NO_SUCH_BUILD));
+            return Err(Error::msg(msg::NO_SUCH_BUILD));
         };
         let mut last_beat = Instant::now();
         loop {
@@ -243,7 +243,7 @@ impl<'s, 'w> Scheduler<'s, 'w> {
         }
         let state = std::mem::replace(&mut self.nodes[idx].state, State::Taken);
         let State::Done(res, mut buf, took) = state else {
-            return Err(Error::msg(text::BUILD_NOT_DONE));
+            return Err(Error::msg(msg::BUILD_NOT_DONE));
         };
         let at = self.nodes[idx].at.clone();
         buf.replay(out);
@@ -310,7 +310,7 @@ fn build_one(
 ) -> Result<()> {
     let read = world
         .conf(key)
-        .ok_or_else(|| Error::msg(text::CONF_NOT_OBSERVED))?;
+        .ok_or_else(|| Error::msg(msg::CONF_NOT_OBSERVED))?;
     let conf = conf_output::for_build(buf, key, read)?;
     build::checks_before_prepare(world, at, conf)?;
     let input = BuildInput {
@@ -327,7 +327,7 @@ fn build_one(
         Some(c) => {
             let _token = c
                 .acquire()
-                .map_err(|e| Error::msg(text::no_jobserver_token(&e.to_string())))?;
+                .map_err(|e| Error::msg(msg::no_jobserver_token(&e.to_string())))?;
             build::after_prepare(&input, buf, Jobs::Server(c))
         }
         None => build::after_prepare(&input, buf, Jobs::Fixed(Some(world.host.jobs()))),

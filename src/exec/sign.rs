@@ -8,6 +8,7 @@ use std::process::Command;
 
 use crate::child::{self, Run};
 use crate::error::{Error, Result};
+use crate::exec::msg;
 use crate::exec::{Ctx, Locked};
 use crate::observe::kernel::KernelFacts;
 use crate::observe::settings::expand_kernel_vars;
@@ -207,9 +208,9 @@ fn half_pair_outcome(
         return Ok(None);
     }
     Err(Error::denied(if cert_missing {
-        text::sign_certificate_missing(key, cert)
+        msg::sign_certificate_missing(key, cert)
     } else {
-        text::sign_key_missing(key, cert)
+        msg::sign_key_missing(key, cert)
     }))
 }
 

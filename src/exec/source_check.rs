@@ -28,8 +28,8 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::exec::msg;
 use crate::exec::Locked;
-use crate::text;
 
 /// How many links one resolution may follow (Linux's own limit is 40).
 const MAX_HOPS: u32 = 40;
@@ -57,7 +57,7 @@ pub fn check_source_tree(dir: &Path) -> Result<()> {
         .into_iter()
         .find(|e| matches!(e, Entry::Special(_)))
     {
-        Some(Entry::Special(p)) => Err(special_error(text::MODULE_SOURCE, dir, &p)),
+        Some(Entry::Special(p)) => Err(special_error(msg::MODULE_SOURCE, dir, &p)),
         _ => Ok(()),
     }
 }
@@ -79,7 +79,7 @@ pub fn confine_build_copy(lock: &Locked, base: &Path, source: &Path, bdir: &Path
 fn confine(lock: &Locked, base: &Path, bdir: &Path, source: &Path) -> Result<()> {
     for entry in scan(bdir) {
         match entry {
-            Entry::Special(p) => return Err(special_error(text::MODULE_SOURCE, source, &p)),
+            Entry::Special(p) => return Err(special_error(msg::MODULE_SOURCE, source, &p)),
             Entry::EscapingLink { link, target } => {
                 let path = bdir.join(&link);
                 match std::fs::metadata(&path) {
@@ -89,10 +89,10 @@ fn confine(lock: &Locked, base: &Path, bdir: &Path, source: &Path) -> Result<()>
                         // The link becomes a copy of what it points at, by
                         // an atomic rename over it.
                         lock.place_atomically(base, &path, &path, false)
-                            .map_err(|e| Error::io(text::CANNOT_COPY_TARGET, &path, e))?;
+                            .map_err(|e| Error::io(msg::CANNOT_COPY_TARGET, &path, e))?;
                     }
                     Ok(_) => {
-                        return Err(Error::bad_conf(text::escaping_link(source, &link, &target)))
+                        return Err(Error::bad_conf(msg::escaping_link(source, &link, &target)))
                     }
                 }
             }
@@ -108,7 +108,7 @@ pub fn remove_escaping_links(lock: &Locked, base: &Path, dir: &Path) -> Result<V
     let mut removed = Vec::new();
     for entry in scan(dir) {
         match entry {
-            Entry::Special(p) => return Err(special_error(text::BUILD_DIRECTORY, dir, &p)),
+            Entry::Special(p) => return Err(special_error(msg::BUILD_DIRECTORY, dir, &p)),
             Entry::EscapingLink { link, .. } => {
                 remove(lock, base, &dir.join(&link))?;
                 removed.push(link);
@@ -120,11 +120,11 @@ pub fn remove_escaping_links(lock: &Locked, base: &Path, dir: &Path) -> Result<V
 
 fn remove(lock: &Locked, base: &Path, p: &Path) -> Result<()> {
     lock.remove_file(base, p)
-        .map_err(|e| Error::io(text::CANNOT_REMOVE, p, e))
+        .map_err(|e| Error::io(msg::CANNOT_REMOVE, p, e))
 }
 
 fn special_error(what: &str, dir: &Path, p: &Path) -> Error {
-    Error::bad_conf(text::special_file_found(what, dir, p))
+    Error::bad_conf(msg::special_file_found(what, dir, p))
 }
 
 /// Every escaping link and special file under `dir`, in a stable order

@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::exec::ledger::HookResult;
+use crate::exec::msg;
 use crate::exec::{queue, Ctx, Locked, Outcome};
 use crate::plan::{AutoModule, AutoSummary, RemovalSummary};
 use crate::report::{Say, Style};
@@ -170,22 +171,22 @@ pub fn autoinstall(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, s: &AutoSumma
 /// `deps`: the cycle it is part of, or what became of each dependency.
 fn dependency_failure(cx: &Ctx, s: &AutoSummary, m: &AutoModule, deps: &[&String]) -> String {
     if let Some(cycle) = cycle_through(s, &m.m) {
-        return text::build_depends_cycle(&cycle);
+        return msg::build_depends_cycle(&cycle);
     }
     let each: Vec<(String, &str)> = deps
         .iter()
         .map(|d| {
             let why = match s.modules.iter().find(|x| &x.m == *d) {
-                None => text::DEP_NOT_AUTOINSTALL,
+                None => msg::DEP_NOT_AUTOINSTALL,
                 Some(x) => match x.step.map(|i| cx.outcomes[i]) {
-                    Some(Outcome::Failed(_)) => text::DEP_FAILED,
-                    _ => text::DEP_WAITING,
+                    Some(Outcome::Failed(_)) => msg::DEP_FAILED,
+                    _ => msg::DEP_WAITING,
                 },
             };
             (d.to_string(), why)
         })
         .collect();
-    text::build_depends_not_installed(&each)
+    msg::build_depends_not_installed(&each)
 }
 
 /// The BUILD_DEPENDS cycle among the modules autoinstall took on that

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{os_error, Error, Result};
 use crate::exec::build::run_script;
+use crate::exec::msg;
 use crate::exec::{depmod, Ctx, Locked};
 use crate::layout::{looks_like_kernel, NOT_KERNELS, ORIGIN, TMP_BUILD};
 use crate::observe::files::{actual_location, join_loc};
@@ -60,7 +61,7 @@ pub fn uninstall(
                             continue;
                         }
                         lock.remove_file(install, &p)
-                            .map_err(|e| Error::io(text::CANNOT_REMOVE, &p, e))?;
+                            .map_err(|e| Error::io(msg::CANNOT_REMOVE, &p, e))?;
                     }
                     lock.remove_empty_parents(install, &dir, &lib_tree);
                     crate::fault::point("uninstall:after-delete");
@@ -70,7 +71,7 @@ pub fn uninstall(
                     let dir = join_loc(&lib_tree, &r.dest_location);
                     for f in [format!("{name}.ko"), format!("{name}.ko{suffix}")] {
                         if let Some(what) = crate::fs::special_kind(&dir.join(&f)) {
-                            say.warning(&[text::special_left(&dir.join(&f), what)]);
+                            say.warning(&[msg::special_left(&dir.join(&f), what)]);
                             break;
                         }
                     }
@@ -86,7 +87,7 @@ pub fn uninstall(
         crate::fault::point("uninstall:before-unlink");
         let link = l.kernel_link(m, k, a);
         lock.remove_file(dkms, &link)
-            .map_err(|e| Error::io(text::CANNOT_REMOVE, &link, e))?;
+            .map_err(|e| Error::io(msg::CANNOT_REMOVE, &link, e))?;
         cx.ledger.set_unlinked(at);
     } else {
         say.line(text::WAS_INACTIVE);
@@ -105,7 +106,7 @@ pub fn uninstall(
     );
     depmod::request(cx, lock, say, k, depmod);
     if was_active && orig_dir.is_dir() && kept {
-        say.warning(&[text::originals_kept(&orig_dir)]);
+        say.warning(&[msg::originals_kept(&orig_dir)]);
     } else if was_active && orig_dir.is_dir() {
         say.line(&text::removing_originals(k, a));
         if let Err(e) = lock.remove_all(dkms, &orig_dir) {
@@ -148,7 +149,7 @@ fn restore_originals(
         let origin = orig_dir.join(&fname);
         let module = orig_dir.join(fname.trim_end_matches(ORIGIN));
         if let Some(what) = crate::fs::special_kind(&module) {
-            said.push((Stream::Err, text::original_not_a_file(&module, what)));
+            said.push((Stream::Err, msg::original_not_a_file(&module, what)));
             continue;
         }
         if !module.is_file() {
@@ -168,11 +169,11 @@ fn restore_originals(
         said.push((Stream::Out, text::restoring_original(&loc)));
         if let Some(p) = host.parent() {
             lock.create_dir_all(&l.install, p, 0o755)
-                .map_err(|e| Error::io(text::CANNOT_CREATE, p, e))?;
+                .map_err(|e| Error::io(msg::CANNOT_CREATE, p, e))?;
         }
         lock.move_verified(&l.dkms, &module, &l.install, &host)
             .map_err(|e| {
-                Error::denied(text::cannot_restore_original(
+                Error::denied(msg::cannot_restore_original(
                     &module,
                     &host,
                     &os_error(&e),
@@ -197,8 +198,7 @@ pub fn unbuild(cx: &mut Ctx, lock: &Locked, at: &Mvka) -> Result<()> {
     let label = format!("{}@{}@{}@{}", at.m, at.v, at.k, at.a);
     let doomed = super::gone::hide(lock, l, &base, &label);
     crate::fault::point("remove:after-hide");
-    super::gone::delete(lock, l, &doomed)
-        .map_err(|e| Error::io(text::CANNOT_REMOVE, &doomed, e))?;
+    super::gone::delete(lock, l, &doomed).map_err(|e| Error::io(msg::CANNOT_REMOVE, &doomed, e))?;
     let kd = l.kernel_dir(&at.m, &at.v, &at.k);
     if crate::fs::list_dirs(&kd).is_empty() {
         // No arch is left under it: a leftover is no build, and goes with the version.
@@ -246,9 +246,9 @@ pub fn delete_version(
         say.line(&text::deleting_completely(m, v));
         crate::fault::point("remove:before-delete");
         lock.remove_all(&l.dkms, &vd)
-            .map_err(|e| Error::io(text::CANNOT_REMOVE, &vd, e))?;
+            .map_err(|e| Error::io(msg::CANNOT_REMOVE, &vd, e))?;
         drop_records_of(cx.world, lock, m, v)
-            .map_err(|(file, e)| Error::io(text::CANNOT_REMOVE, &file, e))?;
+            .map_err(|(file, e)| Error::io(msg::CANNOT_REMOVE, &file, e))?;
     }
     let md = l.module_dir(m);
     if crate::fs::list_names(&md).is_empty() {

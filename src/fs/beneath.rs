@@ -16,7 +16,7 @@ use std::path::{Component, Path};
 
 use rustix::fs::{openat, openat2, Mode, OFlags, ResolveFlags, CWD};
 
-use crate::text;
+use crate::fs::msg;
 
 /// A directory handle beneath a tree and the name of an entry in it.
 pub struct Entry {
@@ -32,7 +32,7 @@ pub fn relative<'a>(base: &Path, path: &'a Path) -> io::Result<Vec<&'a OsStr>> {
     let rel = path.strip_prefix(base).map_err(|_| {
         io::Error::new(
             io::ErrorKind::PermissionDenied,
-            text::path_outside(path, base),
+            msg::path_outside(path, base),
         )
     })?;
     let mut out = Vec::new();
@@ -43,7 +43,7 @@ pub fn relative<'a>(base: &Path, path: &'a Path) -> io::Result<Vec<&'a OsStr>> {
             _ => {
                 return Err(io::Error::new(
                     io::ErrorKind::PermissionDenied,
-                    text::path_leaves(path, base),
+                    msg::path_leaves(path, base),
                 ))
             }
         }
@@ -98,7 +98,7 @@ pub fn parent(base: &Path, path: &Path) -> io::Result<Entry> {
     let Some((name, dirs)) = parts.split_last() else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            text::path_is_the_tree(path),
+            msg::path_is_the_tree(path),
         ));
     };
     let base_fd = open_base(base)?;

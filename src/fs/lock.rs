@@ -12,6 +12,10 @@
 //! that inherited a descriptor of it (see [`Locked::share`]) keeps it held
 //! after we are gone. Nothing unlocks it explicitly.
 
+// This is crate::fs, where the std file calls clippy.toml keeps out of
+// everything else live.
+#![allow(clippy::disallowed_methods)]
+
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -21,7 +25,7 @@ use std::time::Duration;
 use rustix::fs::{flock, FlockOperation};
 
 use crate::error::{os_error, Error, Result};
-use crate::text;
+use crate::fs::msg;
 
 /// A held exclusive lock on `<dkms_tree>/.dkms-hook.lock`; released on drop
 /// (and by the kernel if the process dies).
@@ -73,7 +77,7 @@ impl Locked {
     /// wait (to say so).
     pub fn acquire(path: &Path, waiting: &mut dyn FnMut(&Path)) -> Result<Acquired> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(text::CANNOT_CREATE, dir, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(msg::CANNOT_CREATE, dir, e))?;
         }
         let mut waited = false;
         loop {
@@ -87,9 +91,9 @@ impl Locked {
                     (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC).bits() as i32,
                 )
                 .open(path)
-                .map_err(|e| Error::msg(text::cannot_open_lock(path, &os_error(&e))))?;
+                .map_err(|e| Error::msg(msg::cannot_open_lock(path, &os_error(&e))))?;
             if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
-                return Err(Error::msg(text::lock_not_regular(path)));
+                return Err(Error::msg(msg::lock_not_regular(path)));
             }
             let mut lock = file;
             match flock(&lock, FlockOperation::NonBlockingLockExclusive) {
@@ -100,10 +104,10 @@ impl Locked {
                         waited = true;
                     }
                     if let Err(errno) = flock(&lock, FlockOperation::LockExclusive) {
-                        return Err(Error::msg(text::cannot_lock(path, &errno.to_string())));
+                        return Err(Error::msg(msg::cannot_lock(path, &errno.to_string())));
                     }
                 }
-                Err(errno) => return Err(Error::msg(text::cannot_lock(path, &errno.to_string()))),
+                Err(errno) => return Err(Error::msg(msg::cannot_lock(path, &errno.to_string()))),
             }
             // The file we locked must still be the one at the path.
             let ours = lock.metadata().map(|m| (m.dev(), m.ino())).ok();

@@ -17,6 +17,7 @@
 pub mod beneath;
 mod copy;
 pub mod lock;
+pub mod msg;
 mod read;
 mod remove;
 mod temp_dir;

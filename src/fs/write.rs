@@ -15,7 +15,8 @@ use rustix::fs::{
 };
 
 use super::beneath;
-use crate::text::{self, NotRegular};
+use crate::fs::msg;
+use crate::fs::msg::NotRegular;
 
 /// `mkdir -p path` beneath `base` (new directories get `mode`, less the
 /// umask); an existing symlink on the way is an error, never followed.
@@ -165,7 +166,7 @@ pub(super) fn not_regular(path: &Path, kind: FileType) -> io::Error {
         FileType::Socket => NotRegular::Socket,
         _ => NotRegular::Other,
     };
-    io::Error::new(io::ErrorKind::InvalidInput, text::not_regular(path, what))
+    io::Error::new(io::ErrorKind::InvalidInput, msg::not_regular(path, what))
 }
 
 /// Change the owner of `path` itself beneath `base` (a symlink's own
@@ -373,7 +374,7 @@ pub fn move_verified(from_base: &Path, from: &Path, to_base: &Path, to: &Path) -
     if back != data {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            text::not_read_back(to),
+            msg::not_read_back(to),
         ));
     }
     unlinkat(&a.dir, &a.name, AtFlags::empty())?;

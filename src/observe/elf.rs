@@ -3,7 +3,7 @@
 //! read with the `object` crate. Only the file header, the section headers,
 //! the section-name table and the wanted section are looked at; anything
 //! malformed is an `InvalidData` error worded by
-//! [`text::not_an_elf_module`], never a panic.
+//! [`msg::not_an_elf_module`], never a panic.
 
 use std::io;
 use std::path::Path;
@@ -12,7 +12,7 @@ use object::elf::{FileHeader32, FileHeader64};
 use object::read::elf::{FileHeader, SectionHeader};
 use object::{Endianness, ReadCache, ReadRef};
 
-use crate::text;
+use crate::observe::msg;
 
 /// The contents of the first section called `name` in the ELF image `data`
 /// (32- or 64-bit, either byte order). `Ok(None)` when the image has
@@ -36,7 +36,7 @@ pub fn file_section(path: &Path, name: &str, cap: u64) -> io::Result<Option<Vec<
 
 /// An `InvalidData` error saying where the reader stopped.
 fn bad(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, text::not_an_elf_module(what))
+    io::Error::new(io::ErrorKind::InvalidData, msg::not_an_elf_module(what))
 }
 
 /// [`bad`] with the `object` crate's account of what is malformed.
@@ -81,7 +81,7 @@ where
         if size > cap {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                text::elf_section_too_large(name, cap),
+                msg::elf_section_too_large(name, cap),
             ));
         }
     }

@@ -37,6 +37,7 @@ pub mod loaded;
 pub mod modinfo;
 pub mod modprobe_conf;
 pub mod module_file;
+pub mod msg;
 pub mod pending;
 pub mod prebuilt;
 pub mod secure_boot;

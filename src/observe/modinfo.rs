@@ -13,10 +13,10 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::child::Run;
+use crate::observe::msg;
 
 use crate::observe::elf;
 use crate::observe::version::ver_cmp;
-use crate::text;
 
 /// The `key=value` entries of a module's `.modinfo` section, in file order.
 /// Keys may repeat (`alias`, `depends`, `parm`, ...).
@@ -197,10 +197,10 @@ pub(crate) fn decompress(tool: &str, path: &Path) -> io::Result<Vec<u8>> {
         .arg(path)
         .run_stdout()
         .map_err(|e| match (&e.start, e.status) {
-            (Some(start), _) => io::Error::new(start.kind(), text::cannot_run(tool, start)),
+            (Some(start), _) => io::Error::new(start.kind(), msg::cannot_run(tool, start)),
             (None, status) => io::Error::new(
                 io::ErrorKind::InvalidData,
-                text::decompress_failed(
+                msg::decompress_failed(
                     tool,
                     path,
                     &status.unwrap_or_default(),

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::layout::Root;
 use crate::observe::conf::static_reader::read_static;
+use crate::observe::msg;
 use crate::observe::trust::{Trust, Untrusted};
-use crate::text;
 
 /// The variables upstream honours from framework.conf, plus our extensions
 /// (`build_user`, `autoinstall_failure`, `publish_repo`).
@@ -327,7 +327,7 @@ fn read_one(
     let bytes = match crate::fs::read_regular(path, 1 << 20) {
         Ok(b) => b,
         Err(e) => {
-            warnings.push(text::framework_unreadable(
+            warnings.push(msg::framework_unreadable(
                 &path.display().to_string(),
                 &crate::error::os_error(&e),
             ));
@@ -335,7 +335,7 @@ fn read_one(
         }
     };
     if bytes.contains(&0) {
-        warnings.push(text::framework_binary(&path.display().to_string()));
+        warnings.push(msg::framework_binary(&path.display().to_string()));
         return;
     }
     let text = String::from_utf8_lossy(&bytes);
@@ -348,7 +348,7 @@ fn read_one(
             }
         }
         Err(e) => {
-            warnings.push(text::framework_not_static(
+            warnings.push(msg::framework_not_static(
                 &path.display().to_string(),
                 e.line,
                 &e.reason,

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Error;
 use crate::observe::Facts;
+use crate::plan::msg;
 use crate::plan::{
     rebuild, AutoModule, AutoSummary, Depmod, ExitRule, Mvka, Plan, ReadJob, WriteJob,
 };
@@ -308,7 +309,7 @@ fn module_steps(p: &mut Plan, t: &Target, c: &Candidate, chain: usize, deps: &[u
             let read = p.push_soft(ReadJob::ReadConf(strict), &[], chain);
             p.steps[read].deps = deps.to_vec();
             p.push_soft(
-                ReadJob::Fail(Error::bad_conf([text::zero_modules_in_hook(
+                ReadJob::Fail(Error::bad_conf([msg::zero_modules_in_hook(
                     &c.module, &c.version, k,
                 )])),
                 &[],

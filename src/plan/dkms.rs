@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::observe::tree::{Entry, State};
 use crate::observe::{ConfKey, Facts};
 use crate::plan::checks;
+use crate::plan::msg;
 use crate::plan::removal::{removals, Removal};
 use crate::plan::request::{Action, StatusFormat, TarballContents};
 use crate::plan::{
@@ -246,7 +247,7 @@ fn plan_add(
             }
             checks::root(world)?;
             let key =
-                source_tree_conf(args, k, a).ok_or_else(|| Error::msg(text::NO_SOURCE_TREE))?;
+                source_tree_conf(args, k, a).ok_or_else(|| Error::msg(msg::NO_SOURCE_TREE))?;
             let read = p.push(ReadJob::ReadConf(key.clone()), &[], chain);
             let Ok(c) = &world.conf(&key).result else {
                 return Ok(Some(read));

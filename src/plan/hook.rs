@@ -18,13 +18,13 @@ use crate::error::Error;
 use crate::observe::kernel::headers_package;
 use crate::observe::version::sort_v_cmp;
 use crate::observe::Facts;
+use crate::plan::msg;
 use crate::plan::removal::{removals, Removal};
 use crate::plan::{
     autoinstall, AutoinstallFor, Depmod, Event, ExitRule, Mvka, Plan, PruneKernel, ReadJob,
     WriteJob,
 };
 use crate::report::Stream;
-use crate::text;
 
 /// The exit status of a hook run whose steps all ran: 11 when a real build
 /// or install failed and the event may fail (unless `warn_only`), else 0.
@@ -356,7 +356,7 @@ fn named_kernels_missing(world: &Facts, ks: &[String]) -> Option<Plan> {
             !f.dir && !f.image
         })
         .map(|k| {
-            text::kernel_not_installed(
+            msg::kernel_not_installed(
                 k,
                 &world.host.layout.lib_tree(k),
                 &boot.join(format!("vmlinuz-{k}")),
@@ -373,7 +373,7 @@ fn named_kernels_missing(world: &Facts, ks: &[String]) -> Option<Plan> {
 /// run looks (`--root` of an image being built, a container).
 fn running_kernel_absent(world: &Facts, k: &str) -> String {
     let root = &world.host.layout.root;
-    text::running_kernel_absent(
+    msg::running_kernel_absent(
         k,
         &world.host.layout.lib_tree(k),
         (!root.is_slash()).then(|| root.dir()),

@@ -15,6 +15,7 @@ pub mod checks;
 pub mod dkms;
 pub mod hook;
 mod job;
+pub mod msg;
 pub mod package;
 pub mod rebuild;
 pub mod removal;

@@ -4,8 +4,8 @@
 
 use crate::error::Error;
 use crate::observe::Facts;
+use crate::plan::msg;
 use crate::plan::{ExitRule, Mvka, Plan, WriteJob};
-use crate::text;
 
 /// Plan signing the installed builds of `module` (every module when
 /// empty), `version` (every version when empty), on `kernels` (every
@@ -30,7 +30,7 @@ pub fn plan(world: &Facts, module: &str, version: &str, kernels: &[String]) -> P
             (m, "") => m.to_string(),
             (m, v) => format!("{m}/{v}"),
         };
-        return Plan::fail(Error::msg(text::sign_nothing(&what, kernels)));
+        return Plan::fail(Error::msg(msg::sign_nothing(&what, kernels)));
     }
     let mut p = Plan::new(ExitRule::Stop);
     p.push(WriteJob::Sign { targets }, &[], 0);

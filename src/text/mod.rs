@@ -38,20 +38,6 @@
 //! - [`why`]: ours, `dkms-hook why`; [`signing`]: ours, `dkms-hook sign`
 //!   and half a key pair.
 
-pub mod build_confinement;
-pub mod doctor;
-pub mod doctor_broken;
-pub mod doctor_orphans;
-pub mod framework;
-pub mod hook;
-pub mod install_claims;
-pub mod internal;
-pub mod io;
-pub mod kept_originals;
-pub mod lock;
-pub mod package;
-pub mod signing;
-pub mod tarball_safety;
 pub mod upstream_add;
 pub mod upstream_autoinstall;
 pub mod upstream_build;
@@ -66,22 +52,7 @@ pub mod upstream_steps;
 pub mod upstream_tarball;
 pub mod upstream_uninstall;
 pub mod upstream_usage;
-pub mod why;
 
-pub use build_confinement::*;
-pub use doctor::*;
-pub use doctor_broken::*;
-pub use doctor_orphans::*;
-pub use framework::*;
-pub use hook::*;
-pub use install_claims::*;
-pub use internal::*;
-pub use io::*;
-pub use kept_originals::*;
-pub use lock::*;
-pub use package::*;
-pub use signing::*;
-pub use tarball_safety::*;
 pub use upstream_add::*;
 pub use upstream_autoinstall::*;
 pub use upstream_build::*;
@@ -96,7 +67,6 @@ pub use upstream_steps::*;
 pub use upstream_tarball::*;
 pub use upstream_uninstall::*;
 pub use upstream_usage::*;
-pub use why::*;
 
 /// What `dkms --version` prints and make.log headers carry: the upstream
 /// release this tool is a drop-in for (scripts compare it).

@@ -30,3 +30,10 @@ pub fn module_args_missing(action: &str) -> Vec<String> {
         format!("       {action} -m <module> -v <module-version>"),
     ]
 }
+
+/// Upstream's frame of every error on stderr (`\nError! ` before the
+/// first line).
+pub const ERROR_PREFIX: &str = "\nError! ";
+
+/// Upstream's frame of a warning that ends a run (`Warning: `).
+pub const WARNING_PREFIX: &str = "Warning: ";

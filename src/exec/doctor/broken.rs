@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use super::interrupted::files_named;
 use super::{report, Disk, Scan};
 use crate::error::os_error;
+use crate::exec::doctor::msg;
 use crate::fs::{is_symlink, list_names};
 use crate::layout::ORIGIN;
 use crate::observe::distro::is_debian_like;
-use crate::text;
 
 /// What is at a broken module's source.
 enum Source {
@@ -63,9 +63,9 @@ pub(super) fn broken_modules(d: &Disk, s: &mut Scan) {
             let shown = d.l.root.inside(&d.l.source_tree_dir(&m, &v));
             let add = report::command(d.w, "dkms", &format!("add {m}/{v}"));
             s.attention(
-                &text::broken_link_missing(&m, &v, &shown),
+                &msg::broken_link_missing(&m, &v, &shown),
                 link,
-                &[text::broken_add_again(&add)],
+                &[msg::broken_add_again(&add)],
             );
             continue;
         }
@@ -77,14 +77,14 @@ pub(super) fn broken_modules(d: &Disk, s: &mut Scan) {
             Source::Present => {}
             Source::Gone => forget(d, s, &m, &v, &shown),
             Source::NotDir => s.attention(
-                &text::broken_source_not_dir(&m, &v, &shown),
+                &msg::broken_source_not_dir(&m, &v, &shown),
                 vd,
-                &[text::broken_left_alone(&shown)],
+                &[msg::broken_left_alone(&shown)],
             ),
             Source::Unreadable(e) => s.attention(
-                &text::broken_source_unreadable(&m, &v, &shown, &e),
+                &msg::broken_source_unreadable(&m, &v, &shown, &e),
                 vd,
-                &[text::broken_left_alone_unreadable(&shown)],
+                &[msg::broken_left_alone_unreadable(&shown)],
             ),
         }
     }
@@ -95,16 +95,16 @@ pub(super) fn broken_modules(d: &Disk, s: &mut Scan) {
 /// records go only when every step before succeeded.
 fn forget(d: &Disk, s: &mut Scan, m: &str, v: &str, shown: &Path) {
     let vd = d.l.version_dir(m, v);
-    let what = text::broken_source_gone(m, v, shown);
+    let what = msg::broken_source_gone(m, v, shown);
     if s.repairing() {
-        s.say.line(&text::finding(text::FORGETTING, &what, &vd));
+        s.say.line(&msg::finding(msg::FORGETTING, &what, &vd));
     } else {
         let keep = if is_debian_like(&d.w.host.distribution) {
-            text::broken_keep_debian(m, v, shown)
+            msg::broken_keep_debian(m, v, shown)
         } else {
-            text::broken_keep(m, v, shown)
+            msg::broken_keep(m, v, shown)
         };
-        let forget = text::broken_forget(m, v, &report::repair_command(d.w));
+        let forget = msg::broken_forget(m, v, &report::repair_command(d.w));
         s.attention(&what, vd.clone(), &[keep, forget]);
     }
     let mut complete = true;
@@ -125,18 +125,18 @@ fn forget(d: &Disk, s: &mut Scan, m: &str, v: &str, shown: &Path) {
     }
     if s.repairing() && !complete {
         s.attention(
-            &text::broken_version_dir(m, v),
+            &msg::broken_version_dir(m, v),
             vd,
-            &[text::BROKEN_KEPT.to_string()],
+            &[msg::BROKEN_KEPT.to_string()],
         );
         return;
     }
     let (dkms, w) = (&d.l.dkms, d.w);
     let deleted = s.repair(
-        &text::broken_version_dir(m, v),
+        &msg::broken_version_dir(m, v),
         vd,
-        text::DELETE_WITH_RECORDS,
-        text::DELETED_WITH_RECORDS,
+        msg::DELETE_WITH_RECORDS,
+        msg::DELETED_WITH_RECORDS,
         |lock, p| {
             lock.remove_all(dkms, p)?;
             crate::exec::uninstall::drop_records_of(w, lock, m, v).map_err(|(file, e)| {
@@ -179,17 +179,17 @@ fn uninstall(d: &Disk, s: &mut Scan, m: &str, v: &str, k: &str, a: &str) -> bool
         let free = host.symlink_metadata().is_err() || copies.contains(&host);
         if !host.starts_with(&lib_tree) || loc.contains("/../") || host == lib_tree || !free {
             s.attention(
-                &text::original_location_blocked(&loc),
+                &msg::original_location_blocked(&loc),
                 module,
-                &[text::original_blocked_advice(&loc)],
+                &[msg::original_blocked_advice(&loc)],
             );
             continue;
         }
         let back = s.repair(
-            &text::broken_original(m, v, k),
+            &msg::broken_original(m, v, k),
             module,
-            &text::put_back_to(&loc, k),
-            &text::put_back_to_done(&loc, k),
+            &msg::put_back_to(&loc, k),
+            &msg::put_back_to_done(&loc, k),
             |lock, p| {
                 if let Some(parent) = host.parent() {
                     lock.create_dir_all(install, parent, 0o755)?;
@@ -217,10 +217,10 @@ fn uninstall(d: &Disk, s: &mut Scan, m: &str, v: &str, k: &str, a: &str) -> bool
     }
     for c in copies {
         let removed = s.repair(
-            &text::broken_module_file(m, v, k, a),
+            &msg::broken_module_file(m, v, k, a),
             c,
-            &text::remove_then_depmod(k),
-            &text::removed_depmod_below(k),
+            &msg::remove_then_depmod(k),
+            &msg::removed_depmod_below(k),
             |lock, p| {
                 lock.remove_file(install, p)?;
                 if let Some(dir) = p.parent() {
@@ -236,10 +236,10 @@ fn uninstall(d: &Disk, s: &mut Scan, m: &str, v: &str, k: &str, a: &str) -> bool
     }
     let link = d.l.kernel_link(m, k, a);
     let unlinked = s.repair(
-        &text::broken_kernel_link(m, v),
+        &msg::broken_kernel_link(m, v),
         link,
-        text::REMOVE_IT,
-        text::REMOVED,
+        msg::REMOVE_IT,
+        msg::REMOVED,
         |lock, p| lock.remove_file(dkms, p),
     );
     ok && (unlinked || !s.repairing())

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use super::{Disk, Scan};
+use crate::exec::doctor::msg;
 use crate::fs::{is_symlink, list_dirs};
 use crate::layout::is_safe_component;
-use crate::text;
 
 /// Files named `name` anywhere under `dir` (not following links, not in
 /// the kernel's `build`/`source`).
@@ -71,18 +71,18 @@ pub(super) fn interrupted_installs(d: &Disk, s: &mut Scan) {
                                     continue;
                                 }
                                 s.repair(
-                                    &text::interrupted_install_replaced(&m, &v, &k),
+                                    &msg::interrupted_install_replaced(&m, &v, &k),
                                     p,
-                                    &text::put_back_module_in_use(&back, &k),
-                                    &text::put_back_module_in_use_done(&back, &k),
+                                    &msg::put_back_module_in_use(&back, &k),
+                                    &msg::put_back_module_in_use_done(&back, &k),
                                     |lock, p| lock.place_atomically(&d.l.install, &back, p, false),
                                 )
                             }
                             None => s.repair(
-                                &text::interrupted_install_removed(&m, &v, &k),
+                                &msg::interrupted_install_removed(&m, &v, &k),
                                 p,
-                                &text::remove_then_depmod(&k),
-                                &text::removed_depmod_below(&k),
+                                &msg::remove_then_depmod(&k),
+                                &msg::removed_depmod_below(&k),
                                 |lock, p| lock.remove_file(&d.l.install, p),
                             ),
                         };
@@ -153,10 +153,10 @@ fn stranded_in(d: &Disk, s: &mut Scan, m: &str, k: &str, dir: &Path) {
         // a copy, and goes.
         if in_tree && crate::fs::same_bytes(&host, &module) {
             s.repair(
-                &text::original_copy_left(&loc),
+                &msg::original_copy_left(&loc),
                 module,
-                text::REMOVE_IT,
-                text::REMOVED,
+                msg::REMOVE_IT,
+                msg::REMOVED,
                 |lock, p| {
                     lock.remove_file(&d.l.dkms, p)?;
                     lock.remove_file(&d.l.dkms, &origin)
@@ -166,17 +166,17 @@ fn stranded_in(d: &Disk, s: &mut Scan, m: &str, k: &str, dir: &Path) {
         }
         if !in_tree || host.symlink_metadata().is_ok() {
             s.attention(
-                &text::original_location_blocked(&loc),
+                &msg::original_location_blocked(&loc),
                 module,
-                &[text::original_blocked_advice(&loc)],
+                &[msg::original_blocked_advice(&loc)],
             );
             continue;
         }
         let repaired = s.repair(
-            &text::original_stranded(m, k),
+            &msg::original_stranded(m, k),
             module,
-            &text::put_back_to(&loc, k),
-            &text::put_back_to_done(&loc, k),
+            &msg::put_back_to(&loc, k),
+            &msg::put_back_to_done(&loc, k),
             |lock, p| {
                 if let Some(parent) = host.parent() {
                     lock.create_dir_all(it, parent, 0o755)?;

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use super::{remove_finding, Disk, Scan};
+use crate::exec::doctor::msg;
 use crate::fs::{is_symlink, list_dirs};
 use crate::layout::{is_safe_component, looks_like_kernel, OLD_BUILD, PLACING, TMP_BUILD};
-use crate::text;
 
 /// Per-kernel build directories, temporary and swapped-out build results.
 pub(super) fn build_leftovers(d: &Disk, s: &mut Scan) {
@@ -31,12 +31,12 @@ pub(super) fn build_leftovers(d: &Disk, s: &mut Scan) {
                     });
                 let (will, done) = match &rescue {
                     Some(b) => (
-                        text::rescue_log_and_remove(&b.join("log/make.log")),
-                        text::log_rescued_removed(&b.join("log/make.log")),
+                        msg::rescue_log_and_remove(&b.join("log/make.log")),
+                        msg::log_rescued_removed(&b.join("log/make.log")),
                     ),
-                    None => (text::REMOVE_IT.to_string(), text::REMOVED.to_string()),
+                    None => (msg::REMOVE_IT.to_string(), msg::REMOVED.to_string()),
                 };
-                s.repair(text::LEFTOVER_BUILD_DIR, dir, &will, &done, |lock, p| {
+                s.repair(msg::LEFTOVER_BUILD_DIR, dir, &will, &done, |lock, p| {
                     if let Some(b) = &rescue {
                         lock.create_dir_all(base, &b.join("log"), 0o755)?;
                         lock.rename(base, &p.join("make.log"), &b.join("log/make.log"))?;
@@ -58,18 +58,18 @@ fn kernel_dir_leftovers(s: &mut Scan, base: &Path, kd: &Path) {
     for e in rd.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
         if n.starts_with(TMP_BUILD) {
-            remove_finding(s, text::LEFTOVER_BUILD_RESULT, e.path(), base);
+            remove_finding(s, msg::LEFTOVER_BUILD_RESULT, e.path(), base);
         } else if let Some(rest) = n.strip_prefix(OLD_BUILD) {
             // `.old_<arch>_<pid>`: the previous build, swapped out by a
             // rebuild that never moved its result in.
             let a = rest.rsplit_once('_').map(|(a, _)| a).unwrap_or(rest);
             let build = kd.join(a);
             if build.exists() {
-                remove_finding(s, text::LEFTOVER_SWAPPED_BUILD, e.path(), base);
+                remove_finding(s, msg::LEFTOVER_SWAPPED_BUILD, e.path(), base);
             } else {
-                let (will, done) = (text::put_back_as(&build), text::put_back_as_done(&build));
+                let (will, done) = (msg::put_back_as(&build), msg::put_back_as_done(&build));
                 s.repair(
-                    text::SWAPPED_BUILD_BACK,
+                    msg::SWAPPED_BUILD_BACK,
                     e.path(),
                     &will,
                     &done,
@@ -90,16 +90,16 @@ pub(super) fn link_and_queue_leftovers(d: &Disk, s: &mut Scan) {
                 let n = e.file_name().to_string_lossy().into_owned();
                 let p = e.path();
                 if n.starts_with("kernel-") && is_symlink(&p) && !p.exists() {
-                    remove_finding(s, text::DANGLING_KERNEL_LINK, p, base);
+                    remove_finding(s, msg::DANGLING_KERNEL_LINK, p, base);
                 } else if n.starts_with(".kernel-") && (n.contains(".tmp") || n.contains(PLACING)) {
-                    remove_finding(s, text::LEFTOVER_LINK_TEMP, p, base);
+                    remove_finding(s, msg::LEFTOVER_LINK_TEMP, p, base);
                 }
             }
         }
     }
     // Builds a killed run was deleting (exec::gone).
     for n in crate::fs::list_names(&d.l.gone_dir()) {
-        remove_finding(s, text::LEFTOVER_BUILD_RESULT, d.l.gone_dir().join(n), base);
+        remove_finding(s, msg::LEFTOVER_BUILD_RESULT, d.l.gone_dir().join(n), base);
     }
     let q = d.l.hook_dir();
     for sub in ["pending", "failed"] {
@@ -109,7 +109,7 @@ pub(super) fn link_and_queue_leftovers(d: &Disk, s: &mut Scan) {
         for e in rd.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
             if n.starts_with(".tmp") || (n.starts_with('.') && n.contains(PLACING)) {
-                remove_finding(s, text::LEFTOVER_QUEUE_TEMP, e.path(), base);
+                remove_finding(s, msg::LEFTOVER_QUEUE_TEMP, e.path(), base);
             }
         }
     }
@@ -122,13 +122,13 @@ pub(super) fn module_temporaries(d: &Disk, s: &mut Scan) {
     let mut found = Vec::new();
     temporaries_under(&d.l.install, &mut found);
     for p in found {
-        remove_finding(s, text::LEFTOVER_MODULE_TEMP, p, &d.l.install);
+        remove_finding(s, msg::LEFTOVER_MODULE_TEMP, p, &d.l.install);
     }
     for m in d.modules() {
         let mut found = Vec::new();
         temporaries_under(&d.l.originals_dir(&m), &mut found);
         for p in found {
-            remove_finding(s, text::LEFTOVER_MODULE_TEMP, p, &d.l.dkms);
+            remove_finding(s, msg::LEFTOVER_MODULE_TEMP, p, &d.l.dkms);
         }
     }
 }
@@ -157,10 +157,10 @@ fn temporaries_under(dir: &Path, found: &mut Vec<PathBuf>) {
 /// are reported, never acted on.
 pub(super) fn untrusted_names(d: &Disk, s: &mut Scan) {
     for p in &d.w.records.corrupt {
-        s.attention(text::UNTRUSTED_RECORD, p.clone(), &[]);
+        s.attention(msg::UNTRUSTED_RECORD, p.clone(), &[]);
     }
     for p in &d.w.tree.skipped {
-        s.attention(text::UNTRUSTED_NAME, p.clone(), &[]);
+        s.attention(msg::UNTRUSTED_NAME, p.clone(), &[]);
     }
 }
 
@@ -200,10 +200,10 @@ pub(super) fn stale_depmod(d: &Disk, s: &mut Scan) {
         };
         if newest_module(&it.join(&k)).is_some_and(|t| t > dep_time)
             && s.repair(
-                text::STALE_MODULES_DEP,
+                msg::STALE_MODULES_DEP,
                 dep,
-                &text::run_depmod_for(&k),
-                &text::depmod_runs_for(&k),
+                &msg::run_depmod_for(&k),
+                &msg::depmod_runs_for(&k),
                 |_, _| Ok(()),
             )
         {
@@ -222,10 +222,10 @@ pub(super) fn depmod_due(d: &Disk, s: &mut Scan) {
             continue;
         }
         if s.repair(
-            &text::depmod_due(&k),
+            &msg::depmod_due(&k),
             dir.join(&k),
-            &text::run_depmod_for(&k),
-            &text::depmod_runs_for(&k),
+            &msg::run_depmod_for(&k),
+            &msg::depmod_runs_for(&k),
             |_, _| Ok(()),
         ) {
             s.depmod.insert(k);

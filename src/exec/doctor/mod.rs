@@ -24,6 +24,7 @@
 mod broken;
 mod interrupted;
 mod leftovers;
+pub mod msg;
 mod orphans;
 mod report;
 
@@ -35,7 +36,6 @@ use crate::exec::{Ctx, Locked};
 use crate::layout::Layout;
 use crate::observe::World;
 use crate::report::Say;
-use crate::text;
 
 /// The findings of one run as they are reported: each is printed when it
 /// is found (and repaired, when the run holds the lock); the counts decide
@@ -85,25 +85,25 @@ impl Scan<'_> {
         let Some(lock) = self.lock else {
             self.attention += 1;
             self.repairable += 1;
-            self.say.line(&text::finding_noted(
-                text::FOUND,
+            self.say.line(&msg::finding_noted(
+                msg::FOUND,
                 what,
                 &path,
-                &text::repair_will(will),
+                &msg::repair_will(will),
             ));
             return false;
         };
         match fix(lock, &path) {
             Ok(()) => {
                 self.say
-                    .line(&text::finding_noted(text::REPAIRED, what, &path, done));
+                    .line(&msg::finding_noted(msg::REPAIRED, what, &path, done));
                 true
             }
             Err(e) => {
                 self.attention += 1;
-                let note = text::could_not(will, &os_error(&e));
-                self.say.line(&text::finding_noted(
-                    text::NEEDS_ATTENTION,
+                let note = msg::could_not(will, &os_error(&e));
+                self.say.line(&msg::finding_noted(
+                    msg::NEEDS_ATTENTION,
                     what,
                     &path,
                     &note,
@@ -119,13 +119,13 @@ impl Scan<'_> {
         self.found += 1;
         self.attention += 1;
         let state = if self.repairing() {
-            text::NEEDS_ATTENTION
+            msg::NEEDS_ATTENTION
         } else {
-            text::FOUND
+            msg::FOUND
         };
-        self.say.line(&text::finding(state, what, &path));
+        self.say.line(&msg::finding(state, what, &path));
         for a in advice {
-            self.say.line(&text::advice(a));
+            self.say.line(&msg::advice(a));
         }
         self.seen.insert(path);
     }
@@ -138,7 +138,7 @@ fn remove_in(base: &Path) -> impl Fn(&Locked, &Path) -> std::io::Result<()> + '_
 
 /// A finding `--repair` removes.
 fn remove_finding(s: &mut Scan, what: &str, path: PathBuf, base: &Path) -> bool {
-    s.repair(what, path, text::REMOVE_IT, text::REMOVED, remove_in(base))
+    s.repair(what, path, msg::REMOVE_IT, msg::REMOVED, remove_in(base))
 }
 
 /// The disk as doctor reads it: the observed tree, paths by layout.

@@ -25,11 +25,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::{Disk, Scan};
+use crate::exec::doctor::msg;
 use crate::fs::{is_symlink, list_dirs, list_names};
 use crate::layout::{is_safe_component, KERNEL_LINK};
 use crate::observe::conf::resolve::override_dest_module_location;
 use crate::observe::files::files_equal;
-use crate::text;
 
 /// The directory below a kernel's module tree only DKMS installs into.
 const DKMS_DIR: &str = "updates/dkms";
@@ -226,21 +226,21 @@ pub(super) fn unclaimed_module_files(d: &Disk, s: &mut Scan) {
             if let Some(dir) = shared_dir {
                 let shown = d.l.root.inside(&p);
                 s.attention(
-                    &text::orphan_in_shared_dir(&k, dir),
+                    &msg::orphan_in_shared_dir(&k, dir),
                     p,
-                    &[text::orphan_shared_advice(dir, &shown, &k)],
+                    &[msg::orphan_shared_advice(dir, &shown, &k)],
                 );
             } else if let Some((m, v, bk)) = identical_installed_build(d, &p) {
                 s.attention(
-                    &text::orphan_identical_to_build(&k, &m, &v, &bk),
+                    &msg::orphan_identical_to_build(&k, &m, &v, &bk),
                     p,
-                    &[text::orphan_identical_advice(&k)],
+                    &[msg::orphan_identical_advice(&k)],
                 );
             } else if s.repair(
-                &text::orphan_module_file(&k),
+                &msg::orphan_module_file(&k),
                 p,
-                &text::remove_then_depmod(&k),
-                &text::removed_depmod_below(&k),
+                &msg::remove_then_depmod(&k),
+                &msg::removed_depmod_below(&k),
                 |lock, p| {
                     lock.remove_file(&d.l.install, p)?;
                     // As uninstall leaves it: no empty updates/dkms.

@@ -6,10 +6,10 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::exec::doctor::msg;
 use crate::observe::pending::Reason;
 use crate::observe::World;
 use crate::report::Say;
-use crate::text;
 
 /// The pending work and the recorded failures (but those of module
 /// versions this run forgot, whose records it deleted).
@@ -22,9 +22,9 @@ pub(super) fn records(w: &World, say: &mut dyn Say, forgotten: &BTreeSet<(String
             continue;
         }
         say.line(&match i.reason {
-            Reason::HeadersMissing => text::doctor_pending_headers(&i.kernel, &i.arch, &i.detail),
+            Reason::HeadersMissing => msg::doctor_pending_headers(&i.kernel, &i.arch, &i.detail),
             Reason::BuildDepends => {
-                text::doctor_pending_depends(&i.kernel, &i.arch, &i.module, &i.detail)
+                msg::doctor_pending_depends(&i.kernel, &i.arch, &i.module, &i.detail)
             }
             // Markers, not queue entries: the findings report them.
             Reason::DepmodDue => continue,
@@ -34,7 +34,7 @@ pub(super) fn records(w: &World, say: &mut dyn Say, forgotten: &BTreeSet<(String
         if forgotten.contains(&(f.module.clone(), f.version.clone())) {
             continue;
         }
-        say.line(&text::doctor_failed(
+        say.line(&msg::doctor_failed(
             &f.module, &f.version, &f.kernel, &f.arch, f.code, &f.log,
         ));
     }
@@ -73,9 +73,9 @@ fn quoted(p: &Path) -> String {
 /// `--repair` can act on something) the command to run.
 pub(super) fn closing(w: &World, say: &mut dyn Say, found: usize, repairable: usize) {
     if found == 0 {
-        say.line(text::NO_LEFTOVERS);
+        say.line(msg::NO_LEFTOVERS);
     } else if repairable > 0 {
-        say.line(&text::to_repair_run(&repair_command(w)));
+        say.line(&msg::to_repair_run(&repair_command(w)));
     }
 }
 
@@ -91,23 +91,23 @@ pub(super) fn secure_boot(w: &World, say: &mut dyn Say) {
     let keys = crate::observe::secure_boot::KeyState::observe(root);
     let shown = root.inside(&cert);
     if !keys.efi {
-        say.line(text::SECURE_BOOT_UNAVAILABLE);
+        say.line(msg::SECURE_BOOT_UNAVAILABLE);
         return;
     }
     if keys.secure_boot != Some(true) {
-        say.line(text::SECURE_BOOT_DISABLED);
+        say.line(msg::SECURE_BOOT_DISABLED);
         return;
     }
-    say.line(text::SECURE_BOOT_ENABLED);
+    say.line(msg::SECURE_BOOT_ENABLED);
     let parsed = crate::fs::read_regular(&cert, 1 << 20)
         .ok()
         .and_then(|d| crate::observe::x509::Certificate::parse(&d));
     match parsed {
-        None if !cert.is_file() => say.line(&text::signing_key_absent(&shown)),
-        None => say.line(&text::signing_key_not_enrolled(&shown)),
-        Some(c) if keys.enrolled(&c) => say.line(&text::signing_key_enrolled(&shown)),
-        Some(c) if keys.pending(&c) => say.line(&text::signing_key_pending(&shown)),
-        Some(_) => say.line(&text::signing_key_not_enrolled(&shown)),
+        None if !cert.is_file() => say.line(&msg::signing_key_absent(&shown)),
+        None => say.line(&msg::signing_key_not_enrolled(&shown)),
+        Some(c) if keys.enrolled(&c) => say.line(&msg::signing_key_enrolled(&shown)),
+        Some(c) if keys.pending(&c) => say.line(&msg::signing_key_pending(&shown)),
+        Some(_) => say.line(&msg::signing_key_not_enrolled(&shown)),
     }
 }
 

@@ -8,11 +8,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Kind, Result};
+use crate::exec::msg;
 use crate::exec::Locked;
-use crate::text;
 
 fn io(path: &Path, e: std::io::Error) -> Error {
-    Error::io(text::CANNOT_WRITE_PACKAGE, path, e).into_kind(Kind::InstallFailed)
+    Error::io(msg::CANNOT_WRITE_PACKAGE, path, e).into_kind(Kind::InstallFailed)
 }
 
 /// Write `data` as `dir/name` (beneath `base`) atomically, mode 0644.
@@ -31,6 +31,8 @@ pub fn file(lock: &Locked, from: &Path, base: &Path, dir: &Path, name: &str) -> 
 
 /// Create `dir`, a directory the user named for packages (not a tree: no
 /// lock guards it; its own lock is taken in it next), when missing.
+// File operation outside crate::fs: a directory the user named for packages, not a tree.
+#[allow(clippy::disallowed_methods)]
 pub fn user_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))
 }

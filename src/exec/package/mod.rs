@@ -20,13 +20,13 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use crate::error::{Error, Kind, Result};
+use crate::exec::msg;
 use crate::exec::{Ctx, Locked};
 use crate::observe::prebuilt::Prebuilt;
 use crate::observe::World;
 use crate::plan::package::{naming, package, Format};
 use crate::plan::Mvka;
 use crate::report::Say;
-use crate::text;
 
 /// `dkms-hook package`: package `at` in `format` into `out`, a directory
 /// the user named (created when missing, its own lock held while the
@@ -39,7 +39,7 @@ pub fn run(cx: &mut Ctx, say: &mut dyn Say, at: &Mvka, format: Format, out: &Pat
         // Only a stray dot file is left, and the next package run locks it.
         log::debug!("lock file left in {}: {e}", out.display());
     }
-    say.line(&text::package_written(&built?));
+    say.line(&msg::package_written(&built?));
     Ok(())
 }
 
@@ -55,7 +55,7 @@ pub fn run_in_tree(
     let dkms = &cx.world.host.layout.dkms;
     deliver::tree_dir(lock, dkms, out)?;
     let path = build(cx.world, lock, at, Format::Deb, out)?;
-    say.line(&text::package_written(&path));
+    say.line(&msg::package_written(&path));
     Ok(())
 }
 
@@ -87,7 +87,7 @@ pub fn build(
         .prefix("dkms-hook-package-")
         .tempdir()
         .map_err(|e| {
-            Error::io(text::CANNOT_WRITE_PACKAGE, &std::env::temp_dir(), e)
+            Error::io(msg::CANNOT_WRITE_PACKAGE, &std::env::temp_dir(), e)
                 .into_kind(Kind::InstallFailed)
         })?;
     let tree = work.path().join("tree");

@@ -8,11 +8,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::exec::msg;
 use crate::observe::files::{files_equal, find_module};
 use crate::observe::World;
 use crate::plan::package::PayloadFile;
 use crate::plan::Mvka;
-use crate::text;
 
 /// The module suffixes a built module file may carry.
 const SUFFIXES: &[&str] = &[".ko.zst", ".ko.xz", ".ko.gz", ".ko"];
@@ -40,16 +40,15 @@ pub fn collect(world: &World, at: &Mvka) -> Result<Vec<PayloadFile>> {
             continue;
         };
         let built = module_dir.join(&n);
-        let installed = in_place(&lib_tree, name, suffix, &built).ok_or_else(|| {
-            Error::built_missing(text::package_module_not_in_place(&built, &at.k))
-        })?;
+        let installed = in_place(&lib_tree, name, suffix, &built)
+            .ok_or_else(|| Error::built_missing(msg::package_module_not_in_place(&built, &at.k)))?;
         out.push(PayloadFile {
             dest: l.root.inside(&installed).display().to_string(),
             source: installed,
         });
     }
     if out.is_empty() {
-        return Err(Error::built_missing(text::package_module_not_in_place(
+        return Err(Error::built_missing(msg::package_module_not_in_place(
             &module_dir,
             &at.k,
         )));

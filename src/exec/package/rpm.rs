@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::exec::msg;
 use crate::exec::package::{staging, tool};
 use crate::plan::package::{rpm_spec, BinaryPackage, Format};
-use crate::text;
 
 /// Build the `.rpm` of `p` from the payload staged in `tree`, working in
 /// `work`; returns the file rpmbuild wrote.
@@ -34,9 +34,9 @@ pub fn build(p: &BinaryPackage, tree: &Path, work: &Path) -> Result<PathBuf> {
     if built.is_file() {
         Ok(built)
     } else {
-        Err(Error::install_failed(text::package_tool_failed(
+        Err(Error::install_failed(msg::package_tool_failed(
             "rpmbuild",
-            text::NO_PACKAGE_WRITTEN,
+            msg::NO_PACKAGE_WRITTEN,
             &built.display().to_string(),
         )))
     }

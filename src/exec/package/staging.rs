@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD};
 
 use crate::error::{Error, Kind, Result};
+use crate::exec::msg;
 use crate::plan::package::BinaryPackage;
-use crate::text;
 
 fn io(path: &Path, e: std::io::Error) -> Error {
-    Error::io(text::CANNOT_WRITE_PACKAGE, path, e).into_kind(Kind::InstallFailed)
+    Error::io(msg::CANNOT_WRITE_PACKAGE, path, e).into_kind(Kind::InstallFailed)
 }
 
 /// `dest` (an absolute installed path) under `tree`.
@@ -22,6 +22,8 @@ fn under(tree: &Path, dest: &str) -> PathBuf {
 }
 
 /// Write `data` at `path` with `mode`, creating its directories.
+// File operation outside crate::fs: the package's staging directory, ours and temporary, not a tree.
+#[allow(clippy::disallowed_methods)]
 pub fn write(tree: &Path, path: &Path, data: &[u8], mode: u32) -> Result<()> {
     if let Some(d) = path.parent() {
         mkdirs(tree, d)?;
@@ -31,6 +33,8 @@ pub fn write(tree: &Path, path: &Path, data: &[u8], mode: u32) -> Result<()> {
 }
 
 /// `mkdir -p` up to `dir`, each new directory 0755.
+// File operation outside crate::fs: the package's staging directory, ours and temporary, not a tree.
+#[allow(clippy::disallowed_methods)]
 fn mkdirs(tree: &Path, dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let mut d = dir;

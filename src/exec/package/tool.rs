@@ -9,14 +9,14 @@ use std::process::Command;
 
 use crate::child::in_path;
 use crate::error::{Error, Result};
-use crate::text;
+use crate::exec::msg;
 
 /// Fail (exit 4) unless `tool` is in PATH; `package` provides it.
 pub fn require(tool: &str, package: &str) -> Result<()> {
     if in_path(tool) {
         Ok(())
     } else {
-        Err(Error::unusable(text::package_tool_missing(tool, package)))
+        Err(Error::unusable(msg::package_tool_missing(tool, package)))
     }
 }
 
@@ -41,7 +41,7 @@ pub fn run(argv: &[&str], dir: &Path, epoch: Option<u64>) -> Result<Vec<u8>> {
     let out = crate::child::spawn(&mut cmd)
         .and_then(|c| c.wait_with_output())
         .map_err(|e| {
-            Error::install_failed(text::package_tool_failed(
+            Error::install_failed(msg::package_tool_failed(
                 prog,
                 &crate::error::os_error(&e),
                 "",
@@ -53,7 +53,7 @@ pub fn run(argv: &[&str], dir: &Path, epoch: Option<u64>) -> Result<Vec<u8>> {
     }
     let mut shown = String::from_utf8_lossy(&out.stdout).into_owned();
     shown.push_str(&String::from_utf8_lossy(&out.stderr));
-    Err(Error::install_failed(text::package_tool_failed(
+    Err(Error::install_failed(msg::package_tool_failed(
         prog,
         &out.status.to_string(),
         shown.trim_end(),

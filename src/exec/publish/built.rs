@@ -5,13 +5,13 @@
 
 use std::path::Path;
 
+use crate::exec::msg;
 use crate::exec::package;
 use crate::exec::Ctx;
 use crate::plan::package::Format;
 use crate::plan::Mvka;
 use crate::report::summary::HookResult;
 use crate::report::Say;
-use crate::text;
 
 /// The job; always succeeds.
 pub fn run(
@@ -39,7 +39,7 @@ pub fn run(
             Ok(l) => l,
             Err(e) => {
                 say.error(&e);
-                say.warning(&[text::auto_index_failed(repo)]);
+                say.warning(&[msg::auto_index_failed(repo)]);
                 return Ok(());
             }
         };
@@ -47,19 +47,19 @@ pub fn run(
     for at in &installed {
         match package::build(cx.world, &lock, at, format, repo) {
             Ok(p) => {
-                say.line(&text::package_written(&p));
+                say.line(&msg::package_written(&p));
                 any = true;
             }
             Err(e) => {
                 say.error(&e);
-                say.warning(&[text::auto_publish_failed(&at.m, &at.v, &at.k, repo)]);
+                say.warning(&[msg::auto_publish_failed(&at.m, &at.v, &at.k, repo)]);
             }
         }
     }
     if any {
         if let Err(e) = super::index(&lock, say, repo) {
             say.error(&e);
-            say.warning(&[text::auto_index_failed(repo)]);
+            say.warning(&[msg::auto_index_failed(repo)]);
         }
     }
     Ok(())

@@ -9,10 +9,10 @@ use std::path::Path;
 
 use crate::child::in_path;
 use crate::error::{Error, Result};
+use crate::exec::msg;
 use crate::exec::package::{deliver, tool};
 use crate::exec::Locked;
 use crate::report::Say;
-use crate::text;
 
 /// Write the index of the `n` `.deb` files in `repo`.
 pub fn write(lock: &Locked, say: &mut dyn Say, repo: &Path, n: usize) -> Result<()> {
@@ -29,7 +29,7 @@ pub fn write(lock: &Locked, say: &mut dyn Say, repo: &Path, n: usize) -> Result<
     };
     let work = lock
         .temp_dir(repo, repo, ".dkms-hook-index-")
-        .map_err(|e| Error::io(text::CANNOT_USE_REPOSITORY, repo, e))?;
+        .map_err(|e| Error::io(msg::CANNOT_USE_REPOSITORY, repo, e))?;
     let w = work.path();
     deliver::bytes(lock, repo, w, "Packages", &packages)?;
     tool::require("gzip", "gzip")?;
@@ -41,12 +41,12 @@ pub fn write(lock: &Locked, say: &mut dyn Say, repo: &Path, n: usize) -> Result<
         deliver::bytes(lock, repo, w, "Release", &release)?;
         made.push("Release");
     } else {
-        say.line(text::PUBLISH_NO_RELEASE);
+        say.line(msg::PUBLISH_NO_RELEASE);
     }
     for name in &made {
         lock.rename(repo, &w.join(name), &repo.join(name))
-            .map_err(|e| Error::io(text::CANNOT_USE_REPOSITORY, &repo.join(name), e))?;
+            .map_err(|e| Error::io(msg::CANNOT_USE_REPOSITORY, &repo.join(name), e))?;
     }
-    say.line(&text::publish_indexed_debs(n, repo, &made));
+    say.line(&msg::publish_indexed_debs(n, repo, &made));
     Ok(())
 }

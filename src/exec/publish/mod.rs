@@ -13,10 +13,10 @@ pub mod rpm_index;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::exec::msg;
 use crate::exec::package::deliver;
 use crate::exec::Locked;
 use crate::report::Say;
-use crate::text;
 
 /// The extensions of package files.
 fn kind(p: &Path) -> Option<&'static str> {
@@ -43,7 +43,7 @@ pub fn packages_in(repo: &Path, ext: &str) -> Vec<String> {
 pub fn run(say: &mut dyn Say, repo: &Path, files: &[PathBuf]) -> Result<()> {
     for f in files {
         if kind(f).is_none() || !f.is_file() {
-            return Err(Error::usage([text::publish_not_a_package(f)]));
+            return Err(Error::usage([msg::publish_not_a_package(f)]));
         }
     }
     deliver::user_dir(repo)?;
@@ -58,7 +58,7 @@ pub fn run(say: &mut dyn Say, repo: &Path, files: &[PathBuf]) -> Result<()> {
         if !same {
             deliver::file(&lock, f, repo, repo, &name)?;
         }
-        say.line(&text::publish_added(&name, repo));
+        say.line(&msg::publish_added(&name, repo));
     }
     index(&lock, say, repo)
 }
@@ -68,7 +68,7 @@ pub fn index(lock: &Locked, say: &mut dyn Say, repo: &Path) -> Result<()> {
     let debs = packages_in(repo, "deb");
     let rpms = packages_in(repo, "rpm");
     if debs.is_empty() && rpms.is_empty() {
-        say.line(&text::publish_empty(repo));
+        say.line(&msg::publish_empty(repo));
     }
     if !debs.is_empty() {
         deb_index::write(lock, say, repo, debs.len())?;

@@ -6,14 +6,14 @@ use std::path::Path;
 
 use crate::child::in_path;
 use crate::error::Result;
+use crate::exec::msg;
 use crate::exec::package::tool;
 use crate::report::Say;
-use crate::text;
 
 /// Index the `n` `.rpm` files in `repo`.
 pub fn write(say: &mut dyn Say, repo: &Path, n: usize) -> Result<()> {
     if !in_path("createrepo_c") {
-        say.line(&text::publish_rpms_not_indexed(n));
+        say.line(&msg::publish_rpms_not_indexed(n));
         return Ok(());
     }
     tool::run(
@@ -28,6 +28,6 @@ pub fn write(say: &mut dyn Say, repo: &Path, n: usize) -> Result<()> {
         repo,
         None,
     )?;
-    say.line(&text::publish_indexed_rpms(n, repo));
+    say.line(&msg::publish_indexed_rpms(n, repo));
     Ok(())
 }

@@ -13,8 +13,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use super::list::{show, Kind, Member};
+use crate::exec::tarball::msg;
 use crate::layout::is_safe_component;
-use crate::text;
 
 /// Symlink hops followed when resolving where a link leads (the kernel's
 /// limit).
@@ -201,14 +201,14 @@ type Parts<'a> = Vec<&'a [u8]>;
 /// error if it is absolute or has a `..` component.
 fn components(name: &[u8]) -> Result<Parts<'_>, &'static str> {
     if name.starts_with(b"/") {
-        return Err(text::ENTRY_ABSOLUTE);
+        return Err(msg::ENTRY_ABSOLUTE);
     }
     let parts: Parts = name
         .split(|&b| b == b'/')
         .filter(|p| !p.is_empty() && *p != b".")
         .collect();
     if parts.iter().any(|p| *p == b"..") {
-        return Err(text::ENTRY_DOTDOT);
+        return Err(msg::ENTRY_DOTDOT);
     }
     Ok(parts)
 }
@@ -226,38 +226,38 @@ pub fn check(members: &[Member]) -> Result<Checked, Refusal> {
     let mut trie = Trie::new();
     let mut all: Vec<(Parts, usize)> = Vec::with_capacity(members.len());
     for m in members {
-        let refuse = |why: &str| Refusal::Unsafe(text::archive_entry(&show(&m.name), why));
+        let refuse = |why: &str| Refusal::Unsafe(msg::archive_entry(&show(&m.name), why));
         let parts = components(&m.name).map_err(refuse)?;
         let node = match m.kind {
-            Kind::File if m.mode & 0o4000 != 0 => return Err(refuse(text::ENTRY_SETUID)),
-            Kind::File if m.mode & 0o2000 != 0 => return Err(refuse(text::ENTRY_SETGID)),
+            Kind::File if m.mode & 0o4000 != 0 => return Err(refuse(msg::ENTRY_SETUID)),
+            Kind::File if m.mode & 0o2000 != 0 => return Err(refuse(msg::ENTRY_SETGID)),
             Kind::File => Node::File,
             Kind::Dir => Node::Dir,
             Kind::Symlink if m.target.starts_with(b"/") => {
-                return Err(refuse(&text::entry_link_absolute(&show(&m.target))))
+                return Err(refuse(&msg::entry_link_absolute(&show(&m.target))))
             }
             Kind::Symlink if m.target.is_empty() => {
-                return Err(refuse(&text::entry_link_outside(&show(&m.target))))
+                return Err(refuse(&msg::entry_link_outside(&show(&m.target))))
             }
             Kind::Symlink => Node::Link(&m.target),
-            Kind::HardLink => return Err(refuse(&text::entry_hard_link(&show(&m.target)))),
-            Kind::CharDevice => return Err(refuse(text::ENTRY_CHAR_DEVICE)),
-            Kind::BlockDevice => return Err(refuse(text::ENTRY_BLOCK_DEVICE)),
-            Kind::Fifo => return Err(refuse(text::ENTRY_FIFO)),
+            Kind::HardLink => return Err(refuse(&msg::entry_hard_link(&show(&m.target)))),
+            Kind::CharDevice => return Err(refuse(msg::ENTRY_CHAR_DEVICE)),
+            Kind::BlockDevice => return Err(refuse(msg::ENTRY_BLOCK_DEVICE)),
+            Kind::Fifo => return Err(refuse(msg::ENTRY_FIFO)),
             Kind::Other(b) => {
-                return Err(refuse(&text::entry_unsupported(
+                return Err(refuse(&msg::entry_unsupported(
                     &char::from(b).escape_default().to_string(),
                 )))
             }
         };
         if parts.is_empty() && node != Node::Dir {
-            return Err(refuse(text::ENTRY_REPLACES_ROOT));
+            return Err(refuse(msg::ENTRY_REPLACES_ROOT));
         }
         let at = trie.insert(&parts);
         match trie.nodes[at].kind {
             None => trie.nodes[at].kind = Some(node),
             Some(Node::Dir) if node == Node::Dir => {}
-            Some(_) => return Err(refuse(text::ENTRY_DUPLICATE)),
+            Some(_) => return Err(refuse(msg::ENTRY_DUPLICATE)),
         }
         all.push((parts, at));
     }
@@ -281,14 +281,14 @@ pub fn check(members: &[Member]) -> Result<Checked, Refusal> {
             }
         }
         let inside = resolves_inside(&trie, stack, confine, target, &mut budget)
-            .ok_or_else(|| Refusal::Unsafe(text::archive_links_too_complex(MAX_RESOLVE_STEPS)))?;
+            .ok_or_else(|| Refusal::Unsafe(msg::archive_links_too_complex(MAX_RESOLVE_STEPS)))?;
         if !inside {
             let why = if confine == 0 {
-                text::entry_link_outside(&show(target))
+                msg::entry_link_outside(&show(target))
             } else {
-                text::entry_link_escapes(&show(target))
+                msg::entry_link_escapes(&show(target))
             };
-            return Err(Refusal::Unsafe(text::archive_entry(&show(&m.name), &why)));
+            return Err(Refusal::Unsafe(msg::archive_entry(&show(&m.name), &why)));
         }
     }
     for (m, (parts, _)) in members.iter().zip(&all) {
@@ -297,11 +297,11 @@ pub fn check(members: &[Member]) -> Result<Checked, Refusal> {
             node = trie.child(node, p).unwrap_or(ROOT);
             let above = &parts[..=i];
             let why = match trie.nodes[node].kind {
-                Some(Node::Link(_)) => text::entry_beneath_link(&show(&joined(above))),
-                Some(Node::File) => text::entry_beneath_file(&show(&joined(above))),
+                Some(Node::Link(_)) => msg::entry_beneath_link(&show(&joined(above))),
+                Some(Node::File) => msg::entry_beneath_file(&show(&joined(above))),
                 _ => continue,
             };
-            return Err(Refusal::Unsafe(text::archive_entry(&show(&m.name), &why)));
+            return Err(Refusal::Unsafe(msg::archive_entry(&show(&m.name), &why)));
         }
     }
     Ok(Checked {
@@ -347,11 +347,11 @@ fn find_layout(trie: &mut Trie) -> Result<Layout, Refusal> {
             }
             trie.nodes[an].copied = true;
             let (Ok(ks), Ok(as_)) = (std::str::from_utf8(k), std::str::from_utf8(a)) else {
-                bad.get_or_insert(text::kernel_dir_not_text(&show(&joined(&[k, a]))));
+                bad.get_or_insert(msg::kernel_dir_not_text(&show(&joined(&[k, a]))));
                 continue;
             };
             if let Some(s) = [ks, as_].into_iter().find(|s| !is_safe_component(s)) {
-                bad.get_or_insert(text::kernel_dir_unsafe(&show(s.as_bytes())));
+                bad.get_or_insert(msg::kernel_dir_unsafe(&show(s.as_bytes())));
                 continue;
             }
             prebuilt.push(Prebuilt {

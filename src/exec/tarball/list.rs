@@ -10,7 +10,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use super::stream::{OpenError, Stream};
-use crate::text;
+use crate::exec::tarball::msg;
 
 /// The type of a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +84,7 @@ pub enum Stop {
     Unreadable(String),
     /// Its decompressor cannot be started: (program, cause).
     Spawn(&'static str, String),
-    /// The archive breaks a rule: the reason, for [`text::unsafe_archive`].
+    /// The archive breaks a rule: the reason, for [`msg::unsafe_archive`].
     Refused(String),
     /// A member could not be written out: the cause.
     Write(String),
@@ -160,7 +160,7 @@ pub fn walk<R: Read>(
     });
     let unreadable = |e: io::Error, meter: &Meter| {
         if meter.tripped.get() {
-            Stop::Refused(text::archive_header_too_large(limits.header))
+            Stop::Refused(msg::archive_header_too_large(limits.header))
         } else {
             Stop::Unreadable(e.to_string())
         }
@@ -188,26 +188,24 @@ pub fn walk<R: Read>(
             .link_name_bytes()
             .map(|t| t.into_owned())
             .unwrap_or_default();
-        let refuse = |why: &str| Stop::Refused(text::archive_entry(&show(&name), why));
+        let refuse = |why: &str| Stop::Refused(msg::archive_entry(&show(&name), why));
         count += 1;
         if count > limits.members {
-            return Err(Stop::Refused(text::archive_too_many_members(
-                limits.members,
-            )));
+            return Err(Stop::Refused(msg::archive_too_many_members(limits.members)));
         }
         if name.len() > limits.name || target.len() > limits.name {
-            return Err(refuse(&text::entry_name_too_long(limits.name)));
+            return Err(refuse(&msg::entry_name_too_long(limits.name)));
         }
         names = names.saturating_add((name.len() + target.len()) as u64);
         if names > limits.names {
-            return Err(Stop::Refused(text::archive_names_too_large(limits.names)));
+            return Err(Stop::Refused(msg::archive_names_too_large(limits.names)));
         }
         if size > limits.bytes {
-            return Err(refuse(&text::entry_too_large(limits.bytes)));
+            return Err(refuse(&msg::entry_too_large(limits.bytes)));
         }
         total = total.saturating_add(size);
         if total > limits.bytes {
-            return Err(Stop::Refused(text::archive_too_large(limits.bytes)));
+            return Err(Stop::Refused(msg::archive_too_large(limits.bytes)));
         }
         let header = entry.header();
         let mode = header.mode().map_err(|e| unreadable(e, &meter))?;

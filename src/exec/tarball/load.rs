@@ -17,6 +17,7 @@ use super::list::{members, Stop, LIMITS};
 use super::scratch::Scratch;
 use super::unpack::unpack;
 use crate::error::{Error, Kind, Result};
+use crate::exec::tarball::msg;
 use crate::exec::{Ctx, Locked};
 use crate::fs;
 use crate::layout::is_safe_component;
@@ -87,7 +88,7 @@ fn load(
     // the unpacking.
     let copy = scratch.path().join("archive");
     private_copy(lock, archive, scratch.path(), &copy)
-        .map_err(|e| Error::io(text::CANNOT_READ, archive, e).into_kind(Kind::Tarball))?;
+        .map_err(|e| Error::io(msg::CANNOT_READ, archive, e).into_kind(Kind::Tarball))?;
     let listed = members(&copy, &LIMITS).map_err(|s| stopped(say, archive, s))?;
     let checked = check(&listed).map_err(|r| match r {
         Refusal::Unsafe(why) => unsafe_archive(archive, &why),
@@ -96,7 +97,7 @@ fn load(
     })?;
     let root = scratch.path().join("tree");
     lock.create_dir_all(scratch.path(), &root, 0o700)
-        .map_err(|e| Error::io(text::CANNOT_CREATE, &root, e))?;
+        .map_err(|e| Error::io(msg::CANNOT_CREATE, &root, e))?;
     unpack(lock, &copy, &listed, &checked, &root).map_err(|s| stopped(say, archive, s))?;
     // Every check on the archive has passed: only now may its dkms.conf
     // be read (and run, when it needs bash).
@@ -197,6 +198,8 @@ fn pick_conf(
 /// so without `--force` the registered source keeps every byte. With
 /// `--force` the source is replaced, and the caller refuses the add as
 /// upstream does.
+// File operation outside crate::fs: the source tree's own directory (/usr/src) is configuration, made as given.
+#[allow(clippy::disallowed_methods)]
 fn add_source_tree(
     cx: &mut Ctx,
     say: &mut dyn Say,
@@ -224,18 +227,18 @@ fn add_source_tree(
     let l = &cx.world.host.layout;
     let dest = l.source_tree_dir(&m, &v);
     if fs::is_symlink(&dest) {
-        return Err(Error::tarball([text::source_dest_is_link(&dest)]));
+        return Err(Error::tarball([msg::source_dest_is_link(&dest)]));
     }
     if force && dest.is_dir() {
         say.eline("");
         say.line(&text::forcing_install_of(&m, &v));
         lock.remove_all(&l.source, &dest)
-            .map_err(|e| Error::io(text::CANNOT_REMOVE, &dest, e))?;
+            .map_err(|e| Error::io(msg::CANNOT_REMOVE, &dest, e))?;
     }
     // The source tree's own directory is configuration, made as given.
-    std::fs::create_dir_all(&l.source).map_err(|e| Error::io(text::CANNOT_CREATE, &l.source, e))?;
+    std::fs::create_dir_all(&l.source).map_err(|e| Error::io(msg::CANNOT_CREATE, &l.source, e))?;
     lock.copy_tree_replacing(dir, &l.source, &dest)
-        .map_err(|e| Error::io(text::CANNOT_WRITE, &dest, e))?;
+        .map_err(|e| Error::io(msg::CANNOT_WRITE, &dest, e))?;
     Ok((m, v))
 }
 
@@ -255,14 +258,14 @@ fn binaries_only_stub(
     say.line(&text::creating(&source_dir));
     if fs::is_symlink(&source_dir) {
         lock.remove_file(&l.dkms, &source_dir)
-            .map_err(|e| Error::io(text::CANNOT_REMOVE, &source_dir, e))?;
+            .map_err(|e| Error::io(msg::CANNOT_REMOVE, &source_dir, e))?;
     }
     lock.create_dir_all(&l.dkms, &source_dir, 0o755)
-        .map_err(|e| Error::io(text::CANNOT_CREATE, &source_dir, e))?;
+        .map_err(|e| Error::io(msg::CANNOT_CREATE, &source_dir, e))?;
     say.line(&text::copying_conf(&source_dir));
     let conf = source_dir.join("dkms.conf");
     lock.copy_file_into(&from.join("dkms.conf"), &l.dkms, &conf)
-        .map_err(|e| Error::io(text::CANNOT_WRITE, &conf, e))
+        .map_err(|e| Error::io(msg::CANNOT_WRITE, &conf, e))
 }
 
 /// One kernel's prebuilt modules into `<dkms_tree>/<m>/<v>/<k>/<a>`; one
@@ -285,11 +288,11 @@ fn load_prebuilt(
     }
     say.line(&text::loading(&dest));
     lock.remove_all(&l.dkms, &dest)
-        .map_err(|e| Error::io(text::CANNOT_REMOVE, &dest, e))?;
+        .map_err(|e| Error::io(msg::CANNOT_REMOVE, &dest, e))?;
     lock.create_dir_all(&l.dkms, &dest, 0o755)
-        .map_err(|e| Error::io(text::CANNOT_CREATE, &dest, e))?;
+        .map_err(|e| Error::io(msg::CANNOT_CREATE, &dest, e))?;
     lock.copy_tree_replacing(&root.join(&p.dir), &l.dkms, &dest)
-        .map_err(|e| Error::io(text::CANNOT_WRITE, &dest, e))
+        .map_err(|e| Error::io(msg::CANNOT_WRITE, &dest, e))
 }
 
 /// PACKAGE_NAME and PACKAGE_VERSION from an archive become path components
@@ -297,7 +300,7 @@ fn load_prebuilt(
 fn check_conf_names(m: &str, v: &str, archive: &Path) -> Result<()> {
     for (what, s) in [("PACKAGE_NAME", m), ("PACKAGE_VERSION", v)] {
         if !is_safe_component(s) {
-            return Err(Error::tarball(text::unsafe_conf_name(archive, what, s)));
+            return Err(Error::tarball(msg::unsafe_conf_name(archive, what, s)));
         }
     }
     Ok(())
@@ -337,20 +340,20 @@ fn stopped(say: &mut dyn Say, archive: &Path, stop: Stop) -> Error {
     match stop {
         // Upstream's error for an archive tar cannot read, after the cause.
         Stop::Unreadable(cause) => {
-            say.eline(&text::cannot_read_archive(archive, &cause));
+            say.eline(&msg::cannot_read_archive(archive, &cause));
             Error::state([text::NOT_A_DKMS_ARCHIVE])
         }
         Stop::Spawn(program, cause) => {
-            Error::tarball([text::cannot_run_decompressor(program, &cause)])
+            Error::tarball([msg::cannot_run_decompressor(program, &cause)])
         }
         Stop::Refused(why) => unsafe_archive(archive, &why),
-        Stop::Write(cause) => Error::tarball([text::cannot_extract(archive, &cause)]),
+        Stop::Write(cause) => Error::tarball([msg::cannot_extract(archive, &cause)]),
     }
 }
 
 /// The exit-9 error for a hostile or malformed archive.
 fn unsafe_archive(archive: &Path, why: &str) -> Error {
-    Error::tarball(text::unsafe_archive(archive, why))
+    Error::tarball(msg::unsafe_archive(archive, why))
 }
 
 fn is_real_file(p: &Path) -> bool {

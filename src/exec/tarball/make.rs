@@ -18,6 +18,7 @@ use std::process::Command;
 use super::scratch::Scratch;
 use crate::child::Run;
 use crate::error::{Error, Result};
+use crate::exec::tarball::msg;
 use crate::exec::{Ctx, Locked};
 use crate::layout::is_safe_component;
 use crate::report::Say;
@@ -33,6 +34,8 @@ const MAX_KERNEL_LIST: usize = 200;
 /// named after the kernels, in `<dkms_tree>/<m>/<v>/tarball/` or where
 /// `archive` (`--archive`) says.
 #[allow(clippy::too_many_arguments)]
+// File operation outside crate::fs: --archive names a place of the user's choosing, made as `mkdir -p` makes it.
+#[allow(clippy::disallowed_methods)]
 pub fn mktarball(
     cx: &mut Ctx,
     lock: &Locked,
@@ -51,10 +54,10 @@ pub fn mktarball(
     // upstream's mktemp -d.
     let stage = scratch.path().join("stage");
     lock.create_dir_all(scratch.path(), &stage, 0o700)
-        .map_err(|e| Error::io(text::CANNOT_CREATE, &stage, e))?;
+        .map_err(|e| Error::io(msg::CANNOT_CREATE, &stage, e))?;
     let main_tree = stage.join("dkms_main_tree");
     lock.create_dir_all(&stage, &main_tree, 0o755)
-        .map_err(|e| Error::io(text::CANNOT_CREATE, &main_tree, e))?;
+        .map_err(|e| Error::io(msg::CANNOT_CREATE, &main_tree, e))?;
 
     let mut kernel_list = String::new();
     if source_only {
@@ -142,7 +145,7 @@ pub fn mktarball(
     let name = OsStr::from_bytes(&name);
     let out = scratch.path().join("out");
     lock.create_dir_all(scratch.path(), &out, 0o700)
-        .map_err(|e| Error::io(text::CANNOT_CREATE, &out, e))?;
+        .map_err(|e| Error::io(msg::CANNOT_CREATE, &out, e))?;
     let made = out.join(name);
     if !run_tar(&stage, &made) || place(lock, &made, &base, &dir.join(name)).is_err() {
         return Err(Error::install_failed([text::TARBALL_FAILED]));
@@ -155,7 +158,7 @@ pub fn mktarball(
 fn stage_tree(lock: &Locked, from: &Path, stage: &Path, to: &Path) -> Result<()> {
     let _: &Locked = lock;
     lock.copy_tree(from, stage, to)
-        .map_err(|e| Error::io(text::CANNOT_WRITE, to, e))
+        .map_err(|e| Error::io(msg::CANNOT_WRITE, to, e))
 }
 
 /// `dkms_binaries_only/{PACKAGE_NAME,PACKAGE_VERSION,dkms.conf}`.
@@ -163,11 +166,11 @@ fn stage_binaries_only(lock: &Locked, stage: &Path, m: &str, v: &str, conf: &Pat
     let _: &Locked = lock;
     let bin = stage.join("dkms_binaries_only");
     lock.create_dir_all(stage, &bin, 0o755)
-        .map_err(|e| Error::io(text::CANNOT_CREATE, &bin, e))?;
+        .map_err(|e| Error::io(msg::CANNOT_CREATE, &bin, e))?;
     for (file, value) in [("PACKAGE_NAME", m), ("PACKAGE_VERSION", v)] {
         let p = bin.join(file);
         lock.write_atomic(stage, &p, format!("{value}\n").as_bytes(), 0o644)
-            .map_err(|e| Error::io(text::CANNOT_WRITE, &p, e))?;
+            .map_err(|e| Error::io(msg::CANNOT_WRITE, &p, e))?;
     }
     // Upstream ignores a failure to copy dkms.conf here (`2>/dev/null`).
     let _ = lock.copy_file_into(conf, stage, &bin.join("dkms.conf"));

@@ -28,6 +28,7 @@ mod check;
 mod list;
 mod load;
 mod make;
+pub mod msg;
 mod scratch;
 mod stream;
 mod unpack;

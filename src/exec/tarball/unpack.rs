@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime};
 use super::check::Checked;
 use super::list::{walk_file, Kind, Member, Stop, LIMITS};
 use crate::error::os_error;
+use crate::exec::tarball::msg;
 use crate::exec::Locked;
-use crate::text;
 
 /// Unpack the archive at `copy` (the private copy whose `members` were
 /// listed and `checked`) into the existing directory `root`. The archive
@@ -33,11 +33,11 @@ pub fn unpack(
     let mut i = 0;
     walk_file(copy, &LIMITS, |member, data: &mut dyn Read| {
         let (Some(listed), Some(rel)) = (members.get(i), checked.paths.get(i)) else {
-            return Err(Stop::Refused(text::ARCHIVE_CHANGED.to_string()));
+            return Err(Stop::Refused(msg::ARCHIVE_CHANGED.to_string()));
         };
         i += 1;
         if member != *listed {
-            return Err(Stop::Refused(text::ARCHIVE_CHANGED.to_string()));
+            return Err(Stop::Refused(msg::ARCHIVE_CHANGED.to_string()));
         }
         let path = root.join(rel);
         if member.kind == Kind::Dir {
@@ -66,12 +66,12 @@ pub fn unpack(
                 lock.symlink(root, target, &path).map_err(write)?;
             }
             // Refused by the checks; never unpacked.
-            _ => return Err(Stop::Refused(text::ARCHIVE_CHANGED.to_string())),
+            _ => return Err(Stop::Refused(msg::ARCHIVE_CHANGED.to_string())),
         }
         Ok(())
     })?;
     if i != members.len() {
-        return Err(Stop::Refused(text::ARCHIVE_CHANGED.to_string()));
+        return Err(Stop::Refused(msg::ARCHIVE_CHANGED.to_string()));
     }
     // Deepest first, so setting a parent's time comes last.
     for (path, (mode, mtime)) in dirs.iter().rev() {
@@ -144,7 +144,7 @@ mod tests {
         other[1].size = 4;
         assert!(matches!(
             unpack(&lock, &copy, &other, &checked, &root2),
-            Err(Stop::Refused(r)) if r == text::ARCHIVE_CHANGED
+            Err(Stop::Refused(r)) if r == msg::ARCHIVE_CHANGED
         ));
     }
 }

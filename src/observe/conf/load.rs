@@ -60,6 +60,8 @@ pub fn load(files: &ConfFiles, ctx: &ConfContext, opts: &ResolveOpts) -> ConfRea
     }
 }
 
+// File operation outside crate::fs: a read-only, non-blocking open to test readability; nothing is read.
+#[allow(clippy::disallowed_methods)]
 fn load_inner(
     files: &ConfFiles,
     ctx: &ConfContext,

@@ -2,14 +2,14 @@
 //! same build gives the same bytes.
 
 use super::BinaryPackage;
-use crate::text;
+use crate::plan::package::msg;
 
 /// The control file; `installed_kib` is the payload's size in KiB.
 pub fn control(p: &BinaryPackage, installed_kib: u64) -> String {
     let r = &p.record;
     let (summary, body) = (
-        text::package_summary(&r.module, &r.version, &r.kernel),
-        text::package_description(&r.module, &r.kernel, &p.conflicts),
+        msg::package_summary(&r.module, &r.version, &r.kernel),
+        msg::package_description(&r.module, &r.kernel, &p.conflicts),
     );
     let body: String = body
         .lines()
@@ -27,7 +27,7 @@ pub fn control(p: &BinaryPackage, installed_kib: u64) -> String {
         p.name,
         p.version,
         p.arch,
-        text::PACKAGE_MAINTAINER,
+        msg::PACKAGE_MAINTAINER,
         p.depends,
         p.conflicts,
     )

@@ -12,6 +12,7 @@
 //! - [`steps`]: the plans of `package`, `mkbmdeb` and `publish`.
 
 pub mod control;
+pub mod msg;
 pub mod naming;
 pub mod rpm_spec;
 pub mod scripts;

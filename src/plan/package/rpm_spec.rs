@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::{scripts, BinaryPackage};
-use crate::text;
+use crate::plan::package::msg;
 
 /// The package release (the version is the module's).
 pub const RELEASE: &str = "1";
@@ -53,11 +53,11 @@ pub fn spec(p: &BinaryPackage, tree: &Path) -> String {
          {files}",
         name = p.name,
         version = p.version,
-        summary = text::package_summary(&r.module, &r.version, k),
+        summary = msg::package_summary(&r.module, &r.version, k),
         license = p.license,
         depends = p.depends,
         conflicts = p.conflicts,
-        description = text::package_description(&r.module, k, &p.conflicts),
+        description = msg::package_description(&r.module, k, &p.conflicts),
         tree = tree.display(),
         post = scripts::depmod_body(k, true),
         postun = scripts::depmod_body(k, false),

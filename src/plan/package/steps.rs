@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use super::Format;
 use crate::error::{Error, Result};
 use crate::observe::Facts;
+use crate::plan::package::msg;
 use crate::plan::{checks, DkmsArgs, ExitRule, Mvka, PackageArgs, Plan, ReadJob, WriteJob};
 use crate::text;
 
@@ -18,7 +19,7 @@ pub fn format(asked: Option<&str>, world: &Facts) -> Result<Format> {
         None | Some("") => Ok(Format::native(&world.host.distribution)),
         Some("deb") => Ok(Format::Deb),
         Some("rpm") => Ok(Format::Rpm),
-        Some(other) => Err(Error::usage([text::package_unknown_format(other)])),
+        Some(other) => Err(Error::usage([msg::package_unknown_format(other)])),
     }
 }
 
@@ -30,7 +31,7 @@ fn installed(world: &Facts, at: &Mvka) -> Result<()> {
     if world.tree.is_installed(&at.m, &at.v, &at.k, &at.a) {
         Ok(())
     } else {
-        Err(Error::state(text::package_not_installed(
+        Err(Error::state(msg::package_not_installed(
             &at.m, &at.v, &at.k, &at.a,
         )))
     }

@@ -6,7 +6,7 @@ use crate::observe::module_file::normalized;
 use crate::observe::secure_boot::KeyTrust;
 use crate::observe::signature::Signature;
 use crate::observe::why::WhyFacts;
-use crate::text;
+use crate::report::why::msg;
 
 use super::{Check, Outcome, SignatureDoc};
 
@@ -56,48 +56,48 @@ pub(super) fn skipped(check: &'static str, fact: String) -> Check {
 pub(super) fn built_check(f: &WhyFacts, mv: &str) -> Check {
     let k = &f.kernel;
     if f.registration.is_err() {
-        return skipped("built", text::why_not_registered_short());
+        return skipped("built", msg::why_not_registered_short());
     }
     if f.built {
-        return pass("built", text::why_built(mv, k));
+        return pass("built", msg::why_built(mv, k));
     }
-    let not_built = text::why_not_built(mv, k);
+    let not_built = msg::why_not_built(mv, k);
     if !f.kernel_dir {
-        return fail("built", not_built, text::why_cause_no_kernel(k), None);
+        return fail("built", not_built, msg::why_cause_no_kernel(k), None);
     }
     if let Some(Err(e)) = &f.conf {
-        return fail("built", not_built, text::why_cause_bad_conf(mv, e), None);
+        return fail("built", not_built, msg::why_cause_bad_conf(mv, e), None);
     }
     let conf = f.conf.as_ref().and_then(|c| c.as_ref().ok());
     if let Some(rule) = conf.and_then(|c| c.excluded_by.as_ref()) {
         return fail(
             "built",
-            text::why_excluded(mv, k, rule),
-            text::why_cause_excluded(mv, k, rule),
+            msg::why_excluded(mv, k, rule),
+            msg::why_cause_excluded(mv, k, rule),
             None,
         );
     }
     if !f.headers {
         return fail(
             "built",
-            text::why_no_headers(k),
-            text::why_cause_no_headers(mv, k),
+            msg::why_no_headers(k),
+            msg::why_cause_no_headers(mv, k),
             Some(format!("apt-get install {}", f.headers_package)),
         );
     }
     if let Some(failed) = &f.failed {
         return fail(
             "built",
-            text::why_build_failed(mv, k, &failed.log),
-            text::why_cause_build_failed(mv, k, &failed.log, &failed.tail),
+            msg::why_build_failed(mv, k, &failed.log),
+            msg::why_cause_build_failed(mv, k, &failed.log, &failed.tail),
             Some(format!("less {}", failed.log.display())),
         );
     }
     if let Some(deps) = &f.waiting_for {
         return fail(
             "built",
-            text::why_waiting(mv, deps),
-            text::why_cause_waiting(mv, k, deps),
+            msg::why_waiting(mv, deps),
+            msg::why_cause_waiting(mv, k, deps),
             Some(cmd(
                 f,
                 "dkms",
@@ -109,46 +109,41 @@ pub(super) fn built_check(f: &WhyFacts, mv: &str) -> Check {
     if conf.is_some_and(|c| !c.autoinstall) {
         return fail(
             "built",
-            text::why_no_autoinstall(mv),
-            text::why_cause_no_autoinstall(mv, k),
+            msg::why_no_autoinstall(mv),
+            msg::why_cause_no_autoinstall(mv, k),
             install,
         );
     }
-    fail(
-        "built",
-        not_built,
-        text::why_cause_not_built(mv, k),
-        install,
-    )
+    fail("built", not_built, msg::why_cause_not_built(mv, k), install)
 }
 
 /// The `installed` check: installed, and the file the one built.
 pub(super) fn installed_check(f: &WhyFacts, mv: &str) -> Check {
     let k = &f.kernel;
     if f.registration.is_err() || !f.built {
-        return skipped("installed", text::why_not_built_short());
+        return skipped("installed", msg::why_not_built_short());
     }
     let reinstall = Some(cmd(f, "dkms", &format!("install {mv} -k {k} --force")));
     match (&f.installed_version, &f.installed_file) {
         (None, _) => fail(
             "installed",
-            text::why_not_installed(mv, k),
-            text::why_cause_not_installed(mv, k),
+            msg::why_not_installed(mv, k),
+            msg::why_cause_not_installed(mv, k),
             Some(cmd(f, "dkms", &format!("install {mv} -k {k}"))),
         ),
         (Some(_), None) => fail(
             "installed",
-            text::why_installed_file_missing(mv, k),
-            text::why_cause_installed_file_missing(mv, k),
+            msg::why_installed_file_missing(mv, k),
+            msg::why_cause_installed_file_missing(mv, k),
             reinstall,
         ),
         (Some(_), Some(p)) if !f.same_as_built => fail(
             "installed",
-            text::why_installed_differs(&f.root.inside(p)),
-            text::why_cause_installed_differs(mv),
+            msg::why_installed_differs(&f.root.inside(p)),
+            msg::why_cause_installed_differs(mv),
             reinstall,
         ),
-        (Some(_), Some(p)) => pass("installed", text::why_installed(&f.root.inside(p))),
+        (Some(_), Some(p)) => pass("installed", msg::why_installed(&f.root.inside(p))),
     }
 }
 
@@ -156,7 +151,7 @@ pub(super) fn installed_check(f: &WhyFacts, mv: &str) -> Check {
 pub(super) fn dep_check(f: &WhyFacts) -> Check {
     let k = &f.kernel;
     let Some(inst) = &f.installed_file else {
-        return skipped("modules.dep", text::why_no_file());
+        return skipped("modules.dep", msg::why_no_file());
     };
     let depmod = Some(format!(
         "depmod {}-a {k}",
@@ -169,8 +164,8 @@ pub(super) fn dep_check(f: &WhyFacts) -> Check {
     if !f.dep.exists {
         return fail(
             "modules.dep",
-            text::why_no_modules_dep(k),
-            text::why_cause_no_modules_dep(k),
+            msg::why_no_modules_dep(k),
+            msg::why_cause_no_modules_dep(k),
             depmod,
         );
     }
@@ -181,33 +176,33 @@ pub(super) fn dep_check(f: &WhyFacts) -> Check {
         .unwrap_or_default();
     match &f.dep.listed {
         Some(l) if l == &ours || l.ends_with(&format!("/{ours}")) => {
-            pass("modules.dep", text::why_modules_dep_ok(l))
+            pass("modules.dep", msg::why_modules_dep_ok(l))
         }
         Some(winner) => {
             let why = if let Some(o) = f.overrides.first() {
-                text::why_winner_override(&o.file, o.line, &o.text)
+                msg::why_winner_override(&o.file, o.line, &o.text)
             } else if winner.starts_with("kernel/") {
                 match f.searches.first() {
-                    Some(s) => text::why_winner_search(&s.file, s.line, &s.text),
-                    None => text::why_winner_kernel(),
+                    Some(s) => msg::why_winner_search(&s.file, s.line, &s.text),
+                    None => msg::why_winner_kernel(),
                 }
             } else {
-                text::why_winner_other()
+                msg::why_winner_other()
             };
             fail(
                 "modules.dep",
-                text::why_modules_dep_other(winner, &ours),
-                text::why_cause_other_file(winner, &ours, &why),
+                msg::why_modules_dep_other(winner, &ours),
+                msg::why_cause_other_file(winner, &ours, &why),
                 f.overrides
                     .first()
                     .or(f.searches.first())
-                    .map(|o| text::why_fix_conf_line(&o.file, o.line, k, &f.root)),
+                    .map(|o| msg::why_fix_conf_line(&o.file, o.line, k, &f.root)),
             )
         }
         None => fail(
             "modules.dep",
-            text::why_modules_dep_missing(&ours),
-            text::why_cause_no_modules_dep(k),
+            msg::why_modules_dep_missing(&ours),
+            msg::why_cause_no_modules_dep(k),
             depmod,
         ),
     }
@@ -218,35 +213,35 @@ pub(super) fn modprobe_check(f: &WhyFacts) -> Check {
     if let Some(b) = f.blacklist.first() {
         return fail(
             "modprobe.d",
-            text::why_blacklisted(&b.file, b.line, &b.text),
-            text::why_cause_blacklisted(&f.asked, &b.file, b.line),
-            Some(text::why_fix_remove_line(&b.file, b.line, &f.root)),
+            msg::why_blacklisted(&b.file, b.line, &b.text),
+            msg::why_cause_blacklisted(&f.asked, &b.file, b.line),
+            Some(msg::why_fix_remove_line(&b.file, b.line, &f.root)),
         );
     }
     if let Some(r) = f.redirected.first() {
         return fail(
             "modprobe.d",
-            text::why_redirected(&r.file, r.line, &r.text),
-            text::why_cause_redirected(&f.asked, &r.file, r.line),
-            Some(text::why_fix_remove_line(&r.file, r.line, &f.root)),
+            msg::why_redirected(&r.file, r.line, &r.text),
+            msg::why_cause_redirected(&f.asked, &r.file, r.line),
+            Some(msg::why_fix_remove_line(&r.file, r.line, &f.root)),
         );
     }
     if f.running.as_ref().is_some_and(|r| r.cmdline_blacklisted) {
         return fail(
             "modprobe.d",
-            text::why_cmdline_blacklisted(&f.asked),
-            text::why_cause_cmdline_blacklisted(&f.asked),
+            msg::why_cmdline_blacklisted(&f.asked),
+            msg::why_cause_cmdline_blacklisted(&f.asked),
             None,
         );
     }
-    pass("modprobe.d", text::why_not_blacklisted())
+    pass("modprobe.d", msg::why_not_blacklisted())
 }
 
 /// The `signature` check, where the kernel requires one.
 pub(super) fn signature_check(f: &WhyFacts, mv: &str) -> Check {
     let k = &f.kernel;
     let Some(file) = f.file.as_ref().and_then(|r| r.as_ref().ok()) else {
-        return skipped("signature", text::why_no_file());
+        return skipped("signature", msg::why_no_file());
     };
     let configured = f.configured_cert.1.as_ref();
     let enforced = f.enforcement.as_deref();
@@ -257,43 +252,41 @@ pub(super) fn signature_check(f: &WhyFacts, mv: &str) -> Check {
     ));
     let Some(enforced) = enforced else {
         let fact = match file.signature.signer() {
-            Some(s) => text::why_signed_by(&s.issuer_cn, &hex_colons(&s.key_id)),
-            None if file.signature.present() => text::why_signature_unreadable(),
-            None => text::why_unsigned(),
+            Some(s) => msg::why_signed_by(&s.issuer_cn, &hex_colons(&s.key_id)),
+            None if file.signature.present() => msg::why_signature_unreadable(),
+            None => msg::why_unsigned(),
         };
-        return pass("signature", text::why_not_enforced(k, f.sig_checked, &fact));
+        return pass("signature", msg::why_not_enforced(k, f.sig_checked, &fact));
     };
     match &file.signature {
         Signature::Unsigned => fail(
             "signature",
-            text::why_unsigned_enforced(enforced),
-            text::why_cause_unsigned(k, enforced),
+            msg::why_unsigned_enforced(enforced),
+            msg::why_cause_unsigned(k, enforced),
             sign,
         ),
         Signature::Unreadable => fail(
             "signature",
-            text::why_signature_unreadable(),
-            text::why_cause_unsigned(k, enforced),
+            msg::why_signature_unreadable(),
+            msg::why_cause_unsigned(k, enforced),
             sign,
         ),
         Signature::Signed(s) => {
-            let who = text::why_signed_by(&s.issuer_cn, &hex_colons(&s.key_id));
+            let who = msg::why_signed_by(&s.issuer_cn, &hex_colons(&s.key_id));
             let is_configured = configured.is_some_and(|c| c.signed(s));
             match f.keys.trust(s, configured) {
-                KeyTrust::Keyring(desc) => {
-                    pass("signature", text::why_trusted_keyring(&who, &desc))
-                }
-                KeyTrust::Mok => pass("signature", text::why_trusted_mok(&who)),
+                KeyTrust::Keyring(desc) => pass("signature", msg::why_trusted_keyring(&who, &desc)),
+                KeyTrust::Mok => pass("signature", msg::why_trusted_mok(&who)),
                 KeyTrust::Pending => fail(
                     "signature",
-                    text::why_key_pending(&who),
-                    text::why_cause_key_pending(),
+                    msg::why_key_pending(&who),
+                    msg::why_cause_key_pending(),
                     Some("reboot".into()),
                 ),
                 KeyTrust::Untrusted if is_configured => fail(
                     "signature",
-                    text::why_untrusted(&who, enforced),
-                    text::why_cause_configured_untrusted(&f.configured_cert.0),
+                    msg::why_untrusted(&who, enforced),
+                    msg::why_cause_configured_untrusted(&f.configured_cert.0),
                     enrol,
                 ),
                 KeyTrust::Untrusted => {
@@ -301,8 +294,8 @@ pub(super) fn signature_check(f: &WhyFacts, mv: &str) -> Check {
                         configured.is_some_and(|c| f.keys.enrolled(c) || f.keys.pending(c));
                     fail(
                         "signature",
-                        text::why_untrusted(&who, enforced),
-                        text::why_cause_other_key(configured_known),
+                        msg::why_untrusted(&who, enforced),
+                        msg::why_cause_other_key(configured_known),
                         if configured.is_some() { sign } else { None },
                     )
                 }
@@ -322,20 +315,20 @@ pub(super) fn loaded_check(f: &WhyFacts) -> Check {
         Err(_) => normalized(&f.asked),
     };
     match (&run.loaded, file) {
-        (None, _) => pass("loaded", text::why_not_loaded(&name)),
+        (None, _) => pass("loaded", msg::why_not_loaded(&name)),
         (Some(l), Some(file)) => {
             let disk = file.modinfo.srcversion().unwrap_or("");
             match &l.srcversion {
                 Some(s) if !disk.is_empty() && s != disk => fail(
                     "loaded",
-                    text::why_loaded_other(s, disk),
-                    text::why_cause_loaded_other(&name),
+                    msg::why_loaded_other(s, disk),
+                    msg::why_cause_loaded_other(&name),
                     Some(format!("modprobe -r {name} && modprobe {name}")),
                 ),
-                _ => pass("loaded", text::why_loaded()),
+                _ => pass("loaded", msg::why_loaded()),
             }
         }
-        (Some(_), None) => pass("loaded", text::why_loaded()),
+        (Some(_), None) => pass("loaded", msg::why_loaded()),
     }
 }
 

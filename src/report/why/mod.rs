@@ -8,6 +8,7 @@
 //! - [`render`]: the text and the JSON.
 
 mod checks;
+pub mod msg;
 mod render;
 
 pub use render::{render_json, render_text};
@@ -20,7 +21,6 @@ use checks::{
 use serde::Serialize;
 
 use crate::observe::why::WhyFacts;
-use crate::text;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -121,7 +121,7 @@ pub fn verdict(f: &WhyFacts) -> Verdict {
     match &f.registration {
         Ok(r) => checks.push(pass(
             "registered",
-            text::why_registered(&r.module, &r.version, &f.asked),
+            msg::why_registered(&r.module, &r.version, &f.asked),
         )),
         Err(nr) => {
             let fix = match (nr.unadded.first(), nr.packages.first()) {
@@ -131,8 +131,8 @@ pub fn verdict(f: &WhyFacts) -> Verdict {
             };
             checks.push(fail(
                 "registered",
-                text::why_not_registered(&f.asked, &nr.similar, &nr.unadded, &nr.packages),
-                text::why_cause_not_registered(&f.asked),
+                msg::why_not_registered(&f.asked, &nr.similar, &nr.unadded, &nr.packages),
+                msg::why_cause_not_registered(&f.asked),
                 fix,
             ));
         }
@@ -146,15 +146,15 @@ pub fn verdict(f: &WhyFacts) -> Verdict {
     let file = f.file.as_ref().and_then(|r| r.as_ref().ok());
     // 5. vermagic.
     checks.push(match file {
-        None => skipped("vermagic", text::why_no_file()),
+        None => skipped("vermagic", msg::why_no_file()),
         Some(file) => match file.vermagic_release() {
-            Some(r) if r == k => pass("vermagic", text::why_vermagic_ok(k)),
+            Some(r) if r == k => pass("vermagic", msg::why_vermagic_ok(k)),
             other => {
                 let got = other.unwrap_or("").to_string();
                 fail(
                     "vermagic",
-                    text::why_vermagic_bad(&got, k),
-                    text::why_cause_vermagic(&got, k),
+                    msg::why_vermagic_bad(&got, k),
+                    msg::why_cause_vermagic(&got, k),
                     Some(cmd(f, "dkms", &format!("install {mv} -k {k} --force"))),
                 )
             }
@@ -164,14 +164,14 @@ pub fn verdict(f: &WhyFacts) -> Verdict {
     checks.push(modprobe_check(f));
     // 7. depends.
     checks.push(match file {
-        None => skipped("depends", text::why_no_file()),
+        None => skipped("depends", msg::why_no_file()),
         Some(file) if f.missing_depends.is_empty() => {
-            pass("depends", text::why_depends_ok(&file.depends(), k))
+            pass("depends", msg::why_depends_ok(&file.depends(), k))
         }
         Some(_) => fail(
             "depends",
-            text::why_depends_missing(&f.missing_depends, k),
-            text::why_cause_depends(&f.missing_depends, k),
+            msg::why_depends_missing(&f.missing_depends, k),
+            msg::why_cause_depends(&f.missing_depends, k),
             Some(cmd(
                 f,
                 "dkms-hook",
@@ -183,17 +183,17 @@ pub fn verdict(f: &WhyFacts) -> Verdict {
     checks.push(signature_check(f, &mv));
     // 9. Compression.
     checks.push(match file {
-        None => skipped("compression", text::why_no_file()),
+        None => skipped("compression", msg::why_no_file()),
         Some(file) => match file.compression.config_option() {
-            None => pass("compression", text::why_uncompressed()),
+            None => pass("compression", msg::why_uncompressed()),
             Some(opt) if f.config_compress.iter().any(|o| o == opt) || !f.config_readable => pass(
                 "compression",
-                text::why_compressed_ok(file.compression.name()),
+                msg::why_compressed_ok(file.compression.name()),
             ),
             Some(opt) => fail(
                 "compression",
-                text::why_compressed_bad(file.compression.name(), opt, k),
-                text::why_cause_compression(file.compression.name(), k, &f.config_compress),
+                msg::why_compressed_bad(file.compression.name(), opt, k),
+                msg::why_cause_compression(file.compression.name(), k, &f.config_compress),
                 Some(cmd(f, "dkms", &format!("install {mv} -k {k} --force"))),
             ),
         },
@@ -207,18 +207,18 @@ pub fn verdict(f: &WhyFacts) -> Verdict {
             .any(|l| crate::observe::kernel_log::is_signature_refusal(l));
         checks.push(if run.loaded.is_some() || refusals.is_empty() {
             if run.log_readable {
-                pass("kernel log", text::why_log_quiet())
+                pass("kernel log", msg::why_log_quiet())
             } else {
-                skipped("kernel log", text::why_log_unreadable())
+                skipped("kernel log", msg::why_log_unreadable())
             }
         } else {
             fail(
                 "kernel log",
-                text::why_log_refused(refusals.len()),
+                msg::why_log_refused(refusals.len()),
                 if signature_refused {
-                    text::why_cause_log_signature()
+                    msg::why_cause_log_signature()
                 } else {
-                    text::why_cause_log()
+                    msg::why_cause_log()
                 },
                 None,
             )

@@ -36,6 +36,7 @@ mod package_fake;
 mod readme_failed_build;
 mod shims;
 mod signing_keys;
+mod source_rules;
 mod special_files;
 mod status_schema;
 mod tarball_security;

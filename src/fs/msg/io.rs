@@ -56,9 +56,6 @@ pub const CANNOT_MOVE: &str = "Cannot move";
 /// Ours: placing a module into the kernel's tree failed.
 pub const CANNOT_PLACE: &str = "Cannot place";
 
-/// Ours: setting a copied file's mode failed.
-pub const CANNOT_SET_MODE: &str = "Cannot set mode of";
-
 /// Ours: handing a build directory over (or back) failed: its mode.
 pub const CANNOT_CHANGE_MODE: &str = "Cannot change the mode of";
 
@@ -67,13 +64,6 @@ pub const CANNOT_CHANGE_OWNER: &str = "Cannot change the owner of";
 
 /// Ours: making a build's temporary directory failed.
 pub const NO_TEMP_DIR_IN: &str = "Unable to make temporary directory in";
-
-/// Upstream's frame of every error on stderr (`\nError! ` before the
-/// first line).
-pub const ERROR_PREFIX: &str = "\nError! ";
-
-/// Upstream's frame of a warning that ends a run (`Warning: `).
-pub const WARNING_PREFIX: &str = "Warning: ";
 
 /// Ours (the tree-confined fs layer): a path that is not below its tree.
 pub fn path_outside(path: &Path, base: &Path) -> String {
@@ -122,30 +112,4 @@ pub fn too_large(path: &Path, cap: u64) -> String {
 /// Ours: a file copied across filesystems differs from its source.
 pub fn not_read_back(path: &Path) -> String {
     format!("{} does not read back as written", path.display())
-}
-
-/// Ours: the decompressor of a compressed module could not be started.
-pub fn cannot_run(tool: &str, error: &dyn std::fmt::Display) -> String {
-    format!("cannot run {tool}: {error}")
-}
-
-/// Ours: the decompressor of a compressed module failed.
-pub fn decompress_failed(
-    tool: &str,
-    path: &Path,
-    status: &dyn std::fmt::Display,
-    stderr: &str,
-) -> String {
-    format!("{tool} -dc {} failed ({status}): {stderr}", path.display())
-}
-
-/// Ours: a module file the ELF reader can't make sense of (`what`: where
-/// it stopped).
-pub fn not_an_elf_module(what: &str) -> String {
-    format!("not a valid ELF module: {what}")
-}
-
-/// Ours: an ELF section larger than its reader's cap (`cap` bytes).
-pub fn elf_section_too_large(name: &str, cap: u64) -> String {
-    format!("ELF section {name} is larger than {cap} bytes")
 }

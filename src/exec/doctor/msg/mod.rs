@@ -6,6 +6,13 @@
 
 use std::path::Path;
 
+pub mod broken;
+pub mod orphans;
+
+pub use crate::exec::msg::*;
+pub use broken::*;
+pub use orphans::*;
+
 /// Ours: a temporary file next to an installed (or archived) module.
 pub const LEFTOVER_MODULE_TEMP: &str = "leftover temporary module file";
 

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+pub use crate::exec::msg::*;
+
 /// Ours: the error (exit 9) for a hostile or malformed archive; `why` is
 /// one of the reasons below.
 pub fn unsafe_archive(archive: &Path, why: &str) -> Vec<String> {

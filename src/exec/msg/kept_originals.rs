@@ -35,18 +35,18 @@ pub fn cannot_restore_original(
 /// Ours: an archived original that is not a regular file (a FIFO, a
 /// socket, a device) is not moved into the kernel's tree, where modprobe
 /// would block on it or read a device.
-pub fn original_not_a_file(module: &Path, what: crate::text::NotRegular) -> String {
+pub fn original_not_a_file(module: &Path, what: crate::fs::msg::NotRegular) -> String {
     format!(
         "{}, so it was not restored",
-        crate::text::not_regular(module, what)
+        crate::fs::msg::not_regular(module, what)
     )
 }
 
 /// Ours: what stands at an installed module's path is not a regular file:
 /// it is not ours, and uninstall leaves it alone.
-pub fn special_left(path: &Path, what: crate::text::NotRegular) -> String {
+pub fn special_left(path: &Path, what: crate::fs::msg::NotRegular) -> String {
     format!(
         "{}; it is not a module file and was left where it is",
-        crate::text::not_regular(path, what)
+        crate::fs::msg::not_regular(path, what)
     )
 }
