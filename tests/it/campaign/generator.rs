@@ -216,7 +216,7 @@ fn draw_fault(rng: &mut Rng, u: &Universe, model: &Model, step: &Step) -> Fault 
                     "install:after-archive" => 12,
                     "build:after-copy" => 1,
                     // Only a build that succeeds gets past make.
-                    "build:before-rename" | "build:after-rename" => 8,
+                    "build:after-make" | "build:before-rename" | "build:after-rename" => 8,
                     _ => 5,
                 })
                 .collect();
