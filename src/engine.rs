@@ -118,6 +118,8 @@ fn take_lock(host: &Host, say: &mut dyn Say) -> Result<std::result::Result<Locke
             if let Err(e) = crate::child::hold_lock(&a.lock) {
                 log::debug!("the watchdog will not hold the lock: {e}");
             }
+            // What a killed run was deleting goes before the tree is read.
+            exec::gone::sweep(&a.lock, &host.layout);
             Ok(Ok(a.lock))
         }
         Err(e) if !host.is_root => {

@@ -17,6 +17,7 @@ pub const POINTS: &[&str] = &[
     "install:before-depmod",
     "uninstall:after-delete",
     "uninstall:before-unlink",
+    "remove:after-hide",
     "remove:before-delete",
     "prune:before-remove",
     "pending:before-persist",

@@ -210,6 +210,13 @@ impl Layout {
         self.dkms.join(".dkms-hook")
     }
 
+    /// Builds being deleted: renamed here first, so that a run killed
+    /// while their files go leaves no half build in the tree (see
+    /// `exec::gone`).
+    pub fn gone_dir(&self) -> PathBuf {
+        self.hook_dir().join("gone")
+    }
+
     /// Deferred work records.
     pub fn pending_dir(&self) -> PathBuf {
         self.hook_dir().join("pending")

@@ -104,12 +104,12 @@ pub enum Command {
     Boot,
     /// Build and install AUTOINSTALL modules, by hand.
     ///
-    /// For the running kernel, the kernels given with -k, or every kernel under /lib/modules; with the hooks' parallel builds, progress and summary.
+    /// For the running kernel, the kernels given with -k, or every installed kernel under /lib/modules (not the directory a removed kernel left behind: neither its image nor its headers); with the hooks' parallel builds, progress and summary.
     Autoinstall {
         /// A kernel version to build for; may be repeated (default: the running kernel). One that is not installed is an error (exit 2).
         #[arg(short = 'k', long = "kernel", value_name = "KVER")]
         kernels: Vec<String>,
-        /// Build for every kernel under /lib/modules.
+        /// Build for every installed kernel under /lib/modules (one with its image or its headers).
         #[arg(long, conflicts_with = "kernels")]
         all_kernels: bool,
     },

@@ -15,6 +15,7 @@ pub mod conf_output;
 pub mod critical;
 pub mod depmod;
 pub mod doctor;
+pub mod gone;
 pub mod guard;
 pub mod install;
 pub mod ledger;

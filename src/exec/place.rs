@@ -71,7 +71,7 @@ pub fn place_modules(
         match p.one(say, at, conf, r, how) {
             Ok(placed) => any |= placed,
             Err(e) => {
-                p.undo();
+                p.undo(at);
                 return Err(e);
             }
         }
@@ -272,7 +272,7 @@ impl Placement<'_> {
     /// Undo everything this install did. Best effort by nature: each step
     /// that cannot be undone leaves what the next run's checks find (an
     /// archived original stays archived and comes back on uninstall).
-    fn undo(&self) {
+    fn undo(&self, at: &Mvka) {
         let l = &self.world.host.layout;
         let (dkms, install) = (&l.dkms, &l.install);
         // Whether the module tree is back as it was (then the depmod
@@ -305,6 +305,11 @@ impl Placement<'_> {
                 // A note without its archived file is skipped by every reader.
                 let _ = self.lock.remove_file(dkms, &with_suffix(backup, ORIGIN));
             }
+        }
+        // The directories the archiving made go once nothing is left in
+        // them: status says "(Original modules exist)" while they stand.
+        if let Some(kdir) = l.original_dir(&at.m, &at.k, &at.a).parent() {
+            self.lock.remove_empty_dirs(dkms, kdir);
         }
     }
 

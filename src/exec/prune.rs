@@ -49,6 +49,29 @@ pub fn prune(
         say.line(&msg::hook_pruning(k));
         crate::fault::point("prune:before-remove");
         let l = &world.host.layout;
+        // The archived originals go first: the kernel package that owned
+        // them is gone, and an uninstall would otherwise put them back
+        // into the removed kernel's tree, recreating its `kernel/`
+        // directory, so that the kernel looked installed again and was
+        // never pruned.
+        for m in world.tree.module_names() {
+            if world
+                .tree
+                .modules
+                .get(&m)
+                .is_some_and(|ms| ms.originals.iter().any(|(kk, _)| kk == k))
+            {
+                let od = l.originals_dir(&m);
+                if let Err(e) = lock.remove_all(&l.dkms, &od.join(k)) {
+                    not_removed(say, &od.join(k), e);
+                }
+                if crate::fs::list_names(&od).is_empty() {
+                    if let Err(e) = lock.rmdir(&l.dkms, &od) {
+                        not_removed(say, &od, e);
+                    }
+                }
+            }
+        }
         for (at, key) in &pk.builds {
             // An earlier step of this run may have taken it off already.
             if !cx.ledger.is_built(world, at) {
@@ -69,22 +92,6 @@ pub fn prune(
             if world.tree.has_link(&m, k, &arch) {
                 if let Err(e) = lock.remove_file(&l.dkms, &link) {
                     not_removed(say, &link, e);
-                }
-            }
-            if world
-                .tree
-                .modules
-                .get(&m)
-                .is_some_and(|ms| ms.originals.iter().any(|(kk, _)| kk == k))
-            {
-                let od = l.originals_dir(&m);
-                if let Err(e) = lock.remove_all(&l.dkms, &od.join(k)) {
-                    not_removed(say, &od.join(k), e);
-                }
-                if crate::fs::list_names(&od).is_empty() {
-                    if let Err(e) = lock.rmdir(&l.dkms, &od) {
-                        not_removed(say, &od, e);
-                    }
                 }
             }
         }

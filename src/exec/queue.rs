@@ -194,6 +194,14 @@ pub struct Failed<'a> {
 /// is said in the summary: the failure must not go unnoticed.
 pub fn record_failure(cx: &mut Ctx, lock: &Locked, what: Failed) -> Option<PathBuf> {
     let l = &cx.world.host.layout;
+    // The module was tried: a deferral that said it waits for its
+    // BUILD_DEPENDS to be registered is no longer true; the failure says
+    // what happened instead.
+    for i in &cx.world.records.items {
+        if i.kernel == what.k && i.arch == what.a && i.module == what.m {
+            remove(cx, lock, &item_file(l, i));
+        }
+    }
     let build_log = l.build_dir(what.m, what.v).join("make.log");
     let mut f = Failure {
         module: what.m.into(),

@@ -188,12 +188,17 @@ fn restore_originals(
 }
 
 /// Upstream's `do_unbuild`: delete `<v>/<k>/<a>` and `<v>/<k>` when no other
-/// arch is left under it.
+/// arch is left under it. The build is moved out of sight first
+/// ([`super::gone::hide`]): a run killed while its files go never leaves a
+/// build directory without its modules that `dkms status` would go on
+/// calling built.
 pub fn unbuild(cx: &mut Ctx, lock: &Locked, at: &Mvka) -> Result<()> {
     let l = &cx.world.host.layout;
     let base = l.base_dir(&at.m, &at.v, &at.k, &at.a);
-    lock.remove_all(&l.dkms, &base)
-        .map_err(|e| Error::io(msg::CANNOT_REMOVE, &base, e))?;
+    let label = format!("{}@{}@{}@{}", at.m, at.v, at.k, at.a);
+    let doomed = super::gone::hide(lock, l, &base, &label);
+    crate::fault::point("remove:after-hide");
+    super::gone::delete(lock, l, &doomed).map_err(|e| Error::io(msg::CANNOT_REMOVE, &doomed, e))?;
     let kd = l.kernel_dir(&at.m, &at.v, &at.k);
     if crate::fs::list_dirs(&kd).is_empty() {
         // No arch is left under it: a leftover is no build, and goes with the version.

@@ -20,7 +20,27 @@ impl Locked {
     /// Replace `path` with `data` atomically (readers see the old content or
     /// the new one), mode `mode`.
     pub fn write_atomic(&self, base: &Path, path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+        self.remove_stale_temps(base, path);
         write::write_atomic(base, path, data, mode)
+    }
+
+    /// Remove the temporary files an interrupted atomic write of `path`
+    /// left next to it (`.<name>.dkms-<pid>-<n>`, see `write::temp_name`).
+    /// Every writer holds this lock, so none of them is being written now;
+    /// clearing them before `path` is written again means a kill -9 during
+    /// a write leaves nothing behind once the work is redone. One that
+    /// cannot go is harmless (readers skip dot-files) and tried next time.
+    fn remove_stale_temps(&self, base: &Path, path: &Path) {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return;
+        };
+        let prefix = format!(".{}{}", name.to_string_lossy(), crate::layout::PLACING);
+        for n in super::read::list_names(dir) {
+            if n.starts_with(&prefix) {
+                // Harmless when it stays (see above).
+                let _ = remove::remove_file(base, &dir.join(n));
+            }
+        }
     }
 
     /// Append `data` to `path` (created 0644 if missing; never through a
@@ -44,6 +64,7 @@ impl Locked {
         to: &Path,
         symlink: bool,
     ) -> io::Result<()> {
+        self.remove_stale_temps(base, to);
         write::place_atomically(base, from, to, symlink)
     }
 

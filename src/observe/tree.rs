@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::fs::{is_symlink, list_dirs, list_names};
-use crate::layout::{is_safe_component, looks_like_kernel, Layout, KERNEL_LINK, ORIGINAL_MODULE};
+use crate::layout::{
+    is_safe_component, looks_like_kernel, Layout, KERNEL_LINK, ORIGIN, ORIGINAL_MODULE,
+};
 use crate::observe::version::{sort_v_cmp, ver_cmp};
 
 /// One module version's state.
@@ -46,6 +48,10 @@ pub struct ModuleState {
     pub links: BTreeMap<(String, String), Option<String>>,
     /// (kernel, arch) pairs with an `original_module/<k>/<a>` directory.
     pub originals: Vec<(String, String)>,
+    /// Those of them that hold an archived module (not only notes, or
+    /// nothing: what an interrupted restore or a rolled-back archive
+    /// leaves), what status's "(Original modules exist)" says.
+    pub archived: Vec<(String, String)>,
 }
 
 /// A module version's state for one line of `dkms status`.
@@ -196,11 +202,11 @@ impl TreeState {
             .unwrap_or_default()
     }
 
-    /// True if `original_module/<k>/<a>` of `m` exists.
+    /// True if `original_module/<k>/<a>` of `m` holds an archived module.
     pub fn has_originals(&self, m: &str, k: &str, a: &str) -> bool {
         self.modules
             .get(m)
-            .is_some_and(|ms| ms.originals.iter().any(|(kk, aa)| kk == k && aa == a))
+            .is_some_and(|ms| ms.archived.iter().any(|(kk, aa)| kk == k && aa == a))
     }
 
     /// The newest registered (added, not broken) version of each module, by
@@ -298,7 +304,16 @@ fn read_module(layout: &Layout, m: &str, skipped: &mut Vec<PathBuf>) -> ModuleSt
         if name == ORIGINAL_MODULE {
             for k in list_dirs(&p) {
                 for a in list_dirs(&p.join(&k)) {
+                    // Only an archived file counts: an interrupted restore
+                    // or a rolled-back archive can leave the directory
+                    // empty, or with notes whose files are back.
+                    let holds_original = list_names(&p.join(&k).join(&a))
+                        .iter()
+                        .any(|n| !n.starts_with('.') && !n.ends_with(ORIGIN));
                     if is_safe_component(&k) && is_safe_component(&a) {
+                        if holds_original {
+                            ms.archived.push((k.clone(), a.clone()));
+                        }
                         ms.originals.push((k.clone(), a));
                     } else {
                         skipped.push(p.join(&k));

@@ -151,9 +151,16 @@ pub fn work(event: &Event, world: &Facts) -> Vec<KernelWork> {
             ks.iter().filter_map(|k| for_kernel(k, true)).collect()
         }
         Event::Autoinstall(AutoinstallFor::Running(k)) => for_kernel(k, true).into_iter().collect(),
+        // Every kernel under the install tree that is still installed: the
+        // directory a removed kernel leaves behind (neither its image nor
+        // its headers, what prune removes) is no kernel to build for.
         Event::Autoinstall(AutoinstallFor::All) => world
             .installed_kernels()
             .iter()
+            .filter(|k| {
+                let f = world.kernel(k);
+                f.image || f.headers
+            })
             .filter_map(|k| for_kernel(k, true))
             .collect(),
         Event::HeaderPostinst(k) => catch_up(Some(k)),
@@ -370,6 +377,11 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
                 if matches!(event, Event::Boot) && k == world.host.running_kernel {
                     load = Some(k.clone());
                 }
+                autoinstall::plan_into(&mut p, world, &k, &a, Depmod::Later, true);
+                // Only after the kernel's work (installs happen in plan
+                // order): a run killed before it keeps the record, so the
+                // next trigger does the work again (SPEC: never loses
+                // deferred work).
                 p.push_soft(
                     WriteJob::ClearHeadersDeferral {
                         k: k.clone(),
@@ -378,7 +390,6 @@ pub fn plan(event: &Event, world: &Facts) -> Plan {
                     &[],
                     0,
                 );
-                autoinstall::plan_into(&mut p, world, &k, &a, Depmod::Later, true);
             }
             KernelWork::DeferHeaders(k) => {
                 deferred.push((k.clone(), critical_to_build(world, &k, &a)));

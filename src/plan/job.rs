@@ -418,6 +418,26 @@ pub enum Job {
     Write(WriteJob),
 }
 
+impl Job {
+    /// Move the step indices this job holds (the steps its summary reads
+    /// the outcomes of) up by `n`: the plan put `n` steps in front.
+    pub fn shift_steps(&mut self, n: usize) {
+        match self {
+            Job::Write(WriteJob::AutoSummary(s)) => {
+                for i in s.modules.iter_mut().filter_map(|m| m.step.as_mut()) {
+                    *i += n;
+                }
+            }
+            Job::Write(WriteJob::RemovalSummary(s)) => {
+                for (_, i) in &mut s.modules {
+                    *i += n;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 impl From<ReadJob> for Job {
     fn from(j: ReadJob) -> Job {
         Job::Read(j)

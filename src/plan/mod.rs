@@ -187,13 +187,15 @@ impl Plan {
         self.steps.iter().map(|s| &s.job).collect()
     }
 
-    /// Put `before` ahead of every step (their indices move up).
+    /// Put `before` ahead of every step (their indices move up, also
+    /// those the jobs hold).
     fn prepend(&mut self, before: Vec<Step>) {
         let n = before.len();
         for s in &mut self.steps {
             for i in s.after.iter_mut().chain(s.deps.iter_mut()) {
                 *i += n;
             }
+            s.job.shift_steps(n);
         }
         let mut steps = before;
         steps.append(&mut self.steps);

@@ -16,6 +16,7 @@
 // only where a test makes them on purpose (clippy.toml's rule is for src/).
 #![allow(clippy::disallowed_methods)]
 
+mod campaign;
 mod fake;
 mod harness;
 mod packaging;

@@ -97,6 +97,10 @@ pub(super) fn link_and_queue_leftovers(d: &Disk, s: &mut Scan) {
             }
         }
     }
+    // Builds a killed run was deleting (exec::gone).
+    for n in crate::fs::list_names(&d.l.gone_dir()) {
+        remove_finding(s, msg::LEFTOVER_BUILD_RESULT, d.l.gone_dir().join(n), base);
+    }
     let q = d.l.hook_dir();
     for sub in ["pending", "failed"] {
         let Ok(rd) = std::fs::read_dir(q.join(sub)) else {

@@ -49,6 +49,7 @@
 //! | install:before-depmod | upgrade, over-original | new module and link in place; `modules.dep` not regenerated | BUG (over-original): "already installed, skip", depmod never runs | sees `modules.dep` older than a module, runs depmod |
 //! | uninstall:after-delete | uninstall | ours deleted, the archived original not yet restored: BUG, no module; the link still names hello/2.0 | converges (restores the original) | nothing to do |
 //! | uninstall:before-unlink | uninstall | original restored, ours deleted, the link still names hello/2.0; depmod not run | converges (its depmod runs) | nothing found: a deleted module does not make modules.dep look stale |
+//! | remove:after-hide | remove | uninstalled; the build renamed into `.dkms-hook/gone/` (not "built"), not yet deleted | converges (the next locked run empties `gone/`) | removes it |
 //! | remove:before-delete | remove | uninstalled and unbuilt; `hello/2.0/` with only `source` (still "added") | converges | nothing to do |
 //! | prune:before-remove | prune | nothing changed yet | converges | nothing to do |
 //! | pending:before-persist | pending | a complete `.tmp*` JSON file in `.dkms-hook/pending/`, the entry itself not written | BUG: the temporary stays | removes it |
@@ -295,6 +296,10 @@ fn leftovers(root: &TestRoot) -> Vec<PathBuf> {
     scan("lib/modules", &|n: &str| {
         n.starts_with('.') && n.contains(".dkms-")
     });
+    // Builds a killed run was deleting (renamed into .dkms-hook/gone).
+    for n in root.list("var/lib/dkms/.dkms-hook/gone") {
+        found.push(root.path(&format!("var/lib/dkms/.dkms-hook/gone/{n}")));
+    }
     found
 }
 
@@ -529,6 +534,7 @@ fault_point_tests! {
     install_before_depmod = "install:before-depmod" { keeps; rerun; doctor; }
     uninstall_after_delete = "uninstall:after-delete" { keeps; rerun; doctor; }
     uninstall_before_unlink = "uninstall:before-unlink" { keeps; rerun; doctor; }
+    remove_after_hide = "remove:after-hide" { keeps; rerun; doctor; }
     remove_before_delete = "remove:before-delete" { keeps; rerun; doctor; }
     prune_before_remove = "prune:before-remove" { keeps; rerun; doctor; }
     pending_before_persist = "pending:before-persist" { keeps; rerun; doctor; }

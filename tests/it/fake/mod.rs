@@ -4,6 +4,7 @@
 //! concurrency safety, and the harness's own checks.
 
 mod boot_guard;
+mod campaign_regressions;
 mod ci_script;
 mod concurrency;
 #[cfg(feature = "fault-injection")]
