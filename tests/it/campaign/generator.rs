@@ -90,7 +90,7 @@ fn activity(before: &Model, step: &Step) -> Activity {
     let model = &model;
     let mut after = model.clone();
     let exit = after.command(step, None);
-    let failed = matches!(exit, Expect::Code(10 | 11));
+    let failed = matches!(exit, Expect::Code(10 | 11)) || after.last_failed;
     let built = after.built.difference(&model.built).count() > 0 || failed;
     let installs_to: Vec<usize> = after
         .installed

@@ -19,9 +19,9 @@
 //!   drops K's pending records, then prunes; prune removes the builds and
 //!   kernel links of kernels with neither image nor headers.
 //! * Exit codes: hooks follow README's failure policy (11 on a real build
-//!   or install failure of kernel-postinst, header-postinst and
-//!   autoinstall, otherwise 0; always 0 for kernel-prerm, apt-post-invoke
-//!   and boot); `dkms` follows dkms(8) EXIT STATUS (3 not registered, 0
+//!   or install failure of autoinstall; kernel-postinst and header-postinst
+//!   go on with 0 when no critical module failed, and the campaign marks
+//!   none critical; always 0 for kernel-prerm, apt-post-invoke and boot); `dkms` follows dkms(8) EXIT STATUS (3 not registered, 0
 //!   and a skip line for a version already installed, 6 install failed, 10 build failed, 13 BUILD_DEPENDS
 //!   missing, 21 headers missing, 77 BUILD_EXCLUSIVE).
 //! * A module installed over a kernel's own module of that name sets that
@@ -76,6 +76,9 @@ pub struct Model {
     pub pending_headers: BTreeSet<usize>,
     /// (kernel, module) waiting for a BUILD_DEPENDS module to be registered.
     pub pending_deps: BTreeSet<(usize, &'static str)>,
+    /// Whether the last command had a real build or install failure (the
+    /// package hooks go on with exit 0 after one: it is not in their code).
+    pub last_failed: bool,
 }
 
 /// A pending entry as compared: kernel, reason, module.
@@ -100,6 +103,7 @@ impl Model {
             installed: BTreeMap::new(),
             pending_headers: BTreeSet::new(),
             pending_deps: BTreeSet::new(),
+            last_failed: false,
         }
     }
 
@@ -303,9 +307,16 @@ impl Model {
     /// The command of `step`, with the install tree of `full` full:
     /// changes the state and says the exit code.
     pub fn command(&mut self, step: &Step, full: Option<usize>) -> Expect {
+        self.last_failed = false;
         let hook = |failed: bool| Expect::Code(if failed { 11 } else { 0 });
         match step {
-            Step::InstallKernel { k, .. } => hook(self.hook_kernel(*k, full)),
+            // The package hooks go on after a failure of a module that is
+            // not critical (dkms-hook(8), the failure policy); the campaign marks
+            // no module critical.
+            Step::InstallKernel { k, .. } => {
+                self.last_failed = self.hook_kernel(*k, full);
+                Expect::Code(0)
+            }
             Step::InstallHeaders { k } => {
                 let mut ks: BTreeSet<usize> = self.pending_ready().into_iter().collect();
                 ks.insert(*k);
@@ -313,7 +324,8 @@ impl Model {
                 for k in ks {
                     failed |= self.autoinstall_kernel(k, full);
                 }
-                hook(failed)
+                self.last_failed = failed;
+                Expect::Code(0)
             }
             Step::Autoinstall(Some(k)) => hook(self.hook_kernel(*k, full)),
             Step::Autoinstall(None) => {
