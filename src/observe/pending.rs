@@ -228,15 +228,20 @@ mod tests {
     use super::*;
     use crate::layout::Root;
 
+    /// Trees all under `dir`, as a test root has them.
+    fn layout_in(dir: &std::path::Path) -> Layout {
+        Layout {
+            root: Root::new(dir),
+            dkms: dir.to_path_buf(),
+            source: dir.join("src"),
+            install: dir.join("lib"),
+        }
+    }
+
     #[test]
     fn unsafe_and_unreadable_records_are_reported_not_trusted() {
         let d = tempfile::tempdir().unwrap();
-        let l = Layout {
-            root: Root::new(d.path()),
-            dkms: d.path().to_path_buf(),
-            source: d.path().join("src"),
-            install: d.path().join("lib"),
-        };
+        let l = layout_in(d.path());
         let dir = l.pending_dir();
         std::fs::create_dir_all(&dir).unwrap();
         let good = r#"{"kernel":"6.1.0-1-amd64","arch":"x86_64","reason":"headers-missing"}"#;
@@ -256,12 +261,7 @@ mod tests {
     #[test]
     fn records_of_every_release_shape() {
         let d = tempfile::tempdir().unwrap();
-        let l = Layout {
-            root: Root::new(d.path()),
-            dkms: d.path().to_path_buf(),
-            source: d.path().join("src"),
-            install: d.path().join("lib"),
-        };
+        let l = layout_in(d.path());
         let ks = [
             "6.12.118+deb13-rt-amd64",
             "6.8.0-51-lowlatency",
