@@ -10,7 +10,9 @@
 //! build tools and the two kernels' headers with apt; the repository and
 //! the test build's target directory are bind-mounted at their own paths,
 //! so this very test binary, run inside the root with the filter `real::`,
-//! finds its `dkms` and `dkms-hook` where it was built. `CI=true` inside,
+//! finds its `dkms` and `dkms-hook` where it was built. It runs in its own
+//! PID namespace, where the root is what PID 1 sees: a chroot would turn
+//! signing off, as upstream's dkms does in one. `CI=true` inside,
 //! so a real test that would skip fails instead. Debian 13's `*-dkms`
 //! sources are fetched by `tests/real/fetch-sources.sh` inside the root
 //! (its apt) into their own cache, `tests/.cache/trixie/`.
@@ -53,8 +55,15 @@ const MUST_PASS: &[&str] = &[
 /// output as it comes; return it and whether it passed.
 fn run_real_tier(root: &DebianChroot, cache: &std::path::Path) -> (String, bool) {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
-    let mut child = Command::new("/usr/sbin/chroot")
+    // A new PID namespace with its own /proc: inside, PID 1 runs in the
+    // root, so the root looks like a booted system and not like a chroot
+    // (dkms signs nothing in a chroot, as upstream's does). bash is PID 1,
+    // so orphans are reaped, and runs the test binary.
+    let mount_proc = format!("--mount-proc={}", root.dir().join("proc").display());
+    let mut child = Command::new("unshare")
+        .args(["--fork", "--pid", &mount_proc, "/usr/sbin/chroot"])
         .arg(root.dir())
+        .args(["/bin/bash", "-c", "\"$0\" \"$@\"; exit $?"])
         .arg(&exe)
         // (`slow::trixie_real::` matches `real::` too: never this test again.)
         .args([
