@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use super::why::{signing_root, status_signature, K};
+use super::why::{rotate_key, signing_root, status_signature, K};
 use crate::harness::*;
 
 const KEY: &str = "/var/lib/dkms/mok.key";
@@ -190,9 +190,7 @@ fn sign_keeps_the_compression() {
     root.dkms(&["install", "hello/1.0", "-k", K]).assert_ok();
     let ko = format!("/lib/modules/{K}/updates/dkms/hello.ko.xz");
     assert!(root.exists(&ko));
-    std::fs::rename(root.path(KEY), root.path("/var/lib/dkms/old.key")).expect("mv");
-    std::fs::rename(root.path(CERT), root.path("/var/lib/dkms/old.pub")).expect("mv");
-    root.dkms(&["generate_mok"]).assert_ok();
+    rotate_key(&root);
     assert_eq!(status_signature(&root)["configured_key"], false);
     root.hook(&["sign", "--all"]).assert_ok();
     assert_eq!(

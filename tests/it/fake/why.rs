@@ -545,6 +545,19 @@ printf '~Module signature appended~\n' >> "$mod"
 rm -rf "$t"
 "#;
 
+/// A key rotation: the pair in /var/lib/dkms is moved aside (old.key,
+/// old.pub) and `dkms generate_mok` makes a new one.
+pub(super) fn rotate_key(root: &TestRoot) {
+    for (from, to) in [("mok.key", "old.key"), ("mok.pub", "old.pub")] {
+        std::fs::rename(
+            root.path(&format!("/var/lib/dkms/{from}")),
+            root.path(&format!("/var/lib/dkms/{to}")),
+        )
+        .expect("mv");
+    }
+    root.dkms(&["generate_mok"]).assert_ok();
+}
+
 /// A root whose kernel K signs modules (the openssl sign-file above,
 /// framework.conf's sign_file) and enforces signatures as the running
 /// kernel (`module.sig_enforce`), EFI with Secure Boot on, hello/1.0
@@ -722,17 +735,7 @@ fn a_key_in_the_kernels_keyring_is_trusted() {
 fn after_a_key_rotation_sign_makes_the_module_load_again() {
     let Some(root) = signing_root() else { return };
     // The old pair goes; a new one is made and enrolled.
-    std::fs::rename(
-        root.path("/var/lib/dkms/mok.key"),
-        root.path("/var/lib/dkms/old.key"),
-    )
-    .expect("mv");
-    std::fs::rename(
-        root.path("/var/lib/dkms/mok.pub"),
-        root.path("/var/lib/dkms/old.pub"),
-    )
-    .expect("mv");
-    root.dkms(&["generate_mok"]).assert_ok();
+    rotate_key(&root);
     mok_var(&root, "MokListRT", &[&root.path("/var/lib/dkms/mok.pub")]);
     let out = why(&root, &["hello"]);
     assert_cause(
@@ -787,17 +790,7 @@ fn status_json_says_who_signed_each_installed_module() {
         serde_json::from_str(&why(&root, &["hello", "--output", "json"]).stdout).expect("json");
     assert_eq!(why_json["signature"]["key_id"], key_id.as_str());
     // Another configured key: the module's key is no longer the configured one.
-    std::fs::rename(
-        root.path("/var/lib/dkms/mok.key"),
-        root.path("/var/lib/dkms/old.key"),
-    )
-    .expect("mv");
-    std::fs::rename(
-        root.path("/var/lib/dkms/mok.pub"),
-        root.path("/var/lib/dkms/old.pub"),
-    )
-    .expect("mv");
-    root.dkms(&["generate_mok"]).assert_ok();
+    rotate_key(&root);
     let sig = status_signature(&root);
     assert_eq!(sig["signed"], true);
     assert_eq!(sig["configured_key"], false);
