@@ -5,9 +5,11 @@
 # from the root's kernel, or through a real GRUB), and the reporting.
 #
 # The sourcing script sets, before `start_work`: script_name, repo, deb,
-# cache, work, keep, smp, mem, boot_timeout, mirror, security.
+# cache, work, keep, smp, mem, boot_timeout, mirror, security, and SUITE
+# when the release is not Debian 12.
 # shellcheck shell=bash disable=SC2034,SC2154
 
+# The Debian release of the root: bookworm (Debian 12) or trixie (Debian 13).
 SUITE=bookworm
 # Bump when the base root's recipe changes (invalidates the cached tarball).
 BASE_FORMAT=2
@@ -127,9 +129,10 @@ EOF
     cp /etc/resolv.conf "$1/etc/resolv.conf" 2>/dev/null || true
 }
 
-# The kernel ABIs (6.1.0-<N>-amd64) the root's apt knows, oldest first.
+# The generic amd64 kernel releases the root's apt knows, oldest first:
+# Debian 12's 6.1.0-<ABI>-amd64 or Debian 13's 6.12.<N>+deb13[.<M>]-amd64.
 archive_kernels() {
-    inroot "apt-cache search --names-only '^linux-image-6\\.1\\.0-[0-9]+-amd64\$'" |
+    inroot "apt-cache search --names-only '^linux-image-[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9]+|\\+deb[0-9]+(\\.[0-9]+)?)-amd64\$'" |
         awk '{ sub(/^linux-image-/, "", $1); print $1 }' | sort -V
 }
 
@@ -153,9 +156,12 @@ configure_base() {
     mkdir -p "$r/etc/dpkg/dpkg.cfg.d"
     {
         printf 'path-exclude=/usr/share/%s/*\n' doc man locale
-        printf 'path-exclude=/lib/modules/*/kernel/%s/*\n' sound drivers/net drivers/gpu \
-            drivers/usb drivers/infiniband drivers/iio drivers/staging drivers/media
-        printf 'path-include=/lib/modules/*/kernel/drivers/media/%s/*\n' v4l2-core mc
+        # Debian 12's kernels ship /lib/modules, Debian 13's /usr/lib/modules.
+        for d in /lib/modules /usr/lib/modules; do
+            printf "path-exclude=$d/*/kernel/%s/*\\n" sound drivers/net drivers/gpu \
+                drivers/usb drivers/infiniband drivers/iio drivers/staging drivers/media
+            printf "path-include=$d/*/kernel/drivers/media/%s/*\\n" v4l2-core mc
+        done
     } >"$r/etc/dpkg/dpkg.cfg.d/bootproof-exclude"
     # Nothing may start services inside the chroot.
     printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"
@@ -179,7 +185,7 @@ make_base() {
     inroot "apt-get -q update"
     local n
     n=$(archive_kernels | tail -n 3 | head -n 1)
-    [ -n "$n" ] || die "apt knows no linux-image-6.1.0-<N>-amd64"
+    [ -n "$n" ] || die "apt knows no generic amd64 linux-image of $SUITE"
     inroot "${APT[*]} install linux-image-$n linux-headers-$n"
     # A machine id, so that the first boot is not a "first boot" (no
     # systemd-firstboot prompts); every boot of this test starts from it.
@@ -347,6 +353,9 @@ boot() {
         grep -qx 'end uptime=.*' "$work/proof-$name.log"
 }
 
+# rx TEXT: TEXT as an extended regular expression that matches TEXT only
+# (a Debian 13 kernel release has a `+`, every release has dots).
+rx() { printf '%s' "$1" | sed 's/[][\\.*^$+?(){}|]/\\&/g'; }
 # proof NAME REGEX: the BOOTPROOF lines of boot NAME have a line matching REGEX.
 proof() { grep -Eq -- "$2" "$work/proof-$1.log"; }
 # no_proof NAME REGEX: ... and none matching REGEX.

@@ -260,7 +260,7 @@ inroot "dkms-hook pending" | tee "$work/pending.log" | sed 's/^/  pending| /'
 check 2 "dkms-hook pending lists M as guarded" grep -q "^$M (x86_64): guarded" "$work/pending.log"
 
 boot guarded "$N" grub
-check 3 "GRUB booted N: uname -r is $N" proof guarded "^uname-r $N\$"
+check 3 "GRUB booted N: uname -r is $N" proof guarded "^uname-r $(rx "$N")\$"
 check 3 "lsmod lists ${CRIT//-/_}" proof guarded "^lsmod ${CRIT//-/_} "
 check 3 "dkms-hook.service is not failed" proof guarded "^is-failed dkms-hook.service active\$"
 
@@ -276,9 +276,9 @@ check 4 "grub-editenv list: no next_entry" grubenv_lacks next_entry
 check 4 "$CRIT installed for M" installed_in_root "$CRIT" "$M"
 
 boot fixed "$M" grub
-check 5 "GRUB booted M: uname -r is $M" proof fixed "^uname-r $M\$"
+check 5 "GRUB booted M: uname -r is $M" proof fixed "^uname-r $(rx "$M")\$"
 check 5 "lsmod lists ${CRIT//-/_}" proof fixed "^lsmod ${CRIT//-/_} "
-check 5 "modinfo -F vermagic ${CRIT//-/_} starts with $M" proof fixed "^vermagic ${CRIT//-/_} $M "
+check 5 "modinfo -F vermagic ${CRIT//-/_} starts with $M" proof fixed "^vermagic ${CRIT//-/_} $(rx "$M") "
 check 5 "dkms-hook pending is empty" proof fixed "^pending Nothing is pending\\.\$"
 
 step_end

@@ -1,15 +1,17 @@
 #!/bin/bash
-# systemd-boot.sh — prove dkms-hook on a booted Debian 12 with systemd.
+# systemd-boot.sh — prove dkms-hook on a booted Debian 12 or 13 with systemd.
 #
-# A Debian 12 root is made with debootstrap (minbase + systemd + udev + kmod,
-# no recommends) and changed with apt and dpkg in a chroot, at native speed;
-# only the boots run in qemu (TCG, never KVM), each from a fresh ext4 disk
-# image of the root made with `mke2fs -d` (no loop mounts), with the kernel
-# and initrd from the root's /boot, a serial console, -no-reboot and a hard
-# timeout. In every boot a oneshot unit (boot-proof.service, ordered after
-# multi-user.target and dkms-hook.service) prints `BOOTPROOF ...` lines on the
+# A Debian 12 (with --suite trixie, Debian 13) root is made with debootstrap
+# (minbase + systemd + udev + kmod, no recommends) and changed with apt and
+# dpkg in a chroot, at native speed; only the boots run in qemu (TCG, never
+# KVM), each from a fresh ext4 disk image of the root made with `mke2fs -d`
+# (no loop mounts), with the kernel and initrd from the root's /boot, a
+# serial console, -no-reboot and a hard timeout. In every boot a oneshot
+# unit (boot-proof.service, ordered after multi-user.target and
+# dkms-hook.service) prints `BOOTPROOF ...` lines on the
 # serial console and powers off. Three kernel ABIs of the archive are used:
-# N (in the cached base root), M and P (the two newest).
+# N (in the cached base root), M and P (the two newest): 6.1.0-<ABI>-amd64
+# on Debian 12, 6.12.<N>+deb13-amd64 on Debian 13.
 #
 #  1. setup: our .deb through apt (it replaces dkms), then v4l2loopback-dkms
 #     and acpi-call-dkms through apt (built for N); v4l2loopback is named in
@@ -31,6 +33,7 @@
 #
 # Usage: tests/boot/systemd-boot.sh [options]
 #
+#   --suite S       the Debian release: bookworm (default) or trixie
 #   --deb FILE      install this dkms-hook .deb (default: build one from the
 #                   files git lists, with dpkg-buildpackage -b -us -uc -d, in
 #                   a copy under the cache directory)
@@ -78,6 +81,7 @@ usage() {
 while (($#)); do
     case $1 in
     --deb) deb=$(readlink -f -- "${2:?--deb needs a file}") && shift 2 ;;
+    --suite) SUITE=${2:?--suite needs a release} && shift 2 ;;
     --cache) cache=${2:?--cache needs a directory} && shift 2 ;;
     --work) work=${2:?--work needs a directory} && shift 2 ;;
     --keep) keep=1 && shift ;;
@@ -90,6 +94,10 @@ while (($#)); do
 done
 
 
+case $SUITE in
+bookworm | trixie) ;;
+*) die "--suite: bookworm or trixie, not $SUITE" ;;
+esac
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot, mount namespaces)"
 need=(debootstrap unshare chroot mount mke2fs zstd tar qemu-system-x86_64 timeout awk)
 [ -n "$deb" ] || need+=(dpkg-buildpackage git)
@@ -102,7 +110,7 @@ start_work
 
 # ============================================================== the run
 
-echo "work directory: $work; cache: $cache; guest: -smp $smp -m $mem; timeout ${boot_timeout}s per boot"
+echo "release: $SUITE; work directory: $work; cache: $cache; guest: -smp $smp -m $mem; timeout ${boot_timeout}s per boot"
 
 step "base root"
 if [ -f "$base_tar" ]; then
@@ -147,10 +155,10 @@ check 2 "v4l2loopback installed for M=$M by apt's hooks" installed_in_root v4l2l
 check 2 "acpi-call installed for M=$M by apt's hooks" installed_in_root acpi-call "$M"
 
 boot upgrade "$M"
-check 2 "uname -r is $M" proof upgrade "^uname-r $M\$"
+check 2 "uname -r is $M" proof upgrade "^uname-r $(rx "$M")\$"
 check 2 "lsmod lists $MODULE" proof upgrade "^lsmod $MODULE "
-check 2 "modinfo -F vermagic $MODULE starts with $M" proof upgrade "^vermagic $MODULE $M "
-check 2 "$MODULE was loaded from updates/dkms" proof upgrade "^modfile $MODULE /lib/modules/$M/updates/dkms/"
+check 2 "modinfo -F vermagic $MODULE starts with $M" proof upgrade "^vermagic $MODULE $(rx "$M") "
+check 2 "$MODULE was loaded from updates/dkms" proof upgrade "^modfile $MODULE /lib/modules/$(rx "$M")/updates/dkms/"
 check 2 "dkms-hook.service is not failed" proof upgrade "^is-failed dkms-hook.service active\$"
 check 2 "systemd-modules-load.service is not failed" proof upgrade "^is-failed systemd-modules-load.service active\$"
 
@@ -175,7 +183,7 @@ printf '%s\n' '#include <linux/module.h>' 'static int __init e2e_init(void) { re
 inroot "dkms add $BROKEN/1.0 && dkms status"
 
 boot removal "$M"
-check 4 "uname -r is $M" proof removal "^uname-r $M\$"
+check 4 "uname -r is $M" proof removal "^uname-r $(rx "$M")\$"
 check 4 "lsmod lists $MODULE after N was purged" proof removal "^lsmod $MODULE "
 check 3b "dkms-hook.service is not failed although a build failed" proof removal "^is-failed dkms-hook.service active\$"
 check 3b "the failed build of $BROKEN is in dkms-hook.service's journal" proof removal "^journal .*$BROKEN.*"
@@ -199,12 +207,12 @@ check 3 "nothing is built for P=$P" nothing_for "$P"
 check 3 "dkms-hook pending still lists P=$P" pending_lists "$P"
 
 boot catchup "$P"
-check 3 "uname -r is $P" proof catchup "^uname-r $P\$"
-check 3 "dkms status: v4l2loopback installed for P" proof catchup "^dkms-status v4l2loopback/.*, $P, x86_64: installed"
-check 3 "dkms status: acpi-call installed for P" proof catchup "^dkms-status acpi-call/.*, $P, x86_64: installed"
+check 3 "uname -r is $P" proof catchup "^uname-r $(rx "$P")\$"
+check 3 "dkms status: v4l2loopback installed for P" proof catchup "^dkms-status v4l2loopback/.*, $(rx "$P"), x86_64: installed"
+check 3 "dkms status: acpi-call installed for P" proof catchup "^dkms-status acpi-call/.*, $(rx "$P"), x86_64: installed"
 check 3 "lsmod lists $MODULE at the end of boot" proof catchup "^lsmod $MODULE "
-check 3 "modinfo -F vermagic $MODULE starts with $P" proof catchup "^vermagic $MODULE $P "
-check 3 "dkms-hook.service loaded what it installed" proof catchup "^journal .*loading the modules installed for the running kernel $P"
+check 3 "modinfo -F vermagic $MODULE starts with $P" proof catchup "^vermagic $MODULE $(rx "$P") "
+check 3 "dkms-hook.service loaded what it installed" proof catchup "^journal .*loading the modules installed for the running kernel $(rx "$P")"
 check 3 "systemd-modules-load.service, started again, loaded $MODULE" proof catchup "^journal-modules-load .*Inserted module '$MODULE'"
 check 3 "no warning from dkms-hook.service" no_proof catchup "^journal .*Warning"
 check 3 "dkms-hook.service is not failed" proof catchup "^is-failed dkms-hook.service active\$"
@@ -213,6 +221,7 @@ check 3 "no failed unit" no_proof catchup "^failed-unit "
 
 step_end
 echo "kernels: N=$N M=$M P=$P"
+echo "release: $SUITE"
 printf '%s\n' "${boot_times[@]}"
 echo "TIME total: $(since "$t0") s"
 if ((failures == 0)); then

@@ -46,7 +46,7 @@ fn grub_boots_the_old_kernel_until_the_critical_module_builds_for_the_new_one() 
     let _lock = lock_work_dir("boot-systemd.lock");
     let deb = e2e_deb();
     let run = timed("tests/boot/grub-guard.sh", || {
-        run_script("tests/boot/grub-guard.sh", &deb)
+        run_script("tests/boot/grub-guard.sh", &deb, &[])
     });
     let failed: Vec<&str> = run
         .out

@@ -1,9 +1,11 @@
-//! A booted Debian 12 with systemd: after an apt kernel upgrade the module
-//! loads at boot, the boot unit catches up missed work (and survives a
-//! build that fails), and removing a kernel prunes its builds.
+//! A booted Debian 12, and a booted Debian 13, with systemd: after an apt
+//! kernel upgrade the module loads at boot, the boot unit catches up missed
+//! work (and survives a build that fails), and removing a kernel prunes its
+//! builds.
 //!
-//! The work is `tests/boot/systemd-boot.sh`, which a person can run as
-//! root by hand; this test builds our `.deb` (as `tests/debian_root.rs`
+//! The work is `tests/boot/systemd-boot.sh` (`--suite trixie` for Debian
+//! 13, whose kernels are `6.12.<N>+deb13-amd64`, modules `.ko.xz`, gcc 14,
+//! systemd 257), which a person can run as root by hand; this test builds our `.deb` (as `tests/debian_root.rs`
 //! does), runs the script with it and checks what the script printed: the
 //! `proof[BOOT]: ...` lines each boot's oneshot unit wrote on the serial
 //! console, and the checks the script made in the root between boots. The
@@ -22,13 +24,14 @@
 //!    dkms-hook.service builds and installs both modules, v4l2loopback is
 //!    loaded by the end of boot, and `dkms-hook pending` is empty.
 //!
-//! Slow (about 10 minutes with warm caches on two CPUs: three TCG boots,
-//! two of them compiling in the guest), so it runs only when
+//! Slow (about 10 minutes per release with warm caches on two CPUs: three
+//! TCG boots, two of them compiling in the guest), so they run only when
 //! `DKMS_HOOK_E2E=1` or `CI` is set; otherwise it prints "SKIPPED". It needs
 //! root, debootstrap, qemu-system-x86_64, mke2fs and zstd; under CI a
 //! missing one is a failure. `DKMS_HOOK_E2E_DEB=<path>` installs that `.deb`
 //! instead of building one. The base root and apt's downloads are cached in
-//! `tests/.cache/boot-systemd/`.
+//! `tests/.cache/boot-systemd/` (a base root per release, one apt cache);
+//! the two tests take the same lock and run one after the other.
 
 use crate::harness::{e2e_deb, e2e_enabled, lock_work_dir, repo, require_tools, timed};
 use std::io::{BufRead, BufReader};
@@ -109,9 +112,9 @@ impl Run {
     }
 }
 
-/// Run the boot script `script` (a path in the repository) with `deb`,
-/// echoing its output as it comes.
-pub(super) fn run_script(script: &str, deb: &PathBuf) -> Run {
+/// Run the boot script `script` (a path in the repository) with `deb` and
+/// the further arguments `args`, echoing its output as it comes.
+pub(super) fn run_script(script: &str, deb: &PathBuf, args: &[&str]) -> Run {
     let script = repo().join(script);
     let mut child = Command::new("sh")
         .arg("-c")
@@ -119,6 +122,7 @@ pub(super) fn run_script(script: &str, deb: &PathBuf) -> Run {
         .arg(&script)
         .arg("--deb")
         .arg(deb)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -143,14 +147,25 @@ pub(super) fn run_script(script: &str, deb: &PathBuf) -> Run {
 
 #[test]
 fn booted_debian_with_systemd() {
+    booted_with_systemd("bookworm");
+}
+
+#[test]
+fn booted_trixie_with_systemd() {
+    booted_with_systemd("trixie");
+}
+
+/// Boot a root of Debian release `suite` three times through
+/// `tests/boot/systemd-boot.sh` and check what each boot printed.
+fn booted_with_systemd(suite: &str) {
     if !enabled() {
         return;
     }
     let total = Instant::now();
     let _lock = lock_work_dir("boot-systemd.lock");
     let deb = e2e_deb();
-    let run = timed("tests/boot/systemd-boot.sh", || {
-        run_script("tests/boot/systemd-boot.sh", &deb)
+    let run = timed(&format!("tests/boot/systemd-boot.sh --suite {suite}"), || {
+        run_script("tests/boot/systemd-boot.sh", &deb, &["--suite", suite])
     });
     let failed: Vec<&str> = run
         .out
@@ -160,8 +175,17 @@ fn booted_debian_with_systemd() {
     assert!(failed.is_empty(), "the script's checks failed:\n{failed:?}");
     assert_eq!(run.code, Some(0), "the script failed");
     assert!(run.out.lines().any(|l| l == "RESULT: PASS"));
+    assert!(
+        run.out.lines().any(|l| l == format!("release: {suite}")),
+        "the script did not say it booted {suite}"
+    );
 
     let (n, m, p) = (run.kernel("N"), run.kernel("M"), run.kernel("P"));
+    // The release's own kernels, by the shape of their names.
+    let shape = if suite == "trixie" { "+deb13" } else { "6.1.0-" };
+    for k in [&n, &m, &p] {
+        assert!(k.contains(shape), "kernel {k} is not one of {suite}'s");
+    }
     let arch = "x86_64";
 
     // 2. After the apt upgrade to M, M boots with the module loaded.
