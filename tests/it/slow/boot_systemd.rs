@@ -164,9 +164,10 @@ fn booted_with_systemd(suite: &str) {
     let total = Instant::now();
     let _lock = lock_work_dir("boot-systemd.lock");
     let deb = e2e_deb();
-    let run = timed(&format!("tests/boot/systemd-boot.sh --suite {suite}"), || {
-        run_script("tests/boot/systemd-boot.sh", &deb, &["--suite", suite])
-    });
+    let run = timed(
+        &format!("tests/boot/systemd-boot.sh --suite {suite}"),
+        || run_script("tests/boot/systemd-boot.sh", &deb, &["--suite", suite]),
+    );
     let failed: Vec<&str> = run
         .out
         .lines()
@@ -182,7 +183,11 @@ fn booted_with_systemd(suite: &str) {
 
     let (n, m, p) = (run.kernel("N"), run.kernel("M"), run.kernel("P"));
     // The release's own kernels, by the shape of their names.
-    let shape = if suite == "trixie" { "+deb13" } else { "6.1.0-" };
+    let shape = if suite == "trixie" {
+        "+deb13"
+    } else {
+        "6.1.0-"
+    };
     for k in [&n, &m, &p] {
         assert!(k.contains(shape), "kernel {k} is not one of {suite}'s");
     }
