@@ -12,7 +12,7 @@
 # The Debian release of the root: bookworm (Debian 12) or trixie (Debian 13).
 SUITE=bookworm
 # Bump when the base root's recipe changes (invalidates the cached tarball).
-BASE_FORMAT=2
+BASE_FORMAT=3
 # Installed in the base root besides what debootstrap's minbase brings.
 # gcc, make, patch, openssl and kmod are what the dkms-hook .deb depends on.
 BASE_PACKAGES=(systemd systemd-sysv udev kmod initramfs-tools zstd gcc make patch openssl)
@@ -129,10 +129,18 @@ EOF
     cp /etc/resolv.conf "$1/etc/resolv.conf" 2>/dev/null || true
 }
 
-# The generic amd64 kernel releases the root's apt knows, oldest first:
-# Debian 12's 6.1.0-<ABI>-amd64 or Debian 13's 6.12.<N>+deb13[.<M>]-amd64.
+# The release's own generic amd64 kernels that the root's apt knows, oldest
+# first: Debian 12's 6.1.0-<ABI>-amd64 (not the 6.12.<N>+deb12 kernels its
+# archive also carries, which its *-dkms packages do not all build for) or
+# Debian 13's 6.12.<N>+deb13[.<M>]-amd64.
 archive_kernels() {
-    inroot "apt-cache search --names-only '^linux-image-[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9]+|\\+deb[0-9]+(\\.[0-9]+)?)-amd64\$'" |
+    local re
+    case $SUITE in
+    bookworm) re='6\.1\.0-[0-9]+' ;;
+    trixie) re='6\.12\.[0-9]+\+deb13(\.[0-9]+)?' ;;
+    *) die "no kernel pattern for $SUITE" ;;
+    esac
+    inroot "apt-cache search --names-only '^linux-image-$re-amd64\$'" |
         awk '{ sub(/^linux-image-/, "", $1); print $1 }' | sort -V
 }
 
