@@ -111,6 +111,7 @@ fn campaign() {
     let budget = env_u64("CAMPAIGN_SHRINK_RUNS").unwrap_or(40) as usize;
     let only = env_u64("CAMPAIGN_ONLY");
     let t0 = Instant::now();
+    let _clock = crate::harness::tier_clock("campaign");
     let fake = Universe::fake();
     let real = if real_n > 0 {
         let r = Universe::real();

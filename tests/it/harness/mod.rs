@@ -18,6 +18,7 @@ mod real_kernel;
 mod repo_copy;
 mod root;
 mod snapshot;
+mod tier_clock;
 mod tmpfs;
 
 pub use ci::*;
@@ -32,4 +33,5 @@ pub use real_kernel::*;
 pub use repo_copy::*;
 pub use root::*;
 pub use snapshot::*;
+pub use tier_clock::*;
 pub use tmpfs::*;

@@ -19,7 +19,7 @@
 //! missing one is a failure.
 
 use super::boot_systemd::run_script;
-use crate::harness::{e2e_deb, e2e_enabled, lock_work_dir, require_tools, timed};
+use crate::harness::{e2e_deb, e2e_enabled, lock_work_dir, require_tools, tier_clock, timed};
 
 #[test]
 fn grub_boots_the_old_kernel_until_the_critical_module_builds_for_the_new_one() {
@@ -44,6 +44,7 @@ fn grub_boots_the_old_kernel_until_the_critical_module_builds_for_the_new_one() 
     }
     // The cache of the base root is shared with boot_systemd.
     let _lock = lock_work_dir("boot-systemd.lock");
+    let _clock = tier_clock("slow::boot_grub");
     let deb = e2e_deb();
     let run = timed("tests/boot/grub-guard.sh", || {
         run_script("tests/boot/grub-guard.sh", &deb, &[])

@@ -291,6 +291,7 @@ fn module_built_by_dkms_loads_in_booted_debian_kernel() {
     eprintln!("boot_qemu: kernel {kver}");
 
     // Build and install the module with our dkms, for that kernel.
+    let _clock = tier_clock("slow::boot_qemu");
     let root = TestRoot::new();
     root.add_real_kernel(&kver, Some(&headers_dir(&kver)));
     root.add_hello_printing(HELLO_LINE);

@@ -33,7 +33,7 @@
 //! `tests/.cache/boot-systemd/` (a base root per release, one apt cache);
 //! the two tests take the same lock and run one after the other.
 
-use crate::harness::{e2e_deb, e2e_enabled, lock_work_dir, repo, require_tools, timed};
+use crate::harness::{e2e_deb, e2e_enabled, lock_work_dir, repo, require_tools, tier_clock, timed};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -163,6 +163,7 @@ fn booted_with_systemd(suite: &str) {
     }
     let total = Instant::now();
     let _lock = lock_work_dir("boot-systemd.lock");
+    let _clock = tier_clock(format!("slow::boot_systemd ({suite})"));
     let deb = e2e_deb();
     let run = timed(
         &format!("tests/boot/systemd-boot.sh --suite {suite}"),

@@ -154,6 +154,7 @@ fn why_names_the_signature_the_booted_kernel_refused() {
         missing("no kernel with both /boot/vmlinuz-<K> and /usr/src/linux-headers-<K>");
         return;
     };
+    let _clock = tier_clock("slow::boot_why_qemu");
     let root = TestRoot::new();
     root.add_real_kernel(&k, Some(&headers_dir(&k)));
     root.dkms(&["generate_mok"]).assert_ok();

@@ -132,6 +132,7 @@ fn apt_in_a_trixie_root() {
 fn apt_in(release: Release) {
     let total = Instant::now();
     let _lock = lock_work_dir("e2e.lock");
+    let _clock = tier_clock(format!("slow::debian_root ({})", release.suite()));
 
     let deb = e2e_deb();
     let root =

@@ -37,7 +37,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::harness::{
-    e2e_deb, e2e_enabled, lock_work_dir, require_tools, run_ok, timed, DebianChroot, APT,
+    e2e_deb, e2e_enabled, lock_work_dir, require_tools, run_ok, tier_clock, timed, DebianChroot,
+    APT,
 };
 
 /// The machine architecture as dkms names it.
@@ -112,6 +113,7 @@ fn build_once_install_everywhere() {
     }
     let total = Instant::now();
     let _lock = lock_work_dir("e2e.lock");
+    let _clock = tier_clock("slow::fleet");
     let deb = e2e_deb();
     let deb_name = deb
         .file_name()

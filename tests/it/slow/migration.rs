@@ -176,6 +176,7 @@ fn switch_from_trixie_dkms_and_back() {
 fn switch_from(release: Release) {
     let total = Instant::now();
     let _lock = lock_work_dir("e2e.lock");
+    let _clock = tier_clock(format!("slow::migration ({})", release.suite()));
 
     let deb = e2e_deb();
     let root =

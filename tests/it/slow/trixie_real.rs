@@ -113,6 +113,7 @@ fn real_kernel_tier_in_a_trixie_root() {
     }
     let total = Instant::now();
     let _lock = lock_work_dir("e2e.lock");
+    let _clock = tier_clock("slow::trixie_real");
     let root = DebianChroot::bootstrap_release(ROOT_PREFIX, Release::Trixie);
     let [k1, k2] = root.newest_kernels();
     println!("kernels: {k1} and {k2}");
