@@ -53,9 +53,15 @@ APT=(apt-get -y -q -o Dpkg::Use-Pty=0 -o Acquire::Retries=3 --no-install-recomme
 
 in_root() { "$roots" run "$out/root-$1" "${@:2}"; }
 
-# The newest generic amd64 kernel whose headers the release has.
+# The newest generic amd64 kernel of the release's own series whose headers
+# it has (Debian 12's archive also carries 6.12.<N>+deb12 kernels).
 newest_kernel() {
-    in_root "$1" sh -c "apt-cache search --names-only '^linux-headers-[0-9.]+(-[0-9]+|\\+deb[0-9]+)-amd64\$' |
+    local re
+    case $suite in
+        bookworm) re='6\.1\.0-[0-9]+' ;;
+        *) re='[0-9.]+\+deb[0-9]+' ;;
+    esac
+    in_root "$1" sh -c "apt-cache search --names-only '^linux-headers-$re-amd64\$' |
         awk '{print \$1}' | sort -V | tail -n 1" | sed 's/^linux-headers-//'
 }
 
@@ -127,11 +133,11 @@ verdict() {
     if [[ $oc == clean && $tc == clean && $om == "$tm" ]]; then
         v=same why=""
     elif [[ $oc != clean && $tc != clean ]]; then
-        v="both fail" why="$(grep -m1 -E 'Error!|error:' "$out/ours/$pkg.log" | cut -c1-80 || true)"
+        v="both fail" why="$(grep -m1 -E 'Error!|error:' "$out/ours/$pkg.log" | cut -c1-100 || true)"
     elif [[ $oc == clean && $tc != clean ]]; then
         v="ours better" why="theirs: $tc"
     elif [[ $oc != clean ]]; then
-        v=worse why="ours: $oc; $(grep -m1 -E 'Error!|error' "$out/ours/$pkg.log" | cut -c1-80 || true)"
+        v=worse why="ours: $oc; $(grep -m1 -E 'Error!|error' "$out/ours/$pkg.log" | cut -c1-100 || true)"
     else
         v=different why="$(diff <(echo "$om") <(echo "$tm") | grep '^[<>]' | head -n 2 | tr '\n' ' ' | cut -c1-120)"
     fi
