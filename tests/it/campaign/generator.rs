@@ -238,14 +238,32 @@ pub fn generate(u: &Universe, seed: u64, index: u64) -> Vec<Event> {
     let mut rng = Rng::for_sequence(seed, index);
     let mut model = Model::new(u);
     let len = if u.real {
-        4 + rng.below(5)
+        6 + rng.below(5)
     } else {
         6 + rng.below(10)
     } as usize;
+    // Real sequences are few and short (real make is slow): drawn freely,
+    // most of them built nothing. Each opens as a machine with a DKMS
+    // module meets a new kernel (a module added, then a kernel installed
+    // with its headers, whose hook builds it), faults drawn as for any step.
+    let mut opening: Vec<Step> = if u.real {
+        let k = rng.below(model.kernels.len() as u64) as usize;
+        vec![
+            Step::InstallKernel { k, headers: true },
+            Step::AddModule(*rng.pick(CATALOG)),
+        ]
+    } else {
+        Vec::new()
+    };
     let mut events = Vec::with_capacity(len);
     while events.len() < len {
-        let step = draw_step(&mut rng, &model);
-        if pairable(&step) && rng.chance(12) {
+        let (step, opens) = match opening.pop() {
+            Some(step) if model.valid(&step) => (step, true),
+            _ => (draw_step(&mut rng, &model), false),
+        };
+        // An opening step runs alone: paired, the other step could take
+        // the kernel the next opening step installs.
+        if !opens && pairable(&step) && rng.chance(12) {
             let mut after_pre = model.clone();
             after_pre.pre(&step);
             let other = draw_step(&mut rng, &after_pre);
@@ -270,4 +288,51 @@ pub fn generate(u: &Universe, seed: u64, index: u64) -> Vec<Event> {
         events.push(Event::Single(step, fault));
     }
     events
+}
+
+/// Every real-kernel sequence builds: it registers a module and then
+/// installs a kernel with its headers (whose hook builds the module),
+/// whatever the seed; fake sequences are drawn freely from the first event.
+#[test]
+fn real_sequences_open_with_a_module_meeting_a_new_kernel() {
+    let real = Universe {
+        real: true,
+        kernels: vec!["6.1.0-1-amd64".into(), "6.1.0-2-amd64".into()],
+        original_on: None,
+        full_disk: false,
+    };
+    for index in 0..200 {
+        let events = generate(&real, 77, index);
+        let steps: Vec<&Step> = events
+            .iter()
+            .flat_map(|e| match e {
+                Event::Single(s, _) => vec![s],
+                Event::Pair(a, b) => vec![a, b],
+            })
+            .collect();
+        let added = steps
+            .iter()
+            .position(|s| matches!(s, Step::AddModule(_)))
+            .unwrap_or_else(|| panic!("sequence {index} adds no module: {steps:?}"));
+        assert_eq!(added, 0, "sequence {index}: {steps:?}");
+        assert!(
+            matches!(
+                steps.get(1),
+                Some(Step::InstallKernel { headers: true, .. })
+            ),
+            "sequence {index} does not install a kernel with headers second: {steps:?}"
+        );
+        assert!((6..=10).contains(&events.len()), "sequence {index}");
+    }
+    let fake = Universe::fake();
+    let openings: std::collections::BTreeSet<String> = (0..200)
+        .map(|i| match &generate(&fake, 77, i)[0] {
+            Event::Single(s, _) | Event::Pair(s, _) => s.to_string(),
+        })
+        .map(|s| s.split(' ').next().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        openings.len() > 2,
+        "fake sequences all open alike: {openings:?}"
+    );
 }
