@@ -450,8 +450,10 @@ fn installed_dep_version(world: &World, dep: &str, k: &str, a: &str) -> Option<S
         .then_some(v)
 }
 
-/// Upstream prints no progress dots for its own test packages (`dkms*_test`).
-fn dots(m: &str) -> bool {
+/// Upstream prints no progress dots for its own test packages (`dkms*_test`):
+/// its background steps (scripts, patches, make, depmod, post_transaction)
+/// test the `$package_name` of the dkms.conf it read last.
+pub(crate) fn dots(m: &str) -> bool {
     !(m.starts_with("dkms") && m.ends_with("_test"))
 }
 

@@ -48,11 +48,20 @@ pub fn unmark(world: &World, lock: &Locked, k: &str) {
     }
 }
 
-/// depmod for `k` now (`Depmod::Now`: printed as upstream does), or later
-/// (recorded; [`flush`] runs it). Returns depmod's status (0 when put off).
-pub fn request(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, k: &str, when: Depmod) -> i32 {
+/// depmod for `k` after a change to module `m` now (`Depmod::Now`:
+/// printed as upstream does), or later (recorded; [`flush`] runs it).
+/// Returns depmod's status (0 when put off).
+pub fn request(
+    cx: &mut Ctx,
+    lock: &Locked,
+    say: &mut dyn Say,
+    k: &str,
+    m: &str,
+    when: Depmod,
+) -> i32 {
+    cx.ledger.package_name = Some(m.to_string());
     match when {
-        Depmod::Now => run(cx.world, lock, say, k),
+        Depmod::Now => run(cx.world, lock, say, k, dots(cx)),
         Depmod::Later => {
             cx.ledger.depmod_later.insert(k.to_string());
             0
@@ -65,7 +74,7 @@ pub fn flush(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say) -> Result<()> {
     let kernels = std::mem::take(&mut cx.ledger.depmod_later);
     let mut failed = Vec::new();
     for k in kernels {
-        if run(cx.world, lock, say, &k) != 0 {
+        if run(cx.world, lock, say, &k, dots(cx)) != 0 {
             failed.push(k);
         }
     }
@@ -90,7 +99,7 @@ pub fn finish(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, k: &str, gone: boo
             .map_err(|e| Error::io(msg::CANNOT_REMOVE, &marker(world, k), e));
     }
     let mut quiet = crate::report::Buffer::new(say.style());
-    if run(world, lock, &mut quiet, k) != 0 && cx.style == crate::report::Style::Hook {
+    if run(world, lock, &mut quiet, k, true) != 0 && cx.style == crate::report::Style::Hook {
         // The marker stays: the next run tries again, doctor shows it.
         // (`dkms` stays silent about it, as upstream has no such repair.)
         return Err(Error::install_failed([msg::depmod_failed(
@@ -100,14 +109,24 @@ pub fn finish(cx: &mut Ctx, lock: &Locked, say: &mut dyn Say, k: &str, gone: boo
     Ok(())
 }
 
+/// Whether this run's background steps print progress dots (not for
+/// upstream's own test packages, as upstream).
+fn dots(cx: &Ctx) -> bool {
+    cx.ledger
+        .package_name
+        .as_deref()
+        .is_none_or(crate::exec::build::dots)
+}
+
 /// Upstream's `do_depmod` inside `invoke_command "do_depmod K" "Running
-/// depmod"`: prints `Running depmod... done.`; nothing is run for
-/// `--no-depmod` or when the kernel has no modules.dep; runs `depmod -b
-/// ROOT` under `--root`.
-pub fn run(world: &World, lock: &Locked, say: &mut dyn Say, k: &str) -> i32 {
+/// depmod"`: prints `Running depmod... done.` (with a dot every 3 seconds
+/// when `dots`); nothing is run for `--no-depmod` or when the kernel has no
+/// modules.dep; runs `depmod -b ROOT` under `--root`.
+pub fn run(world: &World, lock: &Locked, say: &mut dyn Say, k: &str, dots: bool) -> i32 {
     let l = &world.host.layout;
     let verbose = world.host.verbose();
     let mut step = Step::new("true", text::STEP_DEPMOD);
+    step.dots = dots;
     step.shown = Some(format!("do_depmod {k}"));
     step.output = Output::Discard;
     let modules_dep = l.lib_tree(k).join("modules.dep");
@@ -236,6 +255,7 @@ pub fn post_transaction(
     // `$arch` of the run in scope.
     let cmd = crate::observe::settings::expand_kernel_vars(cmd, k, a);
     let mut step = Step::new(cmd, text::STEP_POST_TRANSACTION);
+    step.dots = dots(cx);
     step.output = Output::Log(log);
     // Upstream evals the command in its own shell: `${kernelver}` and
     // `${arch}` are the run's first kernel and arch.

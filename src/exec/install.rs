@@ -145,7 +145,7 @@ pub fn install(
         &at.m,
     );
     crate::fault::point("install:before-depmod");
-    if depmod::request(cx, lock, say, &at.k, depmod) != 0 {
+    if depmod::request(cx, lock, say, &at.k, &at.m, depmod) != 0 {
         // Upstream's roll-back: its own output says how it went; the
         // error below is the one that counts.
         let _ = crate::exec::uninstall::uninstall(cx, lock, say, at, key, Depmod::Now);

@@ -85,6 +85,10 @@ pub struct Ledger {
     pub signing_refused: BTreeMap<(String, String), crate::error::Error>,
     /// Kernels whose depmod is put off to the end of the run.
     pub depmod_later: BTreeSet<String>,
+    /// The module whose install or uninstall asked for depmod last
+    /// (upstream's `$package_name` when its depmod and post_transaction
+    /// run): whether those steps print progress dots.
+    pub package_name: Option<String>,
     /// Hook runs: what happened to each module, per kernel.
     pub results: Vec<(String, String, String, HookResult)>,
     /// Hook runs: kernels deferred for missing headers (kernel, package).

@@ -104,7 +104,7 @@ pub fn uninstall(
         &[],
         m,
     );
-    depmod::request(cx, lock, say, k, depmod);
+    depmod::request(cx, lock, say, k, m, depmod);
     if was_active && orig_dir.is_dir() && kept {
         say.warning(&[msg::originals_kept(&orig_dir)]);
     } else if was_active && orig_dir.is_dir() {

@@ -186,7 +186,7 @@ fn check(s: &mut Scan, w: &World) {
         for k in std::mem::take(&mut s.depmod) {
             // Its own output says how it went (and a stale modules.dep is
             // found again by the next doctor).
-            crate::exec::depmod::run(w, lock, s.say, &k);
+            crate::exec::depmod::run(w, lock, s.say, &k, true);
         }
     }
 }

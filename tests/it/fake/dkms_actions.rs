@@ -1266,3 +1266,68 @@ fn status_reports_built_modules_missing() {
         )]
     );
 }
+
+/// Upstream's own test packages (`dkms*_test`) get no progress dots from
+/// depmod, as from make (upstream tests `$package_name` in every background
+/// step); any other module gets a dot every 3 seconds. depmod is slowed by
+/// a wrapper first on PATH, as a large module tree slows it on a real
+/// machine (the mismatch showed on Debian 13, whose depmod reads `.ko.xz`).
+#[test]
+fn depmod_prints_no_dots_for_upstreams_test_packages() {
+    let real = ["/usr/sbin/depmod", "/sbin/depmod"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("depmod (kmod) is installed");
+    let shim = tempfile::tempdir().expect("tempdir");
+    let wrapper = shim.path().join("depmod");
+    fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nsleep 3.5\nexec {real} \"$@\"\n"),
+    )
+    .expect("write");
+    run_ok(
+        std::process::Command::new("chmod")
+            .arg("0755")
+            .arg(&wrapper),
+    );
+    let path = format!(
+        "{}:{}",
+        shim.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for (m, dotted) in [("dkms_slowdep_test", false), ("slowdep", true)] {
+        let root = TestRoot::with_kernel(K1);
+        let conf = format!(
+            "PACKAGE_NAME=\"{m}\"\nPACKAGE_VERSION=\"1.0\"\nBUILT_MODULE_NAME[0]=\"{m}\"\n\
+             DEST_MODULE_LOCATION[0]=\"/kernel/extra\"\n"
+        );
+        let c = format!(
+            "#include <linux/module.h>\nstatic int __init {m}_init(void) {{ return 0; }}\n\
+             module_init({m}_init);\nMODULE_LICENSE(\"GPL\");\n"
+        );
+        root.add_source_text(
+            m,
+            "1.0",
+            &[
+                ("dkms.conf", &conf),
+                ("Makefile", &format!("obj-m += {m}.o\n")),
+                (&format!("{m}.c"), &c),
+            ],
+        );
+        let out = root.dkms_env(
+            &["install", &format!("{m}/1.0"), "-k", K1],
+            &[("PATH", &path)],
+        );
+        out.assert_ok();
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("Running depmod"))
+            .unwrap_or_else(|| panic!("no depmod line for {m}:\n{out}"));
+        if dotted {
+            assert!(line.starts_with("Running depmod...."), "{m}: {line}");
+        } else {
+            assert_eq!(line, "Running depmod... done.", "{m}");
+        }
+    }
+}
